@@ -1,0 +1,1 @@
+"""The `outreach` command line (Typer). The volunteer path never imports Prefect."""

@@ -1,0 +1,35 @@
+"""Domain errors. The CLI turns them into one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+
+class OutreachError(Exception):
+    """A mistake a person can make; the message is safe to show (no contact details)."""
+
+    exit_code = 1
+
+
+class Refused(OutreachError):
+    """Not allowed: illegal transition, not yours, not a coordinator, a conflict (exit 1)."""
+
+    exit_code = 1
+
+
+class Conflict(Refused):
+    """Someone else changed the same row first (optimistic locking)."""
+
+
+class BadInput(OutreachError):
+    """Wrong id, wrong code, malformed value or file (exit 2)."""
+
+    exit_code = 2
+
+
+class NotFound(BadInput):
+    """No such member, task, volunteer or branch."""
+
+
+class NotReady(OutreachError):
+    """The database is missing or not upgraded."""
+
+    exit_code = 1

@@ -1,0 +1,157 @@
+"""Database-side guards of the state machines, for SQLite and PostgreSQL.
+
+Installed by the migrations (`install`). What they do:
+
+* the ``member_transition`` / ``task_transition`` tables hold the allowed pairs of
+  `db.machines` (``new`` → initial state included);
+* an INSERT with a status that is not an initial state, or an UPDATE moving a status along
+  a pair not in the table, is refused with ``illegal … transition``;
+* every INSERT and every status change (for tasks also every change of assignee) writes its
+  history row, taking who and why from the row's ``status_by`` / ``status_reason``;
+* history tables are append-only: UPDATE and DELETE are refused.
+
+SQLite gets row triggers. PostgreSQL gets statement triggers with transition tables, so a
+bulk INSERT … SELECT of a million tasks writes its history in one set-based statement.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from db.machines import MEMBER_COORDINATOR_ONLY, pairs
+
+ILLEGAL_MARK = "illegal"
+APPEND_ONLY_MARK = "append-only"
+
+_HISTORY = ("member_status_changes", "task_status_changes", "member_changes")
+
+# (table, transition table, history table, id column in history, extra history columns)
+_MACHINES = {
+    "member": ("members", "member_transition", "member_status_changes", "member_id", ()),
+    "task": ("outreach_tasks", "task_transition", "task_status_changes", "task_id",
+             ("volunteer_id",)),
+}
+
+
+def transition_rows(machine: str) -> list[dict]:
+    rows = []
+    for a, b in pairs(machine):
+        row = {"from_status": a, "to_status": b}
+        if machine == "member":
+            row["coordinator_only"] = (a, b) in MEMBER_COORDINATOR_ONLY
+        rows.append(row)
+    return rows
+
+
+def _sqlite(machine: str) -> list[str]:
+    table, trans, hist, idcol, extra = _MACHINES[machine]
+    cols = ", ".join((idcol, "from_status", "to_status", *extra, "actor_id", "reason", "at"))
+    ext_new = "".join(f", NEW.{c}" for c in extra)
+    changed = "NEW.status IS NOT OLD.status"
+    if extra:
+        changed += "".join(f" OR NEW.{c} IS NOT OLD.{c}" for c in extra)
+    return [
+        f"""CREATE TRIGGER {table}_guard_insert BEFORE INSERT ON {table}
+        WHEN NOT EXISTS (SELECT 1 FROM {trans} WHERE from_status = 'new' AND to_status = NEW.status)
+        BEGIN SELECT RAISE(ABORT, '{ILLEGAL_MARK} {machine} transition: not an initial status'); END""",
+        f"""CREATE TRIGGER {table}_history_insert AFTER INSERT ON {table}
+        BEGIN INSERT INTO {hist} ({cols})
+        VALUES (NEW.id, 'new', NEW.status{ext_new}, NEW.status_by, NEW.status_reason, CURRENT_TIMESTAMP); END""",
+        f"""CREATE TRIGGER {table}_guard_update BEFORE UPDATE OF status ON {table}
+        WHEN NEW.status IS NOT OLD.status AND NOT EXISTS
+          (SELECT 1 FROM {trans} WHERE from_status = OLD.status AND to_status = NEW.status)
+        BEGIN SELECT RAISE(ABORT, '{ILLEGAL_MARK} {machine} transition'); END""",
+        f"""CREATE TRIGGER {table}_history_update AFTER UPDATE ON {table}
+        WHEN {changed}
+        BEGIN INSERT INTO {hist} ({cols})
+        VALUES (NEW.id, OLD.status, NEW.status{ext_new}, NEW.status_by, NEW.status_reason, CURRENT_TIMESTAMP); END""",
+    ]
+
+
+def _postgres(machine: str) -> list[str]:
+    table, trans, hist, idcol, extra = _MACHINES[machine]
+    cols = ", ".join((idcol, "from_status", "to_status", *extra, "actor_id", "reason", "at"))
+    ext_n = "".join(f", n.{c}" for c in extra)
+    changed = "n.status IS DISTINCT FROM o.status"
+    if extra:
+        changed += "".join(f" OR n.{c} IS DISTINCT FROM o.{c}" for c in extra)
+    now = "(now() AT TIME ZONE 'utc')"
+    return [
+        f"""CREATE FUNCTION {table}_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE bad text;
+        BEGIN
+          SELECT n.status INTO bad FROM new_rows n WHERE NOT EXISTS
+            (SELECT 1 FROM {trans} x WHERE x.from_status = 'new' AND x.to_status = n.status) LIMIT 1;
+          IF FOUND THEN
+            RAISE EXCEPTION '{ILLEGAL_MARK} {machine} transition: % is not an initial status', bad
+              USING ERRCODE = 'check_violation';
+          END IF;
+          INSERT INTO {hist} ({cols})
+            SELECT n.id, 'new', n.status{ext_n}, n.status_by, n.status_reason, {now} FROM new_rows n;
+          RETURN NULL;
+        END $$""",
+        f"""CREATE TRIGGER {table}_after_insert AFTER INSERT ON {table}
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {table}_after_insert()""",
+        f"""CREATE FUNCTION {table}_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE f text; t text;
+        BEGIN
+          SELECT o.status, n.status INTO f, t FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status IS DISTINCT FROM o.status AND NOT EXISTS
+              (SELECT 1 FROM {trans} x WHERE x.from_status = o.status AND x.to_status = n.status)
+            LIMIT 1;
+          IF FOUND THEN
+            RAISE EXCEPTION '{ILLEGAL_MARK} {machine} transition: % -> %', f, t
+              USING ERRCODE = 'check_violation';
+          END IF;
+          INSERT INTO {hist} ({cols})
+            SELECT n.id, o.status, n.status{ext_n}, n.status_by, n.status_reason, {now}
+            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {changed};
+          RETURN NULL;
+        END $$""",
+        f"""CREATE TRIGGER {table}_after_update AFTER UPDATE ON {table}
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION {table}_after_update()""",
+    ]
+
+
+def _append_only(dialect: str) -> list[str]:
+    out = []
+    if dialect == "sqlite":
+        for h in _HISTORY:
+            for op in ("UPDATE", "DELETE"):
+                out.append(
+                    f"CREATE TRIGGER {h}_no_{op.lower()} BEFORE {op} ON {h} "
+                    f"BEGIN SELECT RAISE(ABORT, '{h} is {APPEND_ONLY_MARK}'); END")
+    else:
+        out.append(f"""CREATE FUNCTION outreach_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '% is {APPEND_ONLY_MARK}', TG_TABLE_NAME
+          USING ERRCODE = 'check_violation'; END $$""")
+        for h in _HISTORY:
+            out.append(f"CREATE TRIGGER {h}_append_only BEFORE UPDATE OR DELETE ON {h} "
+                       "FOR EACH ROW EXECUTE FUNCTION outreach_append_only()")
+    return out
+
+
+def statements(dialect: str) -> list[str]:
+    """Every DDL statement of the guards for a dialect ('sqlite' or 'postgresql')."""
+    build: Callable[[str], list[str]] = _sqlite if dialect == "sqlite" else _postgres
+    return build("member") + build("task") + _append_only(dialect)
+
+
+def drop_statements(dialect: str) -> list[str]:
+    out = []
+    if dialect == "sqlite":
+        for table in ("members", "outreach_tasks"):
+            for t in ("guard_insert", "history_insert", "guard_update", "history_update"):
+                out.append(f"DROP TRIGGER IF EXISTS {table}_{t}")
+        for h in _HISTORY:
+            out += [f"DROP TRIGGER IF EXISTS {h}_no_update", f"DROP TRIGGER IF EXISTS {h}_no_delete"]
+    else:
+        for table in ("members", "outreach_tasks"):
+            for t in ("after_insert", "after_update"):
+                out.append(f"DROP TRIGGER IF EXISTS {table}_{t} ON {table}")
+                out.append(f"DROP FUNCTION IF EXISTS {table}_{t}()")
+        for h in _HISTORY:
+            out.append(f"DROP TRIGGER IF EXISTS {h}_append_only ON {h}")
+        out.append("DROP FUNCTION IF EXISTS outreach_append_only()")
+    return out

@@ -1,0 +1,281 @@
+"""the ledger
+
+Revision ID: 0001
+Revises: 
+Create Date: 2026-11-26
+
+Tables of the ledger, the transition tables of both state machines and the database's
+guards (triggers) from `db.guards`.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from db import guards
+
+
+revision = '0001'
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('branches',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('kind', sa.Enum('geographic', 'interest', 'committee', name='branch_kind', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['parent_id'], ['branches.id'], name=op.f('fk_branches_parent_id_branches')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_branches')),
+    sa.UniqueConstraint('name', name=op.f('uq_branches_name'))
+    )
+    with op.batch_alter_table('branches', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_branches_parent_id'), ['parent_id'], unique=False)
+
+    op.create_table('campaigns',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('kind', sa.Enum('survey', 'phone_visit', 'delivery', 'escalation', name='campaign_kind', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('window_days', sa.Integer(), nullable=False),
+    sa.Column('cadence_days', sa.Integer(), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=False),
+    sa.Column('due_days', sa.Integer(), nullable=False),
+    sa.Column('retry_days', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns')),
+    sa.UniqueConstraint('name', name=op.f('uq_campaigns_name'))
+    )
+    op.create_table('member_transition',
+    sa.Column('from_status', sa.String(length=24), nullable=False),
+    sa.Column('to_status', sa.String(length=24), nullable=False),
+    sa.Column('coordinator_only', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('from_status', 'to_status', name=op.f('pk_member_transition'))
+    )
+    op.create_table('task_transition',
+    sa.Column('from_status', sa.String(length=24), nullable=False),
+    sa.Column('to_status', sa.String(length=24), nullable=False),
+    sa.PrimaryKeyConstraint('from_status', 'to_status', name=op.f('pk_task_transition'))
+    )
+    op.create_table('campaign_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=20), nullable=False),
+    sa.Column('material', sa.String(length=200), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_runs_campaign_id_campaigns')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_runs')),
+    sa.UniqueConstraint('campaign_id', 'period', name=op.f('uq_campaign_runs_campaign_id'))
+    )
+    op.create_table('volunteers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('branch_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.Enum('volunteer', 'coordinator', name='role', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('code_salt', sa.String(length=64), nullable=False),
+    sa.Column('code_hash', sa.String(length=128), nullable=False),
+    sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('capacity >= 0', name=op.f('ck_volunteers_capacity_non_negative')),
+    sa.ForeignKeyConstraint(['branch_id'], ['branches.id'], name=op.f('fk_volunteers_branch_id_branches')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_volunteers'))
+    )
+    with op.batch_alter_table('volunteers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_volunteers_branch_id'), ['branch_id'], unique=False)
+
+    op.create_table('members',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ledger_no', sa.String(length=40), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('birth_date', sa.Date(), nullable=True),
+    sa.Column('phone', sa.String(length=40), nullable=True),
+    sa.Column('home_address', sa.Text(), nullable=True),
+    sa.Column('current_address', sa.Text(), nullable=True),
+    sa.Column('residence', sa.Enum('local', 'away', name='residence', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('homebound', sa.Boolean(), nullable=False),
+    sa.Column('family_contact_name', sa.String(length=200), nullable=True),
+    sa.Column('family_contact_phone', sa.String(length=40), nullable=True),
+    sa.Column('branch_id', sa.Integer(), nullable=False),
+    sa.Column('interests', sa.Text(), nullable=True),
+    sa.Column('needs', sa.Text(), nullable=True),
+    sa.Column('status', sa.Enum('unverified', 'active', 'unreachable', 'moved_out', 'deceased', 'do_not_contact', name='member_status', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('status_by', sa.Integer(), nullable=True),
+    sa.Column('status_reason', sa.Text(), nullable=True),
+    sa.Column('phone_verified_on', sa.Date(), nullable=True),
+    sa.Column('address_verified_on', sa.Date(), nullable=True),
+    sa.Column('family_contact_verified_on', sa.Date(), nullable=True),
+    sa.Column('confirmed_on', sa.Date(), nullable=True),
+    sa.Column('last_contact_on', sa.Date(), nullable=True),
+    sa.Column('last_reached_on', sa.Date(), nullable=True),
+    sa.Column('last_reached_by', sa.Integer(), nullable=True),
+    sa.Column('failed_contacts', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('failed_contacts >= 0', name=op.f('ck_members_failed_contacts_non_negative')),
+    sa.ForeignKeyConstraint(['branch_id'], ['branches.id'], name=op.f('fk_members_branch_id_branches')),
+    sa.ForeignKeyConstraint(['last_reached_by'], ['volunteers.id'], name=op.f('fk_members_last_reached_by_volunteers')),
+    sa.ForeignKeyConstraint(['status_by'], ['volunteers.id'], name=op.f('fk_members_status_by_volunteers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
+    sa.UniqueConstraint('ledger_no', name=op.f('uq_members_ledger_no'))
+    )
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.create_index('ix_members_branch_status', ['branch_id', 'status'], unique=False)
+
+    op.create_table('member_changes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('field', sa.String(length=40), nullable=False),
+    sa.Column('old_value', sa.Text(), nullable=True),
+    sa.Column('new_value', sa.Text(), nullable=True),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['volunteers.id'], name=op.f('fk_member_changes_actor_id_volunteers')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_changes_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_changes'))
+    )
+    with op.batch_alter_table('member_changes', schema=None) as batch_op:
+        batch_op.create_index('ix_member_changes_field_at', ['field', 'at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_member_changes_member_id'), ['member_id'], unique=False)
+
+    op.create_table('member_status_changes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('from_status', sa.String(length=24), nullable=False),
+    sa.Column('to_status', sa.String(length=24), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['volunteers.id'], name=op.f('fk_member_status_changes_actor_id_volunteers')),
+    sa.ForeignKeyConstraint(['from_status', 'to_status'], ['member_transition.from_status', 'member_transition.to_status'], name='fk_member_status_changes_pair'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_status_changes_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_status_changes'))
+    )
+    with op.batch_alter_table('member_status_changes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_member_status_changes_member_id'), ['member_id'], unique=False)
+
+    op.create_table('outreach_tasks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('survey', 'phone_visit', 'delivery', 'escalation', name='task_kind', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('status', sa.Enum('open', 'assigned', 'done', 'failed', 'cancelled', 'expired', name='task_status', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('volunteer_id', sa.Integer(), nullable=True),
+    sa.Column('status_by', sa.Integer(), nullable=True),
+    sa.Column('status_reason', sa.Text(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_on', sa.Date(), nullable=True),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('closes_on', sa.Date(), nullable=False),
+    sa.Column('outcome', sa.Enum('reached', 'delivered', 'delivered_to_family', 'no_answer', 'not_home', 'left_message', 'callback_requested', 'wrong_number', 'moved', 'refused', 'do_not_contact', 'deceased', 'inaccessible', 'temporarily_away', name='task_outcome', native_enum=False, create_constraint=True, length=24), nullable=True),
+    sa.Column('pending_confirmation', sa.Boolean(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("status <> 'assigned' OR volunteer_id IS NOT NULL", name=op.f('ck_outreach_tasks_assigned_has_volunteer')),
+    sa.CheckConstraint("status <> 'open' OR volunteer_id IS NULL", name=op.f('ck_outreach_tasks_open_has_no_volunteer')),
+    sa.CheckConstraint('attempts >= 0 AND attempts <= max_attempts', name=op.f('ck_outreach_tasks_attempts_in_range')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_outreach_tasks_member_id_members')),
+    sa.ForeignKeyConstraint(['run_id'], ['campaign_runs.id'], name=op.f('fk_outreach_tasks_run_id_campaign_runs')),
+    sa.ForeignKeyConstraint(['status_by'], ['volunteers.id'], name=op.f('fk_outreach_tasks_status_by_volunteers')),
+    sa.ForeignKeyConstraint(['volunteer_id'], ['volunteers.id'], name=op.f('fk_outreach_tasks_volunteer_id_volunteers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outreach_tasks')),
+    sa.UniqueConstraint('run_id', 'member_id', name=op.f('uq_outreach_tasks_run_id'))
+    )
+    with op.batch_alter_table('outreach_tasks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outreach_tasks_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('ix_outreach_tasks_status_due', ['status', 'due_on'], unique=False)
+        batch_op.create_index('ix_outreach_tasks_volunteer_status', ['volunteer_id', 'status'], unique=False)
+
+    op.create_table('attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('volunteer_id', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.Enum('reached', 'delivered', 'delivered_to_family', 'no_answer', 'not_home', 'left_message', 'callback_requested', 'wrong_number', 'moved', 'refused', 'do_not_contact', 'deceased', 'inaccessible', 'temporarily_away', name='attempt_outcome', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('answers', sa.Text(), nullable=True),
+    sa.Column('source_key', sa.String(length=200), nullable=True),
+    sa.Column('recorded_on', sa.Date(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.Column('confirmed_by', sa.Integer(), nullable=True),
+    sa.Column('confirmed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['confirmed_by'], ['volunteers.id'], name=op.f('fk_attempts_confirmed_by_volunteers')),
+    sa.ForeignKeyConstraint(['task_id'], ['outreach_tasks.id'], name=op.f('fk_attempts_task_id_outreach_tasks')),
+    sa.ForeignKeyConstraint(['volunteer_id'], ['volunteers.id'], name=op.f('fk_attempts_volunteer_id_volunteers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_attempts')),
+    sa.UniqueConstraint('source_key', name=op.f('uq_attempts_source_key'))
+    )
+    with op.batch_alter_table('attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attempts_task_id'), ['task_id'], unique=False)
+
+    op.create_table('task_status_changes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('from_status', sa.String(length=24), nullable=False),
+    sa.Column('to_status', sa.String(length=24), nullable=False),
+    sa.Column('volunteer_id', sa.Integer(), nullable=True),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['volunteers.id'], name=op.f('fk_task_status_changes_actor_id_volunteers')),
+    sa.ForeignKeyConstraint(['from_status', 'to_status'], ['task_transition.from_status', 'task_transition.to_status'], name='fk_task_status_changes_pair'),
+    sa.ForeignKeyConstraint(['task_id'], ['outreach_tasks.id'], name=op.f('fk_task_status_changes_task_id_outreach_tasks')),
+    sa.ForeignKeyConstraint(['volunteer_id'], ['volunteers.id'], name=op.f('fk_task_status_changes_volunteer_id_volunteers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_status_changes'))
+    )
+    with op.batch_alter_table('task_status_changes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_status_changes_task_id'), ['task_id'], unique=False)
+
+    dialect = op.get_bind().dialect.name
+    member_t = sa.table("member_transition", sa.column("from_status"), sa.column("to_status"),
+                        sa.column("coordinator_only"))
+    task_t = sa.table("task_transition", sa.column("from_status"), sa.column("to_status"))
+    op.bulk_insert(member_t, guards.transition_rows("member"))
+    op.bulk_insert(task_t, guards.transition_rows("task"))
+    for stmt in guards.statements(dialect):
+        op.execute(stmt)
+
+
+def downgrade() -> None:
+    for stmt in guards.drop_statements(op.get_bind().dialect.name):
+        op.execute(stmt)
+    with op.batch_alter_table('task_status_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_status_changes_task_id'))
+
+    op.drop_table('task_status_changes')
+    with op.batch_alter_table('attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attempts_task_id'))
+
+    op.drop_table('attempts')
+    with op.batch_alter_table('outreach_tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_outreach_tasks_volunteer_status')
+        batch_op.drop_index('ix_outreach_tasks_status_due')
+        batch_op.drop_index(batch_op.f('ix_outreach_tasks_member_id'))
+
+    op.drop_table('outreach_tasks')
+    with op.batch_alter_table('member_status_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_member_status_changes_member_id'))
+
+    op.drop_table('member_status_changes')
+    with op.batch_alter_table('member_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_member_changes_member_id'))
+        batch_op.drop_index('ix_member_changes_field_at')
+
+    op.drop_table('member_changes')
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_index('ix_members_branch_status')
+
+    op.drop_table('members')
+    with op.batch_alter_table('volunteers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_volunteers_branch_id'))
+
+    op.drop_table('volunteers')
+    op.drop_table('campaign_runs')
+    op.drop_table('task_transition')
+    op.drop_table('member_transition')
+    op.drop_table('campaigns')
+    with op.batch_alter_table('branches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_branches_parent_id'))
+
+    op.drop_table('branches')

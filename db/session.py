@@ -1,0 +1,81 @@
+"""Engines and sessions.
+
+SQLite is opened with WAL, a busy timeout and foreign keys on. Python's sqlite3 module
+starts transactions lazily with a plain (deferred) BEGIN; a deferred transaction that reads
+and then writes gets SQLITE_BUSY at once when another writer got in between, without
+waiting for the busy timeout. So we take the transaction control ourselves: writers begin
+with ``BEGIN IMMEDIATE`` (they queue on the busy timeout instead of failing), readers with
+a deferred ``BEGIN``. See SQLAlchemy's "Serializable isolation / Savepoints / Transactional
+DDL" notes for pysqlite.
+
+Each transaction has one owner (a CLI command or a Prefect task); service functions in
+`tasks/` flush, never commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+from db import settings
+
+BUSY_TIMEOUT_MS = 30_000
+_engines: dict[str, Engine] = {}
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """A new engine for ``url`` (default: `settings.database_url()`)."""
+    url = url or settings.database_url()
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def engine(url: str | None = None) -> Engine:
+    """The process-wide engine for ``url`` (created once)."""
+    url = url or settings.database_url()
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def writer(eng: Engine) -> Engine:
+    """The same engine, beginning write transactions (``BEGIN IMMEDIATE`` on SQLite)."""
+    return eng.execution_options(sqlite_begin="IMMEDIATE")
+
+
+@contextlib.contextmanager
+def session_scope(eng: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    eng = eng or engine()
+    bind = writer(eng) if write else eng
+    with Session(bind, expire_on_commit=False) as session:
+        with session.begin():
+            yield session

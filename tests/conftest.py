@@ -1,0 +1,113 @@
+"""Shared fixtures: a migrated database (SQLite by default, PostgreSQL when
+``OUTREACH_TEST_DATABASE_URL`` is set), a rolled-back session per test, a clean committed
+database for tests that run commands or flows, and one Prefect test harness per session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+# Prefect reads these at import: quiet, offline, before anything imports it.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("OUTREACH_LOGIN_DELAY", "0")
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from db import migrate, session as db_session
+from db.session import make_engine
+
+PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
+DATA_TABLES = [
+    "attempts", "task_status_changes", "outreach_tasks", "campaign_runs", "campaigns",
+    "member_status_changes", "member_changes", "members", "volunteers", "branches",
+]
+
+
+def _prepare_pg(url: str) -> None:
+    eng = make_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(eng)
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_url(tmp_path_factory) -> str:
+    """A migrated, empty database: a SQLite template file, or the PostgreSQL test db."""
+    if PG_URL:
+        _prepare_pg(_normal(PG_URL))
+        return _normal(PG_URL)
+    path = tmp_path_factory.mktemp("template") / "outreach.db"
+    eng = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(eng)
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    eng.dispose()
+    return f"sqlite:///{path}"
+
+
+def _normal(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(template_url):
+    eng = make_engine(template_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """A session whose work is rolled back at teardown (commits become savepoints)."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        with Session(bind=conn, join_transaction_mode="create_savepoint",
+                     expire_on_commit=False) as s:
+            yield s
+        if trans.is_active:
+            trans.rollback()
+
+
+@pytest.fixture
+def db_url(template_url, tmp_path, monkeypatch) -> str:
+    """A clean, migrated database whose writes are committed; the env points at it."""
+    if PG_URL:
+        eng = make_engine(template_url)
+        with eng.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
+        eng.dispose()
+        url = template_url
+    else:
+        src = template_url.split("///", 1)[1]
+        dst = tmp_path / "outreach.db"
+        shutil.copy(src, dst)
+        url = f"sqlite:///{dst}"
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", url)
+    monkeypatch.setenv("OUTREACH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("OUTREACH_TOKEN", raising=False)
+    for eng in db_session._engines.values():
+        eng.dispose()
+    db_session._engines.clear()
+    yield url
+    for eng in db_session._engines.values():
+        eng.dispose()
+    db_session._engines.clear()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test harness (a temporary API and database) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

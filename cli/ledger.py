@@ -1,0 +1,294 @@
+"""Ledger commands: db, seed, volunteers, members import/export, member show, login."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cli.common import actor, db_session, edge, write_private
+from db import settings
+from db.errors import BadInput
+
+db_app = typer.Typer(help="The database: create or upgrade the schema.", no_args_is_help=True)
+volunteer_app = typer.Typer(help="Volunteers and coordinators (coordinators only).",
+                            no_args_is_help=True)
+members_app = typer.Typer(help="The whole ledger as CSV (coordinators only).",
+                          no_args_is_help=True)
+member_app = typer.Typer(help="One member.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+@edge
+def db_upgrade() -> None:
+    """Create the schema, or upgrade it to this version of outreach.
+
+    Example: outreach db upgrade
+    """
+    from db import migrate
+    from db.session import engine
+
+    before = migrate.current(engine())
+    rev = migrate.upgrade(engine())
+    where = settings.database_url().split("@")[-1]
+    if before == rev:
+        typer.echo(f"database already at revision {rev} ({where})")
+    else:
+        typer.echo(f"database upgraded {before or 'empty'} → {rev} ({where})")
+
+
+@db_app.command("status")
+@edge
+def db_status() -> None:
+    """Print the database's revision and whether it needs an upgrade."""
+    from db import migrate
+    from db.session import engine
+
+    rev = migrate.current(engine())
+    state = "up to date" if rev == migrate.HEAD else "needs `outreach db upgrade`"
+    typer.echo(f"revision {rev or 'none'} (this outreach needs {migrate.HEAD}): {state}")
+
+
+def seed(
+    members: Annotated[int, typer.Option(help="How many members to create.", min=0)] = 1000,
+    volunteers: Annotated[Optional[int], typer.Option(
+        help="How many volunteers (default: one per 40 members).", min=0)] = None,
+    seed_: Annotated[Optional[int], typer.Option(
+        "--seed", help="Random seed: the same seed gives the same ledger.")] = None,
+    locale: Annotated[str, typer.Option(help="Faker locale: en_US or zh_CN.")] = "en_US",
+    codes: Annotated[Optional[Path], typer.Option(
+        help="Write the new people's access codes to this CSV (mode 0600).")] = None,
+) -> None:
+    """Fill the ledger with realistic made-up members, branches and volunteers.
+
+    Needs no code on a database without a coordinator; after that, a coordinator's.
+
+    Example: outreach seed --members 5000 --seed 7 --codes codes.csv
+    """
+    _seed(members, volunteers, seed_, locale, codes)
+
+
+@edge
+def _seed(members, volunteers, seed_, locale, codes) -> None:
+    from tasks.people import require_ledger_writer
+
+    if locale not in ("en_US", "zh_CN"):
+        raise BadInput(f"locale must be en_US or zh_CN, not {locale!r}")
+    with db_session(write=False) as s:
+        require_ledger_writer(s, actor(s, required=False), bootstrap=True)
+    from db.session import engine
+    from seed.generate import seed_ledger
+
+    result = seed_ledger(engine(), members=members, volunteers=volunteers, seed=seed_,
+                         locale=locale)
+    if codes is not None:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["volunteer_id", "name", "role", "branch", "code"])
+        w.writerows(result.codes)
+        write_private(str(codes), buf.getvalue())
+    typer.echo(f"seeded {result.members} members ({result.away} away, {result.homebound} "
+               f"homebound), {result.volunteers} volunteers ({result.coordinators} "
+               f"coordinators), {result.branches} branches")
+    if codes is not None:
+        typer.echo(f"access codes written to {codes} (mode 0600)")
+    _print_summary()
+
+
+def _print_summary() -> None:
+    from tabulate import tabulate
+
+    from tasks.reports import ledger_summary
+
+    with db_session(write=False) as s:
+        rows = ledger_summary(s)
+    typer.echo(tabulate(rows, headers="keys", tablefmt="simple", intfmt=","))
+
+
+@volunteer_app.command("add")
+@edge
+def volunteer_add(
+    name: Annotated[str, typer.Argument(help="The person's name.")],
+    branch: Annotated[str, typer.Option(help="Their branch (created if new).")],
+    coordinator: Annotated[bool, typer.Option(
+        "--coordinator", help="A coordinator rather than a volunteer.")] = False,
+    capacity: Annotated[int, typer.Option(help="Most open tasks at once.")] = 20,
+) -> None:
+    """Add a volunteer (or coordinator) and print their personal access code, once.
+
+    The very first coordinator of a new database needs no code; after that this needs a
+    coordinator's code.
+
+    Example: outreach volunteer add "Li Wei" --branch North --capacity 15
+    """
+    from tasks.people import add_volunteer, require_ledger_writer
+
+    with db_session() as s:
+        require_ledger_writer(s, actor(s, required=False), bootstrap=coordinator)
+        vol, code, created = add_volunteer(s, name=name, branch=branch,
+                                           coordinator=coordinator, capacity=capacity)
+        role = "coordinator" if coordinator else "volunteer"
+    if created:
+        typer.echo(f"created branch {branch!r}")
+    typer.echo(f"added {role} {vol.id} ({vol.name}), capacity {vol.capacity}")
+    typer.echo(f"access code (shown once, keep it safe): {code}")
+
+
+@volunteer_app.command("list")
+@edge
+def volunteer_list() -> None:
+    """List volunteers and coordinators with their open tasks (coordinators only)."""
+    from tabulate import tabulate
+
+    from tasks.access import require_coordinator
+    from tasks.reports import volunteer_list as rows_of
+
+    with db_session(write=False) as s:
+        require_coordinator(actor(s))
+        rows = rows_of(s)
+    typer.echo(tabulate(rows, headers="keys", tablefmt="simple"))
+
+
+@volunteer_app.command("deactivate")
+@edge
+def volunteer_deactivate(
+    volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
+) -> None:
+    """Mark a volunteer inactive; follow-up hands their open tasks to others."""
+    from tasks.access import require_coordinator
+    from tasks.people import get_volunteer, set_volunteer_active
+
+    with db_session() as s:
+        require_coordinator(actor(s))
+        vol = get_volunteer(s, ref=volunteer)
+        set_volunteer_active(s, volunteer=vol, active=False)
+    typer.echo(f"volunteer {vol.id} is inactive; `outreach follow-up` reassigns their tasks")
+
+
+@members_app.command("import")
+@edge
+def members_import(
+    file: Annotated[Path, typer.Argument(help="CSV file, UTF-8 (with or without BOM).")],
+) -> None:
+    """Import or update members from a CSV ledger file, all or nothing.
+
+    Columns, exactly: ledger_no,name,birth_date,phone,branch,residence,home_address,
+    current_address,homebound,family_contact_name,family_contact_phone. A file with any
+    bad row is refused whole, listing every problem by line number.
+
+    Example: outreach members import ledger.csv
+    """
+    from tasks.ledger import import_ledger, read_ledger
+    from tasks.people import require_ledger_writer
+
+    if not file.is_file():
+        raise BadInput(f"no such file: {file}")
+    rows = read_ledger(file)
+    with db_session() as s:
+        who = actor(s, required=False)
+        require_ledger_writer(s, who)
+        res = import_ledger(s, rows, actor=who, source=file.name)
+    typer.echo(f"imported {file.name}: {res.created} new, {res.updated} updated "
+               f"({res.changes} field changes recorded), {res.unchanged} unchanged")
+    if res.branches_created:
+        typer.echo(f"new branches: {', '.join(res.branches_created)}")
+
+
+@members_app.command("export")
+@edge
+def members_export(
+    file: Annotated[Path, typer.Argument(help="Where to write the CSV ('-' for stdout).")],
+) -> None:
+    """Export the whole ledger as CSV (same columns as import; it imports back unchanged).
+
+    The file holds contact details: it is written with mode 0600.
+
+    Example: outreach members export ledger.csv
+    """
+    import io
+
+    from tasks.access import require_coordinator
+    from tasks.ledger import export_ledger
+
+    with db_session(write=False) as s:
+        require_coordinator(actor(s))
+        buf = io.StringIO()
+        n = export_ledger(s, buf)
+    if str(file) == "-":
+        sys.stdout.write(buf.getvalue())
+        return
+    write_private(str(file), buf.getvalue())
+    typer.echo(f"exported {n} members to {file}")
+
+
+@member_app.command("show")
+@edge
+def member_show(
+    ref: Annotated[str, typer.Argument(metavar="ID_OR_LEDGER_NO",
+                                       help="Ledger number (e.g. M0000042) or member id.")],
+) -> None:
+    """Show one member: details, contacts, open tasks and recent history.
+
+    Coordinators see every member; a volunteer only members of their own open tasks.
+
+    Example: outreach member show M0000042
+    """
+    from tasks.reports import member_card
+
+    with db_session(write=False) as s:
+        who = actor(s)
+        text = member_card(s, ref=ref, actor=who)
+    typer.echo(text)
+
+
+def login(
+    code: Annotated[Optional[str], typer.Option(
+        help="The access code (asked for, hidden, when not given).")] = None,
+) -> None:
+    """Store your personal access code so that the next commands know who you are.
+
+    Example: outreach login   (then type the code you were given)
+    """
+    _login(code)
+
+
+@edge
+def _login(code: Optional[str]) -> None:
+    from tasks.access import authenticate
+
+    if code is None:
+        if not sys.stdin.isatty():
+            code = sys.stdin.readline().strip()
+        else:
+            code = typer.prompt("Access code", hide_input=True)
+    with db_session(write=False) as s:
+        who = authenticate(s, code)
+    path = settings.token_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(str(path), code.strip() + "\n")
+    typer.echo(f"logged in as {who.name} ({who.role} {who.id})")
+
+
+def logout() -> None:
+    """Forget the stored access code."""
+    path = settings.token_path()
+    if path.exists():
+        path.unlink()
+        typer.echo("logged out")
+    else:
+        typer.echo("not logged in")
+
+
+@edge
+def whoami() -> None:
+    """Print who the stored access code belongs to."""
+    with db_session(write=False) as s:
+        who = actor(s)
+    typer.echo(f"{who.name} ({who.role} {who.id}, branch {who.branch_id})")
+
+

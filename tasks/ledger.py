@@ -1,0 +1,294 @@
+"""Ledger import and export (CSV).
+
+Import is all-or-nothing: every row is checked first and every problem is reported with
+its line number; only a file without problems is written, in one transaction. A ledger
+number that exists updates that member, and every changed field becomes a row of
+`member_changes` (who, when, old, new). Messages name lines and columns, never the
+contact details themselves.
+
+Export writes the same columns, so an exported file imports back unchanged. A cell that a
+spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` …) is written with a leading
+apostrophe, and import takes that apostrophe off again.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterable
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from db.errors import BadInput
+from db.machines import MemberStatus
+from db.models import Branch, Member, MemberChange, Residence
+from db.state import flush
+from tasks.access import Actor
+from tasks.people import get_or_create_branch
+
+COLUMNS = (
+    "ledger_no", "name", "birth_date", "phone", "branch", "residence", "home_address",
+    "current_address", "homebound", "family_contact_name", "family_contact_phone",
+)
+REQUIRED = ("ledger_no", "name", "branch")
+TRUE = {"yes", "true", "1", "y"}
+FALSE = {"no", "false", "0", "n", ""}
+MAX_LEN = {"ledger_no": 40, "name": 200, "branch": 120, "phone": 40,
+           "family_contact_phone": 40, "family_contact_name": 200,
+           "home_address": 500, "current_address": 500}
+_PHONE = re.compile(r"^[0-9 +\-().#*/x]*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Fields that hold contact details: never echoed in an error message.
+PRIVATE = {"phone", "home_address", "current_address", "family_contact_name",
+           "family_contact_phone"}
+MAX_PROBLEMS_SHOWN = 200
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    branches_created: list[str] = field(default_factory=list)
+    changes: int = 0
+
+
+class LedgerFileError(BadInput):
+    """A ledger file with problems; ``problems`` lists them all, one per line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        more = len(problems) - len(shown)
+        text = "\n".join(shown) + (f"\n… and {more} more" if more > 0 else "")
+        super().__init__(f"the file was refused, nothing was imported "
+                         f"({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{text}")
+
+
+def _unformula(value: str) -> str:
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
+        return value[1:]
+    return value
+
+
+def _parse_row(raw: dict[str, str], line: int, problems: list[str]) -> dict | None:
+    row = {k: _unformula((raw.get(k) or "").strip()) for k in COLUMNS}
+    start = len(problems)
+
+    def bad(col: str, what: str) -> None:
+        problems.append(f"line {line}: {col} {what}")
+
+    for col in REQUIRED:
+        if not row[col]:
+            bad(col, "is required")
+    for col, limit in MAX_LEN.items():
+        if len(row[col]) > limit:
+            bad(col, f"is longer than {limit} characters")
+        elif _CONTROL.search(row[col]):
+            bad(col, "contains control characters")
+    for col in ("phone", "family_contact_phone"):
+        if row[col] and len(row[col]) <= MAX_LEN[col] and not _PHONE.match(row[col]):
+            bad(col, "has characters a phone number cannot have")
+    birth = None
+    if row["birth_date"]:
+        try:
+            birth = dt.date.fromisoformat(row["birth_date"])
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["birth_date"]):
+                raise ValueError
+        except ValueError:
+            bad("birth_date", f"{row['birth_date'][:20]!r} is not a date YYYY-MM-DD")
+        else:
+            if birth.year < 1880 or birth > dt.date.today():
+                bad("birth_date", f"{row['birth_date']} is not a possible birth date")
+    residence = row["residence"].lower() or "local"
+    if residence not in ("local", "away"):
+        bad("residence", f"must be local or away, not {row['residence'][:20]!r}")
+    hb = row["homebound"].lower()
+    if hb not in TRUE | FALSE:
+        bad("homebound", f"must be yes/no/true/false/1/0, not {row['homebound'][:20]!r}")
+    if len(problems) > start:
+        return None
+    return {
+        "ledger_no": row["ledger_no"], "name": row["name"], "birth_date": birth,
+        "phone": row["phone"] or None, "branch": row["branch"],
+        "residence": Residence(residence), "home_address": row["home_address"] or None,
+        "current_address": row["current_address"] or None, "homebound": hb in TRUE,
+        "family_contact_name": row["family_contact_name"] or None,
+        "family_contact_phone": row["family_contact_phone"] or None,
+    }
+
+
+def read_ledger(source: str | Path | IO[bytes]) -> list[dict]:
+    """Parse and check a ledger file; raises `LedgerFileError` listing every problem."""
+    data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the file is not UTF-8 text (undecodable byte at offset {exc.start}); "
+                       "save it as CSV UTF-8 and try again") from None
+    if "\x00" in text:
+        raise BadInput("the file contains NUL bytes; it is not a CSV text file")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    problems: list[str] = []
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise LedgerFileError([f"line 1: {exc}"]) from None
+    if header is None:
+        raise BadInput("the file is empty: expected the header " + ",".join(COLUMNS))
+    header = [h.strip() for h in header]
+    missing = [c for c in COLUMNS if c not in header]
+    unknown = [h for h in header if h not in COLUMNS]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if missing or unknown or dupes:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if unknown:
+            parts.append("unknown " + ", ".join(repr(u[:30]) for u in unknown))
+        if dupes:
+            parts.append("repeated " + ", ".join(dupes))
+        raise LedgerFileError([f"line 1: the header must be exactly {','.join(COLUMNS)} "
+                               f"({'; '.join(parts)})"])
+    rows: list[dict] = []
+    seen: dict[str, int] = {}
+    line = 1
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(f"line {start}: {str(exc)[:120]}")
+            break
+        line = start
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(f"line {line}: {len(values)} fields, the header has {len(header)}")
+            continue
+        parsed = _parse_row(dict(zip(header, values)), line, problems)
+        if parsed is None:
+            continue
+        first = seen.get(parsed["ledger_no"])
+        if first is not None:
+            problems.append(f"line {line}: ledger_no {parsed['ledger_no']!r} "
+                            f"is already on line {first}")
+            continue
+        seen[parsed["ledger_no"]] = line
+        parsed["_line"] = line
+        rows.append(parsed)
+    if problems:
+        raise LedgerFileError(problems)
+    return rows
+
+
+_TRACKED = ("name", "birth_date", "phone", "residence", "home_address", "current_address",
+            "homebound", "family_contact_name", "family_contact_phone")
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def import_ledger(session: Session, rows: list[dict], *, actor: Actor | None,
+                  source: str = "import") -> ImportResult:
+    """Write checked rows: create new members, update existing ones with history."""
+    result = ImportResult()
+    actor_id = actor.id if actor else None
+    branches: dict[str, int] = {}
+    for name in sorted({r["branch"] for r in rows}):
+        br, created = get_or_create_branch(session, name=name)
+        branches[name] = br.id
+        if created:
+            result.branches_created.append(name)
+    existing: dict[str, Member] = {}
+    numbers = [r["ledger_no"] for r in rows]
+    for i in range(0, len(numbers), 500):
+        chunk = numbers[i:i + 500]
+        for m in session.scalars(select(Member).where(Member.ledger_no.in_(chunk))):
+            existing[m.ledger_no] = m
+    new_rows, changes = [], []
+    reason = f"ledger import ({source})"
+    for r in rows:
+        member = existing.get(r["ledger_no"])
+        branch_id = branches[r["branch"]]
+        if member is None:
+            values = {k: r[k] for k in _TRACKED}
+            values.update(ledger_no=r["ledger_no"], branch_id=branch_id,
+                          status=MemberStatus.UNVERIFIED, status_by=actor_id,
+                          status_reason=reason)
+            new_rows.append(values)
+            continue
+        changed = False
+        for col in _TRACKED:
+            old, new = getattr(member, col), r[col]
+            if old != new:
+                changes.append(dict(member_id=member.id, field=col, old_value=_text(old),
+                                    new_value=_text(new), actor_id=actor_id, reason=reason))
+                setattr(member, col, new)
+                changed = True
+        if member.branch_id != branch_id:
+            old_name = session.get(Branch, member.branch_id).name
+            changes.append(dict(member_id=member.id, field="branch", old_value=old_name,
+                                new_value=r["branch"], actor_id=actor_id, reason=reason))
+            member.branch_id = branch_id
+            changed = True
+        if changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    flush(session, "ledger import")
+    if new_rows:
+        for i in range(0, len(new_rows), 5000):
+            session.execute(insert(Member), new_rows[i:i + 5000])
+        result.created = len(new_rows)
+    if changes:
+        session.execute(insert(MemberChange), changes)
+        result.changes = len(changes)
+    flush(session, "ledger import")
+    return result
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    text = _text(value)
+    if text and text[0] in _FORMULA_START:
+        if not (text[0] in "+-" and _PHONE.match(text)):
+            return "'" + text
+    return text
+
+
+def export_rows(session: Session, *, branch_ids: Iterable[int] | None = None):
+    """Yield the ledger as CSV-ready lists of strings, in ledger-number order."""
+    stmt = (select(Member.ledger_no, Member.name, Member.birth_date, Member.phone, Branch.name,
+                   Member.residence, Member.home_address, Member.current_address,
+                   Member.homebound, Member.family_contact_name, Member.family_contact_phone)
+            .join(Branch, Branch.id == Member.branch_id).order_by(Member.ledger_no))
+    if branch_ids is not None:
+        stmt = stmt.where(Member.branch_id.in_(list(branch_ids)))
+    for row in session.execute(stmt.execution_options(yield_per=5000)):
+        yield [_cell(v) for v in row]
+
+
+def export_ledger(session: Session, out: IO[str]) -> int:
+    """Write the ledger CSV to ``out``; returns the number of members written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    n = 0
+    for row in export_rows(session):
+        writer.writerow(row)
+        n += 1
+    return n

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from cli import ledger
+from cli import ledger, volunteer
 
 app = typer.Typer(
     name="outreach",
@@ -31,6 +31,9 @@ app.command("seed")(ledger.seed)
 app.command("login")(ledger.login)
 app.command("logout")(ledger.logout)
 app.command("whoami")(ledger.whoami)
+app.command("tasks")(volunteer.tasks)
+app.add_typer(volunteer.task_app, name="task")
+ledger.member_app.command("confirm")(volunteer.member_confirm)
 
 
 def run() -> None:

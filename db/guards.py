@@ -54,6 +54,11 @@ def _sqlite(machine: str) -> list[str]:
         f"""CREATE TRIGGER {table}_guard_insert BEFORE INSERT ON {table}
         WHEN NOT EXISTS (SELECT 1 FROM {trans} WHERE from_status = 'new' AND to_status = NEW.status)
         BEGIN SELECT RAISE(ABORT, '{ILLEGAL_MARK} {machine} transition: not an initial status'); END""",
+        # INSERT OR REPLACE deletes the old row without delete triggers and re-inserts the
+        # same id, so the history FK still holds: refuse re-inserting an id with history.
+        f"""CREATE TRIGGER {table}_guard_reinsert BEFORE INSERT ON {table}
+        WHEN EXISTS (SELECT 1 FROM {hist} WHERE {idcol} = NEW.id)
+        BEGIN SELECT RAISE(ABORT, '{ILLEGAL_MARK} {machine} transition: this id already has history'); END""",
         f"""CREATE TRIGGER {table}_history_insert AFTER INSERT ON {table}
         BEGIN INSERT INTO {hist} ({cols})
         VALUES (NEW.id, 'new', NEW.status{ext_new}, NEW.status_by, NEW.status_reason, CURRENT_TIMESTAMP); END""",
@@ -142,7 +147,8 @@ def drop_statements(dialect: str) -> list[str]:
     out = []
     if dialect == "sqlite":
         for table in ("members", "outreach_tasks"):
-            for t in ("guard_insert", "history_insert", "guard_update", "history_update"):
+            for t in ("guard_insert", "guard_reinsert", "history_insert", "guard_update",
+                      "history_update"):
                 out.append(f"DROP TRIGGER IF EXISTS {table}_{t}")
         for h in _HISTORY:
             out += [f"DROP TRIGGER IF EXISTS {h}_no_update", f"DROP TRIGGER IF EXISTS {h}_no_delete"]

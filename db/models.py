@@ -262,7 +262,10 @@ class Attempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("outreach_tasks.id"), index=True)
+    #: Who made the attempt (the task's volunteer) …
     volunteer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    #: … and who typed it in (the same person, or a coordinator importing a run sheet).
+    recorded_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
     outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "attempt_outcome"))
     note: Mapped[Optional[str]] = mapped_column(Text)
     #: Survey answers as JSON text.

@@ -174,15 +174,17 @@ def read_ledger(source: str | Path | IO[bytes]) -> list[dict]:
         if len(values) != len(header):
             problems.append(f"line {line}: {len(values)} fields, the header has {len(header)}")
             continue
-        parsed = _parse_row(dict(zip(header, values)), line, problems)
+        raw = dict(zip(header, values))
+        number = _unformula(raw["ledger_no"].strip())
+        first = seen.get(number) if number else None
+        if first is not None:
+            problems.append(f"line {line}: ledger_no {number[:40]!r} is already on line {first}")
+            continue
+        if number:
+            seen[number] = line
+        parsed = _parse_row(raw, line, problems)
         if parsed is None:
             continue
-        first = seen.get(parsed["ledger_no"])
-        if first is not None:
-            problems.append(f"line {line}: ledger_no {parsed['ledger_no']!r} "
-                            f"is already on line {first}")
-            continue
-        seen[parsed["ledger_no"]] = line
         parsed["_line"] = line
         rows.append(parsed)
     if problems:

@@ -192,6 +192,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.Integer(), nullable=False),
     sa.Column('volunteer_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_by', sa.Integer(), nullable=True),
     sa.Column('outcome', sa.Enum('reached', 'delivered', 'delivered_to_family', 'no_answer', 'not_home', 'left_message', 'callback_requested', 'wrong_number', 'moved', 'refused', 'do_not_contact', 'deceased', 'inaccessible', 'temporarily_away', name='attempt_outcome', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('answers', sa.Text(), nullable=True),
@@ -202,6 +203,7 @@ def upgrade() -> None:
     sa.Column('confirmed_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['confirmed_by'], ['volunteers.id'], name=op.f('fk_attempts_confirmed_by_volunteers')),
     sa.ForeignKeyConstraint(['task_id'], ['outreach_tasks.id'], name=op.f('fk_attempts_task_id_outreach_tasks')),
+    sa.ForeignKeyConstraint(['recorded_by'], ['volunteers.id'], name=op.f('fk_attempts_recorded_by_volunteers')),
     sa.ForeignKeyConstraint(['volunteer_id'], ['volunteers.id'], name=op.f('fk_attempts_volunteer_id_volunteers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attempts')),
     sa.UniqueConstraint('source_key', name=op.f('uq_attempts_source_key'))

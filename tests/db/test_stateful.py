@@ -1,0 +1,223 @@
+"""Hypothesis stateful tests of both machines: random moves (legal or not) through
+`db.state`, now and then a raw SQL UPDATE; a model tracks the expected state and history.
+
+Invariant after every step: replaying each row's history (ordered by id) from ``new`` gives
+its current status, every row's ``from`` is the previous row's ``to``, every pair is an
+allowed one, and the history equals the model's.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.errors import Refused
+from db.machines import MEMBER_COORDINATOR_ONLY, NEW, MemberStatus, TaskStatus, allowed
+from db.state import move_member, move_task
+from tests.db import factories as f
+
+SETTINGS = settings(max_examples=30, stateful_step_count=20, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+MEMBER_STATES = [str(s) for s in MemberStatus]
+TASK_STATES = [str(s) for s in TaskStatus]
+MAX_ROWS = 4
+
+
+class _DbMachine(RuleBasedStateMachine):
+    """One connection and an outer transaction per example, rolled back at teardown."""
+
+    engine = None  # set by the test function
+    machine = ""
+    table = ""
+    hist = ""
+    idcol = ""
+
+    def __init__(self):
+        super().__init__()
+        self.conn = self.engine.connect()
+        self.trans = self.conn.begin()
+        self.session = Session(bind=self.conn, join_transaction_mode="create_savepoint",
+                               expire_on_commit=False)
+        self.rows = {}      # id -> ORM object
+        self.model = {}     # id -> expected history [(from, to, ...)]
+
+    def teardown(self):
+        self.session.close()
+        if self.trans.is_active:
+            self.trans.rollback()
+        self.conn.close()
+
+    def current(self, row_id):
+        return self.model[row_id][-1][1]
+
+    def db_history(self, row_id):
+        extra = ", volunteer_id" if self.machine == "task" else ""
+        return [tuple(r) for r in self.session.execute(text(
+            f"SELECT from_status, to_status, actor_id, reason{extra} FROM {self.hist} "
+            f"WHERE {self.idcol} = :id ORDER BY id"), {"id": row_id})]
+
+    def db_row(self, row_id):
+        extra = ", volunteer_id" if self.machine == "task" else ""
+        return self.session.execute(text(f"SELECT status{extra} FROM {self.table} "
+                                         "WHERE id = :id"), {"id": row_id}).one()
+
+    @invariant()
+    def history_replays_to_current_state(self):
+        for row_id, expected in self.model.items():
+            rows = self.db_history(row_id)
+            assert rows == expected
+            state = NEW
+            for row in rows:
+                assert row[0] == state, f"history of {row_id} jumps: {rows}"
+                assert allowed(self.machine, row[0], row[1])
+                state = row[1]
+            current = self.db_row(row_id)
+            assert current[0] == state
+            assert str(self.rows[row_id].status) == state
+            if self.machine == "task":
+                assert current[1] == rows[-1][4]  # the last row names the holder
+
+    def sql_update(self, row_id, to, extra_set="", params=None):
+        """A raw UPDATE in a savepoint; True when the database accepted it."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(text(
+                    f"UPDATE {self.table} SET status = :s, status_by = NULL, "
+                    f"status_reason = 'sql'{extra_set} WHERE id = :id"),
+                    {"s": to, "id": row_id, **(params or {})})
+            ok = True
+        except IntegrityError as exc:
+            assert "illegal" in str(exc).lower()
+            ok = False
+        self.session.expire(self.rows[row_id])  # the ORM copy is stale after raw SQL
+        return ok
+
+
+class MemberMachine(_DbMachine):
+    machine, table, hist, idcol = "member", "members", "member_status_changes", "member_id"
+    members = Bundle("members")
+
+    def __init__(self):
+        super().__init__()
+        self.branch = f.branch(self.session)
+        self.actors = [None, f.volunteer(self.session).id, f.coordinator(self.session).id]
+
+    @precondition(lambda self: len(self.rows) < MAX_ROWS)
+    @rule(target=members, initial=st.sampled_from(MEMBER_STATES))
+    def create(self, initial):
+        if not allowed("member", NEW, initial):
+            with pytest.raises(IntegrityError):
+                with self.session.begin_nested():
+                    f.member(self.session, branch_=self.branch, status=initial)
+            initial = "unverified"
+        m = f.member(self.session, branch_=self.branch, status=initial, status_reason="new")
+        self.rows[m.id] = m
+        self.model[m.id] = [(NEW, initial, None, "new")]
+        return m.id
+
+    @rule(member_id=members, to=st.sampled_from(MEMBER_STATES), coordinator=st.booleans(),
+          actor=st.integers(0, 2))
+    def move(self, member_id, to, coordinator, actor):
+        m, cur, actor_id = self.rows[member_id], self.current(member_id), self.actors[actor]
+        ok = allowed("member", cur, to) and (
+            coordinator or (cur, to) not in MEMBER_COORDINATOR_ONLY)
+        if ok:
+            move_member(self.session, m, to, actor_id=actor_id, reason=f"r{len(self.model)}",
+                        coordinator=coordinator)
+            self.model[member_id].append((cur, to, actor_id, f"r{len(self.model)}"))
+        else:
+            with pytest.raises(Refused):
+                move_member(self.session, m, to, actor_id=actor_id, reason="no",
+                            coordinator=coordinator)
+
+    @rule(member_id=members, to=st.sampled_from(MEMBER_STATES))
+    def move_by_sql(self, member_id, to):
+        cur = self.current(member_id)
+        ok = self.sql_update(member_id, to)
+        assert ok == (cur == to or allowed("member", cur, to))
+        if ok and cur != to:
+            self.model[member_id].append((cur, to, None, "sql"))
+
+
+class TaskMachine(_DbMachine):
+    machine, table, hist, idcol = "task", "outreach_tasks", "task_status_changes", "task_id"
+    tasks = Bundle("tasks")
+
+    def __init__(self):
+        super().__init__()
+        self.run = f.campaign_run(self.session)
+        self.branch = f.branch(self.session)
+        self.volunteers = [f.volunteer(self.session, branch_=self.branch).id for _ in range(2)]
+
+    def holder(self, row_id):
+        return self.model[row_id][-1][4]
+
+    def after(self, row_id, to, vol):
+        """(status, holder) after a legal move to ``to`` offering volunteer ``vol``."""
+        return to, {TaskStatus.ASSIGNED: vol, TaskStatus.OPEN: None}.get(to, self.holder(row_id))
+
+    @precondition(lambda self: len(self.rows) < MAX_ROWS)
+    @rule(target=tasks, initial=st.sampled_from(TASK_STATES), vol=st.integers(0, 1))
+    def create(self, initial, vol):
+        m = f.member(self.session, branch_=self.branch)
+        vid = self.volunteers[vol] if initial != TaskStatus.OPEN else None
+        if not allowed("task", NEW, initial):
+            with pytest.raises(IntegrityError):
+                with self.session.begin_nested():
+                    f.task(self.session, run=self.run, member_=m, status=initial,
+                           volunteer_=self.session.get(f.Volunteer, vid))
+            initial, vid = "open", None
+        t = f.task(self.session, run=self.run, member_=m, status=initial, status_reason="new",
+                   volunteer_=self.session.get(f.Volunteer, vid) if vid else None)
+        self.rows[t.id] = t
+        self.model[t.id] = [(NEW, initial, None, "new", vid)]
+        return t.id
+
+    @rule(task_id=tasks, to=st.sampled_from(TASK_STATES), vol=st.integers(0, 1),
+          actor=st.sampled_from([None, 0, 1]))
+    def move(self, task_id, to, vol, actor):
+        t, cur = self.rows[task_id], self.current(task_id)
+        vid, actor_id = self.volunteers[vol], None if actor is None else self.volunteers[actor]
+        if not allowed("task", cur, to):
+            with pytest.raises(Refused):
+                move_task(self.session, t, to, actor_id=actor_id, reason="no",
+                          volunteer_id=f.task_volunteer(to, vid))
+            return
+        move_task(self.session, t, to, actor_id=actor_id, reason="yes",
+                  volunteer_id=f.task_volunteer(to, vid))
+        status, holder = self.after(task_id, to, vid)
+        if (status, holder) != (cur, self.holder(task_id)):  # same holder again: no change
+            self.model[task_id].append((cur, status, actor_id, "yes", holder))
+
+    @rule(task_id=tasks, to=st.sampled_from(TASK_STATES), vol=st.integers(0, 1))
+    def move_by_sql(self, task_id, to, vol):
+        cur = self.current(task_id)
+        vid = f.task_volunteer(to, self.volunteers[vol])
+        if vid is ...:
+            ok = self.sql_update(task_id, to)
+        else:
+            ok = self.sql_update(task_id, to, ", volunteer_id = :v", {"v": vid})
+        legal = allowed("task", cur, to)
+        status, holder = self.after(task_id, to, self.volunteers[vol])
+        changed = (status, holder) != (cur, self.holder(task_id))
+        assert ok == (legal or not changed)
+        if ok and changed:
+            self.model[task_id].append((cur, status, None, "sql", holder))
+
+
+@pytest.mark.parametrize("machine", [MemberMachine, TaskMachine], ids=["member", "task"])
+def test_machine(engine, machine):
+    bound = type(machine.__name__, (machine,), {"engine": engine})
+    run_state_machine_as_test(bound, settings=SETTINGS)

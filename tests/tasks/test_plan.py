@@ -1,0 +1,423 @@
+"""Planning a campaign run: targeting per kind, assignment, idempotency, history."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.errors import BadInput
+from db.machines import MemberStatus as MS
+from db.machines import TaskStatus as TS
+from db.models import (
+    CampaignKind,
+    CampaignRun,
+    OutreachTask,
+    Residence,
+    TaskStatusChange,
+)
+from db.session import make_engine
+from tasks import plan
+from tests.db import factories as f
+
+TODAY = dt.date(2026, 11, 2)
+PERIOD = "2026-11"
+LONG_AGO = TODAY - dt.timedelta(days=800)
+
+
+@pytest.fixture
+def eng(db_url):
+    e = make_engine(db_url)
+    yield e
+    e.dispose()
+
+
+@contextlib.contextmanager
+def build(eng):
+    """A session whose work is committed (for functions that own their transactions)."""
+    with Session(eng, expire_on_commit=False) as s, s.begin():
+        yield s
+
+
+def tasks_of(eng, run_id: int) -> dict[int, OutreachTask]:
+    with Session(eng) as s:
+        return {t.member_id: t for t in s.scalars(
+            select(OutreachTask).where(OutreachTask.run_id == run_id))}
+
+
+def run_id(eng, kind, period=PERIOD) -> int:
+    with build(eng) as s:
+        return plan.open_run(s, kind, period).id
+
+
+# --- campaign, run, ranges ----------------------------------------------------------------
+
+
+def test_open_run_gets_or_creates_one_run_per_period(session):
+    a = plan.open_run(session, CampaignKind.SURVEY, "2026-11", material=None)
+    b = plan.open_run(session, "survey", "2026-11")
+    c = plan.open_run(session, CampaignKind.SURVEY, "2026-12")
+    assert a.id == b.id != c.id
+    camp = plan.ensure_campaign(session, CampaignKind.SURVEY)
+    assert camp.name == "survey" and camp.window_days == 365 and a.campaign_id == camp.id
+    d = plan.open_run(session, CampaignKind.DELIVERY, "2026-11", material="Booklet 11")
+    assert d.material == "Booklet 11"
+
+
+@pytest.mark.parametrize("period", ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-00"])
+def test_open_run_refuses_a_bad_period(session, period):
+    with pytest.raises(BadInput, match="YYYY-MM"):
+        plan.open_run(session, CampaignKind.SURVEY, period)
+
+
+def test_escalations_and_unknown_kinds_are_not_planned(session):
+    with pytest.raises(BadInput, match="follow-up"):
+        plan.open_run(session, CampaignKind.ESCALATION, PERIOD)
+    with pytest.raises(BadInput, match="unknown campaign kind"):
+        plan.open_run(session, "census", PERIOD)
+
+
+def test_closes_on_is_period_end_but_at_least_two_due_windows():
+    assert plan.closes_on("2026-11", dt.date(2026, 11, 1), 14) == dt.date(2026, 11, 30)
+    assert plan.closes_on("2026-11", dt.date(2026, 11, 25), 14) == dt.date(2026, 12, 23)
+    assert plan.period_end("2028-02") == dt.date(2028, 2, 29)
+
+
+def test_id_ranges_cover_every_member_half_open(eng):
+    assert plan.id_ranges(eng, size=10) == []
+    with build(eng) as s:
+        b = f.branch(s)
+        ids = [f.member(s, branch_=b).id for _ in range(7)]
+    ranges = plan.id_ranges(eng, size=3)
+    assert ranges[0][0] == min(ids) and ranges[-1][1] == max(ids) + 1
+    assert all(hi - lo <= 3 for lo, hi in ranges)
+    assert sum(hi - lo for lo, hi in ranges) == max(ids) - min(ids) + 1
+    with pytest.raises(BadInput):
+        plan.id_ranges(eng, size=0)
+
+
+# --- targeting ----------------------------------------------------------------------------
+
+
+def _excluded_members(s, b):
+    """One member in each state outreach must never target."""
+    return [f.member_in(s, st, branch_=b, residence=Residence.AWAY, homebound=True)
+            for st in (MS.DECEASED, MS.MOVED_OUT, MS.DO_NOT_CONTACT)]
+
+
+def test_survey_targets_the_unconfirmed_within_the_window(eng):
+    with build(eng) as s:
+        b = f.branch(s)
+        never = f.member(s, branch_=b)
+        old = f.member(s, branch_=b, status=MS.ACTIVE, confirmed_on=LONG_AGO)
+        edge = f.member(s, branch_=b, status=MS.ACTIVE,
+                        confirmed_on=TODAY - dt.timedelta(days=365))
+        recent = f.member(s, branch_=b, status=MS.ACTIVE,
+                          confirmed_on=TODAY - dt.timedelta(days=30))
+        unreachable = f.member_in(s, MS.UNREACHABLE, branch_=b)
+        excluded = _excluded_members(s, b)
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    got = tasks_of(eng, out["run_id"])
+    assert set(got) == {never.id, old.id, unreachable.id}
+    assert edge.id not in got and recent.id not in got
+    assert not set(got) & {m.id for m in excluded}
+    assert out["targeted"] == out["created"] == 3 and out["unassigned"] == 3
+    t = got[never.id]
+    assert t.kind == CampaignKind.SURVEY and t.status == TS.OPEN and t.volunteer_id is None
+    assert (t.attempts, t.version, t.max_attempts) == (0, 1, 3)
+    assert t.status_reason == "planned"
+    assert t.due_on == TODAY + dt.timedelta(days=14)
+    assert t.closes_on == dt.date(2026, 11, 30)
+
+
+def test_phone_visits_target_away_members_not_reached_within_the_cadence(eng):
+    with build(eng) as s:
+        b = f.branch(s)
+        away_never = f.member(s, branch_=b, residence=Residence.AWAY)
+        away_old = f.member(s, branch_=b, residence=Residence.AWAY,
+                            last_reached_on=TODAY - dt.timedelta(days=31))
+        away_recent = f.member(s, branch_=b, residence=Residence.AWAY,
+                               last_reached_on=TODAY - dt.timedelta(days=5))
+        local = f.member(s, branch_=b, residence=Residence.LOCAL)
+        excluded = _excluded_members(s, b)
+    out = plan.plan_campaign(eng, CampaignKind.PHONE_VISIT, PERIOD, today=TODAY)
+    got = tasks_of(eng, out["run_id"])
+    assert set(got) == {away_never.id, away_old.id}
+    assert away_recent.id not in got and local.id not in got
+    assert not set(got) & {m.id for m in excluded}
+    assert {t.kind for t in got.values()} == {CampaignKind.PHONE_VISIT}
+
+
+def test_deliveries_go_to_homebound_local_members_only(eng):
+    with build(eng) as s:
+        b = f.branch(s)
+        hb_local = f.member(s, branch_=b, homebound=True, residence=Residence.LOCAL)
+        hb_away = f.member(s, branch_=b, homebound=True, residence=Residence.AWAY)
+        walker = f.member(s, branch_=b, homebound=False)
+        excluded = _excluded_members(s, b)
+    out = plan.plan_campaign(eng, CampaignKind.DELIVERY, PERIOD, today=TODAY,
+                             material="Study booklet 11")
+    got = tasks_of(eng, out["run_id"])
+    assert set(got) == {hb_local.id}
+    assert hb_away.id not in got and walker.id not in got
+    assert not set(got) & {m.id for m in excluded}
+    with Session(eng) as s:
+        assert s.get(CampaignRun, out["run_id"]).material == "Study booklet 11"
+
+
+def test_branch_filter_takes_the_branch_and_all_its_descendants(eng):
+    with build(eng) as s:
+        top = f.branch(s)
+        child = f.branch(s, parent=top)
+        grandchild = f.branch(s, parent=child)
+        other = f.branch(s)
+        sibling_of_top_child = f.branch(s, parent=other)
+        in_child = f.member(s, branch_=child)
+        in_grand = f.member(s, branch_=grandchild)
+        in_top = f.member(s, branch_=top)
+        outside = [f.member(s, branch_=other), f.member(s, branch_=sibling_of_top_child)]
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, branch_id=child.id)
+    got = tasks_of(eng, out["run_id"])
+    assert set(got) == {in_child.id, in_grand.id}
+    assert in_top.id not in got and not set(got) & {m.id for m in outside}
+
+
+def test_members_with_an_open_task_of_the_same_kind_elsewhere_are_skipped(eng):
+    with build(eng) as s:
+        b = f.branch(s)
+        busy = f.member(s, branch_=b)
+        busy_assigned = f.member(s, branch_=b)
+        finished = f.member(s, branch_=b)
+        other_kind = f.member(s, branch_=b)
+        free = f.member(s, branch_=b)
+        old_run = plan.open_run(s, CampaignKind.SURVEY, "2026-10")
+        phone_run = plan.open_run(s, CampaignKind.PHONE_VISIT, "2026-10")
+        f.task(s, member_=busy, run=old_run)
+        f.task_in(s, TS.ASSIGNED, member_=busy_assigned, run=old_run,
+                  volunteer_=f.volunteer(s, branch_=b, active=False))
+        f.task_in(s, TS.DONE, member_=finished, run=old_run)
+        f.task(s, member_=other_kind, run=phone_run)
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    got = tasks_of(eng, out["run_id"])
+    assert set(got) == {finished.id, other_kind.id, free.id}
+    assert out["busy"] == 2
+
+
+# --- assignment ---------------------------------------------------------------------------
+
+
+def test_assignment_respects_capacity_across_runs_and_counts_the_rest(eng):
+    with build(eng) as s:
+        b = f.branch(s)
+        v = f.volunteer(s, branch_=b, capacity=3)
+        earlier = plan.open_run(s, CampaignKind.PHONE_VISIT, "2026-10")
+        f.task_in(s, TS.ASSIGNED, run=earlier, volunteer_=v, member_=f.member(s, branch_=b))
+        members = [f.member(s, branch_=b) for _ in range(5)]
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    got = tasks_of(eng, out["run_id"])
+    assert {m.id for m in members} <= set(got)
+    assigned = [t for t in got.values() if t.status == TS.ASSIGNED]
+    assert len(assigned) == 2 and all(t.volunteer_id == v.id for t in assigned)
+    assert all(t.status_reason == "assigned" for t in assigned)
+    # six targeted (the member with the phone visit too), two assigned, four left open
+    assert (out["created"], out["assigned"], out["unassigned"]) == (6, 2, 4)
+    opened = [t for t in got.values() if t.status == TS.OPEN]
+    assert len(opened) == 4 and all(t.volunteer_id is None for t in opened)
+
+
+def test_least_loaded_volunteer_fills_first(eng):
+    with build(eng) as s:
+        b = f.branch(s)
+        busy = f.volunteer(s, branch_=b, capacity=10)
+        idle = f.volunteer(s, branch_=b, capacity=10)
+        earlier = plan.open_run(s, CampaignKind.PHONE_VISIT, "2026-10")
+        for _ in range(4):
+            f.task_in(s, TS.ASSIGNED, run=earlier, volunteer_=busy,
+                      member_=f.member(s, branch_=b, confirmed_on=TODAY))
+        for _ in range(8):
+            f.member(s, branch_=b)
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    got = tasks_of(eng, out["run_id"])
+    per = {busy.id: 0, idle.id: 0}
+    for t in got.values():
+        per[t.volunteer_id] += 1
+    # water-filling: idle takes 4 to catch up, then they alternate: 4 + 2 = 6 for idle
+    assert per == {idle.id: 6, busy.id: 2}
+    assert out["assigned"] == 8
+
+
+def test_continuity_prefers_the_volunteer_who_last_reached_the_member(eng):
+    with build(eng) as s:
+        top = f.branch(s)
+        b = f.branch(s, parent=top)
+        mine = f.volunteer(s, branch_=b, capacity=1)
+        other = f.volunteer(s, branch_=b, capacity=5)
+        from_parent = f.volunteer(s, branch_=top, capacity=5)
+        gone = f.volunteer(s, branch_=b, capacity=5, active=False)
+        stranger = f.volunteer(s, branch_=f.branch(s), capacity=5)
+        m1 = f.member(s, branch_=b, last_reached_by=mine.id)
+        m2 = f.member(s, branch_=b, last_reached_by=mine.id)  # mine is full after m1
+        m3 = f.member(s, branch_=b, last_reached_by=from_parent.id)  # ancestor: allowed
+        m4 = f.member(s, branch_=b, last_reached_by=gone.id)  # inactive: not chosen
+        m5 = f.member(s, branch_=b, last_reached_by=stranger.id)  # outside the chain
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    got = tasks_of(eng, out["run_id"])
+    assert got[m1.id].volunteer_id == mine.id
+    assert got[m1.id].status_reason == "assigned (continuity)"
+    assert got[m3.id].volunteer_id == from_parent.id
+    for m in (m2, m4, m5):
+        assert got[m.id].volunteer_id == other.id
+        assert got[m.id].status_reason == "assigned"
+    assert out["continuity"] == 2
+    assert gone.id not in {t.volunteer_id for t in got.values()}
+
+
+def test_falls_back_to_the_parent_branch_walking_up(eng):
+    with build(eng) as s:
+        root = f.branch(s)
+        mid = f.branch(s, parent=root)
+        leaf = f.branch(s, parent=mid)
+        leaf_v = f.volunteer(s, branch_=leaf, capacity=1)
+        f.volunteer(s, branch_=mid, capacity=0)  # no room at the parent
+        f.volunteer(s, branch_=mid, capacity=9, active=False)
+        f.coordinator(s, branch_=mid, capacity=9)  # coordinators keep room for escalations
+        root_v = f.volunteer(s, branch_=root, capacity=2)
+        members = [f.member(s, branch_=leaf) for _ in range(4)]
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    got = tasks_of(eng, out["run_id"])
+    holders = [got[m.id].volunteer_id for m in members]
+    assert holders == [leaf_v.id, root_v.id, root_v.id, None]
+    assert [got[m.id].status_reason for m in members] == [
+        "assigned", "assigned (parent branch)", "assigned (parent branch)", "planned"]
+    assert (out["assigned"], out["parent"], out["unassigned"]) == (3, 2, 1)
+
+
+def test_own_branch_members_come_before_a_childs_overflow(eng):
+    with build(eng) as s:
+        parent = f.branch(s)
+        child = f.branch(s, parent=parent)
+        pv = f.volunteer(s, branch_=parent, capacity=1)
+        child_member = f.member(s, branch_=child)  # lower id, but needs the parent
+        parent_member = f.member(s, branch_=parent)
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    got = tasks_of(eng, out["run_id"])
+    assert got[parent_member.id].volunteer_id == pv.id
+    assert got[child_member.id].status == TS.OPEN
+
+
+def test_no_volunteers_means_every_task_stays_open_and_is_counted(eng):
+    with build(eng) as s:
+        b = f.branch(s)
+        f.volunteer(s, branch_=b, active=False)
+        for _ in range(3):
+            f.member(s, branch_=b)
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    assert (out["created"], out["assigned"], out["unassigned"]) == (3, 0, 3)
+    with Session(eng) as s:
+        rows = plan.summary(s, out["run_id"])
+    assert rows == [{"branch_id": b.id, "branch": b.name, "targeted": 3, "assigned": 0,
+                     "unassigned": 3}]
+
+
+def test_assign_open_hands_out_leftovers_when_volunteers_gain_room(eng):
+    with build(eng) as s:
+        b = f.branch(s)
+        v = f.volunteer(s, branch_=b, capacity=1)
+        members = [f.member(s, branch_=b) for _ in range(4)]
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    assert out["unassigned"] == 3
+    assert plan.assign_open(eng, out["run_id"])["assigned"] == 0  # nobody has room
+    with build(eng) as s:
+        s.get(type(v), v.id).capacity = 3
+        w = f.volunteer(s, branch_=b, capacity=5)
+    res = plan.assign_open(eng, out["run_id"], batch_size=2)
+    assert res == {"assigned": 3, "continuity": 0, "parent": 0, "still_open": 0}
+    got = tasks_of(eng, out["run_id"])
+    per = {}
+    for t in got.values():
+        per[t.volunteer_id] = per.get(t.volunteer_id, 0) + 1
+    assert per == {v.id: 2, w.id: 2}  # least loaded first: w gets two, v its one free slot
+    with Session(eng) as s:
+        moved = s.scalar(select(func.count()).select_from(TaskStatusChange).where(
+            TaskStatusChange.from_status == "open", TaskStatusChange.to_status == "assigned",
+            TaskStatusChange.task_id.in_([t.id for t in got.values()])))
+    assert moved == 3
+    assert len(members) == 4
+
+
+def test_summary_per_branch_has_counts_and_no_contact_details(eng):
+    with build(eng) as s:
+        a, b = f.branch(s, name="A branch"), f.branch(s, name="B branch")
+        f.volunteer(s, branch_=a, capacity=1)
+        for br in (a, a, b):
+            f.member(s, branch_=br, phone="+1 555 0100", home_address="1 Main St")
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    with Session(eng) as s:
+        rows = plan.summary(s, out["run_id"])
+    assert rows == [
+        {"branch_id": a.id, "branch": "A branch", "targeted": 2, "assigned": 1, "unassigned": 1},
+        {"branch_id": b.id, "branch": "B branch", "targeted": 1, "assigned": 0, "unassigned": 1},
+    ]
+    assert "555" not in repr(rows) and "Main" not in repr(rows)
+
+
+# --- idempotency and history ----------------------------------------------------------------
+
+
+def _ledger(eng, n=25):
+    with build(eng) as s:
+        root = f.branch(s)
+        branches = [root, f.branch(s, parent=root), f.branch(s, parent=root)]
+        for i, br in enumerate(branches):
+            f.volunteer(s, branch_=br, capacity=3 + i)
+        return [f.member(s, branch_=branches[i % 3]).id for i in range(n)]
+
+
+def test_a_second_plan_of_the_same_period_creates_nothing(eng):
+    ids = _ledger(eng)
+    first = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=7)
+    second = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=4)
+    assert first["run_id"] == second["run_id"]
+    assert first["created"] == len(ids) and second["created"] == 0
+    assert second["targeted"] == len(ids) and second["assigned"] == 0
+    assert len(tasks_of(eng, first["run_id"])) == len(ids)
+
+
+def test_a_run_killed_half_way_finishes_on_rerun_without_duplicates(eng):
+    ids = _ledger(eng)
+    rid = run_id(eng, CampaignKind.SURVEY)
+    ranges = plan.id_ranges(eng, size=5)
+    for lo, hi in ranges[:2]:  # the "crash": only the first ranges were planned
+        plan.plan_range(eng, rid, lo, hi, today=TODAY)
+    done_before = tasks_of(eng, rid)
+    assert 0 < len(done_before) < len(ids)
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=5)
+    assert out["run_id"] == rid
+    assert out["created"] == len(ids) - len(done_before)
+    after = tasks_of(eng, rid)
+    assert set(after) == set(ids)
+    with Session(eng) as s:
+        n = s.scalar(select(func.count()).select_from(OutreachTask)
+                     .where(OutreachTask.run_id == rid))
+        load = dict(s.execute(select(OutreachTask.volunteer_id, func.count())
+                              .where(OutreachTask.volunteer_id.is_not(None))
+                              .group_by(OutreachTask.volunteer_id)).all())
+    assert n == len(ids)
+    assert sorted(load.values()) == [3, 4, 5]  # capacities still hold across the rerun
+
+
+def test_every_planned_task_has_its_history_row(eng):
+    _ledger(eng, n=12)
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=5)
+    with Session(eng) as s:
+        tasks = s.scalars(select(OutreachTask).where(OutreachTask.run_id == out["run_id"])).all()
+        hist = {h.task_id: h for h in s.scalars(select(TaskStatusChange).where(
+            TaskStatusChange.task_id.in_([t.id for t in tasks])))}
+    assert len(tasks) == 12 and set(hist) == {t.id for t in tasks}
+    for t in tasks:
+        h = hist[t.id]
+        assert (h.from_status, h.to_status, h.volunteer_id) == ("new", t.status, t.volunteer_id)
+        assert h.reason == t.status_reason and h.actor_id is None

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from cli import ledger, volunteer
+from cli import campaign, demo, ledger, volunteer
 
 app = typer.Typer(
     name="outreach",
@@ -34,6 +34,11 @@ app.command("whoami")(ledger.whoami)
 app.command("tasks")(volunteer.tasks)
 app.add_typer(volunteer.task_app, name="task")
 ledger.member_app.command("confirm")(volunteer.member_confirm)
+app.add_typer(campaign.campaign_app, name="campaign")
+app.command("follow-up")(campaign.follow_up)
+app.add_typer(campaign.outcomes_app, name="outcomes")
+app.command("report")(campaign.report)
+app.command("demo")(demo.demo)
 
 
 def run() -> None:

@@ -24,15 +24,17 @@ def _why_not(machine: str, what: str, current: str, to: str) -> str:
 
 
 def flush(session: Session, what: str) -> None:
-    """Flush, turning the database's refusals and lost races into domain errors."""
+    """Flush, turning the database's refusals and lost races into domain errors.
+
+    It does not roll back: the transaction's owner (``session.begin()`` or a savepoint's
+    ``begin_nested()``) does that when the error passes through it.
+    """
     try:
         session.flush()
     except StaleDataError as exc:
-        session.rollback()
         raise Conflict(f"{what} was changed by someone else just now; nothing was written, "
                        "look again and retry") from exc
     except IntegrityError as exc:
-        session.rollback()
         raise Refused(f"{what}: the database refused the change "
                       f"({str(exc.orig).splitlines()[0]})") from exc
 

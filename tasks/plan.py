@@ -220,13 +220,13 @@ def _fill_free(conn: Connection) -> int:
     """Active volunteers with room, their load (assigned tasks, every run); total room."""
     conn.exec_driver_sql(f"""
         INSERT INTO plan_free (volunteer_id, branch_id, capacity, base_load, load)
-        SELECT v.id, v.branch_id, v.capacity, COALESCE(l.n, 0), COALESCE(l.n, 0)
-        FROM volunteers v
-        LEFT JOIN (SELECT t.volunteer_id, COUNT(*) AS n FROM outreach_tasks t
-                   WHERE t.volunteer_id IS NOT NULL AND t.status = '{_ASSIGNED}'
-                   GROUP BY t.volunteer_id) l ON l.volunteer_id = v.id
-        WHERE v.active = {_true(conn)} AND v.role IN ({_ROLES})
-          AND v.capacity > COALESCE(l.n, 0)""")
+        SELECT id, branch_id, capacity, n, n FROM (
+            SELECT v.id, v.branch_id, v.capacity,
+                   (SELECT COUNT(*) FROM outreach_tasks t
+                    WHERE t.volunteer_id = v.id AND t.status = '{_ASSIGNED}') AS n
+            FROM volunteers v
+            WHERE v.active = {_true(conn)} AND v.role IN ({_ROLES}) AND v.capacity > 0) x
+        WHERE capacity > n""")
     room = conn.exec_driver_sql(
         "SELECT COALESCE(SUM(capacity - load), 0), COALESCE(MAX(capacity - load), 0) "
         "FROM plan_free").one()
@@ -248,10 +248,14 @@ def _refresh_load(conn: Connection) -> None:
             (SELECT COUNT(*) FROM plan_assign a WHERE a.volunteer_id = plan_free.volunteer_id)""")
 
 
-def _assign(conn: Connection, max_depth: int) -> None:
-    """Fill plan_assign for the state-0 rows of plan_target: continuity, then each level."""
+def _assign(conn: Connection, max_depth: int, waiting: int, room: int) -> None:
+    """Fill plan_assign for the state-0 rows of plan_target: continuity, then each level.
+
+    ``waiting`` rows to place, ``room`` free slots in all; both only shrink, and the work
+    stops as soon as either is used up.
+    """
     # 1. continuity: back to the volunteer who last reached the member.
-    conn.exec_driver_sql(f"""
+    done = conn.exec_driver_sql(f"""
         INSERT INTO plan_assign (key, volunteer_id, reason)
         SELECT key, volunteer_id, '{REASON_CONTINUITY}' FROM (
             SELECT t.key, f.volunteer_id, f.capacity - f.load AS free,
@@ -261,30 +265,51 @@ def _assign(conn: Connection, max_depth: int) -> None:
             WHERE t.state = 0 AND EXISTS (
                 SELECT 1 FROM plan_chain c
                 WHERE c.branch_id = t.branch_id AND c.ancestor_id = f.branch_id)) x
-        WHERE rn <= free""")
+        WHERE rn <= free""").rowcount
+    waiting, room = waiting - done, room - done
     # 2. level by level up the tree: least-loaded volunteer of the branch first.
     for depth in range(max_depth + 1):
-        _refresh_load(conn)
         reason = REASON_ASSIGNED if depth == 0 else REASON_PARENT
-        conn.exec_driver_sql(f"""
-            INSERT INTO plan_assign (key, volunteer_id, reason)
-            WITH waiting AS (
-                SELECT t.key, c.ancestor_id AS branch_id,
-                       row_number() OVER (PARTITION BY c.ancestor_id ORDER BY t.key) AS rn
-                FROM plan_target t
-                JOIN plan_chain c ON c.branch_id = t.branch_id AND c.depth = {depth}
-                WHERE t.state = 0
-                  AND NOT EXISTS (SELECT 1 FROM plan_assign a WHERE a.key = t.key)),
-            need AS (SELECT branch_id, COUNT(*) AS n FROM waiting GROUP BY branch_id),
-            slots AS (
-                SELECT f.volunteer_id, f.branch_id,
-                       row_number() OVER (PARTITION BY f.branch_id
-                                          ORDER BY f.load + s.k, f.volunteer_id) AS rn
-                FROM plan_free f
-                JOIN need ON need.branch_id = f.branch_id
-                JOIN plan_nums s ON s.k <= f.capacity - f.load AND s.k <= need.n)
-            SELECT w.key, s.volunteer_id, '{reason}'
-            FROM waiting w JOIN slots s ON s.branch_id = w.branch_id AND s.rn = w.rn""")
+        while waiting > 0 and room > 0:
+            _refresh_load(conn)
+            if not conn.exec_driver_sql(f"""
+                    SELECT COUNT(*) FROM plan_free f WHERE f.capacity > f.load AND f.branch_id IN
+                      (SELECT ancestor_id FROM plan_chain WHERE depth = {depth})""").scalar_one():
+                break  # nobody with room at this level
+            # Slots of a volunteer: k = 1 .. free, keyed (load + k, id); the first `need`
+            # keys of a branch are the least-loaded fill. Only keys up to the branch's
+            # top load + ceil(need / volunteers) are made: when that is too few (some
+            # volunteers fill up) the loop makes the next ones from the new loads.
+            done = conn.exec_driver_sql(f"""
+                INSERT INTO plan_assign (key, volunteer_id, reason)
+                WITH waiting AS (
+                    SELECT t.key, c.ancestor_id AS branch_id,
+                           row_number() OVER (PARTITION BY c.ancestor_id ORDER BY t.key) AS rn
+                    FROM plan_target t
+                    JOIN plan_chain c ON c.branch_id = t.branch_id AND c.depth = {depth}
+                    WHERE t.state = 0
+                      AND NOT EXISTS (SELECT 1 FROM plan_assign a WHERE a.key = t.key)),
+                need AS (
+                    SELECT w.branch_id, COUNT(*) AS n, MAX(b.nv) AS nv, MAX(b.top) AS top
+                    FROM waiting w
+                    JOIN (SELECT branch_id, COUNT(*) AS nv, MAX(load) AS top FROM plan_free
+                          WHERE capacity > load GROUP BY branch_id) b
+                      ON b.branch_id = w.branch_id
+                    GROUP BY w.branch_id),
+                slots AS (
+                    SELECT f.volunteer_id, f.branch_id,
+                           row_number() OVER (PARTITION BY f.branch_id
+                                              ORDER BY f.load + s.k, f.volunteer_id) AS rn
+                    FROM need
+                    JOIN plan_free f ON f.branch_id = need.branch_id
+                    CROSS JOIN plan_nums s  -- CROSS: SQLite keeps this order (k bounded per f)
+                    WHERE s.k <= f.capacity - f.load AND s.k <= need.n
+                      AND f.load + s.k <= need.top + (need.n + need.nv - 1) / need.nv)
+                SELECT w.key, s.volunteer_id, '{reason}'
+                FROM waiting w JOIN slots s ON s.branch_id = w.branch_id AND s.rn = w.rn""").rowcount
+            if done <= 0:
+                break
+            waiting, room = waiting - done, room - done
 
 
 def _target_sql(kind: CampaignKind, branch_id: int | None) -> str:
@@ -362,8 +387,9 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
         todo = counts.get(0, 0)
         if todo:
             _lock(conn)
-            if _fill_free(conn):
-                _assign(conn, max_depth)
+            room = _fill_free(conn)
+            if room:
+                _assign(conn, max_depth, todo, room)
             result = conn.execute(text(f"""
                 INSERT INTO outreach_tasks (run_id, member_id, kind, status, volunteer_id,
                     status_by, status_reason, attempts, max_attempts, due_on, closes_on,
@@ -429,10 +455,14 @@ def assign_open(engine: Engine, run_id: int | None = None, *,
                     WHERE t.id >= :lo AND t.id < :hi AND t.status = '{_OPEN}'
                       AND t.kind IN ({kinds}){run_filter}"""),
                     {**params, "lo": start, "hi": start + batch_size})
+                waiting = conn.exec_driver_sql("SELECT COUNT(*) FROM plan_target").scalar_one()
+                if not waiting:
+                    continue
                 _lock(conn)
-                if not _fill_free(conn):
+                room = _fill_free(conn)
+                if not room:
                     break
-                _assign(conn, max_depth)
+                _assign(conn, max_depth, waiting, room)
                 conn.exec_driver_sql(f"""
                     UPDATE outreach_tasks SET
                         status = '{_ASSIGNED}',

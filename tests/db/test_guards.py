@@ -448,6 +448,7 @@ def test_lost_race_on_a_move_is_a_conflict(two_sessions):
     assert _committed(eng, mid) == ("unreachable", 2)
     with pytest.raises(Conflict, match="changed by someone else"):
         move_member(b, mb, "moved_out", actor_id=None, reason="second")
+    b.rollback()  # the transaction's owner rolls back (session_scope does it on the way out)
     assert _committed(eng, mid) == ("unreachable", 2)
     rows = b.query(MemberStatusChange).filter_by(member_id=mid).order_by(
         MemberStatusChange.id).all()

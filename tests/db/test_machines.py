@@ -188,7 +188,13 @@ def test_refusal_names_the_allowed_next_states(session):
 
 def test_database_refusal_becomes_refused(session):
     """A legal pair that breaks a task CHECK (assigned without a volunteer): the database
-    refuses, `db.state.flush` turns it into Refused. Last: flush rolls the session back."""
+    refuses, `db.state.flush` turns it into Refused; the savepoint's owner rolls back."""
     t = f.task_in(session, "open")
     with pytest.raises(Refused, match="database refused"):
-        move_task(session, t, "assigned", actor_id=None, reason="nobody")
+        with session.begin_nested():
+            move_task(session, t, "assigned", actor_id=None, reason="nobody")
+    assert db_status(session, "outreach_tasks", t.id) == "open"
+    assert [r.to_status for r in task_history(session, t.id)] == ["open"]
+    session.refresh(t)
+    move_task(session, t, "cancelled", actor_id=None, reason="the session goes on")
+    assert db_status(session, "outreach_tasks", t.id) == "cancelled"

@@ -134,9 +134,10 @@ class MemberMachine(_DbMachine):
         ok = allowed("member", cur, to) and (
             coordinator or (cur, to) not in MEMBER_COORDINATOR_ONLY)
         if ok:
-            move_member(self.session, m, to, actor_id=actor_id, reason=f"r{len(self.model)}",
+            reason = f"step {len(self.model[member_id])}"
+            move_member(self.session, m, to, actor_id=actor_id, reason=reason,
                         coordinator=coordinator)
-            self.model[member_id].append((cur, to, actor_id, f"r{len(self.model)}"))
+            self.model[member_id].append((cur, to, actor_id, reason))
         else:
             with pytest.raises(Refused):
                 move_member(self.session, m, to, actor_id=actor_id, reason="no",
@@ -200,6 +201,14 @@ class TaskMachine(_DbMachine):
         status, holder = self.after(task_id, to, vid)
         if (status, holder) != (cur, self.holder(task_id)):  # same holder again: no change
             self.model[task_id].append((cur, status, actor_id, "yes", holder))
+
+    @rule(task_id=tasks)
+    def assign_to_nobody(self, task_id):
+        """A legal pair that breaks a CHECK: the database refuses, the savepoint rolls back."""
+        with pytest.raises(Refused):
+            with self.session.begin_nested():
+                move_task(self.session, self.rows[task_id], "assigned", actor_id=None,
+                          reason="nobody", volunteer_id=None)
 
     @rule(task_id=tasks, to=st.sampled_from(TASK_STATES), vol=st.integers(0, 1))
     def move_by_sql(self, task_id, to, vol):

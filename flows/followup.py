@@ -1,0 +1,88 @@
+"""The daily follow-up flow: expire, fail, escalate, hand out, remind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Optional
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import Field
+
+from db.session import session_scope
+from flows import common
+from tasks import followup as steps
+from tasks import plan
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def expire_closed(today: dt.date) -> int:
+    return steps.expire_closed(common.engine(), today=today)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def fail_exhausted(today: dt.date) -> int:
+    return steps.fail_exhausted(common.engine(), today=today)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def mark_unreachable(today: dt.date) -> dict:
+    return steps.mark_unreachable(common.engine(), today=today)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def release_inactive(today: dt.date) -> int:
+    return steps.release_inactive(common.engine(), today=today)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def assign_open() -> dict:
+    return plan.assign_open(common.engine())
+
+
+@task(cache_policy=NO_CACHE)
+def reminders(today: dt.date) -> tuple[list[dict], int, int]:
+    with session_scope(common.engine(), write=False) as s:
+        return (steps.reminders(s, today=today), steps.retries_due(s, today=today),
+                steps.open_unassigned(s))
+
+
+@flow(name="follow-up", log_prints=False)
+def follow_up(today: Annotated[Optional[dt.date], Field(
+        default=None, title="Date of the sweep",
+        description="Which day to sweep for; empty means today.")] = None) -> dict:
+    """Daily follow-up: expire closed windows, fail exhausted tasks, make members with
+    repeated failed contacts unreachable and escalate them to a coordinator, hand the tasks
+    of inactive volunteers to others, and list overdue tasks per volunteer.
+
+    Args:
+        today: Which day to sweep for; empty means today.
+    """
+    log = get_run_logger()
+    today = common.day(today)
+    expired = expire_closed(today)
+    failed = fail_exhausted(today)
+    unreachable = mark_unreachable(today)
+    released = release_inactive(today)
+    assigned = assign_open()
+    overdue, retries, still_open = reminders(today)
+    common.table(overdue, common.key("reminders", today),
+                 f"Overdue tasks per volunteer on {today} (send each a reminder)")
+    result = {"today": today.isoformat(), "expired": expired, "failed": failed,
+              "unreachable": unreachable["unreachable"],
+              "escalations": unreachable["escalations"], "released": released,
+              "assigned": assigned.get("assigned", 0), "still_open": still_open,
+              "retries_due": retries, "volunteers_with_overdue": len(overdue),
+              "overdue_tasks": sum(r["overdue"] for r in overdue)}
+    common.markdown(
+        "\n".join([f"# Follow-up {today}", ""] + [f"- **{k.replace('_', ' ')}**: {v}"
+                                                  for k, v in result.items() if k != "today"]),
+        common.key("follow-up", today), f"Follow-up sweep of {today}")
+    if unreachable["unreachable"]:
+        common.event("members.unreachable", f"outreach.follow-up.{today}",
+                     count=unreachable["unreachable"])
+    if unreachable["escalations"]:
+        common.event("escalations.created", f"outreach.follow-up.{today}",
+                     count=unreachable["escalations"])
+    log.info("follow-up %s: %s", today, {k: v for k, v in result.items() if k != "today"})
+    return result

@@ -1,0 +1,369 @@
+"""Coverage reports: who was reached, who was not, who fell out of contact, who moved.
+
+Plain functions (no Prefect), each returning rows (dicts whose keys are the column names)
+ready for tabulate, CSV or JSON. They read, never write. All of them are set-based SQL:
+a few GROUP BY queries whatever the size of the ledger, no member row through Python.
+
+* `coverage` — per branch and segment (or per segment only): members, reached this period,
+  overdue, unreachable, never reached in the last three campaign runs; a TOTAL row last.
+* `volunteer_workload` — per volunteer: open, done, overdue, attempts, success rate.
+* `unreachable_list` — unreachable members WITH family contacts: coordinators only, never
+  in a Prefect artifact or a log.
+* `movements` — who moved away or came back, when, recorded by whom.
+* `coverage_markdown` — a short summary of `coverage` rows for a Prefect artifact.
+
+Segments: ``away`` (living elsewhere), ``homebound`` (local and homebound), ``local``.
+Members who died or left the organisation (deceased, moved_out) are not counted.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from typing import Literal
+
+from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy.orm import Session, aliased
+
+from db.errors import BadInput, NotFound
+from db.machines import MemberStatus, TaskStatus
+from db.models import (
+    Attempt,
+    Branch,
+    Campaign,
+    CampaignKind,
+    CampaignRun,
+    Member,
+    MemberChange,
+    MemberStatusChange,
+    Outcome,
+    OutreachTask,
+    Residence,
+    Volunteer,
+)
+
+#: Outcomes that count as a successful contact (the member, or their family, got it).
+SUCCESS = (Outcome.REACHED.value, Outcome.DELIVERED.value, Outcome.DELIVERED_TO_FAMILY.value)
+SEGMENTS = ("local", "away", "homebound")
+#: Member states left out of coverage: they are no longer ours to reach.
+GONE = (MemberStatus.DECEASED.value, MemberStatus.MOVED_OUT.value)
+OPEN = (TaskStatus.OPEN.value, TaskStatus.ASSIGNED.value)
+#: How many recent campaign runs "never reached" looks back over.
+LOOKBACK_RUNS = 3
+COVERAGE_COLUMNS = ("members", "reached", "overdue", "unreachable", "never_reached_3")
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def month_bounds(period: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day of a ``YYYY-MM`` period (default: the month of ``today``)."""
+    if period is None:
+        year, month = today.year, today.month
+    else:
+        if not isinstance(period, str) or not _PERIOD.match(period.strip()):
+            raise BadInput(f"period must read YYYY-MM (for example 2026-11), not {period!r}")
+        year, month = (int(x) for x in period.strip().split("-"))
+    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def segment_of():
+    """The segment of a member as a SQL expression: away, homebound or local."""
+    return case((Member.residence == Residence.AWAY.value, literal("away")),
+                (Member.homebound.is_(True), literal("homebound")),
+                else_=literal("local"))
+
+
+def branch_ids_under(session: Session, branch_id: int) -> list[int]:
+    """``branch_id`` and every branch nested under it (branches are few: done in Python)."""
+    rows = session.execute(select(Branch.id, Branch.parent_id)).all()
+    if branch_id not in {r[0] for r in rows}:
+        raise NotFound(f"no branch with id {branch_id}")
+    children: dict[int, list[int]] = {}
+    for bid, parent in rows:
+        if parent is not None:
+            children.setdefault(parent, []).append(bid)
+    out, stack = [], [branch_id]
+    while stack:
+        bid = stack.pop()
+        if bid in out:
+            continue
+        out.append(bid)
+        stack.extend(children.get(bid, ()))
+    return sorted(out)
+
+
+def last_runs(session: Session, n: int = LOOKBACK_RUNS) -> list[int]:
+    """Ids of the ``n`` most recent campaign runs (escalations are not campaigns)."""
+    return list(session.scalars(
+        select(CampaignRun.id).join(Campaign, Campaign.id == CampaignRun.campaign_id)
+        .where(Campaign.kind != CampaignKind.ESCALATION.value)
+        .order_by(CampaignRun.started_at.desc(), CampaignRun.id.desc()).limit(n)))
+
+
+def _bool(value) -> int:
+    return int(value or 0)
+
+
+# --- coverage -----------------------------------------------------------------------------
+
+
+def coverage(session: Session, *, today: dt.date, period: str | None = None,
+             branch_id: int | None = None,
+             per: Literal["branch", "segment"] = "branch") -> list[dict]:
+    """Per branch and segment (``per="segment"``: per segment only), a TOTAL row last.
+
+    ``reached``: last reached within the period's month; ``overdue``: has an open or
+    assigned task due before ``today``; ``unreachable``: lifecycle unreachable;
+    ``never_reached_3``: had a task in the last three campaign runs and none of those
+    tasks ended done with a successful outcome. ``branch_id`` keeps that branch and the
+    branches nested under it.
+    """
+    if per not in ("branch", "segment"):
+        raise BadInput(f"per must be branch or segment, not {per!r}")
+    first, last = month_bounds(period, today)
+    seg = segment_of().label("segment")
+    keep = [Member.status.not_in(GONE)]
+    if branch_id is not None:
+        keep.append(Member.branch_id.in_(branch_ids_under(session, branch_id)))
+    keys = [Member.branch_id, seg] if per == "branch" else [seg]
+
+    def grouped(*cols, where=()):
+        return select(*keys, *cols).where(*keep, *where).group_by(*keys)
+
+    zero = literal(0)
+    # 1. one scan of the members: members, reached, unreachable.
+    base = grouped(
+        func.count().label("members"),
+        func.sum(case((Member.last_reached_on.between(first, last), 1), else_=0)),
+        func.sum(case((Member.status == MemberStatus.UNREACHABLE.value, 1), else_=0)),
+        zero, zero)
+    # 2. overdue: the (few) members behind an overdue open/assigned task.
+    overdue_ids = (select(OutreachTask.member_id)
+                   .where(OutreachTask.status.in_(OPEN), OutreachTask.due_on < today))
+    overdue = grouped(zero, zero, zero, func.count(), zero,
+                      where=[Member.id.in_(overdue_ids)])
+    parts = [base, overdue]
+    # 3. never reached: members with tasks in the last runs, none of them a success.
+    runs = last_runs(session)
+    if runs:
+        ok = case((and_(OutreachTask.status == TaskStatus.DONE.value,
+                        OutreachTask.outcome.in_(SUCCESS)), 1), else_=0)
+        missed = (select(OutreachTask.member_id.label("member_id"))
+                  .where(OutreachTask.run_id.in_(runs))
+                  .group_by(OutreachTask.member_id)
+                  .having(func.max(ok) == 0).subquery())
+        parts.append(
+            select(*keys, zero, zero, zero, zero, func.count())
+            .select_from(Member).join(missed, missed.c.member_id == Member.id)
+            .where(*keep).group_by(*keys))
+
+    acc: dict[tuple, list[int]] = {}
+    for part in parts:
+        for row in session.execute(part):
+            key, values = tuple(row[:len(keys)]), row[len(keys):]
+            slot = acc.setdefault(key, [0] * len(COVERAGE_COLUMNS))
+            for i, v in enumerate(values):
+                slot[i] += _bool(v)
+
+    order = {s: i for i, s in enumerate(SEGMENTS)}
+    rows: list[dict] = []
+    if per == "branch":
+        names = dict(session.execute(select(Branch.id, Branch.name)).all())
+        for (bid, segment), values in sorted(
+                acc.items(), key=lambda kv: (names.get(kv[0][0], ""), order[kv[0][1]])):
+            rows.append({"branch": names.get(bid, str(bid)), "segment": segment,
+                         **dict(zip(COVERAGE_COLUMNS, values))})
+        total = {"branch": "TOTAL", "segment": "all"}
+    else:
+        for (segment,), values in sorted(acc.items(), key=lambda kv: order[kv[0][0]]):
+            rows.append({"segment": segment, **dict(zip(COVERAGE_COLUMNS, values))})
+        total = {"segment": "TOTAL"}
+    for col in COVERAGE_COLUMNS:
+        total[col] = sum(r[col] for r in rows)
+    rows.append(total)
+    return rows
+
+
+def coverage_by_segment(session: Session, *, today: dt.date, period: str | None = None,
+                        branch_id: int | None = None) -> list[dict]:
+    """`coverage` aggregated per segment only (away, homebound, local), TOTAL last."""
+    return coverage(session, today=today, period=period, branch_id=branch_id, per="segment")
+
+
+# --- volunteers ---------------------------------------------------------------------------
+
+
+def volunteer_workload(session: Session, *, today: dt.date, period: str | None = None,
+                       branch_id: int | None = None) -> list[dict]:
+    """Per volunteer: assigned (open) tasks, done, overdue, attempts and success rate.
+
+    ``success rate``: the share of the volunteer's attempts with outcome reached,
+    delivered or delivered_to_family, in percent with one decimal ('-' with no attempts).
+    ``period`` is accepted for a uniform signature; the counts are over all time.
+    """
+    t = OutreachTask
+    tasks = (select(
+        t.volunteer_id.label("vid"),
+        func.sum(case((t.status == TaskStatus.ASSIGNED.value, 1), else_=0)).label("open"),
+        func.sum(case((t.status == TaskStatus.DONE.value, 1), else_=0)).label("done"),
+        func.sum(case((and_(t.status == TaskStatus.ASSIGNED.value, t.due_on < today), 1),
+                      else_=0)).label("overdue"))
+        .where(t.volunteer_id.is_not(None)).group_by(t.volunteer_id).subquery())
+    tries = (select(
+        Attempt.volunteer_id.label("vid"), func.count().label("attempts"),
+        func.sum(case((Attempt.outcome.in_(SUCCESS), 1), else_=0)).label("ok"))
+        .where(Attempt.volunteer_id.is_not(None)).group_by(Attempt.volunteer_id).subquery())
+    stmt = (select(Volunteer.id, Volunteer.name, Branch.name, Volunteer.role, Volunteer.active,
+                   tasks.c.open, tasks.c.done, tasks.c.overdue, tries.c.attempts, tries.c.ok)
+            .join(Branch, Branch.id == Volunteer.branch_id)
+            .outerjoin(tasks, tasks.c.vid == Volunteer.id)
+            .outerjoin(tries, tries.c.vid == Volunteer.id)
+            .order_by(Branch.name, Volunteer.id))
+    if branch_id is not None:
+        stmt = stmt.where(Volunteer.branch_id.in_(branch_ids_under(session, branch_id)))
+    rows = []
+    for vid, name, branch, role, active, open_, done, overdue, attempts, ok in \
+            session.execute(stmt):
+        attempts = _bool(attempts)
+        rate = f"{100 * _bool(ok) / attempts:.1f}" if attempts else "-"
+        rows.append({"id": vid, "name": name, "branch": branch, "role": str(role),
+                     "active": "yes" if active else "no", "open": _bool(open_),
+                     "done": _bool(done), "overdue": _bool(overdue), "attempts": attempts,
+                     "success rate": rate})
+    return rows
+
+
+# --- unreachable members ------------------------------------------------------------------
+
+
+def unreachable_list(session: Session, *, today: dt.date | None = None,
+                     period: str | None = None, branch_id: int | None = None) -> list[dict]:
+    """Members whose status is unreachable, with their family contact.
+
+    CONTAINS CONTACT DETAILS (family contact name and phone): for coordinators only (the
+    CLI checks the role). Never put these rows in a Prefect artifact, a log or an error
+    message. ``today`` and ``period`` are accepted for a uniform signature.
+    """
+    stmt = (select(Member.id, Member.ledger_no, Member.name, Branch.name,
+                   Member.failed_contacts, Member.last_contact_on, Member.family_contact_name,
+                   Member.family_contact_phone)
+            .join(Branch, Branch.id == Member.branch_id)
+            .where(Member.status == MemberStatus.UNREACHABLE.value)
+            .order_by(Branch.name, Member.id))
+    if branch_id is not None:
+        stmt = stmt.where(Member.branch_id.in_(branch_ids_under(session, branch_id)))
+    cols = ("id", "ledger_no", "name", "branch", "failed_contacts", "last_contact_on",
+            "family_contact_name", "family_contact_phone")
+    return [dict(zip(cols, r)) for r in session.execute(stmt)]
+
+
+# --- movements ----------------------------------------------------------------------------
+
+
+def _status_change(from_status: str, to_status: str) -> str:
+    if to_status == MemberStatus.MOVED_OUT.value:
+        return "moved out"
+    if to_status in (MemberStatus.ACTIVE.value, MemberStatus.UNVERIFIED.value):
+        return "came back"
+    return f"moved out → {to_status.replace('_', ' ')}"
+
+
+def movements(session: Session, *, since: dt.date | None = None, today: dt.date | None = None,
+              period: str | None = None, branch_id: int | None = None) -> list[dict]:
+    """Who moved away or came back, when, and who recorded it; oldest first.
+
+    Rows come from the residence history (``local → away``, ``away → local``) and from
+    lifecycle changes into or out of moved_out (``moved out``, ``came back``). ``since``
+    keeps changes on or after that day; ``period`` (YYYY-MM) keeps that month only.
+    """
+    lo = hi = None
+    if period is not None:
+        first, last = month_bounds(period, today or dt.date.today())
+        lo, hi = first, last + dt.timedelta(days=1)
+    if since is not None:
+        lo = max(lo, since) if lo else since
+    mc, sc = MemberChange, MemberStatusChange
+    residence = select(mc.member_id.label("member_id"), mc.at.label("at"),
+                       mc.actor_id.label("actor_id"), literal("residence").label("source"),
+                       mc.old_value.label("a"), mc.new_value.label("b"), mc.id.label("hid")
+                       ).where(mc.field == "residence")
+    status = select(sc.member_id, sc.at, sc.actor_id, literal("status"), sc.from_status,
+                    sc.to_status, sc.id
+                    ).where((sc.to_status == MemberStatus.MOVED_OUT.value)
+                            | (sc.from_status == MemberStatus.MOVED_OUT.value))
+    for bound, op in ((lo, "ge"), (hi, "lt")):
+        if bound is not None:
+            at = dt.datetime.combine(bound, dt.time())
+            residence = residence.where(mc.at >= at if op == "ge" else mc.at < at)
+            status = status.where(sc.at >= at if op == "ge" else sc.at < at)
+    changes = union_all(residence, status).subquery()
+    who = aliased(Volunteer)
+    stmt = (select(changes.c.member_id, Member.ledger_no, Member.name, Branch.name,
+                   changes.c.source, changes.c.a, changes.c.b, changes.c.at, who.name)
+            .join(Member, Member.id == changes.c.member_id)
+            .join(Branch, Branch.id == Member.branch_id)
+            .outerjoin(who, who.id == changes.c.actor_id)
+            .order_by(changes.c.at, changes.c.member_id, changes.c.source, changes.c.hid))
+    if branch_id is not None:
+        stmt = stmt.where(Member.branch_id.in_(branch_ids_under(session, branch_id)))
+    rows = []
+    for member_id, ledger_no, name, branch, source, a, b, at, recorded_by in \
+            session.execute(stmt):
+        change = (f"{a or '-'} → {b or '-'}" if source == "residence"
+                  else _status_change(a, b))
+        rows.append({"member_id": member_id, "ledger_no": ledger_no, "name": name,
+                     "branch": branch, "change": change, "at": at,
+                     "recorded_by": recorded_by or "system"})
+    return rows
+
+
+# --- markdown for Prefect -----------------------------------------------------------------
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def coverage_markdown(rows: list[dict], *, title: str = "Coverage") -> str:
+    """A short markdown summary of `coverage` rows: counts and branch names only."""
+    total = next((r for r in rows if "TOTAL" in (r.get("branch"), r.get("segment"))), None)
+    if total is None or not total.get("members"):
+        return f"# {title}\n\nNo members to cover."
+    lines = [
+        f"# {title}",
+        "",
+        f"- members: **{total['members']}**",
+        f"- reached this period: **{total['reached']}** ({_pct(total['reached'], total['members'])})",
+        f"- overdue: **{total['overdue']}**",
+        f"- unreachable: **{total['unreachable']}**",
+        f"- never reached in the last three campaign runs: **{total['never_reached_3']}**",
+        "",
+    ]
+    body = [r for r in rows if r is not total]
+    if body and "branch" in body[0]:
+        per: dict[str, dict[str, int]] = {}
+        for r in body:
+            agg = per.setdefault(r["branch"], dict.fromkeys(COVERAGE_COLUMNS, 0))
+            for col in COVERAGE_COLUMNS:
+                agg[col] += r[col]
+        lines += ["| branch | members | reached | overdue | unreachable | never reached (3 runs) |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for name, agg in per.items():
+            clean = str(name).replace("|", "/")
+            lines.append(f"| {clean} | {agg['members']} | {agg['reached']} "
+                         f"({_pct(agg['reached'], agg['members'])}) | {agg['overdue']} | "
+                         f"{agg['unreachable']} | {agg['never_reached_3']} |")
+    elif body:
+        lines += ["| segment | members | reached | overdue | unreachable | never reached (3 runs) |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in body:
+            lines.append(f"| {r['segment']} | {r['members']} | {r['reached']} | {r['overdue']} "
+                         f"| {r['unreachable']} | {r['never_reached_3']} |")
+    return "\n".join(lines)
+
+
+__all__ = ["coverage", "coverage_by_segment", "coverage_markdown", "movements",
+           "unreachable_list", "volunteer_workload"]

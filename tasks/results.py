@@ -1,0 +1,139 @@
+"""Applying a results file: outcomes typed in from paper run sheets, or sent by volunteers
+who were offline. Columns ``task_id,outcome,note,answers`` (more are ignored, so a filled-in
+run sheet from ``outreach tasks --format csv`` imports as it is; an optional ``date``
+column gives the day of the visit). ``answers`` is ``key=value; key=value``.
+
+Each row goes through `tasks.outcomes.record_outcome` — the same rule the CLI uses — in
+its own savepoint: a bad row is reported with its line number and skipped, good rows are
+applied. A row is applied at most once, ever: its key is a hash of its content (task,
+outcome, note, answers, date and how many identical rows came before it in the file), so
+importing the same file again, or a corrected copy of it, skips what was already applied.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from db.errors import BadInput, OutreachError
+from tasks.access import Actor
+from tasks.outcomes import parse_answers, record_outcome
+
+REQUIRED = ("task_id", "outcome")
+
+
+@dataclass
+class ResultsReport:
+    applied: int = 0
+    duplicates: int = 0
+    problems: list[str] = field(default_factory=list)
+    by_outcome: dict[str, int] = field(default_factory=dict)
+    escalations: int = 0
+
+
+def parse_answer_cell(cell: str) -> dict[str, str]:
+    cell = cell.strip()
+    if not cell:
+        return {}
+    if cell.startswith("{"):
+        try:
+            data = json.loads(cell)
+        except json.JSONDecodeError:
+            raise BadInput("answers is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise BadInput("answers JSON must be an object")
+        return {str(k).lower(): str(v) for k, v in data.items()}
+    return parse_answers([p for p in (x.strip() for x in cell.split(";")) if p])
+
+
+def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) pairs of a results file; refuses a file that is not CSV at all."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the file is not UTF-8 text (undecodable byte at offset {exc.start})") \
+            from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None:
+        raise BadInput("the file is empty: expected the header task_id,outcome,note,answers")
+    names = [n.strip() for n in reader.fieldnames]
+    reader.fieldnames = names
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise BadInput(f"line 1: the header lacks {', '.join(missing)} "
+                       "(expected task_id,outcome,note,answers)")
+    rows = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise BadInput(f"line {start}: {str(exc)[:100]}; nothing was applied") from None
+        if not any((v or "").strip() for k, v in row.items() if k is not None):
+            continue
+        rows.append((start, row))
+    return rows
+
+
+def row_key(row: dict[str, str], occurrence: int) -> str:
+    parts = [(row.get(k) or "").strip() for k in ("task_id", "outcome", "note", "answers", "date")]
+    digest = hashlib.sha256("\x1f".join(parts + [str(occurrence)]).encode()).hexdigest()[:32]
+    return f"results:{digest}"
+
+
+def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, actor: Actor,
+                  today: dt.date | None = None) -> ResultsReport:
+    """Apply rows one by one, each in a savepoint; collect problems by line."""
+    report = ResultsReport()
+    seen: dict[tuple, int] = {}
+    for line, row in rows:
+        ident = tuple((row.get(k) or "").strip() for k in ("task_id", "outcome", "note",
+                                                              "answers", "date"))
+        seen[ident] = seen.get(ident, 0) + 1
+        key = row_key(row, seen[ident])
+        try:
+            raw_id = (row.get("task_id") or "").strip()
+            if not raw_id.isdigit():
+                raise BadInput(f"task_id {raw_id[:20]!r} is not a task id")
+            outcome = (row.get("outcome") or "").strip()
+            if not outcome:
+                raise BadInput("outcome is empty")
+            answers = parse_answer_cell(row.get("answers") or "")
+            day = today
+            if (row.get("date") or "").strip():
+                try:
+                    day = dt.date.fromisoformat(row["date"].strip())
+                except ValueError:
+                    raise BadInput(f"date {row['date'][:20]!r} is not YYYY-MM-DD") from None
+            note = (row.get("note") or "").strip() or None
+            with session.begin_nested():
+                res = record_outcome(session, task_id=int(raw_id), outcome=outcome,
+                                     actor=actor, note=note, answers=answers, today=day,
+                                     source_key=key)
+        except OutreachError as exc:
+            report.problems.append(f"line {line}: {exc}")
+            continue
+        if res.duplicate:
+            report.duplicates += 1
+            continue
+        report.applied += 1
+        report.by_outcome[res.outcome] = report.by_outcome.get(res.outcome, 0) + 1
+        if res.escalation_task_id:
+            report.escalations += 1
+    return report
+
+
+def load_results_file(path: str | Path) -> list[tuple[int, dict[str, str]]]:
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"no such file: {path}")
+    return read_results(p.read_bytes())

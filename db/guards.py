@@ -134,6 +134,9 @@ def _append_only(dialect: str) -> list[str]:
         for h in _HISTORY:
             out.append(f"CREATE TRIGGER {h}_append_only BEFORE UPDATE OR DELETE ON {h} "
                        "FOR EACH ROW EXECUTE FUNCTION outreach_append_only()")
+            # Row triggers do not see TRUNCATE; a statement trigger does.
+            out.append(f"CREATE TRIGGER {h}_no_truncate BEFORE TRUNCATE ON {h} "
+                       "FOR EACH STATEMENT EXECUTE FUNCTION outreach_append_only()")
     return out
 
 
@@ -159,5 +162,6 @@ def drop_statements(dialect: str) -> list[str]:
                 out.append(f"DROP FUNCTION IF EXISTS {table}_{t}()")
         for h in _HISTORY:
             out.append(f"DROP TRIGGER IF EXISTS {h}_append_only ON {h}")
+            out.append(f"DROP TRIGGER IF EXISTS {h}_no_truncate ON {h}")
         out.append("DROP FUNCTION IF EXISTS outreach_append_only()")
     return out

@@ -485,30 +485,31 @@ def test_upsert_is_guarded(session):
         assert history(session, "member", alive)[-1][:2] == ("active", "unreachable")
 
 
-def test_merge_is_guarded(session):
-    if session.bind.dialect.name != "postgresql":
-        pytest.skip("MERGE is PostgreSQL's")
-    dead = f.member_in(session, "deceased").id
-    refused(session, lambda: session.execute(text(
-        "MERGE INTO members m USING (SELECT CAST(:id AS integer) AS id) s ON m.id = s.id "
-        "WHEN MATCHED THEN UPDATE SET status = 'active'"), {"id": dead}))
-    assert status_of(session, "members", dead) == "deceased"
+def test_dialect_upserts_cannot_reset_a_row(session):
+    """Each database's own way of rewriting a row in place is guarded too.
 
-
-def test_sqlite_replace_cannot_reset_a_row(session):
-    """INSERT OR REPLACE deletes (no delete triggers, no FK error: the same id comes back)
-    and re-inserts in an initial state; the guard refuses re-inserting an id with history."""
-    if session.bind.dialect.name != "sqlite":
-        pytest.skip("INSERT OR REPLACE is SQLite's")
+    PostgreSQL: MERGE … UPDATE goes through the update trigger. SQLite: INSERT OR REPLACE
+    deletes (no delete triggers, no FK error: the same id comes back) and re-inserts in an
+    initial state; the guard refuses re-inserting an id that has history.
+    """
     dead = f.member_in(session, "deceased").id
-    refused(session, lambda: _copy_member_with_status(session, dead, "active",
-                                                      verb="INSERT OR REPLACE"))
-    assert status_of(session, "members", dead) == "deceased"
     done = f.task_in(session, "done").id
-    refused(session, lambda: session.execute(text(
-        "INSERT OR REPLACE INTO outreach_tasks (id, run_id, member_id, kind, status, "
-        "volunteer_id, attempts, max_attempts, due_on, closes_on, pending_confirmation, "
-        "version, created_at) SELECT id, run_id, member_id, kind, 'open', NULL, 0, "
-        "max_attempts, due_on, closes_on, pending_confirmation, version, created_at "
-        "FROM outreach_tasks WHERE id = :id"), {"id": done}))
+    if session.bind.dialect.name == "postgresql":
+        refused(session, lambda: session.execute(text(
+            "MERGE INTO members m USING (SELECT CAST(:id AS integer) AS id) s ON m.id = s.id "
+            "WHEN MATCHED THEN UPDATE SET status = 'active'"), {"id": dead}))
+        refused(session, lambda: session.execute(text(
+            "MERGE INTO outreach_tasks t USING (SELECT CAST(:id AS integer) AS id) s "
+            "ON t.id = s.id WHEN MATCHED THEN UPDATE SET status = 'open', volunteer_id = NULL"),
+            {"id": done}))
+    else:
+        refused(session, lambda: _copy_member_with_status(session, dead, "active",
+                                                          verb="INSERT OR REPLACE"))
+        refused(session, lambda: session.execute(text(
+            "INSERT OR REPLACE INTO outreach_tasks (id, run_id, member_id, kind, status, "
+            "volunteer_id, attempts, max_attempts, due_on, closes_on, pending_confirmation, "
+            "version, created_at) SELECT id, run_id, member_id, kind, 'open', NULL, 0, "
+            "max_attempts, due_on, closes_on, pending_confirmation, version, created_at "
+            "FROM outreach_tasks WHERE id = :id"), {"id": done}))
+    assert status_of(session, "members", dead) == "deceased"
     assert status_of(session, "outreach_tasks", done) == "done"

@@ -72,9 +72,11 @@ def _triggers(eng) -> set[str]:
         if eng.dialect.name == "sqlite":
             rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
         else:
+            # pg_trigger, not information_schema: the latter omits TRUNCATE triggers.
             rows = conn.execute(text(
-                "SELECT DISTINCT trigger_name FROM information_schema.triggers "
-                "WHERE trigger_schema = current_schema()"))
+                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE NOT t.tgisinternal AND n.nspname = current_schema()"))
         return {r[0] for r in rows}
 
 

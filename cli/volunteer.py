@@ -101,10 +101,13 @@ def task_show(task_id: Annotated[int, typer.Argument(metavar="ID", help="The tas
 
 def _ask_answers(kind: str, outcome: str, answers: dict[str, str]) -> dict[str, str]:
     """Ask on a terminal for survey answers not given; refuse on no terminal."""
-    from tasks.outcomes import SURVEY_FIELDS, check_outcome, missing_answers
+    from tasks.outcomes import SURVEY_FIELDS, check_answers, check_outcome, missing_answers
 
     code = check_outcome(kind, outcome)
     missing = missing_answers(kind, code, answers)
+    # Keys and values given must be right before anything is asked ('same' stands in
+    # for what is still missing, so only the given answers are judged here).
+    check_answers(kind, code, {**{k: "same" for k in missing}, **answers})
     if not missing:
         return answers
     if not is_terminal():

@@ -1,5 +1,8 @@
 """SQLAlchemy 2 typed models of the ledger.
 
+No ``relationship()``: every query here is explicit about its joins, and mapper
+configuration is part of every volunteer command's start-up time.
+
 Status columns are guarded three times over: a CHECK constraint on the value (the enum),
 triggers that refuse a pair missing from the ``*_transition`` table (`db.guards`), and
 history rows whose (from, to) pair is a foreign key into that same table. The triggers also
@@ -30,7 +33,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from db.machines import MemberStatus, TaskStatus
 
@@ -114,7 +117,6 @@ class Branch(Base):
                                              default=BranchKind.GEOGRAPHIC)
     parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("branches.id"), index=True)
 
-    parent: Mapped[Optional["Branch"]] = relationship(remote_side=[id])
 
 
 class Volunteer(Base):
@@ -132,7 +134,6 @@ class Volunteer(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
-    branch: Mapped[Branch] = relationship()
 
     __table_args__ = (CheckConstraint("capacity >= 0", name="capacity_non_negative"),)
 
@@ -174,8 +175,6 @@ class Member(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
-    branch: Mapped[Branch] = relationship()
-
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("ix_members_branch_status", "branch_id", "status"),
@@ -208,7 +207,6 @@ class CampaignRun(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
     finished_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
-    campaign: Mapped[Campaign] = relationship()
 
     __table_args__ = (UniqueConstraint("campaign_id", "period"),)
 
@@ -238,10 +236,6 @@ class OutreachTask(Base):
     pending_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
-
-    member: Mapped[Member] = relationship()
-    run: Mapped[CampaignRun] = relationship()
-    volunteer: Mapped[Optional[Volunteer]] = relationship(foreign_keys=[volunteer_id])
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

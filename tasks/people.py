@@ -25,7 +25,7 @@ def get_or_create_branch(session: Session, *, name: str,
     branch = get_branch(session, name=name)
     if branch is not None:
         return branch, False
-    branch = Branch(name=name, kind=kind, parent=parent)
+    branch = Branch(name=name, kind=kind, parent_id=parent.id if parent else None)
     session.add(branch)
     session.flush()
     return branch, True

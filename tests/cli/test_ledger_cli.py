@@ -1,0 +1,199 @@
+"""The ledger's CLI contract: exit codes, one clear line, nothing half-written."""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+
+from sqlalchemy import func, select
+
+from db.models import Member, MemberChange, Volunteer
+from db.session import make_engine, session_scope
+from tests.cli.helpers import bootstrap, first_code, outreach
+
+HEADER = ("ledger_no,name,birth_date,phone,branch,residence,home_address,current_address,"
+          "homebound,family_contact_name,family_contact_phone")
+
+
+def count(url, model) -> int:
+    with session_scope(make_engine(url), write=False) as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def write(path, *lines, bom=False):
+    path.write_bytes(("\ufeff" if bom else "").encode() + ("\n".join(lines) + "\n").encode())
+    return path
+
+
+def test_upgrade_is_idempotent(db_url):
+    r = outreach("db", "upgrade")
+    assert r.exit_code == 0 and "already at revision" in r.stdout
+    assert "up to date" in outreach("db", "status").stdout
+
+
+def test_commands_refuse_a_database_that_is_not_upgraded(tmp_path, monkeypatch):
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
+    from db import session as db_session
+
+    db_session._engines.clear()
+    r = outreach("volunteer", "add", "X", "--branch", "B", "--coordinator")
+    assert r.exit_code == 1
+    assert "outreach db upgrade" in r.stderr and "Traceback" not in r.output
+    r = outreach("tasks", code="1-AAAA-BBBB-CCCC-DDDD")
+    assert r.exit_code == 1 and "outreach db upgrade" in r.stderr
+
+
+def test_first_coordinator_needs_no_code_then_codes_are_needed(db_url):
+    coord, vol = bootstrap()
+    r = outreach("volunteer", "add", "Eve", "--branch", "North")
+    assert r.exit_code == 1 and "coordinator's access code" in r.stderr
+    r = outreach("volunteer", "add", "Eve", "--branch", "North", code=vol)
+    assert r.exit_code == 1 and "only a coordinator" in r.stderr
+    r = outreach("volunteer", "add", "Eve", "--branch", "North", "--coordinator")
+    assert r.exit_code == 1, "a second coordinator needs a coordinator's code"
+    r = outreach("volunteer", "add", "Eve", "--branch", "South", "--capacity", "5", code=coord)
+    assert r.exit_code == 0 and "created branch 'South'" in r.stdout
+    assert count(db_url, Volunteer) == 3
+
+
+def test_access_codes_are_stored_only_as_salted_hashes(db_url):
+    coord, vol = bootstrap()
+    with session_scope(make_engine(db_url), write=False) as s:
+        rows = s.execute(select(Volunteer.code_hash, Volunteer.code_salt)).all()
+    secrets = {coord.split("-", 1)[1], vol.split("-", 1)[1]}
+    for digest, salt in rows:
+        assert all(sec not in digest and sec.replace("-", "") not in digest for sec in secrets)
+        assert len(salt) == 32
+    assert rows[0][0] != rows[1][0]
+
+
+def test_login_stores_the_code_0600_and_rejects_wrong_codes(db_url, tmp_path):
+    coord, _ = bootstrap()
+    r = outreach("login", input="1-AAAA-BBBB-CCCC-DDDD\n")
+    assert r.exit_code == 1 and "wrong access code" in r.stderr
+    r = outreach("login", input="not a code\n")
+    assert r.exit_code == 2 and "not an access code" in r.stderr
+    r = outreach("login", input=coord + "\n")
+    assert r.exit_code == 0 and "Ann Coordinator" in r.stdout
+    token = tmp_path / "home" / "token"
+    assert stat.S_IMODE(os.stat(token).st_mode) == 0o600
+    assert outreach("whoami").stdout.startswith("Ann Coordinator")
+    assert outreach("logout").exit_code == 0 and not token.exists()
+
+
+def test_import_creates_updates_and_records_history(db_url, tmp_path):
+    coord, _ = bootstrap()
+    f = write(tmp_path / "ledger.csv", HEADER,
+              "A1,Mary Smith,1940-02-03,555-1234,North,local,1 Main St,,yes,John Smith,555-9999",
+              'A2,"Wang, Li",1950-01-01,+86 10 5555,East,away,2 Main St,"9 Far Rd, Other",no,,',
+              bom=True)
+    r = outreach("members", "import", str(f), code=coord)
+    assert r.exit_code == 0, r.output
+    assert "2 new" in r.stdout and "new branches: East" in r.stdout
+    f2 = write(tmp_path / "ledger2.csv", HEADER,
+               "A1,Mary Smith,1940-02-03,555-4321,North,away,1 Main St,5 New Rd,yes,John Smith,"
+               "555-9999")
+    r = outreach("members", "import", str(f2), code=coord)
+    assert r.exit_code == 0 and "1 updated (3 field changes recorded)" in r.stdout
+    with session_scope(make_engine(db_url), write=False) as s:
+        fields = sorted(s.scalars(select(MemberChange.field)))
+        mary = s.scalars(select(Member).where(Member.ledger_no == "A1")).one()
+    assert fields == ["current_address", "phone", "residence"]
+    assert mary.phone == "555-4321" and str(mary.residence) == "away"
+
+
+def test_a_bad_file_is_refused_whole_with_every_line(db_url, tmp_path):
+    coord, _ = bootstrap()
+    f = write(tmp_path / "bad.csv", HEADER,
+              "B1,Good Row,1945-05-05,555 1111,North,local,,,no,,",
+              "B2,,1940-13-03,555-1234,North,abroad,1 Main St,,maybe,John,abc",
+              ",x,,,,,,,,,",
+              "B3,Y,2090-01-01,,North,,,,,,",
+              "B1,Dup,,,North,,,,,,",
+              "B4,Short row")
+    before = count(db_url, Member)
+    r = outreach("members", "import", str(f), code=coord)
+    assert r.exit_code == 2
+    err = r.stderr
+    assert "nothing was imported" in err
+    for expected in ("line 3: name is required", "line 3: birth_date", "line 3: residence",
+                     "line 3: homebound", "line 3: family_contact_phone", "line 4: ledger_no",
+                     "line 4: branch", "line 5: birth_date 2090-01-01", "line 6: ledger_no 'B1' "
+                     "is already on line 2", "line 7: 2 fields"):
+        assert expected in err, expected
+    assert "abc" not in err, "contact details are never echoed"
+    assert "Traceback" not in r.output
+    assert count(db_url, Member) == before
+
+
+def test_header_and_encoding_errors(db_url, tmp_path):
+    coord, _ = bootstrap()
+    f = write(tmp_path / "h.csv", "ledger_no,name,branch,extra", "A,B,C,D")
+    r = outreach("members", "import", str(f), code=coord)
+    assert r.exit_code == 2 and "missing birth_date" in r.stderr and "'extra'" in r.stderr
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes((HEADER + "\nA1,Jos\xe9,,,North,,,,,,\n").encode("latin-1"))
+    r = outreach("members", "import", str(latin), code=coord)
+    assert r.exit_code == 2 and "not UTF-8" in r.stderr
+    r = outreach("members", "import", str(tmp_path / "missing.csv"), code=coord)
+    assert r.exit_code == 2 and "no such file" in r.stderr
+
+
+def test_export_round_trips_and_neutralises_formulas(db_url, tmp_path):
+    coord, vol = bootstrap()
+    f = write(tmp_path / "in.csv", HEADER,
+              'F1,"=HYPERLINK(""http://x"",""click"")",1944-04-04,+1 555 000,North,away,'
+              '"2 Main St","@SUM(A1)",no,-Joe,',
+              "F2,Plain Name,,,North,local,,,yes,,")
+    assert outreach("members", "import", str(f), code=coord).exit_code == 0
+    out = tmp_path / "out.csv"
+    assert outreach("members", "export", str(out), code=vol).exit_code == 1
+    r = outreach("members", "export", str(out), code=coord)
+    assert r.exit_code == 0 and "exported 2 members" in r.stdout
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert rows[0]["name"].startswith("'=") and rows[0]["current_address"].startswith("'@")
+    assert rows[0]["family_contact_name"] == "'-Joe"
+    assert rows[0]["phone"] == "+1 555 000", "phone numbers keep their plus sign"
+    r = outreach("members", "import", str(out), code=coord)
+    assert r.exit_code == 0 and "0 updated" in r.stdout and "2 unchanged" in r.stdout
+    with session_scope(make_engine(db_url), write=False) as s:
+        assert s.scalar(select(Member.name).where(Member.ledger_no == "F1")).startswith("=HYP")
+
+
+def test_member_show_for_coordinators_and_refused_to_strangers(db_url, tmp_path):
+    coord, vol = bootstrap()
+    f = write(tmp_path / "in.csv", HEADER,
+              "S1,Sam Show,1941-01-01,555-2222,North,local,7 High St,,no,Kim,555-3333")
+    outreach("members", "import", str(f), code=coord)
+    r = outreach("member", "show", "S1", code=coord)
+    assert r.exit_code == 0 and "555-2222" in r.stdout and "7 High St" in r.stdout
+    assert "new → unverified" in r.stdout
+    r = outreach("member", "show", "S1", code=vol)
+    assert r.exit_code == 1 and "not in your open tasks" in r.stderr
+    assert "555" not in r.stderr
+    r = outreach("member", "show", "NOPE", code=coord)
+    assert r.exit_code == 2 and "no member" in r.stderr
+
+
+def test_seed_writes_codes_0600_and_needs_a_coordinator_afterwards(db_url, tmp_path):
+    assert outreach("db", "upgrade").exit_code == 0
+    codes = tmp_path / "codes.csv"
+    r = outreach("seed", "--members", "120", "--volunteers", "12", "--seed", "3",
+                 "--codes", str(codes))
+    assert r.exit_code == 0, r.output
+    assert "seeded 120 members" in r.stdout and "TOTAL" in r.stdout
+    assert stat.S_IMODE(os.stat(codes).st_mode) == 0o600
+    rows = list(csv.DictReader(codes.open()))
+    assert list(rows[0]) == ["volunteer_id", "name", "role", "branch", "code"]
+    assert {r["role"] for r in rows} == {"volunteer", "coordinator"}
+    coord = next(r["code"] for r in rows if r["role"] == "coordinator")
+    vol = next(r["code"] for r in rows if r["role"] == "volunteer")
+    assert outreach("seed", "--members", "5").exit_code == 1
+    assert outreach("seed", "--members", "5", code=vol).exit_code == 1
+    assert outreach("seed", "--members", "5", code=coord).exit_code == 0
+    assert outreach("seed", "--members", "5", "--locale", "fr_FR", code=coord).exit_code == 2
+    assert count(db_url, Member) == 125
+    assert first_code(coord) == coord

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.machines import MemberStatus, TaskStatus, sources
-from db.models import Member, MemberStatusChange, OutreachTask, Volunteer
+from db.machines import OPEN_TASK, MemberStatus, TaskStatus, sources
+from db.models import CampaignKind, Member, MemberStatusChange, OutreachTask, Volunteer
 from db.session import session_scope
-from tasks.outcomes import UNREACHABLE_AFTER, escalate
+from db.state import move_task
+from tasks.outcomes import UNREACHABLE_AFTER, coordinator_for, escalate
 
 
 def fail_exhausted(engine: Engine, *, today: dt.date) -> int:
@@ -66,9 +67,12 @@ def mark_unreachable(engine: Engine, *, today: dt.date) -> dict:
                   .where(MemberStatusChange.member_id == Member.id,
                          MemberStatusChange.to_status == MemberStatus.UNREACHABLE.value)
                   .scalar_subquery())
+        # An escalation still open from an earlier spell covers this one too (`escalate`
+        # returns it instead of making a new one, which must not count again every day).
         has_escalation = select(OutreachTask.id).where(
             OutreachTask.member_id == Member.id, OutreachTask.kind == "escalation",
-            OutreachTask.created_at >= became).exists()
+            or_(OutreachTask.created_at >= became,
+                OutreachTask.status.in_(list(OPEN_TASK)))).exists()
         pending = list(s.scalars(select(Member).where(
             Member.status == MemberStatus.UNREACHABLE, ~has_escalation)))
         for member in pending:
@@ -78,7 +82,13 @@ def mark_unreachable(engine: Engine, *, today: dt.date) -> dict:
 
 
 def release_inactive(engine: Engine, *, today: dt.date) -> int:
-    """Tasks held by volunteers who are no longer active go back to open."""
+    """Tasks held by volunteers who are no longer active go back to open.
+
+    Planned tasks are then handed out by `tasks.plan.assign_open`. Escalations are a
+    coordinator's work, which `assign_open` never hands out: open ones (released here, or
+    made when the branch had no coordinator) go to an active coordinator of the member's
+    branch or the nearest branch above it.
+    """
     with session_scope(engine) as s:
         inactive = select(Volunteer.id).where(Volunteer.active.is_(False))
         res = s.execute(update(OutreachTask).where(
@@ -88,7 +98,21 @@ def release_inactive(engine: Engine, *, today: dt.date) -> int:
                     status_reason=f"follow-up {today}: volunteer inactive",
                     version=OutreachTask.version + 1)
             .execution_options(synchronize_session=False))
-        return res.rowcount or 0
+        released = res.rowcount or 0
+        open_escalations = s.execute(
+            select(OutreachTask, Member.branch_id)
+            .join(Member, Member.id == OutreachTask.member_id)
+            .where(OutreachTask.status == TaskStatus.OPEN,
+                   OutreachTask.kind == CampaignKind.ESCALATION)
+            .order_by(OutreachTask.id)).all()
+        for task, branch_id in open_escalations:
+            coord = coordinator_for(s, branch_id)
+            if coord is None:
+                break  # no active coordinator anywhere
+            move_task(s, task, TaskStatus.ASSIGNED, actor_id=None,
+                      reason=f"follow-up {today}: escalation to a coordinator",
+                      volunteer_id=coord)
+        return released
 
 
 def retries_due(session: Session, *, today: dt.date) -> int:

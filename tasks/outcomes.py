@@ -151,8 +151,12 @@ def check_answers(kind: str, outcome: Outcome, answers: dict[str, str]) -> dict[
     return answers
 
 
+#: Ids are INTEGER columns: a larger number is no id (and PostgreSQL or SQLite would raise).
+MAX_ID = 2**31 - 1
+
+
 def load_task(session: Session, task_id: int) -> OutreachTask:
-    task = session.get(OutreachTask, task_id)
+    task = session.get(OutreachTask, task_id) if 0 < task_id <= MAX_ID else None
     if task is None:
         raise NotFound(f"no task with id {task_id}")
     return task
@@ -352,7 +356,9 @@ def escalation_run(session: Session, today: dt.date) -> CampaignRun:
         camp = Campaign(name=K.ESCALATION.value, kind=K.ESCALATION, due_days=7)
         session.add(camp)
         session.flush()
-    period = f"{today:%Y-%m}"
+    # One run per day, not per month: (run, member) is unique, and a member who is reached
+    # and then becomes unreachable again later in the same month needs a new escalation.
+    period = today.isoformat()
     run = session.scalars(select(CampaignRun).where(CampaignRun.campaign_id == camp.id,
                                                     CampaignRun.period == period)).first()
     if run is None:
@@ -373,7 +379,7 @@ def escalate(session: Session, *, member: Member, today: dt.date,
         return existing
     if session.scalar(select(OutreachTask.id).where(OutreachTask.run_id == run.id,
                                                     OutreachTask.member_id == member.id)):
-        return None  # already escalated (and closed) this month
+        return None  # already escalated (and closed) today
     coord = coordinator_for(session, member.branch_id)
     camp = session.get(Campaign, run.campaign_id)
     task = OutreachTask(run_id=run.id, member_id=member.id, kind=K.ESCALATION,
@@ -403,7 +409,7 @@ def reassign(session: Session, *, task_id: int, volunteer_id: int, actor: Actor)
 
     require_coordinator(actor)
     task = load_task(session, task_id)
-    vol = session.get(Volunteer, volunteer_id)
+    vol = session.get(Volunteer, volunteer_id) if 0 < volunteer_id <= MAX_ID else None
     if vol is None:
         raise NotFound(f"no volunteer with id {volunteer_id}")
     if not vol.active:

@@ -60,11 +60,17 @@ def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
     except UnicodeDecodeError as exc:
         raise BadInput(f"the file is not UTF-8 text (undecodable byte at offset {exc.start})") \
             from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
+    # csv.reader, not DictReader: DictReader skips blank lines inside next(), so the line
+    # counted before the call would name the blank line instead of the row after it.
+    # strict: a quote left open would otherwise swallow the rest of the file into one cell.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise BadInput(f"line 1: {str(exc)[:100]}; nothing was applied") from None
+    if not header:
         raise BadInput("the file is empty: expected the header task_id,outcome,note,answers")
-    names = [n.strip() for n in reader.fieldnames]
-    reader.fieldnames = names
+    names = [n.strip() for n in header]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise BadInput(f"line 1: the header lacks {', '.join(missing)} "
@@ -73,13 +79,16 @@ def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
     while True:
         start = reader.line_num + 1
         try:
-            row = next(reader)
+            values = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
             raise BadInput(f"line {start}: {str(exc)[:100]}; nothing was applied") from None
-        if not any((v or "").strip() for k, v in row.items() if k is not None):
+        if not any(v.strip() for v in values):
             continue
+        row = dict(zip(names, values))
+        for name in names[len(values):]:
+            row.setdefault(name, None)
         rows.append((start, row))
     return rows
 
@@ -102,7 +111,7 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
         key = row_key(row, seen[ident])
         try:
             raw_id = (row.get("task_id") or "").strip()
-            if not raw_id.isdigit():
+            if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
                 raise BadInput(f"task_id {raw_id[:20]!r} is not a task id")
             outcome = (row.get("outcome") or "").strip()
             if not outcome:

@@ -12,7 +12,7 @@ from db.errors import BadInput, Refused
 from db.machines import OPEN_TASK, TaskStatus
 from db.models import Attempt, Branch, CampaignKind, Member, OutreachTask, Residence, Volunteer
 from tasks.access import Actor, require_coordinator
-from tasks.outcomes import OUTCOMES_BY_KIND, SUCCESS, load_task, require_holder
+from tasks.outcomes import MAX_ID, OUTCOMES_BY_KIND, SUCCESS, load_task, require_holder
 
 LIST_FIELDS = ("id", "kind", "status", "member_id", "member", "branch", "volunteer_id", "due",
                "attempts", "next_attempt", "overdue")
@@ -50,6 +50,8 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
     if not all_ and volunteer_id is None and branch is None:
         stmt = stmt.where(OutreachTask.volunteer_id == actor.id)
     if volunteer_id is not None:
+        if not 0 < volunteer_id <= MAX_ID:  # no such id (PostgreSQL would refuse the number)
+            return []
         stmt = stmt.where(OutreachTask.volunteer_id == volunteer_id)
     if branch is not None:
         from tasks.people import get_branch, subtree_ids
@@ -73,8 +75,12 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
                "attempts": r[8], "next_attempt": r[9].isoformat() if r[9] else None,
                "overdue": r[2] in OPEN_TASK and r[7] < today}
         if contacts:
-            row["phone"] = r[10] or ""
-            row["address"] = (r[13] if r[11] == Residence.AWAY else r[12]) or ""
+            # A volunteer sees contact details only for their own open tasks (--status done
+            # lists closed ones too): the columns stay, empty.
+            shown = actor.is_coordinator or r[2] in OPEN_TASK
+            row["phone"] = (r[10] or "") if shown else ""
+            row["address"] = ((r[13] if r[11] == Residence.AWAY else r[12]) or "") if shown \
+                else ""
         out.append(row)
     return out
 

@@ -28,13 +28,13 @@ def count_rows(path: str) -> int:
 def apply_chunk(path: str, start: int, stop: int, recorded_by: int,
                 today: dt.date | None) -> dict:
     """Apply rows [start, stop) of the file in one transaction (a savepoint per row)."""
-    rows = load_results_file(path)[start:stop]
+    rows = load_results_file(path)
     with session_scope(common.engine()) as s:
         vol = s.get(Volunteer, recorded_by)
         if vol is None or not vol.active:
             raise Refused(f"volunteer {recorded_by} cannot record outcomes")
         actor = Actor(id=vol.id, name=vol.name, role=str(vol.role), branch_id=vol.branch_id)
-        rep = apply_results(s, rows, actor=actor, today=today)
+        rep = apply_results(s, rows, actor=actor, today=today, start=start, stop=stop)
     return {"applied": rep.applied, "duplicates": rep.duplicates, "problems": rep.problems,
             "by_outcome": rep.by_outcome, "escalations": rep.escalations}
 

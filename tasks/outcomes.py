@@ -299,6 +299,8 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
         if code == O.DELIVERED:
             member.last_reached_on = today
             member.last_reached_by = who
+    elif code in FAILED_CONTACT and kind == K.ESCALATION:
+        pass  # a call to the family that failed says nothing new about the member
     elif code in FAILED_CONTACT:
         member.failed_contacts += 1
         if code == O.WRONG_NUMBER:

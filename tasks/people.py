@@ -88,8 +88,8 @@ def add_volunteer(session: Session, *, name: str, branch: str, coordinator: bool
 def get_volunteer(session: Session, *, ref: str) -> Volunteer:
     """A volunteer by id (or by exact name when it is unique)."""
     ref = ref.strip()
-    if ref.isdigit():
-        vol = session.get(Volunteer, int(ref))
+    if ref.isascii() and ref.isdigit():
+        vol = session.get(Volunteer, int(ref)) if 0 < int(ref) < 2**31 else None
         if vol is None:
             raise NotFound(f"no volunteer with id {ref}")
         return vol
@@ -113,7 +113,7 @@ def find_member(session: Session, *, ref: str) -> Member:
     if not ref:
         raise BadInput("give a member id or ledger number")
     member = session.scalars(select(Member).where(Member.ledger_no == ref)).first()
-    if member is None and ref.isdigit():
+    if member is None and ref.isascii() and ref.isdigit() and 0 < int(ref) < 2**31:
         member = session.get(Member, int(ref))
     if member is None:
         raise NotFound(f"no member with ledger number or id {ref!r}")

@@ -179,6 +179,7 @@ _TEMP = [
         {oncommit}""",
     """CREATE TEMP TABLE IF NOT EXISTS plan_nums (k INTEGER PRIMARY KEY){oncommit}""",
     """CREATE INDEX IF NOT EXISTS plan_assign_volunteer ON plan_assign (volunteer_id)""",
+    """CREATE INDEX IF NOT EXISTS plan_free_branch ON plan_free (branch_id)""",
 ]
 _TEMP_TABLES = ("plan_target", "plan_chain", "plan_free", "plan_assign", "plan_nums")
 
@@ -235,7 +236,15 @@ def _fill_free(conn: Connection) -> int:
             INSERT INTO plan_nums (k)
             WITH RECURSIVE n (k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < {top})
             SELECT k FROM n""".format(top=int(room[1])))
+        _analyze(conn, "plan_target", "plan_chain", "plan_free", "plan_nums")
     return int(room[0])
+
+
+def _analyze(conn: Connection, *tables: str) -> None:
+    """PostgreSQL never analyzes temporary tables by itself; without statistics it plans
+    the window joins as nested loops over thousands of rows."""
+    if _is_pg(conn):
+        conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
 
 
 def _true(conn: Connection) -> str:
@@ -254,6 +263,7 @@ def _assign(conn: Connection, max_depth: int, waiting: int, room: int) -> None:
     ``waiting`` rows to place, ``room`` free slots in all; both only shrink, and the work
     stops as soon as either is used up.
     """
+    least = "LEAST" if _is_pg(conn) else "MIN"
     # 1. continuity: back to the volunteer who last reached the member.
     done = conn.exec_driver_sql(f"""
         INSERT INTO plan_assign (key, volunteer_id, reason)
@@ -267,15 +277,18 @@ def _assign(conn: Connection, max_depth: int, waiting: int, room: int) -> None:
                 WHERE c.branch_id = t.branch_id AND c.ancestor_id = f.branch_id)) x
         WHERE rn <= free""").rowcount
     waiting, room = waiting - done, room - done
+    _analyze(conn, "plan_assign")
     # 2. level by level up the tree: least-loaded volunteer of the branch first.
     for depth in range(max_depth + 1):
         reason = REASON_ASSIGNED if depth == 0 else REASON_PARENT
-        while waiting > 0 and room > 0:
-            _refresh_load(conn)
-            if not conn.exec_driver_sql(f"""
-                    SELECT COUNT(*) FROM plan_free f WHERE f.capacity > f.load AND f.branch_id IN
-                      (SELECT ancestor_id FROM plan_chain WHERE depth = {depth})""").scalar_one():
-                break  # nobody with room at this level
+        if waiting <= 0 or room <= 0:
+            break
+        _refresh_load(conn)
+        if not conn.exec_driver_sql(f"""
+                SELECT COUNT(*) FROM plan_free f WHERE f.capacity > f.load AND f.branch_id IN
+                  (SELECT ancestor_id FROM plan_chain WHERE depth = {depth})""").scalar_one():
+            continue  # nobody with room at this level
+        while True:
             # Slots of a volunteer: k = 1 .. free, keyed (load + k, id); the first `need`
             # keys of a branch are the least-loaded fill. Only keys up to the branch's
             # top load + ceil(need / volunteers) are made: when that is too few (some
@@ -303,13 +316,23 @@ def _assign(conn: Connection, max_depth: int, waiting: int, room: int) -> None:
                     FROM need
                     JOIN plan_free f ON f.branch_id = need.branch_id
                     CROSS JOIN plan_nums s  -- CROSS: SQLite keeps this order (k bounded per f)
-                    WHERE s.k <= f.capacity - f.load AND s.k <= need.n
-                      AND f.load + s.k <= need.top + (need.n + need.nv - 1) / need.nv)
+                    WHERE s.k <= {least}(f.capacity - f.load, need.n,
+                                         need.top + (need.n + need.nv - 1) / need.nv - f.load))
                 SELECT w.key, s.volunteer_id, '{reason}'
                 FROM waiting w JOIN slots s ON s.branch_id = w.branch_id AND s.rn = w.rn""").rowcount
-            if done <= 0:
-                break
             waiting, room = waiting - done, room - done
+            if done <= 0 or waiting <= 0 or room <= 0:
+                break
+            _refresh_load(conn)
+            if conn.exec_driver_sql(f"""
+                    SELECT 1 FROM plan_target t
+                    JOIN plan_chain c ON c.branch_id = t.branch_id AND c.depth = {depth}
+                    WHERE t.state = 0
+                      AND NOT EXISTS (SELECT 1 FROM plan_assign a WHERE a.key = t.key)
+                      AND EXISTS (SELECT 1 FROM plan_free f WHERE f.branch_id = c.ancestor_id
+                                  AND f.capacity > f.load)
+                    LIMIT 1""").first() is None:
+                break  # what still waits has no room left in its branch at this level
 
 
 def _target_sql(kind: CampaignKind, branch_id: int | None) -> str:

@@ -93,20 +93,35 @@ def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
+#: What makes a row the same row: a run sheet's ``attempts`` column (the count when the
+#: sheet was printed) tells a new attempt on a later sheet from a replay of an old one.
+KEY_COLUMNS = ("task_id", "outcome", "note", "answers", "date", "attempts")
+
+
+def _ident(row: dict[str, str]) -> tuple[str, ...]:
+    return tuple((row.get(k) or "").strip() for k in KEY_COLUMNS)
+
+
 def row_key(row: dict[str, str], occurrence: int) -> str:
-    parts = [(row.get(k) or "").strip() for k in ("task_id", "outcome", "note", "answers", "date")]
+    parts = list(_ident(row))
     digest = hashlib.sha256("\x1f".join(parts + [str(occurrence)]).encode()).hexdigest()[:32]
     return f"results:{digest}"
 
 
 def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, actor: Actor,
-                  today: dt.date | None = None) -> ResultsReport:
-    """Apply rows one by one, each in a savepoint; collect problems by line."""
+                  today: dt.date | None = None, start: int = 0,
+                  stop: int | None = None) -> ResultsReport:
+    """Apply rows[start:stop] one by one, each in a savepoint; collect problems by line.
+
+    ``rows`` is always the whole file: identical rows are numbered over the whole file,
+    so a file applied in chunks gets the same keys as one applied at once.
+    """
     report = ResultsReport()
     seen: dict[tuple, int] = {}
-    for line, row in rows:
-        ident = tuple((row.get(k) or "").strip() for k in ("task_id", "outcome", "note",
-                                                              "answers", "date"))
+    for ident in map(_ident, (row for _, row in rows[:start])):
+        seen[ident] = seen.get(ident, 0) + 1
+    for line, row in rows[start:stop]:
+        ident = _ident(row)
         seen[ident] = seen.get(ident, 0) + 1
         key = row_key(row, seen[ident])
         try:

@@ -93,7 +93,8 @@ def sheet_rows(rows: list[dict]) -> list[dict]:
             for r in rows]
 
 
-def task_card(session: Session, *, task_id: int, actor: Actor) -> str:
+def task_card(session: Session, *, task_id: int, actor: Actor,
+              today: dt.date | None = None) -> str:
     """What a visit needs: who, where, how to reach them, and what happened before.
 
     A volunteer sees contact details only for their own open tasks.
@@ -109,7 +110,7 @@ def task_card(session: Session, *, task_id: int, actor: Actor) -> str:
     vol = session.get(Volunteer, task.volunteer_id) if task.volunteer_id else None
     lines = [
         f"task {task.id}  {task.kind}  {task.status}  due {task.due_on}"
-        f"{'  OVERDUE' if task.status in OPEN_TASK and task.due_on < dt.date.today() else ''}",
+        f"{'  OVERDUE' if task.status in OPEN_TASK and task.due_on < (today or dt.date.today()) else ''}",
         f"  attempts      {task.attempts} of {task.max_attempts}"
         + (f", try again from {task.next_attempt_on}" if task.next_attempt_on else ""),
         f"  volunteer     {vol.name + f' ({vol.id})' if vol else '-'}",

@@ -262,3 +262,27 @@ def test_load_results_file(tmp_path):
     p = tmp_path / "r.csv"
     p.write_bytes(b"task_id,outcome\n7,reached\n")
     assert load_results_file(p) == [(2, {"task_id": "7", "outcome": "reached"})]
+
+
+def test_a_file_applied_in_chunks_keys_its_rows_as_a_whole(session, w):
+    """The flow applies big files in chunks: identical rows are numbered over the whole
+    file, so the second of two identical rows is not mistaken for a replay of the first."""
+    t1 = w.task()
+    rows = read_results(("task_id,outcome,note,answers\n"
+                         f"{t1.id},no_answer,,\n{t1.id},no_answer,,\n").encode())
+    first = apply_results(session, rows, actor=actor(w.vol), today=TODAY, start=0, stop=1)
+    second = apply_results(session, rows, actor=actor(w.vol), today=TODAY, start=1, stop=2)
+    assert (first.applied, second.applied, second.duplicates) == (1, 1, 0)
+    assert t1.attempts == 2
+    again = apply_results(session, rows, actor=actor(w.vol), today=TODAY)
+    assert (again.applied, again.duplicates) == (0, 2)
+
+
+def test_a_later_run_sheet_with_the_same_outcome_is_a_new_attempt(session, w):
+    """A run sheet's attempts column tells next week's no_answer from a replayed row."""
+    t1 = w.task()
+    sheet = "task_id,attempts,outcome,note,answers\n{id},{n},no_answer,,\n"
+    assert run(session, sheet.format(id=t1.id, n=0), actor(w.vol)).applied == 1
+    assert run(session, sheet.format(id=t1.id, n=0), actor(w.vol)).duplicates == 1
+    assert run(session, sheet.format(id=t1.id, n=1), actor(w.vol)).applied == 1
+    assert t1.attempts == 2

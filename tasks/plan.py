@@ -56,8 +56,11 @@ from db.machines import CONTACTABLE_MEMBER, TaskStatus
 from db.models import Branch, Campaign, CampaignKind, CampaignRun, Member, OutreachTask, Role
 from db.session import writer
 
-#: Members per range (one Prefect task each in the flows).
-DEFAULT_BATCH = 10_000
+#: Members per range (one Prefect task each in the flows). Each range pays a fixed cost
+#: (counting every volunteer's load, building the slots), so a million members go in 20
+#: ranges of 50,000 rather than 100 of 10,000: measured 2-3x faster here, and 20 Prefect
+#: tasks is still "a handful".
+DEFAULT_BATCH = 50_000
 #: Key of the PostgreSQL advisory lock taken by whoever hands out tasks to volunteers.
 ASSIGN_LOCK = 7_204_311
 #: Roles that receive planned tasks.

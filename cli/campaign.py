@@ -48,8 +48,10 @@ def quiet_prefect() -> None:
     """Offline and quiet, set before Prefect is imported."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    # The flow's log goes to Prefect (the UI); the terminal gets our own summary line,
+    # never Prefect's console log with a failed run's traceback.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def _coordinator() -> int:
@@ -98,10 +100,20 @@ def campaign_run(
     """
     from tabulate import tabulate
 
+    from tasks.plan import check_period
+
     day = parse_date(today, "--today")
     if material and kind != Kind.delivery:
         raise BadInput("--material goes with delivery campaigns only")
+    if period is not None:
+        check_period(period)
     _coordinator()
+    if branch is not None:
+        from tasks.people import get_branch
+
+        with db_session(write=False) as s:
+            if get_branch(s, name=branch) is None:
+                raise BadInput(f"no branch named {branch[:60]!r}")
     quiet_prefect()
     from flows.campaigns import FLOWS
 

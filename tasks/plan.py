@@ -551,3 +551,53 @@ def plan_campaign(engine: Engine, kind: CampaignKind | str, period: str, *, toda
             if key not in ("lo", "hi"):
                 totals[key] = totals.get(key, 0) + value
     return totals
+
+
+def preview(engine: Engine, kind: CampaignKind | str, period: str, *, today: dt.date,
+            branch_id: int | None = None) -> list[dict]:
+    """A dry run: per branch, how many members the rule targets now; writes nothing.
+
+    ``targeted`` counts every member the rule picks; ``busy`` those of them who already
+    have an open task of the same kind (a run would skip them).
+    """
+    kind = _kind(kind)
+    check_period(period)
+    if kind not in PLANNED_KINDS:
+        raise BadInput(f"{kind.value} tasks are made by follow-up, not planned by a campaign")
+    with engine.connect() as conn:
+        camp = conn.execute(select(Campaign.window_days, Campaign.cadence_days)
+                            .where(Campaign.name == kind.value)).first()
+        window = camp.window_days if camp else Campaign.__table__.c.window_days.default.arg
+        cadence = camp.cadence_days if camp else Campaign.__table__.c.cadence_days.default.arg
+        lo, hi = conn.execute(select(func.min(Member.id), func.max(Member.id))).one()
+        if lo is None:
+            return []
+        params: dict = {"lo": lo, "hi": hi + 1, "kind": kind.value}
+        where = _target_sql(kind, None)
+        if branch_id is not None:
+            rows = conn.execute(select(Branch.id, Branch.parent_id)).all()
+            if branch_id not in {r[0] for r in rows}:
+                raise NotFound(f"no branch {branch_id}")
+            keep, todo = set(), [branch_id]
+            while todo:
+                b = todo.pop()
+                keep.add(b)
+                todo += [r[0] for r in rows if r[1] == b and r[0] not in keep]
+            where += f" AND m.branch_id IN ({', '.join(str(int(b)) for b in sorted(keep))})"
+        if kind is CampaignKind.SURVEY:
+            params["since"] = today - dt.timedelta(days=window)
+        elif kind is CampaignKind.PHONE_VISIT:
+            params["since"] = today - dt.timedelta(days=cadence)
+        else:
+            params["yes"] = True
+        stmt = text(f"""
+            SELECT b.id, b.name, COUNT(*),
+                   SUM(CASE WHEN EXISTS (SELECT 1 FROM outreach_tasks t
+                        WHERE t.member_id = m.id AND t.kind = :kind
+                          AND t.status IN ('{_OPEN}', '{_ASSIGNED}')) THEN 1 ELSE 0 END)
+            FROM members m JOIN branches b ON b.id = m.branch_id
+            WHERE {where} GROUP BY b.id, b.name ORDER BY b.name""")
+        if "since" in params:
+            stmt = stmt.bindparams(bindparam("since", type_=Date))
+        return [{"branch_id": r[0], "branch": r[1], "targeted": int(r[2]), "busy": int(r[3] or 0)}
+                for r in conn.execute(stmt, params)]

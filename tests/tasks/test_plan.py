@@ -421,3 +421,27 @@ def test_every_planned_task_has_its_history_row(eng):
         h = hist[t.id]
         assert (h.from_status, h.to_status, h.volunteer_id) == ("new", t.status, t.volunteer_id)
         assert h.reason == t.status_reason and h.actor_id is None
+
+
+def test_preview_counts_without_writing(db_url):
+    """A dry run counts what plan_campaign would target and writes nothing."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from db.models import OutreachTask
+    from db.session import make_engine, session_scope
+    from seed.generate import seed_ledger
+    from tasks import plan
+
+    eng = make_engine(db_url)
+    today = dt.date(2026, 11, 5)
+    seed_ledger(eng, members=300, volunteers=10, seed=2, today=today)
+    rows = plan.preview(eng, "phone_visit", "2026-11", today=today)
+    with session_scope(eng, write=False) as s:
+        assert s.scalar(select(func.count()).select_from(OutreachTask)) == 0
+    out = plan.plan_campaign(eng, "phone_visit", "2026-11", today=today)
+    assert sum(r["targeted"] for r in rows) == out["created"] > 0
+    again = plan.preview(eng, "phone_visit", "2026-11", today=today)
+    assert sum(r["busy"] for r in again) == out["created"]
+    eng.dispose()

@@ -1,0 +1,81 @@
+"""The coordinator's campaign commands, through Prefect, in-process (CliRunner)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from db.models import OutreachTask
+from db.session import make_engine, session_scope
+from seed.generate import seed_ledger
+from tests.cli.helpers import outreach
+
+TODAY = dt.date(2026, 11, 6)
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def coord(db_url, prefect_harness):
+    eng = make_engine(db_url)
+    res = seed_ledger(eng, members=500, volunteers=20, seed=8, today=TODAY)
+    eng.dispose()
+    codes = {role: code for _, _, role, _, code in res.codes}
+    return codes["coordinator"], codes["volunteer"], db_url
+
+
+def count(url, kind):
+    with session_scope(make_engine(url), write=False) as s:
+        return s.scalar(select(func.count()).select_from(OutreachTask)
+                        .where(OutreachTask.kind == kind))
+
+
+def test_campaign_commands_end_to_end(coord, tmp_path):
+    code, vol, url = coord
+    r = outreach("campaign", "run", "phone_visit", "--period", "2026-11", "--today",
+                 str(TODAY), code=vol)
+    assert r.exit_code == 1 and "only a coordinator" in r.stderr
+    r = outreach("campaign", "run", "survey", "--period", "2026-11", "--today", str(TODAY),
+                 "--dry-run", code=code)
+    assert r.exit_code == 0 and "would be targeted; nothing was written" in r.stdout
+    assert count(url, "survey") == 0
+    r = outreach("campaign", "run", "survey", "--period", "2026-11", "--today", str(TODAY),
+                 code=code)
+    assert r.exit_code == 0, r.output
+    made = count(url, "survey")
+    assert f"{made} new tasks" in r.stdout and "unassigned" in r.stdout
+    r = outreach("campaign", "run", "survey", "--period", "2026-11", "--today", str(TODAY),
+                 code=code)
+    assert r.exit_code == 0 and "0 new tasks" in r.stdout and count(url, "survey") == made
+    r = outreach("campaign", "run", "survey", "--period", "2026-13", code=code)
+    assert r.exit_code == 2 and "YYYY-MM" in r.stderr
+    r = outreach("campaign", "run", "survey", "--period", "2026-11", "--branch", "Atlantis",
+                 code=code)
+    assert r.exit_code == 2 and "no branch named 'Atlantis'" in r.stderr
+    r = outreach("campaign", "run", "survey", "--material", "x", code=code)
+    assert r.exit_code == 2
+
+    tasks = json.loads(outreach("tasks", "--all", "--status", "assigned", "--format", "json",
+                                code=code).stdout)
+    sheet = tmp_path / "results.csv"
+    sheet.write_text("task_id,outcome,note,answers\n"
+                     + "".join(f"{t['id']},no_answer,,\n" for t in tasks[:5])
+                     + "abc,no_answer,,\n")
+    r = outreach("outcomes", "import", str(sheet), "--today", str(TODAY), code=code)
+    assert r.exit_code == 2 and "5 applied" in r.stdout and "line 7" in r.stderr
+    r = outreach("outcomes", "import", str(sheet), "--today", str(TODAY), code=code)
+    assert "0 applied, 5 already applied" in r.stdout
+
+    with session_scope(make_engine(url), write=False) as s:
+        still_open = s.scalar(select(func.count()).select_from(OutreachTask)
+                              .where(OutreachTask.status.in_(["open", "assigned"])))
+    r = outreach("follow-up", "--today", str(TODAY + dt.timedelta(days=90)), code=code)
+    assert r.exit_code == 0 and f"{still_open} expired" in r.stdout
+    r = outreach("report", "coverage", "--format", "json", "--period", "2026-11", code=code)
+    rows = json.loads(r.stdout)
+    assert rows[-1]["branch"] == "TOTAL" and rows[-1]["members"] == 500
+    assert outreach("report", "unreachable", code=vol).exit_code == 1
+    for which in ("volunteers", "unreachable", "movements"):
+        assert outreach("report", which, "--format", "csv", code=code).exit_code == 0

@@ -51,6 +51,24 @@ def db_status() -> None:
     typer.echo(f"revision {rev or 'none'} (this outreach needs {migrate.HEAD}): {state}")
 
 
+@db_app.command("check")
+@edge
+def db_check() -> None:
+    """Replay every member's and task's history and compare it with their state now.
+
+    Prints counts only; exits 1 if anything does not add up.
+    """
+    from tasks.audit import replay
+
+    with db_session(write=False) as s:
+        out = replay(s)
+    bad = {k: v for k, v in out.items() if k not in ("members", "tasks") and v}
+    typer.echo(f"{out['members']} members and {out['tasks']} tasks checked against their "
+               f"history: " + ("all consistent" if not bad else f"PROBLEMS {bad}"))
+    if bad:
+        raise typer.Exit(code=1)
+
+
 def seed(
     members: Annotated[int, typer.Option(help="How many members to create.", min=0)] = 1000,
     volunteers: Annotated[Optional[int], typer.Option(

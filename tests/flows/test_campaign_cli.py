@@ -79,3 +79,61 @@ def test_campaign_commands_end_to_end(coord, tmp_path):
     assert outreach("report", "unreachable", code=vol).exit_code == 1
     for which in ("volunteers", "unreachable", "movements"):
         assert outreach("report", which, "--format", "csv", code=code).exit_code == 0
+
+
+def test_history_replays_to_every_current_state_after_a_busy_run(coord, tmp_path):
+    """After campaigns, outcomes of every kind and follow-up, every member's and task's
+    state is what its history rows replay to; and the Prefect API holds no contact
+    details in its logs or artifacts."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    from db.models import Member
+    from tasks.audit import replay
+
+    code, _, url = coord
+    for kind in ("survey", "phone_visit", "delivery"):
+        assert outreach("campaign", "run", kind, "--period", "2026-11", "--today", str(TODAY),
+                        code=code).exit_code == 0
+    tasks = json.loads(outreach("tasks", "--all", "--status", "assigned", "--format", "json",
+                                code=code).stdout)
+    mix = ["reached", "no_answer", "moved", "refused", "do_not_contact", "deceased",
+           "wrong_number", "left_message"]
+    lines = []
+    for i, t in enumerate(tasks[:160]):
+        outcome = mix[i % len(mix)]
+        if t["kind"] == "delivery":
+            outcome = {"reached": "delivered", "no_answer": "not_home",
+                       "left_message": "not_home", "wrong_number": "inaccessible"}.get(outcome,
+                                                                                         outcome)
+        answers = ("phone=same; address=same; residence=same; homebound=same"
+                   if (t["kind"], outcome) == ("survey", "reached") else "")
+        lines.append(f"{t['id']},{outcome},,{answers}\n")
+    sheet = tmp_path / "mix.csv"
+    sheet.write_text("task_id,outcome,note,answers\n" + "".join(lines))
+    r = outreach("outcomes", "import", str(sheet), "--today", str(TODAY), code=code)
+    assert "applied" in r.stdout
+    assert outreach("follow-up", "--today", str(TODAY + dt.timedelta(days=20)),
+                    code=code).exit_code == 0
+    r = outreach("db", "check")
+    assert r.exit_code == 0 and "all consistent" in r.stdout
+    with session_scope(make_engine(url), write=False) as s:
+        out = replay(s)
+        secrets = {v for row in s.execute(select(
+            Member.phone, Member.home_address, Member.current_address,
+            Member.family_contact_name, Member.family_contact_phone)) for v in row if v}
+    assert out["members"] == 500 and out["tasks"] > 0
+    assert all(v == 0 for k, v in out.items() if k not in ("members", "tasks")), out
+
+    async def everything():
+        async with get_client() as client:
+            logs = await client.read_logs()
+            arts = await client.read_artifacts()
+        return [lg.message for lg in logs] + [str(a.data) for a in arts] + \
+            [str(a.description) for a in arts]
+
+    published = "\n".join(asyncio.run(everything()))
+    assert published, "the flows published logs and artifacts"
+    leaks = [s for s in secrets if len(s) > 5 and s in published]
+    assert not leaks, f"{len(leaks)} contact details published"

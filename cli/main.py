@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from cli import campaign, demo, ledger, volunteer
+from cli import campaign, demo, ledger, stack, volunteer
 
 app = typer.Typer(
     name="outreach",
@@ -39,6 +39,7 @@ app.command("follow-up")(campaign.follow_up)
 app.add_typer(campaign.outcomes_app, name="outcomes")
 app.command("report")(campaign.report)
 app.command("demo")(demo.demo)
+app.add_typer(stack.stack_app, name="stack")
 
 
 def run() -> None:

@@ -12,6 +12,8 @@ Installed by the migrations (`install`). What they do:
 
 SQLite gets row triggers. PostgreSQL gets statement triggers with transition tables, so a
 bulk INSERT … SELECT of a million tasks writes its history in one set-based statement.
+(No ``LIMIT 1`` in the guards' SELECT … INTO: it keeps the first row anyway, and with it
+PostgreSQL joins the two transition tables by nested loop — quadratic in the rows updated.)
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def _postgres(machine: str) -> list[str]:
         DECLARE bad text;
         BEGIN
           SELECT n.status INTO bad FROM new_rows n WHERE NOT EXISTS
-            (SELECT 1 FROM {trans} x WHERE x.from_status = 'new' AND x.to_status = n.status) LIMIT 1;
+            (SELECT 1 FROM {trans} x WHERE x.from_status = 'new' AND x.to_status = n.status);
           IF FOUND THEN
             RAISE EXCEPTION '{ILLEGAL_MARK} {machine} transition: % is not an initial status', bad
               USING ERRCODE = 'check_violation';
@@ -102,8 +104,7 @@ def _postgres(machine: str) -> list[str]:
         BEGIN
           SELECT o.status, n.status INTO f, t FROM old_rows o JOIN new_rows n ON n.id = o.id
             WHERE n.status IS DISTINCT FROM o.status AND NOT EXISTS
-              (SELECT 1 FROM {trans} x WHERE x.from_status = o.status AND x.to_status = n.status)
-            LIMIT 1;
+              (SELECT 1 FROM {trans} x WHERE x.from_status = o.status AND x.to_status = n.status);
           IF FOUND THEN
             RAISE EXCEPTION '{ILLEGAL_MARK} {machine} transition: % -> %', f, t
               USING ERRCODE = 'check_violation';

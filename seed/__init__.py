@@ -1,0 +1,1 @@
+"""Made-up but realistic ledgers (`seed.generate.seed_ledger`)."""

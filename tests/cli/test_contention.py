@@ -54,6 +54,8 @@ def finish(procs):
 
 
 def test_one_task_many_hands_exactly_one_wins(world):
+    """Five commands that each close an assigned task, started together: one closes it,
+    the four others are refused in one line (nothing written by them)."""
     eng, codes, coords, rows = world
     tid, vid, kind = next(r for r in rows if r[2] == "phone_visit"
                           and codes[r[1]][0] == "volunteer")
@@ -61,7 +63,7 @@ def test_one_task_many_hands_exactly_one_wins(world):
     procs = [
         start(["task", "done", str(tid)], mine),
         start(["task", "record", str(tid), "refused"], mine),
-        start(["task", "release", str(tid)], mine),
+        start(["task", "record", str(tid), "moved", "--answer", "residence=away"], mine),
         start(["task", "skip", str(tid), "--reason", "duplicate"], coords[0]),
         start(["task", "record", str(tid), "deceased"], coords[1]),
     ]

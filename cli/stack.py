@@ -1,0 +1,561 @@
+"""`outreach stack up|down|status`: the whole Prefect side on one machine.
+
+`up` starts, on 127.0.0.1, a Prefect server (with its UI), creates the process work pool
+``outreach``, deploys every flow of prefect.yaml (``prefect deploy --all`` from the project
+root) and starts the workers. It writes what it started to ``$OUTREACH_HOME/stack/``
+(``stack.json``, ``server.log``, ``deploy.log``, ``worker-1.log`` …), so that `down` ends
+only those processes: each pid is checked against the command and start time recorded
+when it was started before its process group (and anything it spawned) is ended.
+
+The Prefect server keeps its own home and database in ``$OUTREACH_HOME/stack/prefect``
+(or on PostgreSQL with ``--postgres``), never in ``~/.prefect``. Telemetry is off.
+
+Only the standard library and subprocess here: Prefect runs in the processes started,
+never in this one (the volunteer commands share this CLI and must start fast).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from db import settings
+
+stack_app = typer.Typer(help="Run the Prefect server, deployments and workers on this "
+                             "machine (operators).", no_args_is_help=True)
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+POOL = "outreach"
+DEFAULT_PORT = 4200
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+PG_PREFECT_DB = "outreach_prefect"
+PG_LEDGER_DB = "outreach"
+
+
+class StackError(Exception):
+    """Something a person can fix: one line, exit code 1."""
+
+
+@dataclass
+class Proc:
+    name: str
+    pid: int
+    started: int  # the process's start time in clock ticks since boot (/proc/PID/stat)
+    argv: list[str]
+    log: str
+
+
+@dataclass
+class Stack:
+    port: int
+    url: str
+    home: str
+    ledger: str
+    postgres: bool = False
+    prefect_database: str = "sqlite"
+    procs: list[Proc] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api"
+
+
+# --- where things are ---------------------------------------------------------------------
+
+
+def stack_dir() -> Path:
+    return settings.home().resolve() / "stack"
+
+
+def state_path() -> Path:
+    return stack_dir() / "stack.json"
+
+
+def load() -> Stack | None:
+    try:
+        raw = json.loads(state_path().read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    procs = [Proc(**p) for p in raw.pop("procs", [])]
+    return Stack(**raw, procs=procs)
+
+
+def save(stack: Stack) -> None:
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(stack), indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def prefect_exe() -> str:
+    here = Path(sys.executable).parent / "prefect"
+    if here.exists():
+        return str(here)
+    found = shutil.which("prefect")
+    if not found:
+        raise StackError("the `prefect` command is not installed in this environment")
+    return found
+
+
+def mask(url: str) -> str:
+    """A database URL without its password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time) of a living process, or None."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    after = raw.rsplit(")", 1)[1].split()
+    if after[0] == "Z":  # a zombie is as good as gone
+        return None
+    return int(after[1]), int(after[19])
+
+
+def _cmdline(pid: int) -> list[str]:
+    """The arguments of a living process. Linux now and then reads an empty cmdline for
+    a busy process (seen here while Python starts), so an empty answer is asked again."""
+    for _ in range(50):
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            return []
+        if raw:
+            return raw.decode(errors="replace").rstrip("\0").split("\0")
+        if _stat(pid) is None:
+            return []
+        time.sleep(0.02)
+    return []
+
+
+def is_ours(p: Proc) -> bool:
+    """The pid still runs the command we started (same start time, same arguments)."""
+    st = _stat(p.pid)
+    if st is None or st[1] != p.started:
+        return False
+    cmd = " ".join(_cmdline(p.pid))
+    return all(a in cmd for a in p.argv[1:])
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            st = _stat(int(d.name))
+            if st:
+                children.setdefault(st[0], []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+_children: dict[int, subprocess.Popen] = {}
+
+
+def _running(p: Proc) -> bool:
+    """Whether a process this very `up` started is still running (its exit code)."""
+    child = _children.get(p.pid)
+    return child.poll() is None if child is not None else is_ours(p)
+
+
+def spawn(name: str, argv: list[str], env: dict, log: Path, cwd: Path) -> Proc:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    _children[proc.pid] = proc
+    st = _stat(proc.pid)
+    return Proc(name=name, pid=proc.pid, started=st[1] if st else 0, argv=argv, log=str(log))
+
+
+def stop(p: Proc, *, grace: float = 20.0) -> str:
+    """End one process we started, its group and whatever it spawned."""
+    if not is_ours(p):
+        return "not running"
+    family = [p.pid] + _descendants(p.pid)
+    groups = {p.pid}
+    for pid in family:
+        with contextlib.suppress(OSError):
+            groups.add(os.getpgid(pid))
+    stamps = {pid: _stat(pid) for pid in family}
+
+    def alive() -> list[int]:
+        return [pid for pid in family if stamps[pid] and _stat(pid) == stamps[pid]]
+
+    def signal_all(sig: int) -> None:
+        for g in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(g, sig)
+        for pid in alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    signal_all(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while alive() and time.monotonic() < deadline:
+        _reap()
+        time.sleep(0.2)
+    if alive():
+        signal_all(signal.SIGKILL)
+        time.sleep(0.5)
+        _reap()
+        return "killed"
+    return "stopped"
+
+
+def _reap() -> None:
+    """Collect our own exited children (when `up` and `down` run in one process)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+# --- the Prefect API, by plain HTTP -----------------------------------------------------------
+
+
+def _http(method: str, url: str, body: dict | None = None, timeout: float = 10.0):
+    import urllib.request  # not at import: it costs the volunteer commands ~10 ms
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+        return json.loads(raw) if raw else None
+
+
+def healthy(api_url: str) -> bool:
+    try:
+        return _http("GET", f"{api_url}/health", timeout=3) is True
+    except (OSError, ValueError):
+        return False
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def online_workers(api_url: str) -> int:
+    try:
+        rows = _http("POST", f"{api_url}/work_pools/{POOL}/workers/filter", {})
+    except (OSError, ValueError):
+        return 0
+    return sum(1 for w in rows or [] if w.get("status") == "ONLINE")
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def ensure_pg_database(server: str, name: str) -> None:
+    """CREATE DATABASE ``name`` on ``server`` (a postgresql:// URL) unless it exists."""
+    import psycopg
+    from psycopg import sql
+
+    base = server.split("://", 1)[1]
+    try:
+        with psycopg.connect(f"postgresql://{base.rstrip('/')}/postgres", autocommit=True,
+                             connect_timeout=10) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                return
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise StackError(f"cannot reach PostgreSQL at {mask(server)}: {first}") from None
+
+
+def migrate_ledger(url: str) -> None:
+    from db import migrate
+    from db.session import make_engine
+
+    eng = make_engine(url)
+    try:
+        migrate.upgrade(eng)
+    finally:
+        eng.dispose()
+
+
+def ledger_is_current(url: str) -> bool:
+    from db import migrate
+    from db.session import make_engine
+
+    eng = make_engine(url)
+    try:
+        migrate.require_current(eng)
+        return True
+    except Exception:  # any reason the flows would refuse it; `up` only warns
+        return False
+    finally:
+        eng.dispose()
+
+
+# --- up / down / status -------------------------------------------------------------------
+
+
+def environment(stack: Stack, prefect_db_url: str | None) -> dict:
+    """The environment of every process the stack starts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    home = Path(stack.home)
+    env.update({
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_PROFILES_PATH": str(home / "prefect" / "profiles.toml"),
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(stack.port),
+        "PREFECT_API_URL": stack.api_url,
+        "PREFECT_UI_API_URL": stack.api_url,
+        "PREFECT_UI_URL": stack.url,
+        "PREFECT_SERVER_LOGGING_LEVEL": os.environ.get("PREFECT_SERVER_LOGGING_LEVEL",
+                                                       "WARNING"),
+        "OUTREACH_PROJECT_DIR": str(PROJECT_DIR),
+        "OUTREACH_DATABASE_URL": stack.ledger,
+        "PYTHONUNBUFFERED": "1",
+    })
+    for k in ("PREFECT_LOGGING_LEVEL",):  # a caller's choice of log level carries over
+        if k in os.environ:
+            env[k] = os.environ[k]
+    if prefect_db_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db_url
+    return env
+
+
+def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
+       pg_server: str = PG_SERVER, prefect_db: str = PG_PREFECT_DB,
+       ledger_db: str = PG_LEDGER_DB, timeout: float = 180.0,
+       say=lambda line: None) -> Stack:
+    """Start the stack; on any failure stop what was started and raise StackError."""
+    running = load()
+    if running and any(is_ours(p) for p in running.procs):
+        raise StackError(f"the stack already runs ({running.url}); `outreach stack down` "
+                         "first")
+    if not port_free(port):
+        raise StackError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
+    if workers < 1:
+        raise StackError("--workers must be at least 1")
+    sdir = stack_dir()
+    sdir.mkdir(parents=True, exist_ok=True)
+    (sdir / "prefect").mkdir(exist_ok=True)
+    for old in sdir.glob("*.log"):
+        old.unlink()
+    prefect_db_url = None
+    if postgres:
+        ensure_pg_database(pg_server, prefect_db)
+        ensure_pg_database(pg_server, ledger_db)
+        host = pg_server.split("://", 1)[1].rstrip("/")
+        prefect_db_url = f"postgresql+asyncpg://{host}/{prefect_db}"
+        ledger = f"postgresql+psycopg://{host}/{ledger_db}"
+        migrate_ledger(ledger)
+    else:
+        ledger = settings.database_url()
+        if not ledger_is_current(ledger):
+            say(f"warning: the ledger ({mask(ledger)}) is missing or not upgraded; "
+                "flow runs will fail until `outreach db upgrade`")
+    stack = Stack(port=port, url=f"http://127.0.0.1:{port}", home=str(sdir), ledger=ledger,
+                  postgres=postgres,
+                  prefect_database=mask(prefect_db_url) if prefect_db_url else "sqlite")
+    env = environment(stack, prefect_db_url)
+    exe = prefect_exe()
+    t0 = time.monotonic()
+    try:
+        server = spawn("server", [exe, "server", "start", "--host", "127.0.0.1", "--port",
+                                  str(port)], env, sdir / "server.log", PROJECT_DIR)
+        stack.procs.append(server)
+        save(stack)
+        while not healthy(stack.api_url):
+            if not _running(server):
+                raise StackError(f"the Prefect server stopped while starting; see "
+                                 f"{server.log}")
+            if time.monotonic() - t0 > timeout:
+                raise StackError(f"the Prefect server did not come up in {timeout:.0f} s; "
+                                 f"see {server.log}")
+            time.sleep(0.5)
+        stack.timings["server_ready_s"] = round(time.monotonic() - t0, 1)
+        say(f"server ready at {stack.url} in {stack.timings['server_ready_s']} s")
+
+        t1 = time.monotonic()
+        _ensure_pool(stack, exe, env, sdir, timeout)
+        _run(["deploy", [exe, "--no-prompt", "deploy", "--all"]], env, sdir / "deploy.log",
+             timeout)
+        stack.timings["deploy_s"] = round(time.monotonic() - t1, 1)
+        say(f"work pool {POOL!r} and deployments ready in {stack.timings['deploy_s']} s")
+
+        t2 = time.monotonic()
+        hostname = socket.gethostname()
+        for i in range(1, workers + 1):
+            stack.procs.append(spawn(
+                f"worker-{i}", [exe, "worker", "start", "--pool", POOL, "--type", "process",
+                                "--name", f"{hostname}-outreach-{i}"],
+                env, sdir / f"worker-{i}.log", PROJECT_DIR))
+            save(stack)
+        while online_workers(stack.api_url) < workers:
+            dead = [p for p in stack.procs[1:] if not _running(p)]
+            if dead:
+                raise StackError(f"a worker stopped while starting; see {dead[0].log}")
+            if time.monotonic() - t2 > timeout:
+                raise StackError(f"the workers did not come online in {timeout:.0f} s; see "
+                                 f"{stack.procs[-1].log}")
+            time.sleep(0.5)
+        stack.timings["workers_online_s"] = round(time.monotonic() - t2, 1)
+        say(f"{workers} worker(s) online in {stack.timings['workers_online_s']} s")
+    except BaseException:
+        for p in reversed(stack.procs):
+            stop(p, grace=10)
+        stack.procs = []
+        save(stack)
+        raise
+    save(stack)
+    return stack
+
+
+def _run(spec: list, env: dict, log: Path, timeout: float) -> None:
+    what, argv = spec
+    with open(log, "ab") as out:
+        try:
+            rc = subprocess.run(argv, env=env, cwd=PROJECT_DIR, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
+                                start_new_session=True).returncode
+        except subprocess.TimeoutExpired:
+            raise StackError(f"{what} took longer than {timeout:.0f} s; see {log}") from None
+    if rc != 0:
+        raise StackError(f"{what} failed (exit {rc}); see {log}")
+
+
+def _ensure_pool(stack: Stack, exe: str, env: dict, sdir: Path, timeout: float) -> None:
+    import urllib.error
+
+    try:
+        _http("GET", f"{stack.api_url}/work_pools/{POOL}")
+        return
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise StackError(f"the Prefect API answered {exc.code} for the work pool") from None
+    _run(["work pool", [exe, "work-pool", "create", POOL, "--type", "process"]], env,
+         sdir / "deploy.log", timeout)
+
+
+def down(*, say=lambda line: None) -> int:
+    """Stop what `up` started (workers first); returns how many processes were ended."""
+    stack = load()
+    if stack is None or not stack.procs:
+        say("the stack is not running")
+        return 0
+    ended = 0
+    for p in sorted(stack.procs, key=lambda p: p.name == "server"):
+        how = stop(p)
+        if how != "not running":
+            ended += 1
+        say(f"{p.name} (pid {p.pid}): {how}")
+    stack.procs = []
+    save(stack)
+    return ended
+
+
+def status_lines() -> list[str]:
+    stack = load()
+    if stack is None or not stack.procs:
+        return ["the stack is not running (`outreach stack up`)"]
+    lines = []
+    up_ = healthy(stack.api_url)
+    lines.append(f"Prefect UI:  {stack.url}   ({'healthy' if up_ else 'NOT answering'})")
+    lines.append(f"API:         {stack.api_url}")
+    lines.append(f"ledger:      {mask(stack.ledger)}")
+    lines.append(f"Prefect db:  {stack.prefect_database}")
+    for p in stack.procs:
+        state = "running" if is_ours(p) else "NOT running"
+        lines.append(f"{p.name:<12} pid {p.pid:<8} {state:<12} log {p.log}")
+    if up_:
+        lines.append(f"workers online in pool {POOL!r}: {online_workers(stack.api_url)}")
+    return lines
+
+
+# --- the commands -------------------------------------------------------------------------
+
+
+def _fail(exc: StackError) -> None:
+    typer.echo(f"outreach: {exc}", err=True)
+    raise typer.Exit(code=1)
+
+
+@stack_app.command("up")
+def up_cmd(
+    postgres: Annotated[bool, typer.Option(
+        "--postgres", help="Prefect's database and the ledger on PostgreSQL "
+                           "(databases created if missing, the ledger upgraded); "
+                           "two workers unless --workers says otherwise.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")]
+    = DEFAULT_PORT,
+    workers: Annotated[Optional[int], typer.Option(
+        help="How many workers to start on the pool (default 1, 2 with --postgres).")]
+    = None,
+    pg_server: Annotated[str, typer.Option(
+        help="With --postgres: the PostgreSQL server, postgresql://user@host:port.")]
+    = PG_SERVER,
+    prefect_db: Annotated[str, typer.Option(
+        help="With --postgres: the database Prefect keeps its runs in.")] = PG_PREFECT_DB,
+    ledger_db: Annotated[str, typer.Option(
+        help="With --postgres: the database of the ledger.")] = PG_LEDGER_DB,
+    timeout: Annotated[float, typer.Option(
+        help="Seconds to wait for the server, the deployments and the workers.")] = 180.0,
+) -> None:
+    """Start the Prefect server (with its UI) on 127.0.0.1, deploy every flow of
+    prefect.yaml and start the worker(s). Logs and pids go to $OUTREACH_HOME/stack/.
+
+    \b
+    Examples:
+      outreach stack up
+      outreach stack up --port 4300
+      outreach stack up --postgres            # both databases on PostgreSQL, two workers
+    """
+    n = workers if workers is not None else (2 if postgres else 1)
+    try:
+        stack = up(port=port, workers=n, postgres=postgres, pg_server=pg_server,
+                   prefect_db=prefect_db, ledger_db=ledger_db, timeout=timeout,
+                   say=typer.echo)
+    except StackError as exc:
+        _fail(exc)
+    typer.echo(f"the stack runs: open {stack.url} — logs in {stack.home}; "
+               "`outreach stack down` stops it")
+
+
+@stack_app.command("down")
+def down_cmd() -> None:
+    """Stop the processes `outreach stack up` started, and only those."""
+    down(say=typer.echo)
+
+
+@stack_app.command("status")
+def status_cmd() -> None:
+    """What runs, the UI's address and where the logs are."""
+    for line in status_lines():
+        typer.echo(line)

@@ -1,0 +1,125 @@
+"""End-to-end fixtures: the real stack (`outreach stack up`'s own code) on a temporary
+OUTREACH_HOME with a seeded SQLite ledger, and headless Debian Chromium driven by
+Playwright, allowed to reach 127.0.0.1 only.
+
+Chromium (apt `chromium`) and Playwright (pip) are installed by `.ci/run`; elsewhere the
+browser tests skip when either is missing (in CI they fail instead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from db import migrate, session as db_session
+from db.session import make_engine
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+LOCAL = ("http://127.0.0.1", "http://localhost", "data:", "blob:")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+TODAY = dt.date(2026, 11, 3)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _missing_browser() -> str | None:
+    if not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is missing (pip install playwright)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    why = _missing_browser()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page that reaches this machine only; every other request is refused and listed."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(60_000)
+    refused: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(LOCAL):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    ctx.route("**/*", route)
+    pg = ctx.new_page()
+    pg.refused = refused
+    yield pg
+    ctx.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory):
+    """Save a screenshot under pytest's tmp dir and copy it to tests/e2e/screenshots/."""
+    folder = tmp_path_factory.mktemp("screenshots")
+    SCREENSHOTS.mkdir(exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        shutil.copy(path, SCREENSHOTS / path.name)
+        return path
+
+    return take
+
+
+def _reset_engines() -> None:
+    for eng in db_session._engines.values():
+        eng.dispose()
+    db_session._engines.clear()
+
+
+@pytest.fixture(scope="module")
+def sqlite_stack(tmp_path_factory):
+    """`outreach stack up` on a fresh home with a seeded ledger; `down` at the end."""
+    from cli import stack
+    from seed.generate import seed_ledger
+
+    home = tmp_path_factory.mktemp("stack-home")
+    url = f"sqlite:///{home / 'outreach.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OUTREACH_HOME", str(home))
+        mp.setenv("OUTREACH_DATABASE_URL", url)
+        _reset_engines()
+        eng = make_engine(url)
+        migrate.upgrade(eng)                                    # `outreach db upgrade`
+        seed_ledger(eng, members=2000, seed=11, today=TODAY)
+        try:
+            started = stack.up(port=free_port(), workers=1, timeout=240)
+            yield started, eng
+        finally:
+            stack.down()
+            eng.dispose()
+            _reset_engines()

@@ -120,7 +120,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('ledger_no', name=op.f('uq_members_ledger_no'))
     )
     with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.create_index('ix_members_branch_status', ['branch_id', 'status'], unique=False)
+        batch_op.create_index('ix_members_coverage', ['branch_id', 'residence', 'homebound', 'status', 'last_reached_on'], unique=False)
 
     op.create_table('member_changes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -184,7 +184,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('run_id', 'member_id', name=op.f('uq_outreach_tasks_run_id'))
     )
     with op.batch_alter_table('outreach_tasks', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outreach_tasks_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('ix_outreach_tasks_member_run', ['member_id', 'run_id', 'status', 'outcome'], unique=False)
         batch_op.create_index('ix_outreach_tasks_status_due', ['status', 'due_on'], unique=False)
         batch_op.create_index('ix_outreach_tasks_volunteer_status', ['volunteer_id', 'status'], unique=False)
 
@@ -253,7 +253,7 @@ def downgrade() -> None:
     with op.batch_alter_table('outreach_tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_outreach_tasks_volunteer_status')
         batch_op.drop_index('ix_outreach_tasks_status_due')
-        batch_op.drop_index(batch_op.f('ix_outreach_tasks_member_id'))
+        batch_op.drop_index('ix_outreach_tasks_member_run')
 
     op.drop_table('outreach_tasks')
     with op.batch_alter_table('member_status_changes', schema=None) as batch_op:
@@ -266,7 +266,7 @@ def downgrade() -> None:
 
     op.drop_table('member_changes')
     with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_index('ix_members_branch_status')
+        batch_op.drop_index('ix_members_coverage')
 
     op.drop_table('members')
     with op.batch_alter_table('volunteers', schema=None) as batch_op:

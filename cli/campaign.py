@@ -117,7 +117,7 @@ def campaign_run(
     quiet_prefect()
     from flows.campaigns import FLOWS
 
-    params = dict(period=period, branch=branch, today=day, dry_run=dry_run)
+    params = dict(period=period or "", branch=branch or "", today=day, dry_run=dry_run)
     if kind == Kind.delivery:
         params["material"] = material or "Monthly study materials"
     result = _run_flow(FLOWS[kind.value], **params)

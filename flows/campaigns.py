@@ -20,11 +20,13 @@ from db.session import session_scope
 from flows import common
 from tasks import plan
 
-Period = Annotated[Optional[str], Field(
-    default=None, title="Period (YYYY-MM)", pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+# Plain strings with an empty default, not Optional: the UI then shows one text box
+# instead of a choice between "str" and "None" tabs.
+Period = Annotated[str, Field(
+    default="", title="Period (YYYY-MM)", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
     description="The month this run covers, for example 2026-11. Empty: this month.")]
-BranchName = Annotated[Optional[str], Field(
-    default=None, title="Branch",
+BranchName = Annotated[str, Field(
+    default="", title="Branch", max_length=120,
     description="Only members of this branch and the branches nested in it. "
                 "Empty: every branch.")]
 BatchSize = Annotated[int, Field(
@@ -126,7 +128,7 @@ def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
 
 
 @flow(name="survey", log_prints=False)
-def survey(period: Period = None, branch: BranchName = None, today: Today = None,
+def survey(period: Period = "", branch: BranchName = "", today: Today = None,
            batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
     """Survey (census): every living member not confirmed within a year gets a visit.
 
@@ -142,7 +144,7 @@ def survey(period: Period = None, branch: BranchName = None, today: Today = None
 
 
 @flow(name="phone-visit", log_prints=False)
-def phone_visit(period: Period = None, branch: BranchName = None, today: Today = None,
+def phone_visit(period: Period = "", branch: BranchName = "", today: Today = None,
                 batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
     """Phone visits: members living away, not reached within the cadence (30 days).
 
@@ -162,7 +164,7 @@ def delivery(material: Annotated[str, Field(
                  title="Study material", min_length=1, max_length=200,
                  description="What to bring this period, e.g. 'November newsletter'.")]
              = "Monthly study materials",
-             period: Period = None, branch: BranchName = None, today: Today = None,
+             period: Period = "", branch: BranchName = "", today: Today = None,
              batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
     """Deliveries: homebound members get the period's study material at their door.
 

@@ -28,10 +28,10 @@ def build(today: dt.date, period: str | None) -> tuple[list[dict], list[dict], l
 
 @flow(name="coverage-report", log_prints=False)
 def coverage_report(
-    period: Annotated[Optional[str], Field(
-        default=None, title="Period (YYYY-MM)", pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+    period: Annotated[str, Field(
+        default="", title="Period (YYYY-MM)", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
         description="Which month counts as 'reached this period'. Empty: this month.")]
-    = None,
+    = "",
     today: Annotated[Optional[dt.date], Field(
         default=None, title="As of", description="The report's date. Empty: today.")] = None,
 ) -> dict:

@@ -89,13 +89,10 @@ def open_custom_run(page, url: str) -> None:
 
 
 def fill_form(page, *, period: str, branch: str, today: dt.date, props: dict) -> None:
-    """Period and branch are optional text (tab 'str'), today a date picker."""
-    strings = page.get_by_role("tab", name="str", exact=True)
-    strings.nth(0).click()
-    strings.nth(1).click()
-    panels = page.get_by_role("tabpanel", name="str")
-    panels.nth(0).get_by_role("textbox").fill(period)
-    panels.nth(1).get_by_role("textbox").fill(branch)
+    """Period and branch are plain text boxes, today a date picker."""
+    page.get_by_role("spinbutton", name=re.compile("batch_size")).wait_for()
+    page.get_by_role("textbox", name="period (Optional)", exact=True).fill(period)
+    page.get_by_role("textbox", name="branch (Optional)", exact=True).fill(branch)
     page.get_by_role("tab", name="date", exact=True).click()
     page.get_by_role("button", name="Pick a date").click()
     page.get_by_role("textbox", name="Date (yyyy-MM-dd)").fill(today.isoformat())

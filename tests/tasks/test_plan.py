@@ -445,3 +445,99 @@ def test_preview_counts_without_writing(db_url):
     again = plan.preview(eng, "phone_visit", "2026-11", today=today)
     assert sum(r["busy"] for r in again) == out["created"]
     eng.dispose()
+
+
+# --- the matcher against a one-by-one oracle ------------------------------------------------
+
+
+def _one_by_one(rows, volunteers, chains):
+    """The rule spelled out slowly: continuity, then per depth each waiting row (in key
+    order) to the least-loaded volunteer with room of its ancestor (ties: lowest id)."""
+    out, waiting = {}, []
+    for key, branch, last in rows:
+        v = volunteers.get(last)
+        if v is not None and v[2] < v[1] and v[0] in chains[branch]:
+            v[2] += 1
+            out[key] = (key, last, 1)
+        else:
+            waiting.append((key, branch))
+    depth = 0
+    while waiting:
+        later = []
+        for key, branch in waiting:
+            chain = chains[branch]
+            if depth >= len(chain):
+                out[key] = (key, None, 0)
+                continue
+            room = [(v[2], vid) for vid, v in volunteers.items()
+                    if v[0] == chain[depth] and v[2] < v[1]]
+            if not room:
+                later.append((key, branch))
+                continue
+            _load, vid = min(room)
+            volunteers[vid][2] += 1
+            out[key] = (key, vid, 2 if depth == 0 else 3)
+        waiting, depth = later, depth + 1
+    return [out[key] for key, _b, _l in rows]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_match_equals_handing_out_one_by_one_to_the_least_loaded(seed):
+    import copy
+    import random
+
+    rng = random.Random(seed)
+    parent = {1: None}
+    for b in range(2, rng.randint(2, 9)):
+        parent[b] = rng.choice(list(parent))
+    chains = {}
+    for b in parent:
+        chain, cur = [b], parent[b]
+        while cur is not None:
+            chain.append(cur)
+            cur = parent[cur]
+        chains[b] = tuple(chain)
+    volunteers = {}
+    for vid in rng.sample(range(1, 500), rng.randint(0, 25)):
+        cap = rng.randint(0, 6)
+        volunteers[vid] = [rng.choice(list(parent)), cap, rng.randint(0, cap)]
+    volunteers = {k: v for k, v in volunteers.items() if v[2] < v[1]}
+    ids = list(volunteers) + [999, 1000]  # some last_reached_by are gone or inactive
+    rows = [(key, rng.choice(list(parent)), rng.choice(ids + [None] * 3))
+            for key in sorted(rng.sample(range(1, 10_000), rng.randint(0, 120)))]
+    expected_vols = copy.deepcopy(volunteers)
+    expected = _one_by_one(rows, expected_vols, chains)
+    assert plan.match(rows, volunteers, chains) == expected
+    assert volunteers == expected_vols  # loads updated in place, the same way
+    assert all(v[2] <= v[1] for v in volunteers.values())
+
+
+def test_match_balances_a_branch_within_one_task():
+    volunteers = {vid: [1, 50, 0] for vid in range(10, 20)}
+    volunteers[15][2] = 7  # already busy: catches up last
+    rows = [(k, 1, None) for k in range(1, 71)]
+    picks = plan.match(rows, volunteers, {1: (1,)})
+    loads = sorted(v[2] for v in volunteers.values())
+    assert loads[-1] - loads[0] <= 1 and sum(loads) == 70 + 7
+    assert [p[1] for p in picks[:9]] == [10, 11, 12, 13, 14, 16, 17, 18, 19]
+
+
+def test_assign_open_uses_continuity_and_the_parent_branch(eng):
+    with build(eng) as s:
+        top = f.branch(s)
+        leaf = f.branch(s, parent=top)
+        old_friend = f.volunteer(s, branch_=leaf, capacity=0)
+        m1 = f.member(s, branch_=leaf, last_reached_by=old_friend.id)
+        m2 = f.member(s, branch_=leaf)
+    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    assert out["unassigned"] == 2
+    with build(eng) as s:
+        s.get(type(old_friend), old_friend.id).capacity = 1
+        helper = f.volunteer(s, branch_=top, capacity=5)
+    res = plan.assign_open(eng, out["run_id"])
+    assert res == {"assigned": 2, "continuity": 1, "parent": 1, "still_open": 0}
+    got = tasks_of(eng, out["run_id"])
+    assert got[m1.id].volunteer_id == old_friend.id
+    assert got[m1.id].status_reason == "assigned (continuity)"
+    assert got[m2.id].volunteer_id == helper.id
+    assert got[m2.id].status_reason == "assigned (parent branch)"

@@ -85,6 +85,13 @@ def campaign_run(
         help="Delivery: the title of the study material.")] = None,
     today: Annotated[Optional[str], typer.Option(
         help="Plan as of this date (YYYY-MM-DD).")] = None,
+    within_days: Annotated[Optional[int], typer.Option(
+        help="Survey: not confirmed within (180, 365, 730); phone visits: not reached "
+             "within (14, 30, 60, 90) days.")] = None,
+    due_days: Annotated[int, typer.Option(help="Tasks are due this many days later.",
+                                          min=1, max=90)] = 14,
+    max_attempts: Annotated[int, typer.Option(help="Failed attempts before a task fails.",
+                                              min=1, max=5)] = 3,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count; write nothing.")]
     = False,
 ) -> None:
@@ -117,7 +124,15 @@ def campaign_run(
     quiet_prefect()
     from flows.campaigns import FLOWS
 
-    params = dict(period=period or "", branch=branch or "", today=day, dry_run=dry_run)
+    params = dict(period=period or "", branch=branch or "", today=day, dry_run=dry_run,
+                  due_days=due_days, max_attempts=max_attempts)
+    windows = {Kind.survey: ("not_confirmed_within", (180, 365, 730)),
+               Kind.phone_visit: ("not_reached_within", (14, 30, 60, 90))}
+    if within_days is not None:
+        if kind not in windows or within_days not in windows[kind][1]:
+            allowed = ", ".join(str(d) for d in windows.get(kind, ("", ()))[1]) or "none"
+            raise BadInput(f"--within-days for {kind.value} takes one of: {allowed}")
+        params[windows[kind][0]] = within_days
     if kind == Kind.delivery:
         params["material"] = material or "Monthly study materials"
     result = _run_flow(FLOWS[kind.value], **params)

@@ -9,7 +9,8 @@ nothing new and finishes whatever a crashed run left.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Optional
+from dataclasses import dataclass
+from typing import Annotated, Literal, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -39,6 +40,22 @@ DryRun = Annotated[bool, Field(
     default=False, title="Dry run",
     description="Only count who would be targeted; write nothing.")]
 
+DueDays = Annotated[int, Field(
+    default=14, ge=1, le=90, title="Due in (days)",
+    description="Each task is due this many days after planning.")]
+MaxAttempts = Annotated[Literal[1, 2, 3, 4, 5], Field(
+    default=3, title="Attempts",
+    description="Failed attempts before a task counts as failed.")]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A run's settings for the tasks it makes (passed to each planning step)."""
+
+    within_days: int | None
+    due_days: int
+    max_attempts: int
+
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def open_run(kind: str, period: str, material: str | None) -> int:
@@ -52,8 +69,11 @@ def ranges(batch_size: int) -> list[tuple[int, int]]:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def plan_range(run_id: int, lo: int, hi: int, today: dt.date, branch_id: int | None) -> dict:
-    return plan.plan_range(common.engine(), run_id, lo, hi, today=today, branch_id=branch_id)
+def plan_range(run_id: int, lo: int, hi: int, today: dt.date, branch_id: int | None,
+               rule: Rule) -> dict:
+    return plan.plan_range(common.engine(), run_id, lo, hi, today=today, branch_id=branch_id,
+                           within_days=rule.within_days, due_days=rule.due_days,
+                           max_attempts=rule.max_attempts)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -68,8 +88,10 @@ def run_summary(run_id: int) -> list[dict]:
 
 
 @task(cache_policy=NO_CACHE)
-def preview(kind: str, period: str, today: dt.date, branch_id: int | None) -> list[dict]:
-    return plan.preview(common.engine(), kind, period, today=today, branch_id=branch_id)
+def preview(kind: str, period: str, today: dt.date, branch_id: int | None,
+            within_days: int | None) -> list[dict]:
+    return plan.preview(common.engine(), kind, period, today=today, branch_id=branch_id,
+                        within_days=within_days)
 
 
 @task(cache_policy=NO_CACHE)
@@ -88,7 +110,7 @@ def branch_id_of(name: str | None) -> int | None:
 
 def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
                  material: str | None, today: dt.date | None, batch_size: int,
-                 dry_run: bool) -> dict:
+                 dry_run: bool, rule: Rule) -> dict:
     """The body every campaign flow shares."""
     log = get_run_logger()
     today = common.day(today)
@@ -96,7 +118,7 @@ def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
     branch_id = branch_id_of(branch)
     slug = common.key(kind.value, period, branch)
     if dry_run:
-        rows = preview(kind.value, period, today, branch_id)
+        rows = preview(kind.value, period, today, branch_id, rule.within_days)
         common.table(rows, f"{slug}-preview",
                      f"Dry run of {kind.value} {period}: who would be targeted per branch")
         total = sum(r["targeted"] for r in rows)
@@ -108,7 +130,7 @@ def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
                                f"{kind.value} {period}: member batches planned")
     totals = {"created": 0, "assigned": 0, "unassigned": 0, "continuity": 0, "busy": 0}
     for lo, hi in spans:
-        counts = plan_range(run_id, lo, hi, today, branch_id)
+        counts = plan_range(run_id, lo, hi, today, branch_id, rule)
         for k in totals:
             totals[k] += counts.get(k, 0)
         progress.step()
@@ -129,6 +151,10 @@ def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
 
 @flow(name="survey", log_prints=False)
 def survey(period: Period = "", branch: BranchName = "", today: Today = None,
+           not_confirmed_within: Annotated[Literal[180, 365, 730], Field(
+               default=365, title="Not confirmed within (days)",
+               description="Members whose details were not confirmed this recently.")] = 365,
+           due_days: DueDays = 14, max_attempts: MaxAttempts = 3,
            batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
     """Survey (census): every living member not confirmed within a year gets a visit.
 
@@ -136,15 +162,23 @@ def survey(period: Period = "", branch: BranchName = "", today: Today = None,
         period: The month this run covers (YYYY-MM); empty means this month.
         branch: Only this branch and the branches nested in it; empty means all.
         today: The day the run counts from; empty means today.
+        not_confirmed_within: Target members not confirmed within this many days.
+        due_days: Each task is due this many days after planning.
+        max_attempts: Failed attempts before a task counts as failed.
         batch_size: Member ids per planning step.
         dry_run: Only count who would be targeted.
     """
     return run_campaign(CampaignKind.SURVEY, period=period, branch=branch, material=None,
-                        today=today, batch_size=batch_size, dry_run=dry_run)
+                        today=today, batch_size=batch_size, dry_run=dry_run,
+                        rule=Rule(not_confirmed_within, due_days, max_attempts))
 
 
 @flow(name="phone-visit", log_prints=False)
 def phone_visit(period: Period = "", branch: BranchName = "", today: Today = None,
+                not_reached_within: Annotated[Literal[14, 30, 60, 90], Field(
+                    default=30, title="Not reached within (days)",
+                    description="Call members living away not reached this recently.")] = 30,
+                due_days: DueDays = 14, max_attempts: MaxAttempts = 3,
                 batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
     """Phone visits: members living away, not reached within the cadence (30 days).
 
@@ -152,11 +186,15 @@ def phone_visit(period: Period = "", branch: BranchName = "", today: Today = Non
         period: The month this run covers (YYYY-MM); empty means this month.
         branch: Only this branch and the branches nested in it; empty means all.
         today: The day the run counts from; empty means today.
+        not_reached_within: Call members not reached within this many days.
+        due_days: Each task is due this many days after planning.
+        max_attempts: Failed attempts before a task counts as failed.
         batch_size: Member ids per planning step.
         dry_run: Only count who would be targeted.
     """
     return run_campaign(CampaignKind.PHONE_VISIT, period=period, branch=branch, material=None,
-                        today=today, batch_size=batch_size, dry_run=dry_run)
+                        today=today, batch_size=batch_size, dry_run=dry_run,
+                        rule=Rule(not_reached_within, due_days, max_attempts))
 
 
 @flow(name="delivery", log_prints=False)
@@ -165,6 +203,7 @@ def delivery(material: Annotated[str, Field(
                  description="What to bring this period, e.g. 'November newsletter'.")]
              = "Monthly study materials",
              period: Period = "", branch: BranchName = "", today: Today = None,
+             due_days: DueDays = 14, max_attempts: MaxAttempts = 3,
              batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
     """Deliveries: homebound members get the period's study material at their door.
 
@@ -173,11 +212,14 @@ def delivery(material: Annotated[str, Field(
         period: The month this run covers (YYYY-MM); empty means this month.
         branch: Only this branch and the branches nested in it; empty means all.
         today: The day the run counts from; empty means today.
+        due_days: Each task is due this many days after planning.
+        max_attempts: Failed attempts before a task counts as failed.
         batch_size: Member ids per planning step.
         dry_run: Only count who would be targeted.
     """
     return run_campaign(CampaignKind.DELIVERY, period=period, branch=branch, material=material,
-                        today=today, batch_size=batch_size, dry_run=dry_run)
+                        today=today, batch_size=batch_size, dry_run=dry_run,
+                        rule=Rule(None, due_days, max_attempts))
 
 
 FLOWS = {"survey": survey, "phone_visit": phone_visit, "delivery": delivery}

@@ -429,10 +429,13 @@ def _counts(picks: list[tuple[int, int | None, int]]) -> dict[int, int]:
 
 
 def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
-               branch_id: int | None = None) -> dict:
+               branch_id: int | None = None, within_days: int | None = None,
+               due_days: int | None = None, max_attempts: int | None = None) -> dict:
     """Plan and assign the run's tasks for targeted members with ``lo <= id < hi``.
 
-    One transaction of its own; idempotent. Returns counts: ``targeted`` (members the rule
+    ``within_days`` overrides the campaign's window (survey) or cadence (phone visits),
+    ``due_days`` and ``max_attempts`` its settings for the tasks made now; None keeps the
+    campaign's. One transaction of its own; idempotent. Returns counts: ``targeted`` (members the rule
     picks for this run, planned now or before), ``created``, ``assigned``, ``continuity``,
     ``unassigned`` (created but left open), ``busy`` (skipped: an open task of the same
     kind in another run).
@@ -450,11 +453,15 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
         _lock(conn)
         params: dict = {"lo": lo, "hi": hi, "run": run_id, "kind": kind.value}
         if kind is CampaignKind.SURVEY:
-            params["since"] = today - dt.timedelta(days=campaign.window_days)
+            params["since"] = today - dt.timedelta(days=within_days or campaign.window_days)
         elif kind is CampaignKind.PHONE_VISIT:
-            params["since"] = today - dt.timedelta(days=campaign.cadence_days)
+            params["since"] = today - dt.timedelta(days=within_days or campaign.cadence_days)
         else:
             params["yes"] = True
+        due = due_days or campaign.due_days
+        attempts = max_attempts or campaign.max_attempts
+        if not (0 < due <= 365 and 0 < attempts <= 20):
+            raise BadInput("due days must be 1–365 and attempts 1–20")
         branches = None if branch_id is None else _subtree(chains, branch_id)
         # state: 0 to be planned, 1 already has a task in this run, 2 busy in another run.
         found = _fetch(conn, f"""
@@ -496,9 +503,9 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
                 ON CONFLICT (run_id, member_id) DO NOTHING""")
                 .bindparams(bindparam("due_on", type_=Date), bindparam("closes_on", type_=Date),
                             bindparam("now", type_=DateTime)),
-                {"run": run_id, "kind": kind.value, "max_attempts": campaign.max_attempts,
-                 "due_on": today + dt.timedelta(days=campaign.due_days),
-                 "closes_on": closes_on(campaign.period, today, campaign.due_days),
+                {"run": run_id, "kind": kind.value, "max_attempts": attempts,
+                 "due_on": today + dt.timedelta(days=due),
+                 "closes_on": closes_on(campaign.period, today, due),
                  "no": False, "now": _utcnow()})
             created = result.rowcount
     n_assigned = by_reason[_CONTINUITY] + by_reason[_OWN] + by_reason[_PARENT]
@@ -592,7 +599,8 @@ def summary(session: Session | Connection, run_id: int) -> list[dict]:
 
 def plan_campaign(engine: Engine, kind: CampaignKind | str, period: str, *, today: dt.date,
                   branch_id: int | None = None, material: str | None = None,
-                  batch_size: int = DEFAULT_BATCH) -> dict:
+                  batch_size: int = DEFAULT_BATCH, within_days: int | None = None,
+                  due_days: int | None = None, max_attempts: int | None = None) -> dict:
     """Open the run and plan every range in turn (the flow does the loop with Prefect tasks).
 
     Returns the run id and the summed counts of `plan_range`.
@@ -602,7 +610,9 @@ def plan_campaign(engine: Engine, kind: CampaignKind | str, period: str, *, toda
         run_id = run.id
     totals: dict = {"run_id": run_id, "ranges": 0}
     for lo, hi in id_ranges(engine, size=batch_size):
-        counts = plan_range(engine, run_id, lo, hi, today=today, branch_id=branch_id)
+        counts = plan_range(engine, run_id, lo, hi, today=today, branch_id=branch_id,
+                            within_days=within_days, due_days=due_days,
+                            max_attempts=max_attempts)
         totals["ranges"] += 1
         for key, value in counts.items():
             if key not in ("lo", "hi"):
@@ -611,7 +621,7 @@ def plan_campaign(engine: Engine, kind: CampaignKind | str, period: str, *, toda
 
 
 def preview(engine: Engine, kind: CampaignKind | str, period: str, *, today: dt.date,
-            branch_id: int | None = None) -> list[dict]:
+            branch_id: int | None = None, within_days: int | None = None) -> list[dict]:
     """A dry run: per branch, how many members the rule targets now; writes nothing.
 
     ``targeted`` counts every member the rule picks; ``busy`` those of them who already
@@ -624,8 +634,10 @@ def preview(engine: Engine, kind: CampaignKind | str, period: str, *, today: dt.
     with engine.connect() as conn:
         camp = conn.execute(select(Campaign.window_days, Campaign.cadence_days)
                             .where(Campaign.name == kind.value)).first()
-        window = camp.window_days if camp else Campaign.__table__.c.window_days.default.arg
-        cadence = camp.cadence_days if camp else Campaign.__table__.c.cadence_days.default.arg
+        window = within_days or (camp.window_days if camp
+                                 else Campaign.__table__.c.window_days.default.arg)
+        cadence = within_days or (camp.cadence_days if camp
+                                  else Campaign.__table__.c.cadence_days.default.arg)
         lo, hi = conn.execute(select(func.min(Member.id), func.max(Member.id))).one()
         if lo is None:
             return []

@@ -20,6 +20,8 @@ from tests.e2e.conftest import TODAY
 
 pytestmark = pytest.mark.e2e
 PERIOD = f"{TODAY:%Y-%m}"
+#: Chosen in the form's "not_reached_within" dropdown (the flow's default is 30).
+CADENCE = 60
 CONTACTABLE = ("unverified", "active", "unreachable")
 
 
@@ -33,7 +35,7 @@ def branch_to_plan(eng) -> str:
 
 
 def expected_members(eng, branch: str, today: dt.date) -> set[int]:
-    """The phone-visit rule, written again: living away, contactable, not reached in 30
+    """The phone-visit rule, written again: living away, contactable, not reached in CADENCE
     days, in the branch or below it, and without an open phone visit already."""
     with eng.connect() as conn:
         rows = conn.execute(text(f"""
@@ -48,7 +50,7 @@ def expected_members(eng, branch: str, today: dt.date) -> set[int]:
               AND (m.last_reached_on IS NULL OR m.last_reached_on < :since)
               AND NOT EXISTS (SELECT 1 FROM outreach_tasks t WHERE t.member_id = m.id
                               AND t.kind = 'phone_visit' AND t.status IN ('open', 'assigned'))
-            """), {"branch": branch, "since": today - dt.timedelta(days=30)}).scalars()
+            """), {"branch": branch, "since": today - dt.timedelta(days=CADENCE)}).scalars()
         return set(rows)
 
 
@@ -107,7 +109,12 @@ def fill_form(page, *, period: str, branch: str, today: dt.date, props: dict) ->
     assert page.get_by_role("textbox", name=re.compile("json", re.I)).count() == 0
     for name, schema in props.items():  # a Literal / Enum parameter is a dropdown
         if "enum" in json.dumps(schema):
-            assert page.get_by_role("combobox", name=f"Select {name}").count() >= 1, name
+            assert page.get_by_role("button", name=f"Select {name}").count() >= 1, name
+    # The coordinator picks the cadence from its dropdown.
+    page.get_by_role("button", name="Select not_reached_within").click()
+    page.get_by_role("option", name=str(CADENCE), exact=True).click()
+    assert page.get_by_role("button", name="Select not_reached_within").inner_text().strip() \
+        == str(CADENCE)
 
 
 def submit_and_wait(page, shots, name: str, artifact: str) -> str:

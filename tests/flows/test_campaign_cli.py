@@ -56,6 +56,10 @@ def test_campaign_commands_end_to_end(coord, tmp_path):
     assert r.exit_code == 2 and "no branch named 'Atlantis'" in r.stderr
     r = outreach("campaign", "run", "survey", "--material", "x", code=code)
     assert r.exit_code == 2
+    r = outreach("campaign", "run", "delivery", "--within-days", "30", code=code)
+    assert r.exit_code == 2 and "takes one of: none" in r.stderr
+    r = outreach("campaign", "run", "phone_visit", "--within-days", "31", code=code)
+    assert r.exit_code == 2 and "14, 30, 60, 90" in r.stderr
 
     tasks = json.loads(outreach("tasks", "--all", "--status", "assigned", "--format", "json",
                                 code=code).stdout)

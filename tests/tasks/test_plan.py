@@ -541,3 +541,37 @@ def test_assign_open_uses_continuity_and_the_parent_branch(eng):
     assert got[m1.id].status_reason == "assigned (continuity)"
     assert got[m2.id].volunteer_id == helper.id
     assert got[m2.id].status_reason == "assigned (parent branch)"
+
+
+def test_a_run_can_override_window_due_days_and_attempts(db_url):
+    """The flows' form settings reach the tasks: a longer cadence targets fewer members,
+    due days and attempts are written on every task of the run."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from db.errors import BadInput
+    from db.models import OutreachTask
+    from db.session import make_engine, session_scope
+    from seed.generate import seed_ledger
+    from tasks import plan
+
+    eng = make_engine(db_url)
+    today = dt.date(2026, 11, 5)
+    seed_ledger(eng, members=400, volunteers=12, seed=4, today=today)
+    wide = sum(r["targeted"] for r in plan.preview(eng, "phone_visit", "2026-11", today=today,
+                                                   within_days=14))
+    narrow = sum(r["targeted"] for r in plan.preview(eng, "phone_visit", "2026-11",
+                                                     today=today, within_days=90))
+    assert wide > narrow
+    out = plan.plan_campaign(eng, "phone_visit", "2026-11", today=today, within_days=90,
+                             due_days=3, max_attempts=1)
+    assert out["created"] == narrow
+    with session_scope(eng, write=False) as s:
+        rows = s.execute(select(OutreachTask.max_attempts, OutreachTask.due_on,
+                                func.count()).group_by(OutreachTask.max_attempts,
+                                                       OutreachTask.due_on)).all()
+    assert rows == [(1, today + dt.timedelta(days=3), narrow)]
+    with pytest.raises(BadInput):
+        plan.plan_campaign(eng, "survey", "2026-11", today=today, due_days=500)
+    eng.dispose()

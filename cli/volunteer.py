@@ -150,18 +150,29 @@ def task_record(
           --answer residence=local --answer homebound=no
       outreach task record 42 moved --answer residence=away --answer address="5 Elm Rd, Springfield"
     """
-    from tasks.outcomes import load_task, parse_answers, record_outcome
+    from tasks.outcomes import parse_answers
 
     day = parse_date(today, "--today")
-    answers = parse_answers(answer or [])
-    with db_session(write=False) as s:
-        task = load_task(s, task_id)
-        kind = str(task.kind)
-    answers = _ask_answers(kind, outcome, answers)
+    _say(_record(task_id, outcome, note, parse_answers(answer or []), day))
+
+
+def _record(task_id: int, outcome: str | None, note, answers: dict[str, str], day):
+    """Record in one write transaction — unless survey answers must be asked first: the
+    write lock is never held while a person types. ``outcome`` None: the kind's success."""
+    from tasks.outcomes import SUCCESS, check_outcome, load_task, missing_answers, \
+        record_outcome
+
     with db_session() as s:
-        res = record_outcome(s, task_id=task_id, outcome=outcome, actor=actor(s), note=note,
-                             answers=answers, today=day)
-    _say(res)
+        who = actor(s)
+        kind = str(load_task(s, task_id).kind)
+        code = outcome or SUCCESS[kind].value
+        if not missing_answers(kind, check_outcome(kind, code), answers):
+            return record_outcome(s, task_id=task_id, outcome=code, actor=who, note=note,
+                                  answers=answers, today=day)
+    answers = _ask_answers(kind, code, answers)
+    with db_session() as s:
+        return record_outcome(s, task_id=task_id, outcome=code, actor=actor(s), note=note,
+                              answers=answers, today=day)
 
 
 def _say(res) -> None:
@@ -188,17 +199,9 @@ def task_done(
 
     Example: outreach task done 42 --note "gave the booklet to her in person"
     """
-    from tasks.outcomes import SUCCESS, load_task, parse_answers, record_outcome
+    from tasks.outcomes import parse_answers
 
-    answers = parse_answers(answer or [])
-    with db_session(write=False) as s:
-        kind = str(load_task(s, task_id).kind)
-    outcome = SUCCESS[kind].value
-    answers = _ask_answers(kind, outcome, answers)
-    with db_session() as s:
-        res = record_outcome(s, task_id=task_id, outcome=outcome, actor=actor(s), note=note,
-                             answers=answers)
-    _say(res)
+    _say(_record(task_id, None, note, parse_answers(answer or []), None))
 
 
 @task_app.command("release")

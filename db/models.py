@@ -1,7 +1,9 @@
 """SQLAlchemy 2 typed models of the ledger.
 
 No ``relationship()``: every query here is explicit about its joins, and mapper
-configuration is part of every volunteer command's start-up time.
+configuration is part of every volunteer command's start-up time. For the same reason no
+``from __future__ import annotations``: with string annotations SQLAlchemy must ``eval``
+each of them at import (about 30 ms of a volunteer command's start).
 
 Status columns are guarded three times over: a CHECK constraint on the value (the enum),
 triggers that refuse a pair missing from the ``*_transition`` table (`db.guards`), and
@@ -11,7 +13,6 @@ without leaving its row of history. Whoever changes a status sets ``status_by`` 
 ``status_reason`` in the same UPDATE; the trigger copies them into the history row.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 import enum

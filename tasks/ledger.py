@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from db.machines import MemberStatus
 from db.models import Branch, Member, MemberChange, Residence
 from db.state import flush
 from tasks.access import Actor
+from tasks.csvfile import records, text_of
 from tasks.people import get_or_create_branch
 
 COLUMNS = (
@@ -127,19 +127,12 @@ def _parse_row(raw: dict[str, str], line: int, problems: list[str]) -> dict | No
 def read_ledger(source: str | Path | IO[bytes]) -> list[dict]:
     """Parse and check a ledger file; raises `LedgerFileError` listing every problem."""
     data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"the file is not UTF-8 text (undecodable byte at offset {exc.start}); "
-                       "save it as CSV UTF-8 and try again") from None
-    if "\x00" in text:
-        raise BadInput("the file contains NUL bytes; it is not a CSV text file")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    lines = records(text_of(data))
     problems: list[str] = []
     try:
-        header = next(reader, None)
+        _, header = next(lines, (1, None))
     except csv.Error as exc:
-        raise LedgerFileError([f"line 1: {exc}"]) from None
+        raise LedgerFileError([f"line 1: {str(exc)[:120]}"]) from None
     if header is None:
         raise BadInput("the file is empty: expected the header " + ",".join(COLUMNS))
     header = [h.strip() for h in header]
@@ -158,38 +151,36 @@ def read_ledger(source: str | Path | IO[bytes]) -> list[dict]:
                                f"({'; '.join(parts)})"])
     rows: list[dict] = []
     seen: dict[str, int] = {}
-    line = 1
-    while True:
-        start = reader.line_num + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(f"line {start}: {str(exc)[:120]}")
-            break
-        line = start
-        if not values or all(not v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            problems.append(f"line {line}: {len(values)} fields, the header has {len(header)}")
-            continue
-        raw = dict(zip(header, values))
-        number = _unformula(raw["ledger_no"].strip())
-        first = seen.get(number) if number else None
-        if first is not None:
-            problems.append(f"line {line}: ledger_no {number[:40]!r} is already on line {first}")
-            continue
-        if number:
-            seen[number] = line
-        parsed = _parse_row(raw, line, problems)
-        if parsed is None:
-            continue
-        parsed["_line"] = line
-        rows.append(parsed)
+    try:
+        for line, values in lines:
+            _check_record(line, values, header, seen, rows, problems)
+    except csv.Error as exc:
+        problems.append(f"line {exc.line}: {str(exc)[:120]}")
     if problems:
         raise LedgerFileError(problems)
     return rows
+
+
+def _check_record(line: int, values: list[str], header: list[str], seen: dict[str, int],
+                  rows: list[dict], problems: list[str]) -> None:
+    """Check one record; a good one is appended to ``rows``, problems to ``problems``."""
+    if not values or all(not v.strip() for v in values):
+        return
+    if len(values) != len(header):
+        problems.append(f"line {line}: {len(values)} fields, the header has {len(header)}")
+        return
+    raw = dict(zip(header, values))
+    number = _unformula(raw["ledger_no"].strip())
+    first = seen.get(number) if number else None
+    if first is not None:
+        problems.append(f"line {line}: ledger_no {number[:40]!r} is already on line {first}")
+        return
+    if number:
+        seen[number] = line
+    parsed = _parse_row(raw, line, problems)
+    if parsed is not None:
+        parsed["_line"] = line
+        rows.append(parsed)
 
 
 _TRACKED = ("name", "birth_date", "phone", "residence", "home_address", "current_address",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import BadInput, OutreachError
 from tasks.access import Actor
+from tasks.csvfile import records, text_of
 from tasks.outcomes import parse_answers, record_outcome
 
 REQUIRED = ("task_id", "outcome")
@@ -55,17 +55,9 @@ def parse_answer_cell(cell: str) -> dict[str, str]:
 
 def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
     """(line, row) pairs of a results file; refuses a file that is not CSV at all."""
+    lines = records(text_of(data))
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"the file is not UTF-8 text (undecodable byte at offset {exc.start})") \
-            from None
-    # csv.reader, not DictReader: DictReader skips blank lines inside next(), so the line
-    # counted before the call would name the blank line instead of the row after it.
-    # strict: a quote left open would otherwise swallow the rest of the file into one cell.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
+        _, header = next(lines, (1, None))
     except csv.Error as exc:
         raise BadInput(f"line 1: {str(exc)[:100]}; nothing was applied") from None
     if not header:
@@ -76,20 +68,16 @@ def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
         raise BadInput(f"line 1: the header lacks {', '.join(missing)} "
                        "(expected task_id,outcome,note,answers)")
     rows = []
-    while True:
-        start = reader.line_num + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise BadInput(f"line {start}: {str(exc)[:100]}; nothing was applied") from None
-        if not any(v.strip() for v in values):
-            continue
-        row = dict(zip(names, values))
-        for name in names[len(values):]:
-            row.setdefault(name, None)
-        rows.append((start, row))
+    try:
+        for start, values in lines:
+            if not any(v.strip() for v in values):
+                continue
+            row = dict(zip(names, values))
+            for name in names[len(values):]:
+                row.setdefault(name, None)
+            rows.append((start, row))
+    except csv.Error as exc:
+        raise BadInput(f"line {exc.line}: {str(exc)[:100]}; nothing was applied") from None
     return rows
 
 

@@ -327,3 +327,23 @@ def test_markdown_has_counts_and_no_contact_details(ledger):
         assert secret not in md
     seg = cov.coverage_markdown(cov.coverage_by_segment(ledger["s"], today=TODAY))
     assert "| away | 2 | 1 | 1 | 0 | 0 |" in seg
+
+
+def test_the_parallel_path_counts_what_the_plain_path_counts(db_url, monkeypatch):
+    """Big SQLite ledgers run the parts on two connections; the figures do not change."""
+    from db.session import make_engine, session_scope
+    from seed.generate import seed_ledger
+    from tasks import coverage as cov
+    from tasks import plan
+
+    eng = make_engine(db_url)
+    seed_ledger(eng, members=900, volunteers=20, seed=3, today=TODAY)
+    for kind in ("survey", "phone_visit", "delivery"):
+        plan.plan_campaign(eng, kind, "2026-11", today=TODAY)
+    with session_scope(eng, write=False) as s:
+        plain = cov.coverage(s, today=TODAY + dt.timedelta(days=30), period="2026-11")
+    monkeypatch.setattr(cov, "PARALLEL_FROM", 10)
+    with session_scope(eng, write=False) as s:
+        both = cov.coverage(s, today=TODAY + dt.timedelta(days=30), period="2026-11")
+    assert both == plain and plain[-1]["members"] == 900 and plain[-1]["overdue"] > 0
+    eng.dispose()

@@ -19,9 +19,10 @@ TODAY = dt.date(2026, 11, 3)
 pytestmark = pytest.mark.prefect
 
 
-def read_events(prefix: str, since: dt.datetime, want: int, timeout: float = 30.0) -> list:
-    """Events named ``prefix``* since ``since``; the server persists them in the
-    background, so wait (bounded) until ``want`` of them are there."""
+def read_events(prefix: str, since: dt.datetime, want: int, timeout: float = 30.0,
+                resource: str | None = None) -> list:
+    """Events named ``prefix``* since ``since`` (about ``resource`` only, if given); the
+    server persists them in the background, so wait (bounded) until ``want`` are there."""
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 
@@ -34,7 +35,7 @@ def read_events(prefix: str, since: dt.datetime, want: int, timeout: float = 30.
 
     deadline = time.monotonic() + timeout
     while True:
-        found = asyncio.run(once())
+        found = [e for e in asyncio.run(once()) if resource in (None, e.resource.id)]
         if len(found) >= want or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
@@ -72,10 +73,9 @@ def test_campaign_planned_event_carries_the_run_id_and_counts(ledger):
     state = phone_visit(period="2026-11", today=TODAY, return_state=True)
     out = state.result()
     assert out["created"] > 0
-    events = read_events("outreach.campaign.planned", since, want=1)
-    mine = [e for e in events
-            if e.resource.id == f"outreach.campaign-run.{out['run_id']}"]
-    assert len(mine) == 1, [e.event for e in events]
+    mine = read_events("outreach.campaign.planned", since, want=1,
+                       resource=f"outreach.campaign-run.{out['run_id']}")
+    assert len(mine) == 1, [e.event for e in mine]
     ev = mine[0]
     assert ev.payload == {"kind": "phone_visit", "period": "2026-11",
                           "created": out["created"], "still_open": out["still_open"]}
@@ -97,8 +97,9 @@ def test_follow_up_emits_unreachable_and_escalation_events(ledger):
                         .where(OutreachTask.kind == "escalation")) == 2
     # Each name on its own: other tests' events (a campaign planned seconds ago) must not
     # fill the count while the follow-up's are still being written.
-    events = (read_events("outreach.members.unreachable", since, want=1)
-              + read_events("outreach.escalations.created", since, want=1))
+    here = f"outreach.follow-up.{TODAY}"
+    events = (read_events("outreach.members.unreachable", since, want=1, resource=here)
+              + read_events("outreach.escalations.created", since, want=1, resource=here))
     by_name = {e.event: e for e in events if e.resource.id == f"outreach.follow-up.{TODAY}"}
     assert by_name["outreach.members.unreachable"].payload == {"count": 2}
     assert by_name["outreach.escalations.created"].payload == {"count": 2}

@@ -171,3 +171,11 @@ def task_in(session: Session, state: str, *, volunteer_: Volunteer | None = None
         move_task(session, t, s, actor_id=actor_id, reason=f"test: to {s}",
                   volunteer_id=task_volunteer(s, volunteer_.id if volunteer_ else None))
     return t
+
+
+# --- every pair of states, for the tests that walk them all -------------------------------
+
+MEMBER_STATES = [str(s) for s in MemberStatus]
+TASK_STATES = [str(s) for s in TaskStatus]
+MEMBER_PAIRS = [(a, b) for a in MEMBER_STATES for b in MEMBER_STATES]
+TASK_PAIRS = [(a, b) for a in TASK_STATES for b in TASK_STATES]

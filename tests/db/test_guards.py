@@ -4,8 +4,6 @@ task assignment rules and optimistic locking. On SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -26,10 +24,8 @@ from db.session import make_engine, session_scope, writer
 from db.state import move_member
 from tests.db import factories as f
 
-MEMBER_STATES = [str(s) for s in MemberStatus]
-TASK_STATES = [str(s) for s in TaskStatus]
-MEMBER_PAIRS = list(itertools.product(MEMBER_STATES, MEMBER_STATES))
-TASK_PAIRS = list(itertools.product(TASK_STATES, TASK_STATES))
+MEMBER_STATES, TASK_STATES = f.MEMBER_STATES, f.TASK_STATES
+MEMBER_PAIRS, TASK_PAIRS = f.MEMBER_PAIRS, f.TASK_PAIRS
 # Pairs that change something (a same-value write is no transition; assigned -> assigned
 # with another volunteer is a reassignment).
 MEMBER_MOVES = [(a, b) for a, b in MEMBER_PAIRS if a != b]

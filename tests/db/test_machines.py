@@ -3,8 +3,6 @@ exactly one history row, every other pair is refused with a clear message."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from sqlalchemy import select, text
 
@@ -23,10 +21,8 @@ from db.models import MemberStatusChange, TaskStatusChange
 from db.state import move_member, move_task
 from tests.db import factories as f
 
-MEMBER_STATES = [str(s) for s in MemberStatus]
-TASK_STATES = [str(s) for s in TaskStatus]
-MEMBER_PAIRS = list(itertools.product(MEMBER_STATES, MEMBER_STATES))
-TASK_PAIRS = list(itertools.product(TASK_STATES, TASK_STATES))
+MEMBER_STATES, TASK_STATES = f.MEMBER_STATES, f.TASK_STATES
+MEMBER_PAIRS, TASK_PAIRS = f.MEMBER_PAIRS, f.TASK_PAIRS
 
 
 def _ids(pair):

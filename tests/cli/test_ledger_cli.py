@@ -173,7 +173,7 @@ def test_member_show_for_coordinators_and_refused_to_strangers(db_url, tmp_path)
     assert "new → unverified" in r.stdout
     r = outreach("member", "show", "S1", code=vol)
     assert r.exit_code == 1 and "not in your open tasks" in r.stderr
-    assert "555" not in r.stderr
+    assert "555-2222" not in r.stderr and "High St" not in r.stderr
     r = outreach("member", "show", "NOPE", code=coord)
     assert r.exit_code == 2 and "no member" in r.stderr
 

@@ -305,7 +305,7 @@ def test_reminders_and_retries_due_count_from_today(eng):
         {"volunteer_id": ids[1], "volunteer": "Walt", "overdue": 1,
          "oldest_due": (TODAY - 3 * DAY).isoformat(), "days_late": 3},
     ]
-    assert "555" not in repr(rem) and "Secret" not in repr(rem)
+    assert "555 0100" not in repr(rem) and "Secret" not in repr(rem)
 
 
 def test_the_whole_sweep_twice_moves_nothing_the_second_time(eng):

@@ -361,7 +361,7 @@ def test_summary_per_branch_has_counts_and_no_contact_details(eng):
         {"branch_id": a.id, "branch": "A branch", "targeted": 2, "assigned": 1, "unassigned": 1},
         {"branch_id": b.id, "branch": "B branch", "targeted": 1, "assigned": 0, "unassigned": 1},
     ]
-    assert "555" not in repr(rows) and "Main" not in repr(rows)
+    assert "555 0100" not in repr(rows) and "Main" not in repr(rows)
 
 
 # --- idempotency and history ----------------------------------------------------------------

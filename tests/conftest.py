@@ -82,12 +82,7 @@ def session(engine):
 def db_url(template_url, tmp_path, monkeypatch) -> str:
     """A clean, migrated database whose writes are committed; the env points at it."""
     if PG_URL:
-        eng = make_engine(template_url)
-        with eng.begin() as conn:
-            # History tables refuse TRUNCATE; a test database is wiped with triggers off.
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
-        eng.dispose()
+        _wipe_pg(template_url)
         url = template_url
     else:
         src = template_url.split("///", 1)[1]
@@ -104,6 +99,17 @@ def db_url(template_url, tmp_path, monkeypatch) -> str:
     for eng in db_session._engines.values():
         eng.dispose()
     db_session._engines.clear()
+    if PG_URL:  # leave nothing committed behind for the rolled-back `session` tests
+        _wipe_pg(template_url)
+
+
+def _wipe_pg(url: str) -> None:
+    eng = make_engine(url)
+    with eng.begin() as conn:
+        # History tables refuse TRUNCATE; a test database is wiped with triggers off.
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
+    eng.dispose()
 
 
 @pytest.fixture(scope="session")

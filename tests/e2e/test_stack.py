@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from cli import stack
 from cli.main import app
 from tests.e2e.conftest import TODAY, _reset_engines, free_port
-from tests.e2e.test_ui import branch_to_plan, expected_members, planned_members
+from tests.e2e.test_ui import CADENCE, branch_to_plan, expected_members, planned_members
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 PREFECT_DB, LEDGER_DB = "outreach_e2e_prefect", "outreach_e2e"
@@ -104,7 +104,8 @@ def test_postgres_stack_with_two_workers(tmp_path, monkeypatch):
         runs = {}
         for name, params in {
             "phone-visit/phone-visit": {"period": "2026-11", "branch": branch,
-                                        "today": TODAY.isoformat()},
+                                        "today": TODAY.isoformat(),
+                                        "not_reached_within": CADENCE},
             "delivery/delivery": {"period": "2026-11", "today": TODAY.isoformat(),
                                   "material": "November booklet"},
         }.items():

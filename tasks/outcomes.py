@@ -252,8 +252,8 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
     if task.status != TaskStatus.ASSIGNED:
         raise Refused(f"task {task.id} is {task.status}; only an assigned task takes outcomes")
     member = session.get(Member, task.member_id)
-    run = session.get(CampaignRun, task.run_id)
-    campaign = session.get(Campaign, run.campaign_id)
+    retry_days = session.scalar(select(Campaign.retry_days).join(
+        CampaignRun, CampaignRun.campaign_id == Campaign.id).where(CampaignRun.id == task.run_id))
     who = task.volunteer_id
     reason = f"task {task.id}: {code}"
     session.add(Attempt(task_id=task.id, volunteer_id=who, recorded_by=actor.id, outcome=code,
@@ -271,7 +271,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
         move_task(session, task, TaskStatus.DONE, actor_id=actor.id, reason=reason)
     else:
         task.attempts += 1
-        task.next_attempt_on = today + dt.timedelta(days=campaign.retry_days)
+        task.next_attempt_on = today + dt.timedelta(days=retry_days)
         if task.attempts >= task.max_attempts:
             task.outcome = code
             task.next_attempt_on = None

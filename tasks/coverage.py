@@ -35,7 +35,7 @@ from typing import Literal
 from sqlalchemy import and_, case, func, literal, select, text, union_all
 from sqlalchemy.orm import Session, aliased
 
-from db.errors import BadInput, NotFound
+from db.errors import BadInput
 from db.machines import MemberStatus, TaskStatus
 from db.models import (
     Attempt,
@@ -51,6 +51,7 @@ from db.models import (
     Residence,
     Volunteer,
 )
+from tasks.people import subtree_ids
 
 #: Outcomes that count as a successful contact (the member, or their family, got it).
 SUCCESS = (Outcome.REACHED.value, Outcome.DELIVERED.value, Outcome.DELIVERED_TO_FAMILY.value)
@@ -86,22 +87,8 @@ def _segment(residence, homebound) -> str:
 
 
 def branch_ids_under(session: Session, branch_id: int) -> list[int]:
-    """``branch_id`` and every branch nested under it (branches are few: done in Python)."""
-    rows = session.execute(select(Branch.id, Branch.parent_id)).all()
-    if branch_id not in {r[0] for r in rows}:
-        raise NotFound(f"no branch with id {branch_id}")
-    children: dict[int, list[int]] = {}
-    for bid, parent in rows:
-        if parent is not None:
-            children.setdefault(parent, []).append(bid)
-    out, stack = [], [branch_id]
-    while stack:
-        bid = stack.pop()
-        if bid in out:
-            continue
-        out.append(bid)
-        stack.extend(children.get(bid, ()))
-    return sorted(out)
+    """``branch_id`` and every branch nested under it."""
+    return sorted(subtree_ids(session, branch_id=branch_id))
 
 
 def last_runs(session: Session, n: int = LOOKBACK_RUNS) -> list[int]:

@@ -32,8 +32,10 @@ def get_or_create_branch(session: Session, *, name: str,
 
 
 def subtree_ids(session: Session, *, branch_id: int) -> list[int]:
-    """A branch and every branch nested below it."""
+    """A branch and every branch nested below it (branches are few: done in Python)."""
     rows = session.execute(select(Branch.id, Branch.parent_id)).all()
+    if branch_id not in {r[0] for r in rows}:
+        raise NotFound(f"no branch with id {branch_id}")
     children: dict[int | None, list[int]] = {}
     for bid, parent in rows:
         children.setdefault(parent, []).append(bid)

@@ -642,17 +642,13 @@ def preview(engine: Engine, kind: CampaignKind | str, period: str, *, today: dt.
         if lo is None:
             return []
         params: dict = {"lo": lo, "hi": hi + 1, "kind": kind.value}
-        where = _target_sql(kind, None)
+        branches = None
         if branch_id is not None:
-            rows = conn.execute(select(Branch.id, Branch.parent_id)).all()
-            if branch_id not in {r[0] for r in rows}:
+            chains = _chains(conn)
+            if branch_id not in chains:
                 raise NotFound(f"no branch {branch_id}")
-            keep, todo = set(), [branch_id]
-            while todo:
-                b = todo.pop()
-                keep.add(b)
-                todo += [r[0] for r in rows if r[1] == b and r[0] not in keep]
-            where += f" AND m.branch_id IN ({', '.join(str(int(b)) for b in sorted(keep))})"
+            branches = _subtree(chains, branch_id)
+        where = _target_sql(kind, branches)
         if kind is CampaignKind.SURVEY:
             params["since"] = today - dt.timedelta(days=window)
         elif kind is CampaignKind.PHONE_VISIT:

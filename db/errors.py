@@ -33,3 +33,15 @@ class NotReady(OutreachError):
     """The database is missing or not upgraded."""
 
     exit_code = 1
+
+
+def shown(value: str) -> str:
+    """A value for an error message: quoted when it looks like a code someone typed
+    (``abroad``, ``teleported``), otherwise withheld — a misaligned CSV row can put a
+    phone number or an address in any column, and messages reach logs and artifacts."""
+    import re
+
+    value = value.strip()
+    if re.fullmatch(r"[A-Za-z][A-Za-z_\-]{0,29}", value):
+        return repr(value)
+    return "that value"

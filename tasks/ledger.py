@@ -23,7 +23,7 @@ from typing import IO, Iterable
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput
+from db.errors import BadInput, shown
 from db.machines import MemberStatus
 from db.models import Branch, Member, MemberChange, Residence
 from db.state import flush
@@ -108,10 +108,10 @@ def _parse_row(raw: dict[str, str], line: int, problems: list[str]) -> dict | No
                 bad("birth_date", f"{row['birth_date']} is not a possible birth date")
     residence = row["residence"].lower() or "local"
     if residence not in ("local", "away"):
-        bad("residence", f"must be local or away, not {row['residence'][:20]!r}")
+        bad("residence", f"must be local or away, not {shown(row['residence'])}")
     hb = row["homebound"].lower()
     if hb not in TRUE | FALSE:
-        bad("homebound", f"must be yes/no/true/false/1/0, not {row['homebound'][:20]!r}")
+        bad("homebound", f"must be yes/no/true/false/1/0, not {shown(row['homebound'])}")
     if len(problems) > start:
         return None
     return {

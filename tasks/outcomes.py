@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, NotFound, Refused
+from db.errors import BadInput, NotFound, Refused, shown
 from db.machines import CONTACTABLE_MEMBER, OPEN_TASK, MemberStatus, TaskStatus
 from db.models import (
     Attempt,
@@ -97,7 +97,7 @@ def parse_answers(pairs: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip().lower()
         if not sep or not key:
-            raise BadInput(f"--answer must look like KEY=VALUE, not {item[:30]!r}")
+            raise BadInput(f"an answer must look like KEY=VALUE, not {shown(item)}")
         if key in out:
             raise BadInput(f"--answer {key} is given twice")
         out[key] = value.strip()
@@ -108,7 +108,7 @@ def check_outcome(kind: str, outcome: str) -> Outcome:
     try:
         code = Outcome(outcome.strip().lower())
     except ValueError:
-        raise BadInput(f"unknown outcome {outcome[:30]!r}; one of: "
+        raise BadInput(f"unknown outcome {shown(outcome)}; one of: "
                        + ", ".join(o.value for o in Outcome)) from None
     fits = OUTCOMES_BY_KIND[kind]
     if code not in fits:
@@ -131,7 +131,7 @@ def check_answers(kind: str, outcome: Outcome, answers: dict[str, str]) -> dict[
     for key, value in answers.items():
         if key not in allowed:
             what = ", ".join(sorted(allowed)) if allowed else "none"
-            raise BadInput(f"answer {key[:30]!r} does not fit outcome {outcome} of a {kind} task "
+            raise BadInput(f"answer {shown(key)} does not fit outcome {outcome} of a {kind} task "
                            f"(answers it takes: {what})")
         if len(value) > 500 or _CONTROL.search(value):
             raise BadInput(f"answer {key} is too long or contains control characters")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, OutreachError
+from db.errors import BadInput, OutreachError, shown
 from tasks.access import Actor
 from tasks.csvfile import records, text_of
 from tasks.outcomes import parse_answers, record_outcome
@@ -115,7 +115,7 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
         try:
             raw_id = (row.get("task_id") or "").strip()
             if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
-                raise BadInput(f"task_id {raw_id[:20]!r} is not a task id")
+                raise BadInput(f"task_id {shown(raw_id)} is not a task id")
             outcome = (row.get("outcome") or "").strip()
             if not outcome:
                 raise BadInput("outcome is empty")

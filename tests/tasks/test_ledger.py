@@ -49,3 +49,13 @@ def test_not_text_is_refused():
 def test_sql_like_names_are_just_names():
     rows = read(HEADER + "\nA1,\"Robert'); DROP TABLE members;--\",,,North,,,,,,\n")
     assert rows[0]["name"] == "Robert'); DROP TABLE members;--"
+
+
+def test_a_shifted_row_does_not_echo_contact_details():
+    """Columns slipped by one: an address lands in residence, a phone in homebound; the
+    refusal names the columns but never shows what is in them."""
+    with pytest.raises(LedgerFileError) as err:
+        read(HEADER + "\nA1,Mary,,,North,12 Elm Street,,,555 0199,,\n")
+    text = str(err.value)
+    assert "residence" in text and "homebound" in text
+    assert "Elm" not in text and "555 0199" not in text

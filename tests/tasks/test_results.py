@@ -286,3 +286,15 @@ def test_a_later_run_sheet_with_the_same_outcome_is_a_new_attempt(session, w):
     assert run(session, sheet.format(id=t1.id, n=0), actor(w.vol)).duplicates == 1
     assert run(session, sheet.format(id=t1.id, n=1), actor(w.vol)).applied == 1
     assert t1.attempts == 2
+
+
+def test_problems_never_show_a_phone_or_address_from_the_file(session, w):
+    """Problem lines go to a Prefect artifact: cells that are not codes are withheld."""
+    t1 = w.task()
+    rep = run(session, "task_id,outcome,note,answers\n"
+                       "555 0199,no_answer,,\n"
+                       f"{t1.id},12 Elm Street,,\n"
+                       f"{t1.id},moved,,phone 555 0199\n", actor(w.vol))
+    text = "\n".join(rep.problems)
+    assert len(rep.problems) == 3
+    assert "555 0199" not in text and "Elm" not in text

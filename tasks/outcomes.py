@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db import crashpoints
 from db.errors import BadInput, NotFound, Refused, shown
 from db.machines import CONTACTABLE_MEMBER, OPEN_TASK, MemberStatus, TaskStatus
 from db.models import (
@@ -328,6 +329,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
                     reason=f"{member.failed_contacts} failed contacts in a row")
         escalation_id = escalate(session, member=member, today=today, actor_id=actor.id)
     flush(session, f"task {task.id}")
+    crashpoints.reach("outcome.recorded")
     return Recorded(task.id, str(code), str(task.status), member.id, str(member.status),
                     task.attempts, task.next_attempt_on, task.pending_confirmation,
                     escalation_id)

@@ -76,6 +76,7 @@ from sqlalchemy import (Connection, Date, DateTime, Engine, bindparam, case, fun
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db import crashpoints
 from db.errors import BadInput, NotFound
 from db.machines import CONTACTABLE_MEMBER, TaskStatus
 from db.models import Branch, Campaign, CampaignKind, CampaignRun, Member, OutreachTask, Role
@@ -487,6 +488,7 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
                      else [(k, None, 0) for k, _b, _l in todo])
             del todo
             by_reason = _counts(picks)
+            crashpoints.reach("plan.matched")
             _write_picks(conn, picks)
             del picks
             result = conn.execute(text(f"""
@@ -508,6 +510,8 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
                  "closes_on": closes_on(campaign.period, today, due),
                  "no": False, "now": _utcnow()})
             created = result.rowcount
+            crashpoints.reach("plan.written")
+    crashpoints.reach("plan.committed")
     n_assigned = by_reason[_CONTINUITY] + by_reason[_OWN] + by_reason[_PARENT]
     return {
         "lo": lo, "hi": hi,
@@ -566,6 +570,7 @@ def assign_open(engine: Engine, run_id: int | None = None, *,
                         version = outreach_tasks.version + 1
                     FROM plan_pick p
                     WHERE outreach_tasks.id = p.key AND outreach_tasks.status = '{_OPEN}'""")
+                crashpoints.reach("assign.written")
                 by_reason = _counts(picks)
                 totals["assigned"] += len(picks)
                 totals["continuity"] += by_reason[_CONTINUITY]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from db import crashpoints
 from db.errors import BadInput, OutreachError, shown
 from tasks.access import Actor
 from tasks.csvfile import records, text_of
@@ -138,6 +139,7 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
             report.duplicates += 1
             continue
         report.applied += 1
+        crashpoints.reach("results.row")
         report.by_outcome[res.outcome] = report.by_outcome.get(res.outcome, 0) + 1
         if res.escalation_task_id:
             report.escalations += 1

@@ -29,7 +29,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from db import crashpoints, migrate, session as db_session
+from db import crashpoints, migrate
+from db import session as db_session
 from db.session import make_engine, session_scope
 from seed.generate import seed_ledger
 from tasks import plan
@@ -248,7 +249,7 @@ def consistent(url: str) -> None:
 def assert_same(got: dict, want: dict) -> None:
     for table in SNAPSHOT:
         assert len(got[table]) == len(want[table]), table
-        diff = sum(a != b for a, b in zip(got[table], want[table]))
+        diff = sum(a != b for a, b in zip(got[table], want[table], strict=True))
         assert diff == 0, f"{table}: {diff} rows differ from the uninterrupted run"
 
 

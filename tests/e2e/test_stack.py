@@ -7,6 +7,7 @@ import json
 import socket
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from cli import stack
 from cli.main import app
 from tests.e2e.conftest import TODAY, _reset_engines, free_port
 from tests.e2e.test_ui import CADENCE, branch_to_plan, expected_members, planned_members
+from tests.reliability.leaks import Details, files_under, pg_dump, scan_files
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 PREFECT_DB, LEDGER_DB = "outreach_e2e_prefect", "outreach_e2e"
@@ -128,6 +130,12 @@ def test_postgres_stack_with_two_workers(tmp_path, monkeypatch):
             kinds = dict(conn.execute(text(
                 "SELECT kind, COUNT(*) FROM outreach_tasks GROUP BY kind")).all())
         assert kinds["phone_visit"] == len(want) and kinds["delivery"] > 0
+        # Privacy: nothing of members' contact details in Prefect's PostgreSQL database
+        # (logs, artifacts, parameters, states, events) or in the stack's log files.
+        details = Details.of(eng)
+        dump = pg_dump(up.ledger.rsplit("/", 1)[0] + f"/{PREFECT_DB}")
+        assert b"COPY public.log " in dump and details.found_in(dump) == 0
+        assert scan_files(details, files_under(Path(up.home))) == {}
         print(f"\nPG stack: {up.timings}, runs completed {time.monotonic() - t_submit:.1f} s "
               f"after submit, whole {time.monotonic() - t0:.1f} s")
     finally:

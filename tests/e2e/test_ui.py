@@ -12,11 +12,13 @@ import json
 import re
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from tests.e2e.conftest import TODAY
+from tests.reliability.leaks import Details, files_under, scan_files
 
 pytestmark = pytest.mark.e2e
 PERIOD = f"{TODAY:%Y-%m}"
@@ -169,4 +171,11 @@ def test_coordinator_starts_phone_visits_from_the_ui(sqlite_stack, page, shots):
 
     assert all(not u.startswith(("http://127.0.0.1", "http://localhost"))
                for u in page.refused)
+    # Privacy: no member's contact details in the Prefect database, its home or the
+    # stack's logs (server, worker) after these UI-triggered runs.
+    details = Details.of(eng)
+    assert details.count > 1000
+    files = files_under(Path(stack.home))
+    assert any(f.name == "prefect.db" for f in files)
+    assert scan_files(details, files) == {}
     print(f"\ne2e timings: stack {stack.timings}, first UI run {first_run_s:.1f} s")

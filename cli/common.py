@@ -45,6 +45,10 @@ def edge(fn: Callable) -> Callable:
             raise
         except KeyboardInterrupt:
             die("interrupted; nothing was written", 1)
+        finally:
+            access = sys.modules.get("tasks.access")
+            if access is not None:  # login counters, after the command's transaction
+                access.settle()
 
     return wrapper
 

@@ -188,6 +188,27 @@ def volunteer_deactivate(
     typer.echo(f"volunteer {vol.id} is inactive; `outreach follow-up` reassigns their tasks")
 
 
+@volunteer_app.command("new-code")
+@edge
+def volunteer_new_code(
+    volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
+) -> None:
+    """Give a volunteer a new access code, for a lost or leaked one: the old code stops
+    working at once, the count of wrong codes starts again (coordinators only).
+
+    Example: outreach volunteer new-code 17
+    """
+    from tasks.access import new_code
+    from tasks.people import get_volunteer
+
+    with db_session() as s:
+        who = actor(s)
+        vol = get_volunteer(s, ref=volunteer)
+        code = new_code(s, volunteer=vol, actor=who)
+    typer.echo(f"new code for {vol.id} ({vol.name}); the old one no longer works")
+    typer.echo(f"access code (shown once, keep it safe): {code}")
+
+
 @members_app.command("import")
 @edge
 def members_import(

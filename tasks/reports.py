@@ -46,12 +46,12 @@ def volunteer_list(session: Session) -> list[dict]:
                   .where(OutreachTask.status.in_(list(OPEN_TASK)))
                   .group_by(OutreachTask.volunteer_id).subquery())
     stmt = (select(Volunteer.id, Volunteer.name, Volunteer.role, Branch.name, Volunteer.capacity,
-                   func.coalesce(open_count.c.n, 0), Volunteer.active)
+                   func.coalesce(open_count.c.n, 0), Volunteer.active, Volunteer.failed_logins)
             .join(Branch, Branch.id == Volunteer.branch_id)
             .outerjoin(open_count, open_count.c.volunteer_id == Volunteer.id)
             .order_by(Volunteer.id))
     return [{"id": r[0], "name": r[1], "role": str(r[2]), "branch": r[3], "capacity": r[4],
-             "open tasks": r[5], "active": "yes" if r[6] else "no"}
+             "open tasks": r[5], "active": "yes" if r[6] else "no", "wrong codes": r[7]}
             for r in session.execute(stmt)]
 
 

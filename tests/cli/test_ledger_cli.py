@@ -83,6 +83,47 @@ def test_login_stores_the_code_0600_and_rejects_wrong_codes(db_url, tmp_path):
     assert outreach("logout").exit_code == 0 and not token.exists()
 
 
+def failed_logins(url: str, vid: int) -> int:
+    with session_scope(make_engine(url), write=False) as s:
+        return s.get(Volunteer, vid).failed_logins
+
+
+def test_wrong_codes_are_counted_across_commands_and_the_right_one_resets(db_url):
+    """The count survives the refused command's rollback (read and write commands alike)
+    and shows in `volunteer list`; the right code sets it back to zero."""
+    coord, vol = bootstrap()
+    vid = int(vol.split("-", 1)[0])
+    wrong = f"{vid}-AAAA-BBBB-CCCC-DDDD"
+    for args in (["tasks"], ["task", "record", "1", "no_answer"], ["whoami"]):
+        r = outreach(*args, code=wrong)
+        assert r.exit_code == 1 and r.stderr == "outreach: wrong access code\n"
+    assert failed_logins(db_url, vid) == 3
+    listing = outreach("volunteer", "list", code=coord).stdout
+    assert "wrong codes" in listing
+    assert outreach("tasks", code=vol).exit_code == 0
+    assert failed_logins(db_url, vid) == 0
+    # An unknown id counts nothing and says the same.
+    r = outreach("tasks", code="999-AAAA-BBBB-CCCC-DDDD")
+    assert r.exit_code == 1 and r.stderr == "outreach: wrong access code\n"
+
+
+def test_new_code_replaces_the_old_one_coordinators_only(db_url):
+    coord, vol = bootstrap()
+    vid = vol.split("-", 1)[0]
+    assert outreach("tasks", code=f"{vid}-AAAA-BBBB-CCCC-DDDD").exit_code == 1
+    r = outreach("volunteer", "new-code", vid, code=vol)
+    assert r.exit_code == 1 and "only a coordinator" in r.stderr
+    r = outreach("volunteer", "new-code", vid, code=coord)
+    assert r.exit_code == 0, r.output
+    fresh = first_code(r.stdout)
+    assert fresh != vol and fresh.startswith(f"{vid}-")
+    assert outreach("tasks", code=vol).exit_code == 1      # the old code is dead
+    assert outreach("whoami", code=fresh).stdout.startswith("Bob Volunteer")
+    assert failed_logins(db_url, int(vid)) == 0
+    r = outreach("volunteer", "new-code", "4711", code=coord)
+    assert r.exit_code == 2 and r.stderr == "outreach: no volunteer with id 4711\n"
+
+
 def test_import_creates_updates_and_records_history(db_url, tmp_path):
     coord, _ = bootstrap()
     f = write(tmp_path / "ledger.csv", HEADER,

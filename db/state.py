@@ -8,6 +8,9 @@ history row in the same transaction (see `db.guards`). Set-based moves in flows 
 
 from __future__ import annotations
 
+from typing import Callable, TypeVar
+
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -15,6 +18,28 @@ from sqlalchemy.orm.exc import StaleDataError
 from db.errors import Conflict, Refused
 from db.machines import MEMBER_COORDINATOR_ONLY, allowed, describe
 from db.models import Member, OutreachTask
+
+Row = TypeVar("Row")
+
+
+def first_or_add(session: Session, query: Select, make: Callable[[], Row]) -> Row:
+    """The row ``query`` finds, or a new one from ``make()`` if there is none.
+
+    Two transactions can both find nothing (PostgreSQL, READ COMMITTED: two volunteers'
+    first escalations of a day, two reruns of one period); the second INSERT then waits
+    for the first and fails on the unique key. The INSERT runs in a savepoint, so the
+    loser reads the winner's committed row instead of failing the whole command.
+    """
+    found = session.scalars(query).first()
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+    except IntegrityError:
+        return session.scalars(query).one()
+    return row
 
 
 def _why_not(machine: str, what: str, current: str, to: str) -> str:

@@ -33,7 +33,7 @@ from db.models import (
     Role,
     Volunteer,
 )
-from db.state import flush, move_member, move_task
+from db.state import first_or_add, flush, move_member, move_task
 from tasks.access import Actor
 
 O = Outcome
@@ -355,21 +355,18 @@ def coordinator_for(session: Session, branch_id: int) -> int | None:
 
 
 def escalation_run(session: Session, today: dt.date) -> CampaignRun:
-    camp = session.scalars(select(Campaign).where(Campaign.kind == K.ESCALATION)).first()
-    if camp is None:
-        camp = Campaign(name=K.ESCALATION.value, kind=K.ESCALATION, due_days=7)
-        session.add(camp)
-        session.flush()
+    """Today's escalation run, created (with the escalation campaign) if missing — also
+    when two volunteers' outcomes escalate at the same moment (`first_or_add`)."""
+    camp = first_or_add(
+        session, select(Campaign).where(Campaign.name == K.ESCALATION.value),
+        lambda: Campaign(name=K.ESCALATION.value, kind=K.ESCALATION, due_days=7))
     # One run per day, not per month: (run, member) is unique, and a member who is reached
     # and then becomes unreachable again later in the same month needs a new escalation.
     period = today.isoformat()
-    run = session.scalars(select(CampaignRun).where(CampaignRun.campaign_id == camp.id,
-                                                    CampaignRun.period == period)).first()
-    if run is None:
-        run = CampaignRun(campaign_id=camp.id, period=period)
-        session.add(run)
-        session.flush()
-    return run
+    return first_or_add(
+        session, select(CampaignRun).where(CampaignRun.campaign_id == camp.id,
+                                           CampaignRun.period == period),
+        lambda: CampaignRun(campaign_id=camp.id, period=period))
 
 
 def escalate(session: Session, *, member: Member, today: dt.date,

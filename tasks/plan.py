@@ -71,9 +71,7 @@ import datetime as dt
 import re
 from collections import Counter
 
-from sqlalchemy import (Connection, Date, DateTime, Engine, bindparam, case, func, select,
-                        text)
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Date, DateTime, Engine, bindparam, case, func, select, text
 from sqlalchemy.orm import Session
 
 from db import crashpoints
@@ -81,6 +79,7 @@ from db.errors import BadInput, NotFound
 from db.machines import CONTACTABLE_MEMBER, TaskStatus
 from db.models import Branch, Campaign, CampaignKind, CampaignRun, Member, OutreachTask, Role
 from db.session import writer
+from db.state import first_or_add
 
 #: Members per range (one Prefect task each in the flows). Each range pays a fixed cost
 #: (counting every volunteer's load, rewriting the same index pages at its commit), so a
@@ -123,16 +122,8 @@ def _kind(kind: CampaignKind | str) -> CampaignKind:
 def ensure_campaign(session: Session, kind: CampaignKind | str) -> Campaign:
     """The campaign of ``kind`` (named after it), created with the model's defaults."""
     kind = _kind(kind)
-    found = session.scalars(select(Campaign).where(Campaign.name == kind.value)).first()
-    if found is not None:
-        return found
-    try:
-        with session.begin_nested():
-            campaign = Campaign(name=kind.value, kind=kind)
-            session.add(campaign)
-    except IntegrityError:  # created by someone else just now
-        return session.scalars(select(Campaign).where(Campaign.name == kind.value)).one()
-    return campaign
+    return first_or_add(session, select(Campaign).where(Campaign.name == kind.value),
+                        lambda: Campaign(name=kind.value, kind=kind))
 
 
 def check_period(period: str) -> str:
@@ -158,14 +149,8 @@ def open_run(session: Session, kind: CampaignKind | str, period: str, *,
     campaign = ensure_campaign(session, kind)
     query = select(CampaignRun).where(CampaignRun.campaign_id == campaign.id,
                                       CampaignRun.period == period)
-    run = session.scalars(query).first()
-    if run is None:
-        try:
-            with session.begin_nested():
-                run = CampaignRun(campaign_id=campaign.id, period=period, material=material)
-                session.add(run)
-        except IntegrityError:  # opened by a concurrent rerun of the same period
-            run = session.scalars(query).one()
+    run = first_or_add(session, query, lambda: CampaignRun(
+        campaign_id=campaign.id, period=period, material=material))
     if material and not run.material:
         run.material = material
         session.flush()

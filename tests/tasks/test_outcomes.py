@@ -752,3 +752,42 @@ def test_a_stale_member_loses_cleanly(db_url):
             assert attempts_of(s, ids[1]) == []
     finally:
         eng.dispose()
+
+
+@pytest.mark.parametrize("existing_campaign", [False, True])
+def test_two_escalations_at_once_share_the_day_s_run(db_url, existing_campaign):
+    """Two volunteers' outcomes escalate at the same moment: the second transaction waits
+    on the first's uncommitted campaign/run (PostgreSQL: on the unique key; SQLite: on the
+    write lock) and then uses it instead of failing (found by the load test)."""
+    import threading
+    import time
+
+    from db.session import writer
+
+    eng = make_engine(db_url)
+    day = dt.date(2026, 11, 4)
+    if existing_campaign:  # a later day: the campaign exists, the day's run does not
+        with session_scope(eng) as s:
+            oc.escalation_run(s, day - dt.timedelta(days=1))
+    first = Session(writer(eng))
+    first.begin()
+    mine = oc.escalation_run(first, day).id
+    got: dict = {}
+
+    def second() -> None:
+        try:
+            with Session(writer(eng)) as s, s.begin():
+                got["run"] = oc.escalation_run(s, day).id
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            got["error"] = repr(exc)
+
+    t = threading.Thread(target=second)
+    t.start()
+    time.sleep(0.5)
+    waited = t.is_alive()
+    first.commit()
+    first.close()
+    t.join(60)
+    eng.dispose()
+    assert waited, "the second transaction ran after the first instead of alongside it"
+    assert got == {"run": mine}

@@ -90,7 +90,7 @@ def demo(
 
     start = parse_date(today, "--today") or dt.date.today()
     folder = settings.home() / "demo"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in ("outreach.db", "outreach.db-wal", "outreach.db-shm"):
         (folder / name).unlink(missing_ok=True)
     os.environ["OUTREACH_DATABASE_URL"] = f"sqlite:///{folder / 'outreach.db'}"

@@ -308,7 +308,7 @@ def _login(code: Optional[str]) -> None:
     with db_session(write=False) as s:
         who = authenticate(s, code)
     path = settings.token_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the code's folder: ours only
     write_private(str(path), code.strip() + "\n")
     typer.echo(f"logged in as {who.name} ({who.role} {who.id})")
 

@@ -364,7 +364,7 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
     if workers < 1:
         raise StackError("--workers must be at least 1")
     sdir = stack_dir()
-    sdir.mkdir(parents=True, exist_ok=True)
+    sdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     (sdir / "prefect").mkdir(exist_ok=True)
     for old in sdir.glob("*.log"):
         old.unlink()

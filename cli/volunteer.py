@@ -160,11 +160,13 @@ def _record(task_id: int, outcome: str | None, note, answers: dict[str, str], da
     """Record in one write transaction — unless survey answers must be asked first: the
     write lock is never held while a person types. ``outcome`` None: the kind's success."""
     from tasks.outcomes import SUCCESS, check_outcome, load_task, missing_answers, \
-        record_outcome
+        record_outcome, require_holder
 
     with db_session() as s:
         who = actor(s)
-        kind = str(load_task(s, task_id).kind)
+        task = load_task(s, task_id)
+        require_holder(task, who)  # not yours: refused before any question about the visit
+        kind = str(task.kind)
         code = outcome or SUCCESS[kind].value
         if not missing_answers(kind, check_outcome(kind, code), answers):
             return record_outcome(s, task_id=task_id, outcome=code, actor=who, note=note,

@@ -34,7 +34,8 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         if path and path != ":memory:":
             from pathlib import Path
 
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # The ledger holds contact details: a folder made for it is its owner's only.
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _sqlite_setup(engine)
         return engine

@@ -18,6 +18,7 @@ import typer
 
 from cli.common import actor, db_session, edge, parse_date
 from db.errors import BadInput
+from tasks.csvfile import safe_cell
 
 campaign_app = typer.Typer(help="Run a campaign through Prefect (coordinators).",
                            no_args_is_help=True)
@@ -235,6 +236,8 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
     from tasks.access import require_coordinator
 
     day = parse_date(today, "--today") or dt.date.today()
+    if period is not None:
+        coverage.month_bounds(period, day)  # refused for every report, not only coverage
     with db_session(write=False) as s:
         require_coordinator(actor(s))
         if which == Report.coverage:
@@ -244,7 +247,7 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
         elif which == Report.unreachable:
             rows = coverage.unreachable_list(s, today=day)
         else:
-            rows = coverage.movements(s)
+            rows = coverage.movements(s, period=period, today=day)
     emit(rows, format)
 
 
@@ -255,7 +258,8 @@ def emit(rows: list[dict], format: Format) -> None:
         if rows:
             w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
             w.writeheader()
-            w.writerows(rows)
+            w.writerows({k: safe_cell(v, phone="phone" in k) for k, v in r.items()}
+                        for r in rows)
     else:
         from tabulate import tabulate
 

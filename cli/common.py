@@ -24,14 +24,26 @@ def die(message: str, code: int) -> None:
     raise typer.Exit(code=code)
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # argv bytes that were no UTF-8 arrive as lone surrogates
+        return False
+    return True
+
+
 def edge(fn: Callable) -> Callable:
     """Catch domain errors and the database's busy/locked answers at the command's edge."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DatabaseError, OperationalError
 
         try:
+            for value in (*args, *kwargs.values()):
+                if isinstance(value, str) and not _utf8(value):
+                    raise BadInput("an argument is not UTF-8 text: check the terminal's "
+                                   "encoding")
             return fn(*args, **kwargs)
         except OutreachError as exc:
             die(str(exc), exc.exit_code)
@@ -42,6 +54,11 @@ def edge(fn: Callable) -> Callable:
             if "could not connect" in text or "connection refused" in text or \
                     "unable to open" in text:
                 die("cannot open the database (check OUTREACH_DATABASE_URL)", 1)
+            raise
+        except DatabaseError as exc:
+            if "not a database" in str(exc.orig).lower():
+                die("the database file is not a SQLite database (check "
+                    "OUTREACH_DATABASE_URL); nothing was written", 1)
             raise
         except KeyboardInterrupt:
             die("interrupted; nothing was written", 1)
@@ -77,7 +94,10 @@ def actor(session: Session, *, required: bool = True):
 
 def write_private(path: str, text: str) -> None:
     """Write a file only its owner can read (0600), even if it existed before."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:  # a directory, a missing folder, no permission
+        raise BadInput(f"cannot write {path!r}: {exc.strerror}; nothing was written") from None
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, text.encode("utf-8"))
@@ -86,14 +106,11 @@ def write_private(path: str, text: str) -> None:
 
 
 def parse_date(value: str | None, what: str):
-    import datetime as dt
+    from tasks.csvfile import parse_day
 
     if value is None:
         return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise BadInput(f"{what} must be a date YYYY-MM-DD, not {value[:20]!r}") from None
+    return parse_day(value, what)
 
 
 def is_terminal() -> bool:

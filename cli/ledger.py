@@ -47,7 +47,7 @@ def db_status() -> None:
     from db.session import engine
 
     rev = migrate.current(engine())
-    state = "up to date" if rev == migrate.HEAD else "needs `outreach db upgrade`"
+    state = "up to date" if rev == migrate.HEAD else migrate.problem(engine(), rev)
     typer.echo(f"revision {rev or 'none'} (this outreach needs {migrate.HEAD}): {state}")
 
 
@@ -222,10 +222,11 @@ def members_import(
 
     Example: outreach members import ledger.csv
     """
+    from tasks.csvfile import is_file
     from tasks.ledger import import_ledger, read_ledger
     from tasks.people import require_ledger_writer
 
-    if not file.is_file():
+    if not is_file(file):
         raise BadInput(f"no such file: {file}")
     rows = read_ledger(file)
     with db_session() as s:

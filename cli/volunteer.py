@@ -36,7 +36,8 @@ def tasks(
     status: Annotated[Optional[str], typer.Option(
         help="A task status (default: open and assigned).")] = None,
     today: Annotated[Optional[str], typer.Option(help="Date for 'overdue' (YYYY-MM-DD).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many rows.", min=1)] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many rows.", min=1,
+                                                 max=1_000_000)] = None,
 ) -> None:
     """List your open tasks by due date (! marks overdue ones).
 
@@ -65,7 +66,10 @@ def _tasks(all_, format, branch, volunteer, kind, status, today, limit) -> None:
     if format == Format.csv:
         w = csv.DictWriter(sys.stdout, fieldnames=SHEET_FIELDS, lineterminator="\n")
         w.writeheader()
-        w.writerows(sheet_rows(rows))
+        from tasks.csvfile import safe_cell
+
+        w.writerows({k: safe_cell(v, phone=k == "phone") for k, v in r.items()}
+                    for r in sheet_rows(rows))
         return
     if not rows:
         typer.echo("no open tasks" if status is None else f"no {status} tasks")

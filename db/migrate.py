@@ -13,7 +13,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from db.errors import NotReady
 
-HEAD = "0001"
+#: Every revision this outreach knows, oldest first.
+REVISIONS = ("0001",)
+HEAD = REVISIONS[-1]
 _HERE = Path(__file__).parent
 
 
@@ -30,6 +32,9 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     """Create or upgrade the schema; returns the revision now current."""
     from alembic import command
 
+    rev = current(engine)
+    if (rev is not None and rev not in REVISIONS) or (rev is None and _has_tables(engine)):
+        raise NotReady(problem(engine, rev))
     with engine.begin() as conn:
         command.upgrade(_config(conn), revision)
     return current(engine) or ""
@@ -51,11 +56,29 @@ def current(engine: Engine) -> str | None:
         return None
 
 
-def require_current(engine: Engine) -> None:
-    """Refuse to work on a database that is missing or at an older revision."""
-    rev = current(engine)
+def _has_tables(engine: Engine) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(set(inspect(engine).get_table_names()) - {"alembic_version"})
+
+
+def problem(engine: Engine, rev: str | None) -> str:
+    """What is wrong with a database at ``rev`` (not HEAD), and what to do about it."""
+    if rev is None and _has_tables(engine):
+        return ("the database has tables but no schema revision (no alembic_version): it "
+                "was not made by `outreach db upgrade`, or it was damaged; restore a backup "
+                "or check OUTREACH_DATABASE_URL")
     if rev is None:
-        raise NotReady("the database is not set up: run `outreach db upgrade`")
+        return "the database is not set up: run `outreach db upgrade`"
+    if rev not in REVISIONS:
+        return (f"the database is at revision {rev}, which this outreach does not know (it "
+                f"needs {HEAD}): it was upgraded by a newer outreach; install that version")
+    return f"the database is at revision {rev}, this outreach needs {HEAD}: run " \
+           "`outreach db upgrade`"
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database that is missing or at another revision."""
+    rev = current(engine)
     if rev != HEAD:
-        raise NotReady(f"the database is at revision {rev}, this outreach needs {HEAD}: "
-                       "run `outreach db upgrade`")
+        raise NotReady(problem(engine, rev))

@@ -61,7 +61,8 @@ def _normal(secret: str) -> str:
 
 def parse_code(code: str) -> tuple[int, str]:
     head, _, secret = code.strip().partition("-")
-    if not head.isdigit() or len(_normal(secret)) != GROUPS * GROUP_LEN:
+    if not (code.isascii() and head.isdigit() and len(head) <= 9) or \
+            len(_normal(secret)) != GROUPS * GROUP_LEN:
         raise BadInput("that is not an access code (it looks like 17-ABCD-EFGH-JKMN-PQRS)")
     return int(head), secret
 

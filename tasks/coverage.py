@@ -62,7 +62,7 @@ OPEN = (TaskStatus.OPEN.value, TaskStatus.ASSIGNED.value)
 #: How many recent campaign runs "never reached" looks back over.
 LOOKBACK_RUNS = 3
 COVERAGE_COLUMNS = ("members", "reached", "overdue", "unreachable", "never_reached_3")
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^(19\d\d|20\d\d|2100)-(0[1-9]|1[0-2])$")
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -9,13 +9,26 @@ what people see in their editor.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import re
 from typing import Iterator
 
 from db.errors import BadInput
 
 #: csv's own limit is 128 KiB per field; nothing we read needs more than this.
 FIELD_LIMIT = 64 * 1024
+
+
+def is_file(path) -> bool:
+    """``Path.is_file``, but False (not OSError) for a name the system refuses outright,
+    such as one longer than it allows."""
+    from pathlib import Path
+
+    try:
+        return Path(path).is_file()
+    except OSError:
+        return False
 
 
 def text_of(data: bytes) -> str:
@@ -28,6 +41,45 @@ def text_of(data: bytes) -> str:
     if "\x00" in text:
         raise BadInput("the file contains NUL bytes; it is not a CSV text file")
     return text
+
+
+#: Dates people type or write in a file: outside these years a date is a typo (and far
+#: enough from the ends of Python's calendar that date arithmetic cannot overflow).
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(value: str, what: str) -> dt.date:
+    """A date written YYYY-MM-DD between 1900 and 2100, else BadInput naming ``what``.
+
+    The value itself is not repeated: a shifted CSV cell can hold a phone number.
+    """
+    text = value.strip()
+    try:
+        if not _DAY.fullmatch(text):
+            raise ValueError
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{what} is not a date YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadInput(f"{what} {day} is not a possible date (years 1900 to 2100)")
+    return day
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE_SHAPE = re.compile(r"^[0-9 +\-().#*/x]*$")
+
+
+def safe_cell(value, *, phone: bool = False):
+    """A value for a CSV cell that a spreadsheet will not run as a formula: text starting
+    with = + - @ tab or CR gets a leading apostrophe (the ledger import takes it off again),
+    except a phone number's + or - in a phone column. Other types pass unchanged."""
+    if not isinstance(value, str) or not value or value[0] not in FORMULA_START \
+            or value == "-":
+        return value
+    if phone and value[0] in "+-" and _PHONE_SHAPE.match(value):
+        return value
+    return "'" + value
 
 
 def records(text: str) -> Iterator[tuple[int, list[str]]]:

@@ -28,7 +28,7 @@ from db.machines import MemberStatus
 from db.models import Branch, Member, MemberChange, Residence
 from db.state import flush
 from tasks.access import Actor
-from tasks.csvfile import records, text_of
+from tasks.csvfile import records, safe_cell, text_of
 from tasks.people import get_or_create_branch
 
 COLUMNS = (
@@ -43,7 +43,6 @@ MAX_LEN = {"ledger_no": 40, "name": 200, "branch": 120, "phone": 40,
            "home_address": 500, "current_address": 500}
 _PHONE = re.compile(r"^[0-9 +\-().#*/x]*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Fields that hold contact details: never echoed in an error message.
 PRIVATE = {"phone", "home_address", "current_address", "family_contact_name",
            "family_contact_phone"}
@@ -102,7 +101,7 @@ def _parse_row(raw: dict[str, str], line: int, problems: list[str]) -> dict | No
             if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["birth_date"]):
                 raise ValueError
         except ValueError:
-            bad("birth_date", f"{row['birth_date'][:20]!r} is not a date YYYY-MM-DD")
+            bad("birth_date", "is not a date YYYY-MM-DD")
         else:
             if birth.year < 1880 or birth > dt.date.today():
                 bad("birth_date", f"{row['birth_date']} is not a possible birth date")
@@ -144,7 +143,8 @@ def read_ledger(source: str | Path | IO[bytes]) -> list[dict]:
         if missing:
             parts.append("missing " + ", ".join(missing))
         if unknown:
-            parts.append("unknown " + ", ".join(repr(u[:30]) for u in unknown))
+            # shown(): a file without its header row has data (phones, addresses) here
+            parts.append("unknown " + ", ".join(sorted({shown(u) for u in unknown})))
         if dupes:
             parts.append("repeated " + ", ".join(dupes))
         raise LedgerFileError([f"line 1: the header must be exactly {','.join(COLUMNS)} "
@@ -254,14 +254,10 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor | None,
     return result
 
 
-def _cell(value) -> str:
+def _cell(value, column: str) -> str:
     if value is None:
         return ""
-    text = _text(value)
-    if text and text[0] in _FORMULA_START:
-        if not (text[0] in "+-" and _PHONE.match(text)):
-            return "'" + text
-    return text
+    return safe_cell(_text(value), phone=column in ("phone", "family_contact_phone"))
 
 
 def export_rows(session: Session, *, branch_ids: Iterable[int] | None = None):
@@ -273,7 +269,7 @@ def export_rows(session: Session, *, branch_ids: Iterable[int] | None = None):
     if branch_ids is not None:
         stmt = stmt.where(Member.branch_id.in_(list(branch_ids)))
     for row in session.execute(stmt.execution_options(yield_per=5000)):
-        yield [_cell(v) for v in row]
+        yield [_cell(v, c) for v, c in zip(row, COLUMNS)]
 
 
 def export_ledger(session: Session, out: IO[str]) -> int:

@@ -73,6 +73,8 @@ SURVEY_FIELDS: dict[str, str] = {
 }
 SURVEY_REQUIRED = ("phone", "address", "residence", "homebound")
 MOVED_FIELDS = {"residence", "address", "phone", "moved_out"}
+#: Answers stored in a column narrower than 500 characters.
+ANSWER_LIMIT = {"family_contact_name": 200}
 _PHONE = re.compile(r"^[0-9 +\-().#*/x]{3,40}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -134,7 +136,7 @@ def check_answers(kind: str, outcome: Outcome, answers: dict[str, str]) -> dict[
             what = ", ".join(sorted(allowed)) if allowed else "none"
             raise BadInput(f"answer {shown(key)} does not fit outcome {outcome} of a {kind} task "
                            f"(answers it takes: {what})")
-        if len(value) > 500 or _CONTROL.search(value):
+        if len(value) > ANSWER_LIMIT.get(key, 500) or _CONTROL.search(value):
             raise BadInput(f"answer {key} is too long or contains control characters")
         low = value.lower()
         if key == "residence" and low not in ("local", "away", "same"):
@@ -430,6 +432,8 @@ def skip(session: Session, *, task_id: int, reason: str, actor: Actor) -> Outrea
     require_coordinator(actor)
     if not reason.strip():
         raise BadInput("a skip needs a reason")
+    if _CONTROL.search(reason):
+        raise BadInput("the reason contains control characters")
     task = load_task(session, task_id)
     move_task(session, task, TaskStatus.CANCELLED, actor_id=actor.id,
               reason=f"skipped: {reason.strip()[:300]}")

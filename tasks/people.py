@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.errors import BadInput, NotFound, Refused
 from db.models import Branch, BranchKind, Member, Role, Volunteer
 from tasks.access import Actor, format_code, new_credentials, require_coordinator
+
+#: As the ledger import: tab and newline pass, other control characters do not.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def check_name(value: str, what: str, limit: int) -> str:
+    """A name as the ledger import accepts it: no control characters, at most ``limit``."""
+    if len(value) > limit:
+        raise BadInput(f"{what} is longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise BadInput(f"{what} contains control characters")
+    return value
 
 
 def get_branch(session: Session, *, name: str) -> Branch | None:
@@ -19,7 +33,7 @@ def get_or_create_branch(session: Session, *, name: str,
                          kind: BranchKind = BranchKind.GEOGRAPHIC,
                          parent: Branch | None = None) -> tuple[Branch, bool]:
     """The branch of that name, created if missing; returns (branch, created)."""
-    name = name.strip()
+    name = check_name(name.strip(), "the branch name", 120)
     if not name:
         raise BadInput("a branch needs a name")
     branch = get_branch(session, name=name)
@@ -72,7 +86,7 @@ def add_volunteer(session: Session, *, name: str, branch: str, coordinator: bool
 
     The code is returned once, here; only its salted hash is stored.
     """
-    name = name.strip()
+    name = check_name(name.strip(), "the name", 200)
     if not name:
         raise BadInput("a volunteer needs a name")
     if capacity < 0 or capacity > 10_000:

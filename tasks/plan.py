@@ -98,7 +98,7 @@ REASON_ASSIGNED = "assigned"
 REASON_CONTINUITY = "assigned (continuity)"
 REASON_PARENT = "assigned (parent branch)"
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^(19\d\d|20\d\d|2100)-(0[1-9]|1[0-2])$")
 _CONTACTABLE = ", ".join(f"'{s}'" for s in sorted(CONTACTABLE_MEMBER))
 _ROLES = ", ".join(f"'{r}'" for r in ASSIGNABLE_ROLES)
 _OPEN, _ASSIGNED = TaskStatus.OPEN.value, TaskStatus.ASSIGNED.value

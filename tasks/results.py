@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from db import crashpoints
 from db.errors import BadInput, OutreachError, shown
 from tasks.access import Actor
-from tasks.csvfile import records, text_of
+from tasks.csvfile import is_file, parse_day, records, text_of
 from tasks.outcomes import parse_answers, record_outcome
 
 REQUIRED = ("task_id", "outcome")
@@ -76,6 +76,8 @@ def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
             row = dict(zip(names, values))
             for name in names[len(values):]:
                 row.setdefault(name, None)
+            if any(v.strip() for v in values[len(names):]):
+                row[None] = f"{len(values)} fields, the header has {len(names)}"
             rows.append((start, row))
     except csv.Error as exc:
         raise BadInput(f"line {exc.line}: {str(exc)[:100]}; nothing was applied") from None
@@ -114,6 +116,8 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
         seen[ident] = seen.get(ident, 0) + 1
         key = row_key(row, seen[ident])
         try:
+            if row.get(None):  # like csv.DictReader's restkey: fields beyond the header
+                raise BadInput(f"{row[None]} (is there an unquoted comma in a note?)")
             raw_id = (row.get("task_id") or "").strip()
             if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
                 raise BadInput(f"task_id {shown(raw_id)} is not a task id")
@@ -123,10 +127,7 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
             answers = parse_answer_cell(row.get("answers") or "")
             day = today
             if (row.get("date") or "").strip():
-                try:
-                    day = dt.date.fromisoformat(row["date"].strip())
-                except ValueError:
-                    raise BadInput(f"date {row['date'][:20]!r} is not YYYY-MM-DD") from None
+                day = parse_day(row["date"], "date")
             note = (row.get("note") or "").strip() or None
             with session.begin_nested():
                 res = record_outcome(session, task_id=int(raw_id), outcome=outcome,
@@ -148,6 +149,6 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
 
 def load_results_file(path: str | Path) -> list[tuple[int, dict[str, str]]]:
     p = Path(path)
-    if not p.is_file():
+    if not is_file(p):
         raise BadInput(f"no such file: {path}")
     return read_results(p.read_bytes())

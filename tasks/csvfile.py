@@ -67,7 +67,11 @@ def parse_day(value: str, what: str) -> dt.date:
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PHONE_SHAPE = re.compile(r"^[0-9 +\-().#*/x]*$")
+#: What a phone number may be made of (digits, spaces, + - ( ) . # * / x).
+PHONE_SHAPE = re.compile(r"^[0-9 +\-().#*/x]*$")
+#: Control characters refused in any text we store: C0 except tab and newline, DEL, and
+#: C1 (U+0080–U+009F, where U+009B starts a terminal escape just as ESC [ does).
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def safe_cell(value, *, phone: bool = False):
@@ -77,7 +81,7 @@ def safe_cell(value, *, phone: bool = False):
     if not isinstance(value, str) or not value or value[0] not in FORMULA_START \
             or value == "-":
         return value
-    if phone and value[0] in "+-" and _PHONE_SHAPE.match(value):
+    if phone and value[0] in "+-" and PHONE_SHAPE.match(value):
         return value
     return "'" + value
 

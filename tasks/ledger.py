@@ -28,7 +28,7 @@ from db.machines import MemberStatus
 from db.models import Branch, Member, MemberChange, Residence
 from db.state import flush
 from tasks.access import Actor
-from tasks.csvfile import records, safe_cell, text_of
+from tasks.csvfile import CONTROL, PHONE_SHAPE, records, safe_cell, text_of
 from tasks.people import get_or_create_branch
 
 COLUMNS = (
@@ -41,8 +41,6 @@ FALSE = {"no", "false", "0", "n", ""}
 MAX_LEN = {"ledger_no": 40, "name": 200, "branch": 120, "phone": 40,
            "family_contact_phone": 40, "family_contact_name": 200,
            "home_address": 500, "current_address": 500}
-_PHONE = re.compile(r"^[0-9 +\-().#*/x]*$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: Fields that hold contact details: never echoed in an error message.
 PRIVATE = {"phone", "home_address", "current_address", "family_contact_name",
            "family_contact_phone"}
@@ -89,10 +87,10 @@ def _parse_row(raw: dict[str, str], line: int, problems: list[str]) -> dict | No
     for col, limit in MAX_LEN.items():
         if len(row[col]) > limit:
             bad(col, f"is longer than {limit} characters")
-        elif _CONTROL.search(row[col]):
+        elif CONTROL.search(row[col]):
             bad(col, "contains control characters")
     for col in ("phone", "family_contact_phone"):
-        if row[col] and len(row[col]) <= MAX_LEN[col] and not _PHONE.match(row[col]):
+        if row[col] and len(row[col]) <= MAX_LEN[col] and not PHONE_SHAPE.match(row[col]):
             bad(col, "has characters a phone number cannot have")
     birth = None
     if row["birth_date"]:

@@ -35,6 +35,7 @@ from db.models import (
 )
 from db.state import first_or_add, flush, move_member, move_task
 from tasks.access import Actor
+from tasks.csvfile import CONTROL
 
 O = Outcome
 K = CampaignKind
@@ -76,7 +77,6 @@ MOVED_FIELDS = {"residence", "address", "phone", "moved_out"}
 #: Answers stored in a column narrower than 500 characters.
 ANSWER_LIMIT = {"family_contact_name": 200}
 _PHONE = re.compile(r"^[0-9 +\-().#*/x]{3,40}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass
@@ -136,7 +136,7 @@ def check_answers(kind: str, outcome: Outcome, answers: dict[str, str]) -> dict[
             what = ", ".join(sorted(allowed)) if allowed else "none"
             raise BadInput(f"answer {shown(key)} does not fit outcome {outcome} of a {kind} task "
                            f"(answers it takes: {what})")
-        if len(value) > ANSWER_LIMIT.get(key, 500) or _CONTROL.search(value):
+        if len(value) > ANSWER_LIMIT.get(key, 500) or CONTROL.search(value):
             raise BadInput(f"answer {key} is too long or contains control characters")
         low = value.lower()
         if key == "residence" and low not in ("local", "away", "same"):
@@ -236,7 +236,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
     """Record one attempt at a task and apply its effects (see PRODUCT.md's outcome table)."""
     today = today or dt.date.today()
     answers = dict(answers or {})
-    if note is not None and (len(note) > 2000 or _CONTROL.search(note)):
+    if note is not None and (len(note) > 2000 or CONTROL.search(note)):
         raise BadInput("the note is too long (2000 characters at most) or has control characters")
     if source_key is not None:
         done = session.scalars(select(Attempt).where(Attempt.source_key == source_key)).first()
@@ -432,7 +432,7 @@ def skip(session: Session, *, task_id: int, reason: str, actor: Actor) -> Outrea
     require_coordinator(actor)
     if not reason.strip():
         raise BadInput("a skip needs a reason")
-    if _CONTROL.search(reason):
+    if CONTROL.search(reason):
         raise BadInput("the reason contains control characters")
     task = load_task(session, task_id)
     move_task(session, task, TaskStatus.CANCELLED, actor_id=actor.id,

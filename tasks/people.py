@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.errors import BadInput, NotFound, Refused
 from db.models import Branch, BranchKind, Member, Role, Volunteer
 from tasks.access import Actor, format_code, new_credentials, require_coordinator
+from tasks.csvfile import CONTROL
 
-#: As the ledger import: tab and newline pass, other control characters do not.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def check_name(value: str, what: str, limit: int) -> str:
     """A name as the ledger import accepts it: no control characters, at most ``limit``."""
     if len(value) > limit:
         raise BadInput(f"{what} is longer than {limit} characters")
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise BadInput(f"{what} contains control characters")
     return value
 

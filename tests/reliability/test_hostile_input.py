@@ -737,7 +737,7 @@ def test_arbitrary_bytes_never_crash_the_ledger_import(ledger):
 
 
 def test_ledger_refusals_do_not_quote_contact_details(ledger):
-    """BUG (fails before the fix): a refusal quotes cells back. A ledger file without its
+    """Found by the fuzz (fixed): a refusal quotes cells back. A ledger file without its
     header row gets every cell of its first row echoed as "unknown" header names, and a
     phone number that slipped into birth_date is echoed as "not a date" — both land in
     the terminal and in logs."""
@@ -1134,7 +1134,7 @@ def test_results_import_fuzz_through_the_cli(results_world, prefect_harness):
 
 
 def test_results_rows_wider_than_the_header_are_refused(results_world):
-    """BUG (fails before the fix): a row with more fields than the header is applied and
+    """Found by the fuzz (fixed): a row with more fields than the header is applied and
     its extra fields dropped without a word — an unquoted comma in a note loses the rest
     of the note. The ledger import refuses such rows; the results import must too."""
     w = results_world
@@ -1294,8 +1294,8 @@ def test_sql_and_formulas_in_names_and_notes_are_kept_exactly(world):
 
 
 def test_control_characters_and_overlong_names_are_refused(world):
-    """BUG (fails before the fix): the ledger import refuses control characters and
-    over-long names, but names typed on the command line are not checked. An escape
+    """Found by the fuzz: the ledger import refused control characters and over-long
+    names, but names typed on the command line were not checked. An escape
     sequence in a volunteer's name is printed raw to every coordinator's terminal by
     ``volunteer list``; a name longer than its column is stored on SQLite (and then does
     not survive an export and import) and crashes with DataError on PostgreSQL. Same for
@@ -1309,6 +1309,7 @@ def test_control_characters_and_overlong_names_are_refused(world):
     cases = [
         (("volunteer", "add", "Eve\x1b[31mRed", "--branch", "North"), w.coord),
         (("volunteer", "add", "Eve\x07", "--branch", "North"), w.coord),
+        (("volunteer", "add", "Eve\x9b31mRed", "--branch", "North"), w.coord),  # C1 CSI
         (("volunteer", "add", "Eve", "--branch", "No\x1b[2Jrth"), w.coord),
         (("volunteer", "add", "x" * (MAX_LEN["name"] + 1), "--branch", "North"), w.coord),
         (("volunteer", "add", "Eve", "--branch", "b" * (MAX_LEN["branch"] + 1)), w.coord),
@@ -1403,7 +1404,7 @@ def test_argv_fuzz(world):
         "import-name-too-long", "outcomes-name-too-long", "export-to-empty-path",
         "export-to-missing-folder"])
 def test_hostile_arguments(world, argv, who):
-    """BUG (each fails before the fix): values a person can type that crash the command
+    """Found by the fuzz (fixed): values a person can type that crash the command
     instead of being refused — a huge ``--limit`` or access-code id (OverflowError on
     SQLite, DataError on PostgreSQL), a code whose id is a superscript digit (``isdigit``
     but not ``int``), bytes that are not UTF-8 in argv (a Latin-1 terminal typing "José"),
@@ -1421,7 +1422,7 @@ def test_hostile_arguments(world, argv, who):
 # --- every CSV we write is safe in a spreadsheet ---------------------------------------------
 
 def test_every_csv_export_neutralises_formulas(db_url, tmp_path):
-    """BUG (fails before the fix): members can be called ``=cmd|' /C calc'!A0`` (the import
+    """Found by the fuzz (fixed): members can be called ``=cmd|' /C calc'!A0`` (the import
     keeps names as given), and the run sheet (``outreach tasks --format csv``, meant to be
     printed from a spreadsheet) and ``report … --format csv`` write such cells raw. The
     ledger export escapes formulas but leaves arithmetic such as ``-1+1`` raw in any column
@@ -1571,7 +1572,7 @@ def test_a_database_at_another_migration_is_refused_by_every_command(odd_db):
     upgrade, ``outreach db upgrade`` succeeds; where it cannot (a newer database, tables
     without a revision) ``db upgrade`` refuses in one line too and writes nothing.
 
-    Before the fix: a newer database is told to run ``outreach db upgrade``, which then
+    Found (fixed): a newer database is told to run ``outreach db upgrade``, which then
     crashes (alembic CommandError), and ``db status`` says the same; a database with the
     tables but no alembic_version is told to upgrade, which crashes ("table branches
     already exists")."""
@@ -1632,7 +1633,7 @@ def test_a_database_at_another_migration_is_refused_by_every_command(odd_db):
 
 
 def test_a_file_that_is_no_database_is_refused(tmp_path, monkeypatch):
-    """BUG (fails before the fix): OUTREACH_DATABASE_URL pointing at a file that is not a
+    """Found by the fuzz (fixed): OUTREACH_DATABASE_URL pointing at a file that is not a
     SQLite database (a CSV, a backup in another format) crashes every command with
     DatabaseError instead of saying so in one line."""
     path = tmp_path / "ledger.db"

@@ -14,7 +14,6 @@ Unset (always, outside that suite), `reach` costs one environment lookup.
 from __future__ import annotations
 
 import os
-import signal
 
 _passes: dict[str, int] = {}
 
@@ -39,4 +38,6 @@ def reach(name: str) -> None:
         return
     _passes[name] = _passes.get(name, 0) + 1
     if _passes[name] == int(nth or 1):
+        import signal
+
         os.kill(os.getpid(), signal.SIGKILL)

@@ -36,24 +36,19 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.common import rss_mb, run_child
 
 TODAY = dt.date(2026, 11, 2)
 PERIOD = "2026-11"
 
 
 # --- children: one measured step each ----------------------------------------------------
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child_seed(url: str, members: int, volunteers: int | None, seed: int) -> dict:
@@ -79,7 +74,7 @@ def _child_seed(url: str, members: int, volunteers: int | None, seed: int) -> di
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     eng.dispose()
     return {"seconds": seconds, "members": res.members, "volunteers": res.volunteers,
-            "coordinators": res.coordinators, "branches": res.branches, "rss_mb": _rss_mb()}
+            "coordinators": res.coordinators, "branches": res.branches, "rss_mb": rss_mb()}
 
 
 def _child_info(url: str) -> dict:
@@ -91,7 +86,7 @@ def _child_info(url: str) -> dict:
         out = {"seconds": 0.0, "members": one("SELECT COUNT(*) FROM members"),
                "volunteers": one("SELECT COUNT(*) FROM volunteers"),
                "coordinators": one("SELECT COUNT(*) FROM volunteers WHERE role = 'coordinator'"),
-               "branches": one("SELECT COUNT(*) FROM branches"), "rss_mb": _rss_mb()}
+               "branches": one("SELECT COUNT(*) FROM branches"), "rss_mb": rss_mb()}
     eng.dispose()
     return out
 
@@ -164,7 +159,7 @@ def _child_step(url: str, step: str, batch: int, mapfile: str) -> dict:
 
     eng = make_engine(url)
     server = _ServerCpu(eng)
-    rss_start = _rss_mb()
+    rss_start = rss_mb()
     out: dict = {"step": step}
     if step == "plan":
         t0, c0 = time.perf_counter(), time.process_time()
@@ -233,7 +228,7 @@ def _child_step(url: str, step: str, batch: int, mapfile: str) -> dict:
         out["cpu"] = time.process_time() - c0
         out["server_cpu"] = server.seconds()
     out["rss_start_mb"] = rss_start
-    out["rss_mb"] = _rss_mb()
+    out["rss_mb"] = rss_mb()
     eng.dispose()
     return out
 
@@ -242,12 +237,7 @@ def _child_step(url: str, step: str, batch: int, mapfile: str) -> dict:
 
 
 def _child(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_campaign", *args],
-                          capture_output=True, text=True, env={**os.environ})
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"child {args[:2]} failed")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child("bench.bench_campaign", args)
 
 
 class _Sqlite:

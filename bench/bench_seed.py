@@ -22,14 +22,14 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.common import rss_mb, run_child
 
 TODAY = dt.date(2026, 11, 2)
 TARGETS = {100_000: 10.0, 1_000_000: 60.0}
@@ -98,23 +98,19 @@ FROM generate_series(CAST(:start AS bigint), CAST(:stop AS bigint)) AS i"""
 # --- children: one measured step each ----------------------------------------------------
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _child_seed(url: str, members: int, seed: int, locale: str) -> dict:
     from db.session import make_engine
     from seed.generate import seed_ledger
 
     eng = make_engine(url)
-    rss_start = _rss_mb()
+    rss_start = rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
     res = seed_ledger(eng, members=members, seed=seed, locale=locale, today=TODAY)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     eng.dispose()
     return {"seconds": seconds, "cpu": cpu, "members": res.members, "volunteers": res.volunteers,
             "coordinators": res.coordinators, "branches": res.branches,
-            "rss_start_mb": rss_start, "rss_mb": _rss_mb()}
+            "rss_start_mb": rss_start, "rss_mb": rss_mb()}
 
 
 def _child_raw(url: str, members: int) -> dict:
@@ -142,16 +138,11 @@ def _child_raw(url: str, members: int) -> dict:
             conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('members', 'id'), "
                                  "(SELECT MAX(id) FROM members))")
     eng.dispose()
-    return {"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": _rss_mb()}
+    return {"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": rss_mb()}
 
 
 def _child(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_seed", *args],
-                          capture_output=True, text=True, env={**os.environ})
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"child {args[:2]} failed")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child("bench.bench_seed", args)
 
 
 # --- fresh databases ---------------------------------------------------------------------

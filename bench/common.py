@@ -1,0 +1,25 @@
+"""What the benchmarks share: each measured step runs in a child process of its own (a
+clean heap for its peak memory, no warm caches from the step before)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+
+
+def rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(module: str, args: list[str]) -> dict:
+    """Run ``python -m module *args``; its last stdout line is the JSON it measured."""
+    proc = subprocess.run([sys.executable, "-m", module, *args],
+                          capture_output=True, text=True, env={**os.environ})
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"child {args[:2]} failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

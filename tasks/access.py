@@ -81,14 +81,6 @@ class Actor:
         return self.role == Role.COORDINATOR
 
 
-class WrongCode(Refused):
-    """A code with a known volunteer id and a wrong secret."""
-
-    def __init__(self, volunteer_id: int):
-        super().__init__("wrong access code")
-        self.volunteer_id = volunteer_id
-
-
 #: Login counters to write once the command's transaction is over: volunteer id → +1
 #: (a wrong code) or 0 (the right code after wrong ones).
 _pending: dict[int, int] = {}
@@ -113,7 +105,7 @@ def authenticate(session: Session, code: str | None) -> Actor:
     if not hmac.compare_digest(vol.code_hash, hash_secret(secret, vol.code_salt)):
         _pending[vol.id] = 1
         time.sleep(login_delay(vol.failed_logins))
-        raise WrongCode(vol.id)
+        raise Refused("wrong access code")
     if vol.failed_logins:
         _pending[vol.id] = 0
     if not vol.active:

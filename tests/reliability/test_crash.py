@@ -321,11 +321,11 @@ def test_leftover_assignment_killed_then_rerun_equals_an_uninterrupted_run(
 
 # --- a volunteer's write -------------------------------------------------------------------
 
-def _assigned(url: str, n: int) -> list[tuple[int, int, str]]:
+def _assigned(url: str, n: int) -> list[tuple[int, int]]:
     eng = make_engine(url)
     with eng.connect() as conn:
         rows = conn.execute(text(
-            "SELECT t.id, t.volunteer_id, v.code_salt FROM outreach_tasks t "
+            "SELECT t.id, t.volunteer_id FROM outreach_tasks t "
             "JOIN volunteers v ON v.id = t.volunteer_id WHERE t.status = 'assigned' "
             "AND v.role = 'volunteer' ORDER BY t.id LIMIT :n"), {"n": n}).all()
     eng.dispose()
@@ -333,17 +333,18 @@ def _assigned(url: str, n: int) -> list[tuple[int, int, str]]:
 
 
 def _code_for(url: str, volunteer_id: int) -> str:
-    """A fresh access code for the volunteer, set the way `volunteer new-code` does."""
+    """A fresh access code for the volunteer, as `outreach volunteer new-code` gives it."""
     from db.models import Volunteer
-    from tasks.access import format_code, new_credentials
+    from tasks.access import Actor, new_code
 
     eng = make_engine(url)
     with session_scope(eng) as s:
-        secret, salt, digest = new_credentials()
-        vol = s.get(Volunteer, volunteer_id)
-        vol.code_salt, vol.code_hash = salt, digest
+        coordinator = s.get(Volunteer, _coordinator(url))
+        by = Actor(id=coordinator.id, name=coordinator.name, role=str(coordinator.role),
+                   branch_id=coordinator.branch_id)
+        code = new_code(s, volunteer=s.get(Volunteer, volunteer_id), actor=by)
     eng.dispose()
-    return format_code(volunteer_id, secret)
+    return code
 
 
 def test_volunteer_killed_mid_record_then_again_equals_one_clean_record(ledgers, tmp_path):
@@ -351,10 +352,10 @@ def test_volunteer_killed_mid_record_then_again_equals_one_clean_record(ledgers,
     (attempt, task, member, history), before the commit: nothing of it is in the ledger;
     the same command again records it exactly once."""
     calm = ledgers.copy("surveyed")
-    tid, vid, _ = _assigned(calm, 1)[0]
+    tid, vid = _assigned(calm, 1)[0]
     code = _code_for(calm, vid)
     url = ledgers.copy("surveyed")
-    _code_for_same = _code_for(url, vid)  # the twin gets its own code for the same volunteer
+    twin_code = _code_for(url, vid)  # the twin gets its own code for the same volunteer
     argv = [OUTREACH, "task", "record", str(tid), "wrong_number", "--note", "number gone"]
     home = {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_LOGIN_DELAY": "0"}
 
@@ -364,9 +365,9 @@ def test_volunteer_killed_mid_record_then_again_equals_one_clean_record(ledgers,
     want = snapshot(calm)
 
     before = snapshot(url)
-    killed(argv, _env(url, "", "outcome.recorded", OUTREACH_TOKEN=_code_for_same, **home))
+    killed(argv, _env(url, "", "outcome.recorded", OUTREACH_TOKEN=twin_code, **home))
     assert_same(snapshot(url), before)
-    again = subprocess.run(argv, env=_env(url, "", None, OUTREACH_TOKEN=_code_for_same, **home),
+    again = subprocess.run(argv, env=_env(url, "", None, OUTREACH_TOKEN=twin_code, **home),
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     after = snapshot(url)
@@ -389,7 +390,7 @@ def test_outcomes_import_killed_mid_file_then_again_equals_one_clean_import(
     sheet = tmp_path / "round.csv"
     sheet.write_text("task_id,outcome,note,answers,date\n" + "".join(
         f"{tid},{mix[(i + visit) % len(mix)]},visit {visit},,{TODAY + dt.timedelta(days=visit)}\n"
-        for visit in (0, 3) for i, (tid, _, _) in enumerate(rows)))
+        for visit in (0, 3) for i, (tid, _) in enumerate(rows)))
     total = 2 * len(rows)
     coordinator = _coordinator(calm)
     argv = [OUTREACH, "outcomes", "import", str(sheet), "--today", str(TODAY)]

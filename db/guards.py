@@ -1,14 +1,21 @@
 """Database-side guards of the state machines, for SQLite and PostgreSQL.
 
-Installed by the migrations (`install`). What they do:
+The migrations install a frozen copy of this text (literals in the revision, never an
+import of this module); `tests/db/test_migrate.py` checks that the head revision's
+triggers and rows equal what this module produces, so a change here needs a new migration.
+What they do:
 
-* the ``member_transition`` / ``task_transition`` tables hold the allowed pairs of
-  `db.machines` (``new`` → initial state included);
+* the ``*_transition`` tables (member, task, meeting, attendance) hold the allowed pairs
+  of `db.machines` (``new`` → initial state included);
 * an INSERT with a status that is not an initial state, or an UPDATE moving a status along
   a pair not in the table, is refused with ``illegal … transition``;
-* every INSERT and every status change (for tasks also every change of assignee) writes its
-  history row, taking who and why from the row's ``status_by`` / ``status_reason``;
+* every INSERT and every status change (for tasks also every change of assignee, for
+  meetings every change of planned date) writes its history row, taking who and why from
+  the row's ``status_by`` / ``status_reason``;
 * history tables are append-only: UPDATE and DELETE are refused.
+
+The guards were installed in parts (`PARTS`): member and task by revision 0001, meeting and
+attendance by 0004. `statements` / `drop_statements` give all of them, or one part's.
 
 SQLite gets row triggers. PostgreSQL gets statement triggers with transition tables, so a
 bulk INSERT … SELECT of a million tasks writes its history in one set-based statement.
@@ -25,14 +32,26 @@ from db.machines import MEMBER_COORDINATOR_ONLY, pairs
 ILLEGAL_MARK = "illegal"
 APPEND_ONLY_MARK = "append-only"
 
-_HISTORY = ("member_status_changes", "task_status_changes", "member_changes")
-
 # (table, transition table, history table, id column in history, extra history columns)
 _MACHINES = {
     "member": ("members", "member_transition", "member_status_changes", "member_id", ()),
     "task": ("outreach_tasks", "task_transition", "task_status_changes", "task_id",
              ("volunteer_id",)),
+    "meeting": ("meetings", "meeting_transition", "meeting_status_changes", "meeting_id",
+                ("planned_on",)),
+    "attendance": ("attendance", "attendance_transition", "attendance_status_changes",
+                   "attendance_id", ()),
 }
+
+#: The guards by the revision that installed them: (machines, append-only history tables).
+#: The first part also creates PostgreSQL's ``outreach_append_only()`` the others use.
+PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "0001": (("member", "task"),
+             ("member_status_changes", "task_status_changes", "member_changes")),
+    "0004": (("meeting", "attendance"),
+             ("meeting_status_changes", "attendance_status_changes")),
+}
+_FIRST = next(iter(PARTS))
 
 
 def transition_rows(machine: str) -> list[dict]:
@@ -120,19 +139,20 @@ def _postgres(machine: str) -> list[str]:
     ]
 
 
-def _append_only(dialect: str) -> list[str]:
+def _append_only(dialect: str, history: tuple[str, ...], function: bool) -> list[str]:
     out = []
     if dialect == "sqlite":
-        for h in _HISTORY:
+        for h in history:
             for op in ("UPDATE", "DELETE"):
                 out.append(
                     f"CREATE TRIGGER {h}_no_{op.lower()} BEFORE {op} ON {h} "
                     f"BEGIN SELECT RAISE(ABORT, '{h} is {APPEND_ONLY_MARK}'); END")
     else:
-        out.append(f"""CREATE FUNCTION outreach_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        if function:
+            out.append(f"""CREATE FUNCTION outreach_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION '% is {APPEND_ONLY_MARK}', TG_TABLE_NAME
           USING ERRCODE = 'check_violation'; END $$""")
-        for h in _HISTORY:
+        for h in history:
             out.append(f"CREATE TRIGGER {h}_append_only BEFORE UPDATE OR DELETE ON {h} "
                        "FOR EACH ROW EXECUTE FUNCTION outreach_append_only()")
             # Row triggers do not see TRUNCATE; a statement trigger does.
@@ -141,28 +161,45 @@ def _append_only(dialect: str) -> list[str]:
     return out
 
 
-def statements(dialect: str) -> list[str]:
-    """Every DDL statement of the guards for a dialect ('sqlite' or 'postgresql')."""
+def _part_statements(dialect: str, part: str) -> list[str]:
     build: Callable[[str], list[str]] = _sqlite if dialect == "sqlite" else _postgres
-    return build("member") + build("task") + _append_only(dialect)
+    machines, history = PARTS[part]
+    out = [stmt for m in machines for stmt in build(m)]
+    return out + _append_only(dialect, history, function=part == _FIRST)
 
 
-def drop_statements(dialect: str) -> list[str]:
+def _part_drops(dialect: str, part: str) -> list[str]:
+    machines, history = PARTS[part]
+    tables = [_MACHINES[m][0] for m in machines]
     out = []
     if dialect == "sqlite":
-        for table in ("members", "outreach_tasks"):
+        for table in tables:
             for t in ("guard_insert", "guard_reinsert", "history_insert", "guard_update",
                       "history_update"):
                 out.append(f"DROP TRIGGER IF EXISTS {table}_{t}")
-        for h in _HISTORY:
+        for h in history:
             out += [f"DROP TRIGGER IF EXISTS {h}_no_update", f"DROP TRIGGER IF EXISTS {h}_no_delete"]
     else:
-        for table in ("members", "outreach_tasks"):
+        for table in tables:
             for t in ("after_insert", "after_update"):
                 out.append(f"DROP TRIGGER IF EXISTS {table}_{t} ON {table}")
                 out.append(f"DROP FUNCTION IF EXISTS {table}_{t}()")
-        for h in _HISTORY:
+        for h in history:
             out.append(f"DROP TRIGGER IF EXISTS {h}_append_only ON {h}")
             out.append(f"DROP TRIGGER IF EXISTS {h}_no_truncate ON {h}")
-        out.append("DROP FUNCTION IF EXISTS outreach_append_only()")
+        if part == _FIRST:
+            out.append("DROP FUNCTION IF EXISTS outreach_append_only()")
     return out
+
+
+def statements(dialect: str, part: str | None = None) -> list[str]:
+    """Every DDL statement of the guards for a dialect ('sqlite' or 'postgresql'), in the
+    order the revisions install them; with ``part`` (a key of `PARTS`) only that part's."""
+    parts = [part] if part else list(PARTS)
+    return [stmt for p in parts for stmt in _part_statements(dialect, p)]
+
+
+def drop_statements(dialect: str, part: str | None = None) -> list[str]:
+    """What removes the guards (or one part's): the later parts first."""
+    parts = [part] if part else list(reversed(PARTS))
+    return [stmt for p in parts for stmt in _part_drops(dialect, p)]

@@ -1,12 +1,18 @@
-"""The two state machines: member lifecycle and outreach-task status.
+"""The state machines: member lifecycle, outreach-task status, meetings and attendance.
 
 A hand-written table per machine: a dict from each state to the states it may move to.
-The same tables drive `transition()` in `db.state`, the CLI's help, the tests (every pair)
-and the database guard (`db.guards` copies them into the ``*_transition`` tables that
-history rows reference and that triggers consult).
+The same tables drive `db.state.move_member` / `db.state.move_task` and the CLI's help
+(`describe`). The database's guards (`db.guards`) consult the ``*_transition`` tables that
+history rows reference; the migrations fill those tables with literal rows, so a change
+here needs a new migration (`tests/db/test_migrate.py` fails until there is one). The
+tests check every pair against their own hand-written copy of these tables
+(`tests.db.factories`), not against these.
 
 ``NEW`` is a pseudo-state: the "from" of the history row written when a row is created,
 so that the history of every member and task replays from its first row.
+
+Meetings and attendance (organisational life, see ``MEETING_TRANSITIONS`` and
+``ATTENDANCE_TRANSITIONS`` for the rules and the choices made) follow the same pattern.
 """
 
 from __future__ import annotations
@@ -32,10 +38,28 @@ class TaskStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class MeetingStatus(enum.StrEnum):
+    PLANNED = "planned"
+    HELD = "held"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class AttendanceStatus(enum.StrEnum):
+    INVITED = "invited"
+    PRESENT = "present"
+    REMOTE = "remote"
+    EXCUSED = "excused"
+    ABSENT = "absent"
+    MADE_UP = "made_up"
+
+
 NEW = "new"
 
 M = MemberStatus
 T = TaskStatus
+MS = MeetingStatus
+A = AttendanceStatus
 
 #: Lifecycle of a member. Deceased is final; moved_out may come back in.
 MEMBER_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -67,15 +91,57 @@ TASK_TRANSITIONS: dict[str, frozenset[str]] = {
     T.EXPIRED: frozenset(),
 }
 
+#: Meeting status. ``new → held`` records a meeting after the fact (``meeting plan`` with a
+#: past date). ``planned → planned`` is a move to another date: the history row carries the
+#: new ``planned_on`` (as a task's reassignment carries the new volunteer), so every date a
+#: meeting was ever planned for is history, and only a planned meeting can be moved.
+#: After it is held: closed (minutes done, make-up study given out). Closed and cancelled
+#: are final.
+MEETING_TRANSITIONS: dict[str, frozenset[str]] = {
+    NEW: frozenset({MS.PLANNED, MS.HELD}),
+    MS.PLANNED: frozenset({MS.PLANNED, MS.HELD, MS.CANCELLED}),
+    MS.HELD: frozenset({MS.CLOSED}),
+    MS.CLOSED: frozenset(),
+    MS.CANCELLED: frozenset(),
+}
+
+_MARKS = frozenset({A.PRESENT, A.REMOTE, A.EXCUSED, A.ABSENT})
+
+#: Attendance of one invited member at one meeting. ``new → a mark`` records attendance
+#: of a meeting entered after the fact (no invitation step). A mark may be corrected into
+#: any other mark (present ⇄ remote ⇄ excused ⇄ absent: a wrong line in an attendance
+#: sheet, an excuse that arrives late, an excuse taken in advance on a notice call). This
+#: table allows it at any time; the meeting's own status limits it, a rule over two rows
+#: kept in code (`db.state.move_attendance`), not in these pairs: once the meeting is
+#: closed only ``excused``/``absent`` → ``made_up`` remains (closing gave out the make-up
+#: study for exactly those marks), and a cancelled meeting's attendance does not move.
+#: ``made_up``: the member caught up (make-up study); final. No way back to invited.
+ATTENDANCE_TRANSITIONS: dict[str, frozenset[str]] = {
+    NEW: frozenset({A.INVITED} | _MARKS),
+    A.INVITED: _MARKS,
+    A.PRESENT: _MARKS - {A.PRESENT},
+    A.REMOTE: _MARKS - {A.REMOTE},
+    A.EXCUSED: (_MARKS - {A.EXCUSED}) | {A.MADE_UP},
+    A.ABSENT: (_MARKS - {A.ABSENT}) | {A.MADE_UP},
+    A.MADE_UP: frozenset(),
+}
+
 LIVING_MEMBER = frozenset(s for s in MemberStatus if s is not M.DECEASED)
 #: Members outreach may target: never deceased, moved out or do-not-contact.
 CONTACTABLE_MEMBER = frozenset({M.UNVERIFIED, M.ACTIVE, M.UNREACHABLE})
 OPEN_TASK = frozenset({T.OPEN, T.ASSIGNED})
 FINAL_TASK = frozenset({T.DONE, T.FAILED, T.CANCELLED, T.EXPIRED})
+#: Meetings that took place (reports count their attendance).
+HELD_MEETING = frozenset({MS.HELD, MS.CLOSED})
+#: Attendance that counts as organisational life; and the marks a make-up study is for.
+TOOK_PART = frozenset({A.PRESENT, A.REMOTE, A.MADE_UP})
+MISSED = frozenset({A.EXCUSED, A.ABSENT})
 
 MACHINES: dict[str, dict[str, frozenset[str]]] = {
     "member": MEMBER_TRANSITIONS,
     "task": TASK_TRANSITIONS,
+    "meeting": MEETING_TRANSITIONS,
+    "attendance": ATTENDANCE_TRANSITIONS,
 }
 
 

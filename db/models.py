@@ -36,7 +36,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from db.machines import MemberStatus, TaskStatus
+from db.codes import (
+    BranchKind,
+    CampaignKind,
+    MakeUpHow,
+    MeetingKind,
+    MemberRole,
+    Outcome,
+    RemoteOption,
+    Residence,
+    Role,
+)
+from db.machines import AttendanceStatus, MeetingStatus, MemberStatus, TaskStatus
+
+__all__ = ["BranchKind", "CampaignKind", "MakeUpHow", "MeetingKind", "MemberRole", "Outcome",
+           "RemoteOption", "Residence", "Role"]  # re-exported
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -49,47 +63,6 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-
-
-class BranchKind(enum.StrEnum):
-    GEOGRAPHIC = "geographic"
-    INTEREST = "interest"
-    COMMITTEE = "committee"
-
-
-class Residence(enum.StrEnum):
-    LOCAL = "local"
-    AWAY = "away"
-
-
-class Role(enum.StrEnum):
-    VOLUNTEER = "volunteer"
-    COORDINATOR = "coordinator"
-
-
-class CampaignKind(enum.StrEnum):
-    SURVEY = "survey"
-    PHONE_VISIT = "phone_visit"
-    DELIVERY = "delivery"
-    #: Created by follow-up for a coordinator: call the family contact of an unreachable member.
-    ESCALATION = "escalation"
-
-
-class Outcome(enum.StrEnum):
-    REACHED = "reached"
-    DELIVERED = "delivered"
-    DELIVERED_TO_FAMILY = "delivered_to_family"
-    NO_ANSWER = "no_answer"
-    NOT_HOME = "not_home"
-    LEFT_MESSAGE = "left_message"
-    CALLBACK_REQUESTED = "callback_requested"
-    WRONG_NUMBER = "wrong_number"
-    MOVED = "moved"
-    REFUSED = "refused"
-    DO_NOT_CONTACT = "do_not_contact"
-    DECEASED = "deceased"
-    INACCESSIBLE = "inaccessible"
-    TEMPORARILY_AWAY = "temporarily_away"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -134,6 +107,9 @@ class Volunteer(Base):
     code_hash: Mapped[str] = mapped_column(String(128))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    #: When this person last became a coordinator (None: not one). The two-person rule
+    #: for a death asks for a confirmer who was a coordinator before it was recorded.
+    coordinator_since: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
 
     __table_args__ = (CheckConstraint("capacity >= 0", name="capacity_non_negative"),)
@@ -238,6 +214,9 @@ class OutreachTask(Base):
     outcome: Mapped[Optional[Outcome]] = mapped_column(_enum(Outcome, "task_outcome"))
     #: Deceased/moved outcomes wait for a coordinator's confirmation.
     pending_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The volunteer who last handed this task back (`task release`): the engine does
+    #: not give it to them again in this run; a coordinator's reassignment clears it.
+    released_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
@@ -353,3 +332,181 @@ class MemberChange(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
     __table_args__ = (Index("ix_member_changes_field_at", "field", "at"),)
+
+
+class LoginFailure(Base):
+    """Wrong access codes counted per client address by the ledger service (`outreach
+    serve`): each wrong code from an address waits longer, whoever it claims to be."""
+
+    __tablename__ = "login_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class RunTicket(Base):
+    """A single-use, short-lived ticket for one flow run on a coordinator's behalf (`outreach
+    outcomes ticket`, see `tasks.tickets`). Only the hash of its secret is kept, and the
+    coordinator's access code sealed with that secret: the ticket alone opens it, once."""
+
+    __tablename__ = "run_tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+# --- organisational life: meetings, attendance, roles in a branch ---------------------------
+
+
+class Meeting(Base):
+    """A meeting of a branch (assembly, committee, group, lecture, theme day).
+
+    Its status is guarded like a task's (`db.machines.MEETING_TRANSITIONS`); moving a
+    planned meeting to another date is the ``planned → planned`` row of its history, which
+    carries the new ``planned_on``."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    kind: Mapped[MeetingKind] = mapped_column(_enum(MeetingKind, "meeting_kind"))
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus, "meeting_status"),
+                                                  default=MeetingStatus.PLANNED)
+    planned_on: Mapped[dt.date] = mapped_column(Date)
+    held_on: Mapped[Optional[dt.date]] = mapped_column(Date)
+    topic: Mapped[Optional[str]] = mapped_column(String(200))
+    #: The study material (what a make-up study brings or talks through).
+    material: Mapped[Optional[str]] = mapped_column(String(200))
+    place: Mapped[Optional[str]] = mapped_column(String(200))
+    #: How members far away take part; details: a conference number or link (not a
+    #: member's contact).
+    remote: Mapped[RemoteOption] = mapped_column(_enum(RemoteOption, "remote_option"),
+                                                 default=RemoteOption.NONE)
+    remote_details: Mapped[Optional[str]] = mapped_column(String(200))
+    chair: Mapped[Optional[str]] = mapped_column(String(200))
+    recorder: Mapped[Optional[str]] = mapped_column(String(200))
+    minutes: Mapped[Optional[str]] = mapped_column(Text)
+    decisions: Mapped[Optional[str]] = mapped_column(Text)
+    status_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    status_reason: Mapped[Optional[str]] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        # Cadence (what a branch held of each kind, when) and the meetings report.
+        Index("ix_meetings_branch_kind", "branch_id", "kind", "status", "planned_on"),
+        Index("ix_meetings_status_planned", "status", "planned_on"),
+        CheckConstraint("status NOT IN ('held', 'closed') OR held_on IS NOT NULL",
+                        name="held_has_date"),
+        CheckConstraint("status IN ('held', 'closed') OR held_on IS NULL",
+                        name="only_held_has_date"),
+    )
+
+
+class Attendance(Base):
+    """One member's attendance at one meeting (`db.machines.ATTENDANCE_TRANSITIONS`)."""
+
+    __tablename__ = "attendance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    status: Mapped[AttendanceStatus] = mapped_column(
+        _enum(AttendanceStatus, "attendance_status"), default=AttendanceStatus.INVITED)
+    #: Why the member was excused (or anything said about the mark).
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    made_up_on: Mapped[Optional[dt.date]] = mapped_column(Date)
+    made_up_how: Mapped[Optional[MakeUpHow]] = mapped_column(_enum(MakeUpHow, "make_up_how"))
+    status_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    status_reason: Mapped[Optional[str]] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "member_id"),
+        # A member's organisational life (last present/remote/made_up) and per-meeting counts.
+        Index("ix_attendance_member_status", "member_id", "status"),
+        Index("ix_attendance_meeting_status", "meeting_id", "status"),
+        CheckConstraint("status <> 'made_up' OR (made_up_on IS NOT NULL "
+                        "AND made_up_how IS NOT NULL)", name="made_up_has_when_and_how"),
+        CheckConstraint("status = 'made_up' OR (made_up_on IS NULL AND made_up_how IS NULL)",
+                        name="only_made_up_has_when"),
+    )
+
+
+class MeetingTransition(Base):
+    __tablename__ = "meeting_transition"
+
+    from_status: Mapped[str] = mapped_column(String(24), primary_key=True)
+    to_status: Mapped[str] = mapped_column(String(24), primary_key=True)
+
+
+class AttendanceTransition(Base):
+    __tablename__ = "attendance_transition"
+
+    from_status: Mapped[str] = mapped_column(String(24), primary_key=True)
+    to_status: Mapped[str] = mapped_column(String(24), primary_key=True)
+
+
+class MeetingStatusChange(Base):
+    """Append-only history of a meeting's status and planned date; written by triggers."""
+
+    __tablename__ = "meeting_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    #: The planned date after this change (a move to another date: planned → planned).
+    planned_on: Mapped[dt.date] = mapped_column(Date)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["from_status", "to_status"],
+                             ["meeting_transition.from_status", "meeting_transition.to_status"],
+                             name="fk_meeting_status_changes_pair"),
+    )
+
+
+class AttendanceStatusChange(Base):
+    """Append-only history of attendance marks; written by the triggers."""
+
+    __tablename__ = "attendance_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["from_status", "to_status"],
+                             ["attendance_transition.from_status",
+                              "attendance_transition.to_status"],
+                             name="fk_attendance_status_changes_pair"),
+    )
+
+
+class BranchRole(Base):
+    """A member's role in a branch (secretary, deputy, committee); no row: no role. Each
+    change is also a ``member_changes`` row (field ``branch_role``), see `db.state`."""
+
+    __tablename__ = "branch_roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole, "member_role"))
+    since: Mapped[dt.date] = mapped_column(Date)
+
+    __table_args__ = (UniqueConstraint("branch_id", "member_id"),)

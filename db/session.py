@@ -15,6 +15,7 @@ Each transaction has one owner (a CLI command or a Prefect task); service functi
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event
@@ -31,18 +32,42 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     url = url or settings.database_url()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
+        private = None
         if path and path != ":memory:":
             from pathlib import Path
 
             # The ledger holds contact details: a folder made for it is its owner's only.
             Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private = path.split("?", 1)[0]
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, private)
         return engine
     return create_engine(url, **kwargs)
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def keep_private(path: str) -> None:
+    """The database file, its WAL and its shared memory are the owner's only (0600),
+    whatever folder they are in and whatever the umask: they hold contact details. The
+    file is created 0600 before SQLite opens it (SQLite then gives the WAL and SHM the
+    database file's mode); files made earlier with a wider mode are narrowed."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # not ours to create (read-only place): SQLite will say what is wrong
+    for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:  # missing, or another owner's: nothing we may change
+            pass
+
+
+def _sqlite_setup(engine: Engine, private: str | None = None) -> None:
+    if private is not None:
+        @event.listens_for(engine, "do_connect")
+        def _private(*_args):  # before SQLite opens (and maybe creates) the file
+            keep_private(private)
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves

@@ -1,23 +1,32 @@
-"""Moving a member or a task from one state to the next: the one place that does it.
+"""Moving a member, a task, a meeting or an attendance from one state to the next: the one
+place that does it (and a member's role in a branch, with its history).
 
-`move_member` and `move_task` check the transition table and refuse anything else with a
-clear message; the database's triggers then check the same pair again and write the
+`move_member`, `move_task`, `move_meeting` and `move_attendance` check the transition
+table and refuse anything else with a clear message; the database's triggers then check the same pair again and write the
 history row in the same transaction (see `db.guards`). Set-based moves in flows use
 `machines.sources()` in their WHERE clause and rely on the same triggers.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Callable, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from db.errors import Conflict, Refused
-from db.machines import MEMBER_COORDINATOR_ONLY, allowed, describe
-from db.models import Member, OutreachTask
+from db.machines import (
+    MEMBER_COORDINATOR_ONLY,
+    MISSED,
+    AttendanceStatus,
+    MeetingStatus,
+    allowed,
+    describe,
+)
+from db.models import Attendance, BranchRole, Meeting, Member, MemberChange, OutreachTask
 
 Row = TypeVar("Row")
 
@@ -92,3 +101,89 @@ def move_task(session: Session, task: OutreachTask, to: str, *, actor_id: int | 
     task.status_by = actor_id
     task.status_reason = reason
     flush(session, what)
+
+
+def move_meeting(session: Session, meeting: Meeting, to: str, *, actor_id: int | None,
+                 reason: str, planned_on: dt.date | None = None,
+                 held_on: dt.date | None = None) -> None:
+    """Move a meeting to ``to``; ``planned → planned`` with another ``planned_on`` moves it
+    to that date (a row of history). Held needs the day it was held."""
+    current = str(meeting.status)
+    what = f"meeting {meeting.id}"
+    if not allowed("meeting", current, to):
+        raise Refused(_why_not("meeting", what, current, to))
+    if to == MeetingStatus.PLANNED and planned_on in (None, meeting.planned_on):
+        raise Refused(f"{what} is planned for {meeting.planned_on}; give another date to "
+                      "move it")
+    if to == MeetingStatus.HELD and held_on is None and meeting.held_on is None:
+        raise Refused(f"{what}: give the day it was held")
+    meeting.status = to
+    if planned_on is not None:
+        meeting.planned_on = planned_on
+    if held_on is not None:
+        meeting.held_on = held_on
+    meeting.status_by = actor_id
+    meeting.status_reason = reason
+    flush(session, what)
+
+
+def move_attendance(session: Session, attendance: Attendance, to: str, *,
+                    actor_id: int | None, reason: str, note: str | None = ...,
+                    made_up_on: dt.date | None = None, made_up_how: str | None = None,
+                    meeting: Meeting | None = None) -> None:
+    """Mark (or correct) one member's attendance, or record their make-up study.
+
+    ``note`` replaces the attendance's own reason (why excused); ``made_up`` needs
+    ``made_up_on`` and ``made_up_how``. The meeting's status limits the moves (see
+    `db.machines.ATTENDANCE_TRANSITIONS`): none on a cancelled meeting, only the make-up
+    study once it is closed. ``meeting`` saves a look-up when the caller has it."""
+    current = str(attendance.status)
+    what = f"attendance {attendance.id}"
+    if not allowed("attendance", current, to):
+        raise Refused(_why_not("attendance", what, current, to))
+    meeting = meeting or session.get(Meeting, attendance.meeting_id)
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise Refused(f"{what}: meeting {meeting.id} was cancelled; its attendance stays "
+                      "as it is")
+    if meeting.status == MeetingStatus.CLOSED and not (
+            current in MISSED and to == AttendanceStatus.MADE_UP):
+        raise Refused(f"{what}: meeting {meeting.id} is closed; only a make-up study of "
+                      "an excused or absent member can still be recorded")
+    if to == AttendanceStatus.MADE_UP and (made_up_on is None or made_up_how is None):
+        raise Refused(f"{what}: a make-up study needs when and how (visit, phone, materials)")
+    attendance.status = to
+    if note is not ...:
+        attendance.reason = note
+    if to == AttendanceStatus.MADE_UP:
+        attendance.made_up_on = made_up_on
+        attendance.made_up_how = made_up_how
+    attendance.status_by = actor_id
+    attendance.status_reason = reason
+    flush(session, what)
+
+
+#: The ``member_changes.field`` of a change of role; values are ``"<branch id>:<role>"``.
+ROLE_FIELD = "branch_role"
+
+
+def set_branch_role(session: Session, member: Member, branch_id: int, role: str | None, *,
+                    actor_id: int | None, reason: str | None, today: dt.date) -> bool:
+    """Give ``member`` the role ``role`` in a branch (None: no role), writing the change to
+    ``member_changes``; False when the member already had exactly that role."""
+    held = session.scalars(select(BranchRole).where(BranchRole.branch_id == branch_id,
+                                                    BranchRole.member_id == member.id)).first()
+    old = str(held.role) if held else None
+    if old == (str(role) if role else None):
+        return False
+    if role is None:
+        session.delete(held)
+    elif held is None:
+        session.add(BranchRole(member_id=member.id, branch_id=branch_id, role=role, since=today))
+    else:
+        held.role, held.since = role, today
+    session.add(MemberChange(
+        member_id=member.id, field=ROLE_FIELD, actor_id=actor_id, reason=reason,
+        old_value=f"{branch_id}:{old}" if old else None,
+        new_value=f"{branch_id}:{role}" if role else None))
+    flush(session, f"member {member.id}")
+    return True

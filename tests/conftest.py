@@ -5,6 +5,7 @@ database for tests that run commands or flows, and one Prefect test harness per 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 
@@ -13,19 +14,25 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("OUTREACH_LOGIN_DELAY", "0")
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+import tasks.access
 from db import migrate, session as db_session
 from db.session import make_engine
+
+#: The wrong-code slow-down as shipped (tests/tasks/test_access.py checks it); every test
+#: runs without it (`_no_login_delay`), except commands run as separate processes.
+SHIPPED_BASE_DELAY = tasks.access.BASE_DELAY
 
 PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
 DATA_TABLES = [
     "attempts", "task_status_changes", "outreach_tasks", "campaign_runs", "campaigns",
-    "member_status_changes", "member_changes", "members", "volunteers", "branches",
+    "attendance_status_changes", "attendance", "meeting_status_changes", "meetings",
+    "branch_roles", "member_status_changes", "member_changes", "members", "volunteers",
+    "branches", "login_failures", "run_tickets",
 ]
 
 
@@ -36,6 +43,26 @@ def _prepare_pg(url: str) -> None:
         conn.execute(text("CREATE SCHEMA public"))
     migrate.upgrade(eng)
     eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_login_delay(monkeypatch):
+    """Wrong codes are answered at once in tests (the module constant; no setting can)."""
+    monkeypatch.setattr(tasks.access, "BASE_DELAY", 0.0)
+
+
+#: The tests' "real today" for `tasks.rules.check_not_future`: they replay fixed dates in
+#: 2026–2027, which must not become "the future" depending on the day the suite runs.
+#: Tests of the rule itself use dates far beyond (2099, 2100) or patch it themselves.
+TEST_REAL_TODAY = dt.date(2027, 12, 31)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_real_today(monkeypatch):
+    import tasks.rules
+
+    monkeypatch.setattr(tasks.rules, "real_today",
+                        lambda: max(dt.date.today(), TEST_REAL_TODAY))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
-"""Every (from, to) pair of both machines through `db.state`: allowed pairs move and write
-exactly one history row, every other pair is refused with a clear message."""
+"""The state machines against an independent oracle (`tests.db.factories`: every allowed
+pair and every coordinator-only pair written out by hand, not computed from `db.machines`):
+the code's tables equal it, the tables a migrated database holds equal it, and every
+(from, to) pair through `db.state` moves exactly when the oracle allows it — writing one
+history row — and is refused with a clear message otherwise."""
 
 from __future__ import annotations
 
@@ -8,21 +11,14 @@ from sqlalchemy import select, text
 
 from db import machines
 from db.errors import Refused
-from db.machines import (
-    MEMBER_COORDINATOR_ONLY,
-    MEMBER_TRANSITIONS,
-    NEW,
-    TASK_TRANSITIONS,
-    MemberStatus,
-    TaskStatus,
-    allowed,
-)
+from db.machines import NEW, AttendanceStatus, MeetingStatus, MemberStatus, TaskStatus
 from db.models import MemberStatusChange, TaskStatusChange
 from db.state import move_member, move_task
 from tests.db import factories as f
 
 MEMBER_STATES, TASK_STATES = f.MEMBER_STATES, f.TASK_STATES
 MEMBER_PAIRS, TASK_PAIRS = f.MEMBER_PAIRS, f.TASK_PAIRS
+COORDINATOR_ONLY = sorted(f.MEMBER_COORDINATOR_ONLY)
 
 
 def _ids(pair):
@@ -46,25 +42,70 @@ def db_status(session, table, row_id):
                            {"id": row_id}).scalar_one()
 
 
-# --- the tables themselves ----------------------------------------------------------------
+# --- the tables themselves against the oracle ----------------------------------------------
 
-@pytest.mark.parametrize("machine,states", [("member", MEMBER_STATES), ("task", TASK_STATES)])
-def test_table_covers_every_state(machine, states):
+MACHINES = ["member", "task", "meeting", "attendance"]
+
+
+def test_the_states_are_the_oracles():
+    assert [str(x) for x in MemberStatus] == f.MEMBER_STATES
+    assert [str(x) for x in TaskStatus] == f.TASK_STATES
+    assert [str(x) for x in MeetingStatus] == f.MEETING_STATES
+    assert [str(x) for x in AttendanceStatus] == f.ATTENDANCE_STATES
+    assert set(machines.MACHINES) == set(f.ORACLE) == set(MACHINES)
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_code_table_equals_the_oracle(machine):
+    """Exactly the hand-written pairs: a pair added to or dropped from `db.machines` fails."""
+    assert set(machines.pairs(machine)) == f.ORACLE[machine]
     table = machines.MACHINES[machine]
-    assert set(table) == {NEW, *states}
-    for targets in table.values():
-        assert set(targets) <= set(states)
-    for s in states:  # every state is reachable from new
+    assert {(str(a), str(b)) for a, targets in table.items() for b in targets} == f.ORACLE[machine]
+    assert set(table) == {NEW, *f.STATES[machine]}
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_allowed_answers_as_the_oracle_for_every_pair(machine):
+    states = [NEW] + f.STATES[machine]
+    for a in states:
+        for b in states:
+            assert machines.allowed(machine, a, b) == ((a, b) in f.ORACLE[machine]), (a, b)
+
+
+def test_coordinator_only_pairs_equal_the_oracle():
+    """Dropping "only a coordinator undoes do-not-contact" (or a death) from the code fails."""
+    assert {(str(a), str(b)) for a, b in machines.MEMBER_COORDINATOR_ONLY} == \
+        f.MEMBER_COORDINATOR_ONLY
+    assert f.MEMBER_COORDINATOR_ONLY <= f.MEMBER_ALLOWED  # the oracle is consistent
+
+
+def test_database_transition_tables_equal_the_oracle(session):
+    """What a migrated database holds (the frozen migrations' rows) is the oracle too."""
+    member = session.execute(text("SELECT from_status, to_status, coordinator_only "
+                                  "FROM member_transition")).all()
+    task = session.execute(text("SELECT from_status, to_status FROM task_transition")).all()
+    assert {(a, b) for a, b, _ in member} == f.MEMBER_ALLOWED
+    assert {(a, b) for a, b, c in member if c} == f.MEMBER_COORDINATOR_ONLY
+    assert {(a, b) for a, b in task} == f.TASK_ALLOWED
+    assert len(member) == len(f.MEMBER_ALLOWED) and len(task) == len(f.TASK_ALLOWED)
+    for machine in ("meeting", "attendance"):
+        rows = session.execute(text(f"SELECT from_status, to_status FROM {machine}_transition"
+                                    )).all()
+        assert len(rows) == len(f.ORACLE[machine])
+        assert set(map(tuple, rows)) == f.ORACLE[machine]
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_state_is_reachable_from_new(machine):
+    for s in f.STATES[machine]:
         assert f.path_to(machine, s)[-1] == s
 
 
-def test_coordinator_only_pairs_are_allowed_pairs():
-    assert MEMBER_COORDINATOR_ONLY
-    for a, b in MEMBER_COORDINATOR_ONLY:
-        assert allowed("member", a, b)
-    assert not MEMBER_TRANSITIONS[MemberStatus.DECEASED]
+def test_final_states_have_no_way_out():
+    assert not machines.MEMBER_TRANSITIONS[MemberStatus.DECEASED]
+    assert {str(x) for x in machines.FINAL_TASK} == {"done", "failed", "cancelled", "expired"}
     for final in machines.FINAL_TASK:
-        assert not TASK_TRANSITIONS[final]
+        assert not machines.TASK_TRANSITIONS[final]
 
 
 def test_path_to():
@@ -76,7 +117,7 @@ def test_path_to():
 
 # --- creation: the first row of history ---------------------------------------------------
 
-@pytest.mark.parametrize("initial", sorted(MEMBER_TRANSITIONS[NEW]))
+@pytest.mark.parametrize("initial", f.oracle_initial("member"))
 def test_new_member_writes_first_history_row(session, initial):
     actor = f.volunteer(session)
     m = f.member(session, status=initial, status_by=actor.id, status_reason="imported")
@@ -85,7 +126,7 @@ def test_new_member_writes_first_history_row(session, initial):
         NEW, initial, actor.id, "imported")
 
 
-@pytest.mark.parametrize("initial", sorted(TASK_TRANSITIONS[NEW]))
+@pytest.mark.parametrize("initial", f.oracle_initial("task"))
 def test_new_task_writes_first_history_row(session, initial):
     v = f.volunteer(session)
     t = f.task(session, status=initial,
@@ -104,7 +145,7 @@ def test_move_member_every_pair(session, src, dst):
     before = member_history(session, m.id)
     assert before[-1].to_status == src
 
-    if not allowed("member", src, dst):
+    if not f.oracle_allows("member", src, dst):
         with pytest.raises(Refused) as err:
             move_member(session, m, dst, actor_id=coord.id, reason="try", coordinator=True)
         msg = str(err.value)
@@ -113,7 +154,7 @@ def test_move_member_every_pair(session, src, dst):
         assert member_history(session, m.id) == before
         return
 
-    needs_coordinator = (src, dst) in MEMBER_COORDINATOR_ONLY
+    needs_coordinator = (src, dst) in f.MEMBER_COORDINATOR_ONLY
     move_member(session, m, dst, actor_id=coord.id, reason="because",
                 coordinator=needs_coordinator)
     assert db_status(session, "members", m.id) == dst
@@ -124,7 +165,7 @@ def test_move_member_every_pair(session, src, dst):
         m.id, src, dst, coord.id, "because")
 
 
-@pytest.mark.parametrize("src,dst", sorted(MEMBER_COORDINATOR_ONLY), ids=map(_ids, sorted(MEMBER_COORDINATOR_ONLY)))
+@pytest.mark.parametrize("src,dst", COORDINATOR_ONLY, ids=map(_ids, COORDINATOR_ONLY))
 def test_coordinator_only_member_moves(session, src, dst):
     v = f.volunteer(session)
     m = f.member_in(session, src, actor=v)
@@ -147,7 +188,7 @@ def test_move_task_every_pair(session, src, dst):
     before = task_history(session, t.id)
     assert before[-1].to_status == src
 
-    if not allowed("task", src, dst):
+    if not f.oracle_allows("task", src, dst):
         with pytest.raises(Refused) as err:
             move_task(session, t, dst, actor_id=actor.id, reason="try",
                       volunteer_id=f.task_volunteer(dst, v2.id))

@@ -5,18 +5,235 @@ Revises:
 Create Date: 2026-11-26
 
 Tables of the ledger, the transition tables of both state machines and the database's
-guards (triggers) from `db.guards`.
+guards (triggers).
+
+Frozen: the transition rows and the guards' DDL below are literals, written out once from
+what `db.machines` / `db.guards` produced when this revision was made. A migration never
+imports live code: a later change to a state machine or a guard is a new revision (and
+`tests/db/test_migrate.py` fails until there is one), so that old and new databases end up
+with the same rows and triggers.
 """
 from alembic import op
 import sqlalchemy as sa
-
-from db import guards
 
 
 revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
+
+
+#: (from_status, to_status, coordinator_only) of the member machine as of 0001.
+MEMBER_TRANSITION_ROWS = [
+    ('active', 'deceased', True),
+    ('active', 'do_not_contact', False),
+    ('active', 'moved_out', False),
+    ('active', 'unreachable', False),
+    ('do_not_contact', 'active', True),
+    ('do_not_contact', 'deceased', True),
+    ('do_not_contact', 'moved_out', True),
+    ('do_not_contact', 'unverified', True),
+    ('moved_out', 'active', False),
+    ('moved_out', 'deceased', True),
+    ('moved_out', 'do_not_contact', False),
+    ('moved_out', 'unverified', False),
+    ('new', 'active', False),
+    ('new', 'unverified', False),
+    ('unreachable', 'active', False),
+    ('unreachable', 'deceased', True),
+    ('unreachable', 'do_not_contact', False),
+    ('unreachable', 'moved_out', False),
+    ('unverified', 'active', False),
+    ('unverified', 'deceased', True),
+    ('unverified', 'do_not_contact', False),
+    ('unverified', 'moved_out', False),
+    ('unverified', 'unreachable', False),
+]
+
+#: (from_status, to_status) of the task machine as of 0001.
+TASK_TRANSITION_ROWS = [
+    ('assigned', 'assigned'),
+    ('assigned', 'cancelled'),
+    ('assigned', 'done'),
+    ('assigned', 'expired'),
+    ('assigned', 'failed'),
+    ('assigned', 'open'),
+    ('new', 'assigned'),
+    ('new', 'open'),
+    ('open', 'assigned'),
+    ('open', 'cancelled'),
+    ('open', 'expired'),
+]
+
+#: The guards' DDL on sqlite, in order.
+SQLITE_GUARDS = [
+    """CREATE TRIGGER members_guard_insert BEFORE INSERT ON members
+        WHEN NOT EXISTS (SELECT 1 FROM member_transition WHERE from_status = 'new' AND to_status = NEW.status)
+        BEGIN SELECT RAISE(ABORT, 'illegal member transition: not an initial status'); END""",
+    """CREATE TRIGGER members_guard_reinsert BEFORE INSERT ON members
+        WHEN EXISTS (SELECT 1 FROM member_status_changes WHERE member_id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'illegal member transition: this id already has history'); END""",
+    """CREATE TRIGGER members_history_insert AFTER INSERT ON members
+        BEGIN INSERT INTO member_status_changes (member_id, from_status, to_status, actor_id, reason, at)
+        VALUES (NEW.id, 'new', NEW.status, NEW.status_by, NEW.status_reason, CURRENT_TIMESTAMP); END""",
+    """CREATE TRIGGER members_guard_update BEFORE UPDATE OF status ON members
+        WHEN NEW.status IS NOT OLD.status AND NOT EXISTS
+          (SELECT 1 FROM member_transition WHERE from_status = OLD.status AND to_status = NEW.status)
+        BEGIN SELECT RAISE(ABORT, 'illegal member transition'); END""",
+    """CREATE TRIGGER members_history_update AFTER UPDATE ON members
+        WHEN NEW.status IS NOT OLD.status
+        BEGIN INSERT INTO member_status_changes (member_id, from_status, to_status, actor_id, reason, at)
+        VALUES (NEW.id, OLD.status, NEW.status, NEW.status_by, NEW.status_reason, CURRENT_TIMESTAMP); END""",
+    """CREATE TRIGGER outreach_tasks_guard_insert BEFORE INSERT ON outreach_tasks
+        WHEN NOT EXISTS (SELECT 1 FROM task_transition WHERE from_status = 'new' AND to_status = NEW.status)
+        BEGIN SELECT RAISE(ABORT, 'illegal task transition: not an initial status'); END""",
+    """CREATE TRIGGER outreach_tasks_guard_reinsert BEFORE INSERT ON outreach_tasks
+        WHEN EXISTS (SELECT 1 FROM task_status_changes WHERE task_id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'illegal task transition: this id already has history'); END""",
+    """CREATE TRIGGER outreach_tasks_history_insert AFTER INSERT ON outreach_tasks
+        BEGIN INSERT INTO task_status_changes (task_id, from_status, to_status, volunteer_id, actor_id, reason, at)
+        VALUES (NEW.id, 'new', NEW.status, NEW.volunteer_id, NEW.status_by, NEW.status_reason, CURRENT_TIMESTAMP); END""",
+    """CREATE TRIGGER outreach_tasks_guard_update BEFORE UPDATE OF status ON outreach_tasks
+        WHEN NEW.status IS NOT OLD.status AND NOT EXISTS
+          (SELECT 1 FROM task_transition WHERE from_status = OLD.status AND to_status = NEW.status)
+        BEGIN SELECT RAISE(ABORT, 'illegal task transition'); END""",
+    """CREATE TRIGGER outreach_tasks_history_update AFTER UPDATE ON outreach_tasks
+        WHEN NEW.status IS NOT OLD.status OR NEW.volunteer_id IS NOT OLD.volunteer_id
+        BEGIN INSERT INTO task_status_changes (task_id, from_status, to_status, volunteer_id, actor_id, reason, at)
+        VALUES (NEW.id, OLD.status, NEW.status, NEW.volunteer_id, NEW.status_by, NEW.status_reason, CURRENT_TIMESTAMP); END""",
+    "CREATE TRIGGER member_status_changes_no_update BEFORE UPDATE ON member_status_changes BEGIN SELECT RAISE(ABORT, 'member_status_changes is append-only'); END",
+    "CREATE TRIGGER member_status_changes_no_delete BEFORE DELETE ON member_status_changes BEGIN SELECT RAISE(ABORT, 'member_status_changes is append-only'); END",
+    "CREATE TRIGGER task_status_changes_no_update BEFORE UPDATE ON task_status_changes BEGIN SELECT RAISE(ABORT, 'task_status_changes is append-only'); END",
+    "CREATE TRIGGER task_status_changes_no_delete BEFORE DELETE ON task_status_changes BEGIN SELECT RAISE(ABORT, 'task_status_changes is append-only'); END",
+    "CREATE TRIGGER member_changes_no_update BEFORE UPDATE ON member_changes BEGIN SELECT RAISE(ABORT, 'member_changes is append-only'); END",
+    "CREATE TRIGGER member_changes_no_delete BEFORE DELETE ON member_changes BEGIN SELECT RAISE(ABORT, 'member_changes is append-only'); END",
+]
+
+#: What removes them on sqlite.
+SQLITE_DROPS = [
+    "DROP TRIGGER IF EXISTS members_guard_insert",
+    "DROP TRIGGER IF EXISTS members_guard_reinsert",
+    "DROP TRIGGER IF EXISTS members_history_insert",
+    "DROP TRIGGER IF EXISTS members_guard_update",
+    "DROP TRIGGER IF EXISTS members_history_update",
+    "DROP TRIGGER IF EXISTS outreach_tasks_guard_insert",
+    "DROP TRIGGER IF EXISTS outreach_tasks_guard_reinsert",
+    "DROP TRIGGER IF EXISTS outreach_tasks_history_insert",
+    "DROP TRIGGER IF EXISTS outreach_tasks_guard_update",
+    "DROP TRIGGER IF EXISTS outreach_tasks_history_update",
+    "DROP TRIGGER IF EXISTS member_status_changes_no_update",
+    "DROP TRIGGER IF EXISTS member_status_changes_no_delete",
+    "DROP TRIGGER IF EXISTS task_status_changes_no_update",
+    "DROP TRIGGER IF EXISTS task_status_changes_no_delete",
+    "DROP TRIGGER IF EXISTS member_changes_no_update",
+    "DROP TRIGGER IF EXISTS member_changes_no_delete",
+]
+
+#: The guards' DDL on postgresql, in order.
+POSTGRESQL_GUARDS = [
+    """CREATE FUNCTION members_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE bad text;
+        BEGIN
+          SELECT n.status INTO bad FROM new_rows n WHERE NOT EXISTS
+            (SELECT 1 FROM member_transition x WHERE x.from_status = 'new' AND x.to_status = n.status);
+          IF FOUND THEN
+            RAISE EXCEPTION 'illegal member transition: % is not an initial status', bad
+              USING ERRCODE = 'check_violation';
+          END IF;
+          INSERT INTO member_status_changes (member_id, from_status, to_status, actor_id, reason, at)
+            SELECT n.id, 'new', n.status, n.status_by, n.status_reason, (now() AT TIME ZONE 'utc') FROM new_rows n;
+          RETURN NULL;
+        END $$""",
+    """CREATE TRIGGER members_after_insert AFTER INSERT ON members
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION members_after_insert()""",
+    """CREATE FUNCTION members_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE f text; t text;
+        BEGIN
+          SELECT o.status, n.status INTO f, t FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status IS DISTINCT FROM o.status AND NOT EXISTS
+              (SELECT 1 FROM member_transition x WHERE x.from_status = o.status AND x.to_status = n.status);
+          IF FOUND THEN
+            RAISE EXCEPTION 'illegal member transition: % -> %', f, t
+              USING ERRCODE = 'check_violation';
+          END IF;
+          INSERT INTO member_status_changes (member_id, from_status, to_status, actor_id, reason, at)
+            SELECT n.id, o.status, n.status, n.status_by, n.status_reason, (now() AT TIME ZONE 'utc')
+            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.status IS DISTINCT FROM o.status;
+          RETURN NULL;
+        END $$""",
+    """CREATE TRIGGER members_after_update AFTER UPDATE ON members
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION members_after_update()""",
+    """CREATE FUNCTION outreach_tasks_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE bad text;
+        BEGIN
+          SELECT n.status INTO bad FROM new_rows n WHERE NOT EXISTS
+            (SELECT 1 FROM task_transition x WHERE x.from_status = 'new' AND x.to_status = n.status);
+          IF FOUND THEN
+            RAISE EXCEPTION 'illegal task transition: % is not an initial status', bad
+              USING ERRCODE = 'check_violation';
+          END IF;
+          INSERT INTO task_status_changes (task_id, from_status, to_status, volunteer_id, actor_id, reason, at)
+            SELECT n.id, 'new', n.status, n.volunteer_id, n.status_by, n.status_reason, (now() AT TIME ZONE 'utc') FROM new_rows n;
+          RETURN NULL;
+        END $$""",
+    """CREATE TRIGGER outreach_tasks_after_insert AFTER INSERT ON outreach_tasks
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach_tasks_after_insert()""",
+    """CREATE FUNCTION outreach_tasks_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE f text; t text;
+        BEGIN
+          SELECT o.status, n.status INTO f, t FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status IS DISTINCT FROM o.status AND NOT EXISTS
+              (SELECT 1 FROM task_transition x WHERE x.from_status = o.status AND x.to_status = n.status);
+          IF FOUND THEN
+            RAISE EXCEPTION 'illegal task transition: % -> %', f, t
+              USING ERRCODE = 'check_violation';
+          END IF;
+          INSERT INTO task_status_changes (task_id, from_status, to_status, volunteer_id, actor_id, reason, at)
+            SELECT n.id, o.status, n.status, n.volunteer_id, n.status_by, n.status_reason, (now() AT TIME ZONE 'utc')
+            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.status IS DISTINCT FROM o.status OR n.volunteer_id IS DISTINCT FROM o.volunteer_id;
+          RETURN NULL;
+        END $$""",
+    """CREATE TRIGGER outreach_tasks_after_update AFTER UPDATE ON outreach_tasks
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION outreach_tasks_after_update()""",
+    """CREATE FUNCTION outreach_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME
+          USING ERRCODE = 'check_violation'; END $$""",
+    "CREATE TRIGGER member_status_changes_append_only BEFORE UPDATE OR DELETE ON member_status_changes FOR EACH ROW EXECUTE FUNCTION outreach_append_only()",
+    "CREATE TRIGGER member_status_changes_no_truncate BEFORE TRUNCATE ON member_status_changes FOR EACH STATEMENT EXECUTE FUNCTION outreach_append_only()",
+    "CREATE TRIGGER task_status_changes_append_only BEFORE UPDATE OR DELETE ON task_status_changes FOR EACH ROW EXECUTE FUNCTION outreach_append_only()",
+    "CREATE TRIGGER task_status_changes_no_truncate BEFORE TRUNCATE ON task_status_changes FOR EACH STATEMENT EXECUTE FUNCTION outreach_append_only()",
+    "CREATE TRIGGER member_changes_append_only BEFORE UPDATE OR DELETE ON member_changes FOR EACH ROW EXECUTE FUNCTION outreach_append_only()",
+    "CREATE TRIGGER member_changes_no_truncate BEFORE TRUNCATE ON member_changes FOR EACH STATEMENT EXECUTE FUNCTION outreach_append_only()",
+]
+
+#: What removes them on postgresql.
+POSTGRESQL_DROPS = [
+    "DROP TRIGGER IF EXISTS members_after_insert ON members",
+    "DROP FUNCTION IF EXISTS members_after_insert()",
+    "DROP TRIGGER IF EXISTS members_after_update ON members",
+    "DROP FUNCTION IF EXISTS members_after_update()",
+    "DROP TRIGGER IF EXISTS outreach_tasks_after_insert ON outreach_tasks",
+    "DROP FUNCTION IF EXISTS outreach_tasks_after_insert()",
+    "DROP TRIGGER IF EXISTS outreach_tasks_after_update ON outreach_tasks",
+    "DROP FUNCTION IF EXISTS outreach_tasks_after_update()",
+    "DROP TRIGGER IF EXISTS member_status_changes_append_only ON member_status_changes",
+    "DROP TRIGGER IF EXISTS member_status_changes_no_truncate ON member_status_changes",
+    "DROP TRIGGER IF EXISTS task_status_changes_append_only ON task_status_changes",
+    "DROP TRIGGER IF EXISTS task_status_changes_no_truncate ON task_status_changes",
+    "DROP TRIGGER IF EXISTS member_changes_append_only ON member_changes",
+    "DROP TRIGGER IF EXISTS member_changes_no_truncate ON member_changes",
+    "DROP FUNCTION IF EXISTS outreach_append_only()",
+]
+
+
+def _guards() -> list[str]:
+    return SQLITE_GUARDS if op.get_bind().dialect.name == "sqlite" else POSTGRESQL_GUARDS
+
+
+def _drops() -> list[str]:
+    return SQLITE_DROPS if op.get_bind().dialect.name == "sqlite" else POSTGRESQL_DROPS
 
 
 def upgrade() -> None:
@@ -229,18 +446,18 @@ def upgrade() -> None:
     with op.batch_alter_table('task_status_changes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_task_status_changes_task_id'), ['task_id'], unique=False)
 
-    dialect = op.get_bind().dialect.name
     member_t = sa.table("member_transition", sa.column("from_status"), sa.column("to_status"),
                         sa.column("coordinator_only"))
     task_t = sa.table("task_transition", sa.column("from_status"), sa.column("to_status"))
-    op.bulk_insert(member_t, guards.transition_rows("member"))
-    op.bulk_insert(task_t, guards.transition_rows("task"))
-    for stmt in guards.statements(dialect):
+    op.bulk_insert(member_t, [{"from_status": a, "to_status": b, "coordinator_only": c}
+                              for a, b, c in MEMBER_TRANSITION_ROWS])
+    op.bulk_insert(task_t, [{"from_status": a, "to_status": b} for a, b in TASK_TRANSITION_ROWS])
+    for stmt in _guards():
         op.execute(stmt)
 
 
 def downgrade() -> None:
-    for stmt in guards.drop_statements(op.get_bind().dialect.name):
+    for stmt in _drops():
         op.execute(stmt)
     with op.batch_alter_table('task_status_changes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_task_status_changes_task_id'))

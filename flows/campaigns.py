@@ -19,33 +19,51 @@ from pydantic import Field
 from db.models import CampaignKind
 from db.session import session_scope
 from flows import common
-from tasks import plan
+from tasks import plan, plan_jobs
+from tasks.rules import (
+    BATCH_SIZE,
+    DUE_DAYS,
+    MAX_ATTEMPTS,
+    PERIOD_OR_EMPTY_PATTERN,
+    WINDOWS,
+    check_period,
+)
+
+K = CampaignKind
 
 # Plain strings with an empty default, not Optional: the UI then shows one text box
 # instead of a choice between "str" and "None" tabs.
 Period = Annotated[str, Field(
-    default="", title="Period (YYYY-MM)", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
+    default="", title="Period (YYYY-MM)", pattern=PERIOD_OR_EMPTY_PATTERN,
     description="The month this run covers, for example 2026-11. Empty: this month.")]
 BranchName = Annotated[str, Field(
     default="", title="Branch", max_length=120,
     description="Only members of this branch and the branches nested in it. "
                 "Empty: every branch.")]
 BatchSize = Annotated[int, Field(
-    default=plan.DEFAULT_BATCH, ge=100, le=200_000, title="Members per batch",
+    default=BATCH_SIZE.default, ge=BATCH_SIZE.low, le=BATCH_SIZE.high, title="Members per batch",
     description="How many member ids each planning step covers.")]
 Today = Annotated[Optional[dt.date], Field(
     default=None, title="Planning date",
     description="The day the run counts from (due dates, windows). Empty: today.")]
 DryRun = Annotated[bool, Field(
     default=False, title="Dry run",
-    description="Only count who would be targeted; write nothing.")]
+    description="Only count the tasks a run would make now; write nothing.")]
 
 DueDays = Annotated[int, Field(
-    default=14, ge=1, le=90, title="Due in (days)",
+    default=DUE_DAYS.default, ge=DUE_DAYS.low, le=DUE_DAYS.high, title="Due in (days)",
     description="Each task is due this many days after planning.")]
-MaxAttempts = Annotated[Literal[1, 2, 3, 4, 5], Field(
-    default=3, title="Attempts",
+# A dropdown of every allowed value: Literal built from the limits in `tasks.rules`.
+MaxAttempts = Annotated[Literal[tuple(range(MAX_ATTEMPTS.low, MAX_ATTEMPTS.high + 1))], Field(
+    default=MAX_ATTEMPTS.default, title="Attempts",
     description="Failed attempts before a task counts as failed.")]
+#: The targeting windows a coordinator picks from (`tasks.rules.WINDOWS`), as dropdowns.
+SurveyWindow = Annotated[Literal[WINDOWS[K.SURVEY][0]], Field(
+    default=WINDOWS[K.SURVEY][1], title="Not confirmed within (days)",
+    description="Members whose details were not confirmed this recently.")]
+PhoneWindow = Annotated[Literal[WINDOWS[K.PHONE_VISIT][0]], Field(
+    default=WINDOWS[K.PHONE_VISIT][1], title="Not reached within (days)",
+    description="Call members living away not reached this recently.")]
 
 
 @dataclass(frozen=True)
@@ -65,20 +83,20 @@ def open_run(kind: str, period: str, material: str | None) -> int:
 
 @task(cache_policy=NO_CACHE)
 def ranges(batch_size: int) -> list[tuple[int, int]]:
-    return plan.id_ranges(common.engine(), size=batch_size)
+    return plan_jobs.id_ranges(common.engine(), size=batch_size)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def plan_range(run_id: int, lo: int, hi: int, today: dt.date, branch_id: int | None,
                rule: Rule) -> dict:
-    return plan.plan_range(common.engine(), run_id, lo, hi, today=today, branch_id=branch_id,
-                           within_days=rule.within_days, due_days=rule.due_days,
-                           max_attempts=rule.max_attempts)
+    return plan_jobs.plan_range(common.engine(), run_id, lo, hi, today=today,
+                                branch_id=branch_id, within_days=rule.within_days,
+                                due_days=rule.due_days, max_attempts=rule.max_attempts)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def assign_leftovers(run_id: int) -> dict:
-    return plan.assign_open(common.engine(), run_id)
+    return plan_jobs.assign_open(common.engine(), run_id)
 
 
 @task(cache_policy=NO_CACHE)
@@ -90,8 +108,8 @@ def run_summary(run_id: int) -> list[dict]:
 @task(cache_policy=NO_CACHE)
 def preview(kind: str, period: str, today: dt.date, branch_id: int | None,
             within_days: int | None) -> list[dict]:
-    return plan.preview(common.engine(), kind, period, today=today, branch_id=branch_id,
-                        within_days=within_days)
+    return plan_jobs.preview(common.engine(), kind, period, today=today, branch_id=branch_id,
+                             within_days=within_days)
 
 
 @task(cache_policy=NO_CACHE)
@@ -114,7 +132,7 @@ def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
     """The body every campaign flow shares."""
     log = get_run_logger()
     today = common.day(today)
-    period = plan.check_period(period or f"{today:%Y-%m}")
+    period = check_period(period or f"{today:%Y-%m}")
     branch_id = branch_id_of(branch)
     slug = common.key(kind.value, period, branch)
     if dry_run:
@@ -122,24 +140,24 @@ def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
         common.table(rows, f"{slug}-preview",
                      f"Dry run of {kind.value} {period}: who would be targeted per branch")
         total = sum(r["targeted"] for r in rows)
-        log.info("dry run of %s %s: %d members would be targeted", kind.value, period, total)
-        return {"kind": kind.value, "period": period, "dry_run": True, "targeted": total}
+        log.info("dry run of %s %s: %d members would get a task", kind.value, period, total)
+        return {"kind": kind.value, "period": period, "dry_run": True, "targeted": total,
+                "busy": sum(r["busy"] for r in rows),
+                "planned": sum(r["planned"] for r in rows)}
     run_id = open_run(kind.value, period, material)
     spans = ranges(batch_size)
     progress = common.Progress(f"{slug}-progress", len(spans),
                                f"{kind.value} {period}: member batches planned")
-    totals = {"created": 0, "assigned": 0, "unassigned": 0, "continuity": 0, "busy": 0}
-    for lo, hi in spans:
-        counts = plan_range(run_id, lo, hi, today, branch_id, rule)
-        for k in totals:
-            totals[k] += counts.get(k, 0)
-        progress.step()
-    leftovers = assign_leftovers(run_id)
+    # The same body as `tasks.plan_jobs.plan_campaign`, with a Prefect task per range.
+    totals = plan_jobs.plan_and_assign(
+        spans, lambda lo, hi: plan_range(run_id, lo, hi, today, branch_id, rule),
+        lambda: assign_leftovers(run_id), step=progress.step)
     rows = run_summary(run_id)
     common.table(rows, f"{slug}-summary",
                  f"{kind.value} {period}: targeted, assigned and unassigned per branch")
     result = {"kind": kind.value, "period": period, "run_id": run_id, "batches": len(spans),
-              **totals, "assigned_later": leftovers.get("assigned", 0),
+              **{k: totals[k] for k in ("created", "assigned", "unassigned", "continuity",
+                                        "busy", "assigned_later")},
               "targeted": sum(r["targeted"] for r in rows),
               "still_open": sum(r["unassigned"] for r in rows)}
     log.info("%s %s (run %d): %d batches, %d tasks created, %d open without a volunteer",
@@ -151,11 +169,9 @@ def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
 
 @flow(name="survey", log_prints=False)
 def survey(period: Period = "", branch: BranchName = "", today: Today = None,
-           not_confirmed_within: Annotated[Literal[180, 365, 730], Field(
-               default=365, title="Not confirmed within (days)",
-               description="Members whose details were not confirmed this recently.")] = 365,
-           due_days: DueDays = 14, max_attempts: MaxAttempts = 3,
-           batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
+           not_confirmed_within: SurveyWindow = WINDOWS[K.SURVEY][1],
+           due_days: DueDays = DUE_DAYS.default, max_attempts: MaxAttempts = MAX_ATTEMPTS.default,
+           batch_size: BatchSize = BATCH_SIZE.default, dry_run: DryRun = False) -> dict:
     """Survey (census): every living member not confirmed within a year gets a visit.
 
     Args:
@@ -175,11 +191,10 @@ def survey(period: Period = "", branch: BranchName = "", today: Today = None,
 
 @flow(name="phone-visit", log_prints=False)
 def phone_visit(period: Period = "", branch: BranchName = "", today: Today = None,
-                not_reached_within: Annotated[Literal[14, 30, 60, 90], Field(
-                    default=30, title="Not reached within (days)",
-                    description="Call members living away not reached this recently.")] = 30,
-                due_days: DueDays = 14, max_attempts: MaxAttempts = 3,
-                batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
+                not_reached_within: PhoneWindow = WINDOWS[K.PHONE_VISIT][1],
+                due_days: DueDays = DUE_DAYS.default,
+                max_attempts: MaxAttempts = MAX_ATTEMPTS.default,
+                batch_size: BatchSize = BATCH_SIZE.default, dry_run: DryRun = False) -> dict:
     """Phone visits: members living away, not reached within the cadence (30 days).
 
     Args:
@@ -203,8 +218,9 @@ def delivery(material: Annotated[str, Field(
                  description="What to bring this period, e.g. 'November newsletter'.")]
              = "Monthly study materials",
              period: Period = "", branch: BranchName = "", today: Today = None,
-             due_days: DueDays = 14, max_attempts: MaxAttempts = 3,
-             batch_size: BatchSize = plan.DEFAULT_BATCH, dry_run: DryRun = False) -> dict:
+             due_days: DueDays = DUE_DAYS.default,
+             max_attempts: MaxAttempts = MAX_ATTEMPTS.default,
+             batch_size: BatchSize = BATCH_SIZE.default, dry_run: DryRun = False) -> dict:
     """Deliveries: homebound members get the period's study material at their door.
 
     Args:

@@ -11,46 +11,47 @@ from pydantic import Field
 
 from db.session import session_scope
 from flows import common
-from tasks import followup as steps
-from tasks import plan
+from tasks import followup, followup_jobs, plan_jobs
+from tasks.rules import check_not_future
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def expire_closed(today: dt.date) -> int:
-    return steps.expire_closed(common.engine(), today=today)
+    return followup_jobs.expire_closed(common.engine(), today=today)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def fail_exhausted(today: dt.date) -> int:
-    return steps.fail_exhausted(common.engine(), today=today)
+    return followup_jobs.fail_exhausted(common.engine(), today=today)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def mark_unreachable(today: dt.date) -> dict:
-    return steps.mark_unreachable(common.engine(), today=today)
+    return followup_jobs.mark_unreachable(common.engine(), today=today)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def release_inactive(today: dt.date) -> int:
-    return steps.release_inactive(common.engine(), today=today)
+    return followup_jobs.release_inactive(common.engine(), today=today)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def assign_open() -> dict:
-    return plan.assign_open(common.engine())
+    return plan_jobs.assign_open(common.engine())
 
 
 @task(cache_policy=NO_CACHE)
 def reminders(today: dt.date) -> tuple[list[dict], int, int]:
     with session_scope(common.engine(), write=False) as s:
-        return (steps.reminders(s, today=today), steps.retries_due(s, today=today),
-                steps.open_unassigned(s))
+        return (followup.reminders(s, today=today), followup.retries_due(s, today=today),
+                followup.open_unassigned(s))
 
 
 @flow(name="follow-up", log_prints=False)
 def follow_up(today: Annotated[Optional[dt.date], Field(
         default=None, title="Date of the sweep",
-        description="Which day to sweep for; empty means today.")] = None) -> dict:
+        description="Which day to sweep for; empty means today. Not after tomorrow: "
+                    "the sweep acts on what happened.")] = None) -> dict:
     """Daily follow-up: expire closed windows, fail exhausted tasks, make members with
     repeated failed contacts unreachable and escalate them to a coordinator, hand the tasks
     of inactive volunteers to others, and list overdue tasks per volunteer.
@@ -59,7 +60,7 @@ def follow_up(today: Annotated[Optional[dt.date], Field(
         today: Which day to sweep for; empty means today.
     """
     log = get_run_logger()
-    today = common.day(today)
+    today = check_not_future(common.day(today), "the follow-up date")
     expired = expire_closed(today)
     failed = fail_exhausted(today)
     unreachable = mark_unreachable(today)

@@ -1,7 +1,10 @@
-"""The weekly coverage report as Prefect artifacts: counts and branch names only.
+"""The weekly coverage report as Prefect artifacts: counts, branch names, volunteers.
 
-The unreachable list (family contacts) is never published here; coordinators read it
-with `outreach report unreachable`.
+What is published: counts per branch and segment, branch names, and the volunteers'
+workload table — each volunteer's id and name with counts (their coordinators need to see
+who is overloaded or behind; a volunteer's name is not a member's contact detail). Never a
+member's name, phone, address or family contact: the unreachable list (family contacts)
+is not published here; coordinators read it with `outreach report unreachable`.
 """
 
 from __future__ import annotations
@@ -16,20 +19,22 @@ from pydantic import Field
 from db.session import session_scope
 from flows import common
 from tasks import coverage
+from tasks.rules import PERIOD_OR_EMPTY_PATTERN, check_period
+from tasks.access import SYSTEM
 
 
 @task(cache_policy=NO_CACHE)
 def build(today: dt.date, period: str | None) -> tuple[list[dict], list[dict], list[dict]]:
     with session_scope(common.engine(), write=False) as s:
-        return (coverage.coverage(s, today=today, period=period),
-                coverage.coverage_by_segment(s, today=today, period=period),
-                coverage.volunteer_workload(s, today=today))
+        return (coverage.coverage(s, today=today, period=period, actor=SYSTEM),
+                coverage.coverage_by_segment(s, today=today, period=period, actor=SYSTEM),
+                coverage.volunteer_workload(s, today=today, actor=SYSTEM))
 
 
 @flow(name="coverage-report", log_prints=False)
 def coverage_report(
     period: Annotated[str, Field(
-        default="", title="Period (YYYY-MM)", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
+        default="", title="Period (YYYY-MM)", pattern=PERIOD_OR_EMPTY_PATTERN,
         description="Which month counts as 'reached this period'. Empty: this month.")]
     = "",
     today: Annotated[Optional[dt.date], Field(
@@ -44,13 +49,13 @@ def coverage_report(
         today: The report's date; empty means today.
     """
     today = common.day(today)
-    period = period or f"{today:%Y-%m}"
+    period = check_period(period or f"{today:%Y-%m}")
     rows, segments, workload = build(today, period)
     common.table(rows, common.key("coverage", period), f"Coverage per branch and segment, "
                                                         f"{period} as of {today}")
     common.table(segments, common.key("coverage-segments", period),
                  f"Coverage per segment, {period}")
-    common.table([{k: v for k, v in r.items()} for r in workload],
+    common.table(workload,
                  common.key("volunteer-workload", period), f"Volunteers' workload as of {today}")
     common.markdown(coverage.coverage_markdown(rows, title=f"Coverage {period}"),
                     common.key("coverage-summary", period), f"Coverage summary {period}")

@@ -44,7 +44,7 @@ MEMBER_COLUMNS = (
 )
 VOLUNTEER_COLUMNS = (
     "id", "name", "branch_id", "role", "capacity", "active", "code_salt", "code_hash",
-    "failed_logins", "created_at",
+    "failed_logins", "created_at", "coordinator_since",
 )
 
 # (interest as stored on a member, its group's branch name)
@@ -392,7 +392,9 @@ def _volunteer_rows(db: _Db, pools: _Pools, rng: random.Random, count: int,
         name = f"{family}{given}" if zh else f"{given} {family}"
         capacity = rng.randint(10, 40)
         secret, salt, digest = new_credentials()
-        rows.append((vid, name, branch.id, role, capacity, True, salt, digest, 0, created_at))
+        since = created_at if role == Role.COORDINATOR.value else None  # the two-person rule
+        rows.append((vid, name, branch.id, role, capacity, True, salt, digest, 0, created_at,
+                     since))
         by_branch.setdefault(branch.id, []).append(vid)
         result.codes.append((vid, name, role, branch.name, format_code(vid, secret)))
     result.volunteers = len(rows)

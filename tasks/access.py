@@ -6,29 +6,40 @@ hash to check instead of trying every volunteer. Only a salted SHA-256 of the se
 is stored: the secret is random and long, so a slow password hash would add start-up time
 to every volunteer command without making guessing any harder.
 
-Wrong codes are slowed down: `OUTREACH_LOGIN_DELAY` seconds (default 1), doubled for each
-wrong code in a row given for the same volunteer id, up to 30 s (`login_delay`). The count
-(`volunteers.failed_logins`, shown in `outreach volunteer list`) is written after the
-command's own transaction has ended — a refused command rolls its transaction back, and on
-SQLite a second connection cannot write while the first holds the write lock — by
-`settle()`, which the CLI's edge calls on the way out. The right code sets the count back
-to zero; so does a new code (`outreach volunteer new-code`).
+Wrong codes are slowed down: `BASE_DELAY` seconds (1), doubled for each wrong code in a
+row given for the same volunteer id, up to 30 s (`login_delay`). Nobody who calls outreach
+can change that (no setting; tests change the module constant); the ledger service applies
+the same `login_delay` per client address too. The count (`volunteers.failed_logins`,
+shown in `outreach volunteer list`) is written after the command's own transaction has
+ended — a refused command rolls its transaction back, and on SQLite a second connection
+cannot write while the first holds the write lock — by `settle()`, which the CLI's edge
+calls on the way out. The right code sets the count back to zero; so does a new code
+(`outreach volunteer new-code`).
+
+Who may do what lives here too, with the work: an `Actor` is built only by `authenticate`
+(or is `SYSTEM`, the scheduled flows' actor), and every service function of `tasks/` that
+shows contact details or changes the ledger declares its rule with `@requires(...)`, which
+checks the actor before the function runs. `RULES` lists them all;
+tests/tasks/test_permissions.py walks `tasks/` and proves each one refuses the wrong actor.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import hmac
-import os
+import inspect
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
+from typing import Callable, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, Refused
-from db.models import Role, Volunteer
+from db.errors import BadInput, NotFound, Refused
+from db.models import OutreachTask, Role, Volunteer
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 GROUPS, GROUP_LEN = 4, 4
@@ -67,30 +78,63 @@ def parse_code(code: str) -> tuple[int, str]:
     return int(head), secret
 
 
+#: Only this module holds it: an `Actor` built anywhere else is refused at construction.
+_KEY = object()
+#: The scheduled flows' role: no person, no code.
+SYSTEM_ROLE = "system"
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a volunteer or a coordinator (ids only, no contact details)."""
+    """Who is acting: a volunteer, a coordinator, or `SYSTEM` (ids only, no contact
+    details). Only `authenticate` builds one for a person; `dataclasses.replace` and a
+    direct ``Actor(...)`` are refused."""
 
-    id: int
+    id: int | None
     name: str
     role: str
-    branch_id: int
+    branch_id: int | None
+    key: InitVar[object] = None
+
+    def __post_init__(self, key: object) -> None:
+        if key is not _KEY:
+            raise TypeError("an Actor comes from tasks.access.authenticate (or is "
+                            "tasks.access.SYSTEM), it is not built by hand")
 
     @property
     def is_coordinator(self) -> bool:
         return self.role == Role.COORDINATOR
 
+    @property
+    def is_system(self) -> bool:
+        return self.role == SYSTEM_ROLE
+
+    def __str__(self) -> str:
+        return "the system" if self.is_system else f"{self.role} {self.id}"
+
+
+#: The actor of scheduled flows (follow-up, campaigns, the weekly report): it may run
+#: set-based jobs and count-only reports, never see contact details or take a person's
+#: decision (confirm a death, reactivate a member, reassign …). History shows it as
+#: "system" (no volunteer id).
+SYSTEM = Actor(id=None, name="system", role=SYSTEM_ROLE, branch_id=None, key=_KEY)
+
 
 #: Login counters to write once the command's transaction is over: volunteer id → +1
 #: (a wrong code) or 0 (the right code after wrong ones).
 _pending: dict[int, int] = {}
+#: Seconds the first wrong code waits; doubled per wrong code in a row, `MAX_DELAY` at
+#: most. A module constant on purpose: no caller can switch the slow-down off (tests
+#: monkeypatch it).
+BASE_DELAY = 1.0
 MAX_DELAY = 30.0
 
 
 def login_delay(failed_before: int) -> float:
-    """Seconds a wrong code waits, given the wrong codes in a row before it."""
-    base = float(os.environ.get("OUTREACH_LOGIN_DELAY", "1"))
-    return min(base * 2 ** min(failed_before, 16), max(base, MAX_DELAY))
+    """Seconds a wrong code waits, given the wrong codes in a row before it (for one
+    volunteer id, or — in the ledger service — for one client address)."""
+    base = BASE_DELAY
+    return min(base * 2 ** min(max(int(failed_before), 0), 16), max(base, MAX_DELAY))
 
 
 def authenticate(session: Session, code: str | None) -> Actor:
@@ -110,11 +154,13 @@ def authenticate(session: Session, code: str | None) -> Actor:
         _pending[vol.id] = 0
     if not vol.active:
         raise Refused(f"volunteer {vol.id} is not active any more")
-    return Actor(id=vol.id, name=vol.name, role=str(vol.role), branch_id=vol.branch_id)
+    return Actor(id=vol.id, name=vol.name, role=str(vol.role), branch_id=vol.branch_id,
+                 key=_KEY)
 
 
-def settle() -> None:
-    """Write the pending login counters in a short transaction of their own.
+def settle(eng=None) -> None:
+    """Write the pending login counters in a short transaction of their own (on ``eng``,
+    default the process's database; the ledger service passes the one it serves).
 
     Best effort: a busy database loses one count, never the command's own result.
     """
@@ -127,7 +173,7 @@ def settle() -> None:
     todo = dict(_pending)
     _pending.clear()
     try:
-        with session_scope(engine()) as s:
+        with session_scope(eng or engine()) as s:
             for vid, delta in todo.items():
                 value = Volunteer.failed_logins + 1 if delta else 0
                 s.execute(update(Volunteer).where(Volunteer.id == vid)
@@ -136,15 +182,125 @@ def settle() -> None:
         pass
 
 
-def new_code(session: Session, *, volunteer: Volunteer, actor: Actor) -> str:
-    """Give a volunteer a new code (the old one stops working); returns it, once."""
-    require_coordinator(actor)
-    secret, salt, digest = new_credentials()
-    volunteer.code_salt, volunteer.code_hash, volunteer.failed_logins = salt, digest, 0
-    session.flush()
-    return format_code(volunteer.id, secret)
+# --- the rules ------------------------------------------------------------------------------
+
+#: A coordinator (a person): ledger changes, contact details of anyone, a person's decisions.
+COORDINATOR = "coordinator"
+#: The task's volunteer or a coordinator (needs ``task_id``); never the system.
+HOLDER = "holder"
+#: Any person with a code; the function narrows what they see (their own tasks).
+PERSON = "person"
+#: A coordinator or the system: set-based jobs and reports of counts (no contact details).
+COUNTS = "coordinator or system"
+#: A coordinator — or nobody while the ledger has no coordinator yet (the first one).
+BOOTSTRAP = "coordinator, or nobody before the first coordinator"
+ALL_RULES = (COORDINATOR, HOLDER, PERSON, COUNTS, BOOTSTRAP)
+
+NO_COORDINATOR_YET = ("there is no coordinator yet: create one first with "
+                      "`outreach volunteer add NAME --branch BRANCH --coordinator`")
+NEEDS_COORDINATOR_CODE = ("this needs a coordinator's access code: run `outreach login` "
+                          "or set OUTREACH_TOKEN")
+
+#: Every guarded service function: "module.name" → its rule (filled by `requires`).
+RULES: dict[str, str] = {}
+
+F = TypeVar("F", bound=Callable)
+
+
+def coordinator_exists(session: Session) -> bool:
+    """Whether the ledger has a coordinator at all (active or not)."""
+    return session.scalar(select(func.count()).select_from(Volunteer)
+                          .where(Volunteer.role == Role.COORDINATOR)) > 0
 
 
 def require_coordinator(actor: Actor) -> None:
+    """A coordinator, as a person: the system and volunteers are refused."""
+    if not isinstance(actor, Actor):
+        raise Refused(NEEDS_COORDINATOR_CODE)
+    if actor.is_system:
+        raise Refused("a scheduled job may not do this: it needs a coordinator")
     if not actor.is_coordinator:
-        raise Refused(f"only a coordinator may do this (you are volunteer {actor.id})")
+        raise _only_coordinators(actor)
+
+
+def _only_coordinators(actor: Actor) -> Refused:
+    return Refused(f"only a coordinator may do this (you are volunteer {actor.id})")
+
+
+def check(rule: str, actor: Actor | None, *, session: Session | None = None,
+          task_id: int | None = None) -> None:
+    """Refuse ``actor`` unless ``rule`` lets them; see the rule constants above."""
+    if actor is None:
+        if session is not None and not coordinator_exists(session):
+            if rule == BOOTSTRAP:
+                return
+            raise Refused(NO_COORDINATOR_YET)
+        if rule in (COORDINATOR, BOOTSTRAP, COUNTS):
+            raise Refused(NEEDS_COORDINATOR_CODE)
+    if not isinstance(actor, Actor):
+        raise Refused("this needs an access code: run `outreach login` or set OUTREACH_TOKEN")
+    if rule in (COORDINATOR, BOOTSTRAP):
+        require_coordinator(actor)
+    elif rule == COUNTS:
+        if not (actor.is_coordinator or actor.is_system):
+            raise _only_coordinators(actor)
+    elif rule in (PERSON, HOLDER):
+        if actor.is_system:
+            raise Refused("a scheduled job may not do this: it is a person's to do")
+        if rule == HOLDER and not actor.is_coordinator:
+            task = (session.get(OutreachTask, task_id)
+                    if session is not None and isinstance(task_id, int)
+                    and 0 < task_id < 2**31 else None)
+            if task is None:
+                raise NotFound(f"no task with id {task_id}")
+            if task.volunteer_id != actor.id:
+                raise Refused(f"task {task.id} is not yours")
+    else:
+        raise ValueError(f"unknown access rule {rule!r}")
+
+
+def requires(rule: str) -> Callable[[F], F]:
+    """Declare (and enforce, before anything else runs) who may call a service function.
+
+    The function takes ``actor`` (and ``session``; ``task_id`` for `HOLDER`) by keyword.
+    """
+    if rule not in ALL_RULES:
+        raise ValueError(f"unknown access rule {rule!r}")
+
+    def wrap(fn: F) -> F:
+        sig = inspect.signature(fn)
+        if "actor" not in sig.parameters:
+            raise TypeError(f"{fn.__qualname__} is guarded but takes no actor")
+
+        @functools.wraps(fn)
+        def gate(*args, **kwargs):
+            given = sig.bind_partial(*args, **kwargs).arguments
+            check(rule, given.get("actor"), session=given.get("session"),
+                  task_id=given.get("task_id"))
+            return fn(*args, **kwargs)
+
+        gate.__rule__ = rule  # type: ignore[attr-defined]
+        RULES[f"{fn.__module__}.{fn.__qualname__}"] = rule
+        return gate  # type: ignore[return-value]
+
+    return wrap
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@requires(COORDINATOR)
+def new_code(session: Session, *, volunteer: Volunteer, actor: Actor) -> str:
+    """Give a volunteer a new code (the old one stops working); returns it, once.
+
+    A coordinator's new code from someone else counts as becoming a coordinator anew
+    (`coordinator_since`): whoever holds the new code, the issuer knows it too, so it
+    cannot be the second person of the two-person rule for a death recorded before.
+    """
+    secret, salt, digest = new_credentials()
+    volunteer.code_salt, volunteer.code_hash, volunteer.failed_logins = salt, digest, 0
+    if volunteer.role == Role.COORDINATOR and volunteer.id != actor.id:
+        volunteer.coordinator_since = _utcnow()
+    session.flush()
+    return format_code(volunteer.id, secret)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from db.dialect import is_sqlite
+
 _CHAIN = """
     SELECT COUNT(*) FROM (
         SELECT {id}, from_status,
@@ -31,7 +33,7 @@ def replay(session: Session) -> dict[str, int]:
             ("members", "members", "member_status_changes", "member_id", ""),
             ("tasks", "outreach_tasks", "task_status_changes", "task_id",
              "OR h.volunteer_id IS DISTINCT FROM r.volunteer_id")):
-        if session.bind.dialect.name == "sqlite":
+        if is_sqlite(session):
             extra = extra.replace("IS DISTINCT FROM", "IS NOT")
         out[f"{name}_broken_chain"] = session.execute(
             text(_CHAIN.format(id=idcol, hist=hist))).scalar_one()

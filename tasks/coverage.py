@@ -27,14 +27,13 @@ reading table rows:
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
-import re
 from typing import Literal
 
 from sqlalchemy import and_, case, func, literal, select, text, union_all
 from sqlalchemy.orm import Session, aliased
 
+from db.dialect import is_pg, is_sqlite
 from db.errors import BadInput
 from db.machines import MemberStatus, TaskStatus
 from db.models import (
@@ -46,15 +45,18 @@ from db.models import (
     Member,
     MemberChange,
     MemberStatusChange,
-    Outcome,
+    Outcome,  # noqa: F401 (tests read it from here)
     OutreachTask,
     Residence,
     Volunteer,
 )
-from tasks.people import subtree_ids
+from tasks.access import COORDINATOR, COUNTS, Actor, requires
+from tasks import tree
+from tasks.rules import SUCCESSFUL_CONTACT, month_bounds
 
-#: Outcomes that count as a successful contact (the member, or their family, got it).
-SUCCESS = (Outcome.REACHED.value, Outcome.DELIVERED.value, Outcome.DELIVERED_TO_FAMILY.value)
+#: Outcomes that count as a successful contact (the member, or their family, got it):
+#: from the outcome table (`rules.SUCCESSFUL_CONTACT`).
+SUCCESS = tuple(sorted(o.value for o in SUCCESSFUL_CONTACT))
 SEGMENTS = ("local", "away", "homebound")
 #: Member states left out of coverage: they are no longer ours to reach.
 GONE = (MemberStatus.DECEASED.value, MemberStatus.MOVED_OUT.value)
@@ -62,21 +64,9 @@ OPEN = (TaskStatus.OPEN.value, TaskStatus.ASSIGNED.value)
 #: How many recent campaign runs "never reached" looks back over.
 LOOKBACK_RUNS = 3
 COVERAGE_COLUMNS = ("members", "reached", "overdue", "unreachable", "never_reached_3")
-_PERIOD = re.compile(r"^(19\d\d|20\d\d|2100)-(0[1-9]|1[0-2])$")
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def month_bounds(period: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
-    """First and last day of a ``YYYY-MM`` period (default: the month of ``today``)."""
-    if period is None:
-        year, month = today.year, today.month
-    else:
-        if not isinstance(period, str) or not _PERIOD.match(period.strip()):
-            raise BadInput(f"period must read YYYY-MM (for example 2026-11), not {period!r}")
-        year, month = (int(x) for x in period.strip().split("-"))
-    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
 def _segment(residence, homebound) -> str:
@@ -87,8 +77,8 @@ def _segment(residence, homebound) -> str:
 
 
 def branch_ids_under(session: Session, branch_id: int) -> list[int]:
-    """``branch_id`` and every branch nested under it."""
-    return sorted(subtree_ids(session, branch_id=branch_id))
+    """``branch_id`` and every branch nested under it (`tasks.tree`)."""
+    return tree.subtree_ids(session, branch_id)
 
 
 def last_runs(session: Session, n: int = LOOKBACK_RUNS) -> list[int]:
@@ -117,7 +107,7 @@ def _run_parts(session: Session, parts_for) -> list:
     bind = session.get_bind()
     engine = getattr(bind, "engine", bind)
     top = None
-    if bind.dialect.name == "sqlite" and ":memory:" not in str(engine.url) \
+    if is_sqlite(bind) and ":memory:" not in str(engine.url) \
             and not session.in_nested_transaction():
         top = session.scalar(select(func.max(Member.id)))
     if not top or top < PARALLEL_FROM:
@@ -139,7 +129,7 @@ def _tune_for_reports(session: Session) -> None:
     """PostgreSQL, this transaction only: no JIT (compiling these big aggregates costs more
     than it saves, a few hundred ms). More work_mem is worse here: it tempts the planner
     into hashing all tasks instead of streaming the (member_id, run_id, …) index."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_pg(session):
         session.execute(text("SET LOCAL jit = off"))
 
 
@@ -155,16 +145,19 @@ def _bool(value) -> int:
 # --- coverage -----------------------------------------------------------------------------
 
 
-def coverage(session: Session, *, today: dt.date, period: str | None = None,
+@requires(COUNTS)
+def coverage(session: Session, *, today: dt.date, actor: Actor, period: str | None = None,
              branch_id: int | None = None,
              per: Literal["branch", "segment"] = "branch") -> list[dict]:
     """Per branch and segment (``per="segment"``: per segment only), a TOTAL row last.
 
     ``reached``: last reached within the period's month; ``overdue``: has an open or
     assigned task due before ``today``; ``unreachable``: lifecycle unreachable;
-    ``never_reached_3``: had a task in the last three campaign runs and none of those
-    tasks ended done with a successful outcome. ``branch_id`` keeps that branch and the
-    branches nested under it.
+    ``never_reached_3``: had a task in the last three campaign runs, every one of those
+    tasks is closed (done, failed, expired or cancelled — a cancelled task is a contact
+    that did not happen) and none ended done with a successful outcome. A member with a
+    task of those runs still open or assigned is not counted: nobody has been due yet.
+    ``branch_id`` keeps that branch and the branches nested under it.
     """
     if per not in ("branch", "segment"):
         raise BadInput(f"per must be branch or segment, not {per!r}")
@@ -182,7 +175,7 @@ def coverage(session: Session, *, today: dt.date, period: str | None = None,
         return select(*keys, *cols).where(*keep, *where).group_by(*keys)
 
     runs = last_runs(session)
-    dialect = session.get_bind().dialect.name
+    pg = is_pg(session)
 
     def parts_for(lo: int | None, hi: int | None) -> list:
         """The part queries over members with ``lo <= id <= hi`` (None: no bound)."""
@@ -208,9 +201,10 @@ def coverage(session: Session, *, today: dt.date, period: str | None = None,
         parts = [base, overdue]
         if not runs:
             return parts
-        # 3. never reached: members with tasks in the last runs, none of them a success.
+        # 3. never reached: members with tasks in the last runs, all of them closed, none
+        #    of them a success.
         t = OutreachTask
-        if dialect == "postgresql":
+        if pg:
             # PostgreSQL: a semi join and an anti join (parallel hash joins over the
             # member_run index), about 1.4 s at 1M members / 3M tasks against 2.0 s for
             # the grouped form below, whose HAVING it misestimates into 480k nested loops.
@@ -218,11 +212,14 @@ def coverage(session: Session, *, today: dt.date, period: str | None = None,
             won = select(t.id).where(t.member_id == Member.id, t.run_id.in_(runs),
                                      t.status == TaskStatus.DONE.value,
                                      t.outcome.in_(SUCCESS)).exists()
+            pending = select(t.id).where(t.member_id == Member.id, t.run_id.in_(runs),
+                                         t.status.in_(OPEN)).exists()
             parts.append(grouped(_zero(), _zero(), _zero(), _zero(), func.count(),
-                                 where=[had, ~won, *mine]))
+                                 where=[had, ~won, ~pending, *mine]))
             return parts
+        # A success, or a task not yet closed: either keeps the member out of the count.
         ok = case((and_(t.status == TaskStatus.DONE.value, t.outcome.in_(SUCCESS)), 1),
-                  else_=0)
+                  (t.status.in_(OPEN), 1), else_=0)
         # ``run_id + 0`` keeps SQLite off the (run_id, member_id) index, whose rows it would
         # then sort by member: it walks ix_outreach_tasks_member_run (member_id, run_id,
         # status, outcome) instead, already in member order, reading no rows.
@@ -263,17 +260,20 @@ def coverage(session: Session, *, today: dt.date, period: str | None = None,
     return rows
 
 
-def coverage_by_segment(session: Session, *, today: dt.date, period: str | None = None,
-                        branch_id: int | None = None) -> list[dict]:
+@requires(COUNTS)
+def coverage_by_segment(session: Session, *, today: dt.date, actor: Actor,
+                        period: str | None = None, branch_id: int | None = None) -> list[dict]:
     """`coverage` aggregated per segment only (away, homebound, local), TOTAL last."""
-    return coverage(session, today=today, period=period, branch_id=branch_id, per="segment")
+    return coverage(session, today=today, actor=actor, period=period, branch_id=branch_id,
+                    per="segment")
 
 
 # --- volunteers ---------------------------------------------------------------------------
 
 
-def volunteer_workload(session: Session, *, today: dt.date, period: str | None = None,
-                       branch_id: int | None = None) -> list[dict]:
+@requires(COUNTS)
+def volunteer_workload(session: Session, *, today: dt.date, actor: Actor,
+                       period: str | None = None, branch_id: int | None = None) -> list[dict]:
     """Per volunteer: assigned (open) tasks, done, overdue, attempts and success rate.
 
     ``success rate``: the share of the volunteer's attempts with outcome reached,
@@ -319,13 +319,14 @@ def volunteer_workload(session: Session, *, today: dt.date, period: str | None =
 # --- unreachable members ------------------------------------------------------------------
 
 
-def unreachable_list(session: Session, *, today: dt.date | None = None,
+@requires(COORDINATOR)
+def unreachable_list(session: Session, *, actor: Actor, today: dt.date | None = None,
                      period: str | None = None, branch_id: int | None = None) -> list[dict]:
     """Members whose status is unreachable, with their family contact.
 
-    CONTAINS CONTACT DETAILS (family contact name and phone): for coordinators only (the
-    CLI checks the role). Never put these rows in a Prefect artifact, a log or an error
-    message. ``today`` and ``period`` are accepted for a uniform signature.
+    CONTAINS CONTACT DETAILS (family contact name and phone): for coordinators only
+    (checked here, `@requires`). Never put these rows in a Prefect artifact, a log or an
+    error message. ``today`` and ``period`` are accepted for a uniform signature.
     """
     stmt = (select(Member.id, Member.ledger_no, Member.name, Branch.name,
                    Member.failed_contacts, Member.last_contact_on, Member.family_contact_name,
@@ -351,8 +352,10 @@ def _status_change(from_status: str, to_status: str) -> str:
     return f"moved out → {to_status.replace('_', ' ')}"
 
 
-def movements(session: Session, *, since: dt.date | None = None, today: dt.date | None = None,
-              period: str | None = None, branch_id: int | None = None) -> list[dict]:
+@requires(COORDINATOR)
+def movements(session: Session, *, actor: Actor, since: dt.date | None = None,
+              today: dt.date | None = None, period: str | None = None,
+              branch_id: int | None = None) -> list[dict]:
     """Who moved away or came back, when, and who recorded it; oldest first.
 
     Rows come from the residence history (``local → away``, ``away → local``) and from

@@ -9,12 +9,14 @@ what people see in their editor.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from typing import Iterator
 
 from db.errors import BadInput
+#: Dates in files and on the command line: the one rule is in `tasks.rules` (importable
+#: from here too, as before).
+from tasks.rules import FIRST_DAY, LAST_DAY, parse_day  # noqa: F401
 
 #: csv's own limit is 128 KiB per field; nothing we read needs more than this.
 FIELD_LIMIT = 64 * 1024
@@ -43,30 +45,9 @@ def text_of(data: bytes) -> str:
     return text
 
 
-#: Dates people type or write in a file: outside these years a date is a typo (and far
-#: enough from the ends of Python's calendar that date arithmetic cannot overflow).
-FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def parse_day(value: str, what: str) -> dt.date:
-    """A date written YYYY-MM-DD between 1900 and 2100, else BadInput naming ``what``.
-
-    The value itself is not repeated: a shifted CSV cell can hold a phone number.
-    """
-    text = value.strip()
-    try:
-        if not _DAY.fullmatch(text):
-            raise ValueError
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"{what} is not a date YYYY-MM-DD") from None
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise BadInput(f"{what} {day} is not a possible date (years 1900 to 2100)")
-    return day
-
-
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: What marks a cell as text, not a formula, in a spreadsheet.
+ESCAPE = "'"
 #: What a phone number may be made of (digits, spaces, + - ( ) . # * / x).
 PHONE_SHAPE = re.compile(r"^[0-9 +\-().#*/x]*$")
 #: Control characters refused in any text we store: C0 except tab and newline, DEL, and
@@ -76,14 +57,28 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def safe_cell(value, *, phone: bool = False):
     """A value for a CSV cell that a spreadsheet will not run as a formula: text starting
-    with = + - @ tab or CR gets a leading apostrophe (the ledger import takes it off again),
-    except a phone number's + or - in a phone column. Other types pass unchanged."""
-    if not isinstance(value, str) or not value or value[0] not in FORMULA_START \
-            or value == "-":
+    with = + - @ tab or CR gets a leading apostrophe, except a phone number's + or - in a
+    phone column. Text that already starts with an apostrophe gets one more, so that
+    `cell_value` (which takes exactly one off) gives back exactly what was stored:
+    ``'-1 Dock Rd`` is written ``''-1 Dock Rd``. Other types pass unchanged."""
+    if not isinstance(value, str) or not value or value == "-":
+        return value
+    if value[0] == ESCAPE:
+        return ESCAPE + value
+    if value[0] not in FORMULA_START:
         return value
     if phone and value[0] in "+-" and PHONE_SHAPE.match(value):
         return value
-    return "'" + value
+    return ESCAPE + value
+
+
+def cell_value(text: str) -> str:
+    """What a cell written by `safe_cell` (or by a person) stands for: one leading
+    apostrophe is taken off when a formula character or another apostrophe follows it
+    (``'=1`` → ``=1``, ``''-1 Dock Rd`` → ``'-1 Dock Rd``); any other text is itself."""
+    if len(text) > 1 and text[0] == ESCAPE and (text[1] in FORMULA_START or text[1] == ESCAPE):
+        return text[1:]
+    return text
 
 
 def records(text: str) -> Iterator[tuple[int, list[str]]]:

@@ -8,14 +8,19 @@ contact details themselves.
 
 Export writes the same columns, so an exported file imports back unchanged. A cell that a
 spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` …) is written with a leading
-apostrophe, and import takes that apostrophe off again.
+apostrophe, and import takes that apostrophe off again; a value that itself starts with an
+apostrophe gets one more (`tasks.csvfile.safe_cell` / `cell_value`).
+
+A member moved to another branch by an import takes their open work along: assigned tasks
+whose volunteer does not cover the new branch (its own branch or one above it) go back to
+open, so the next assignment hands them to a volunteer (escalations: a coordinator) of the
+new branch, and the old volunteer no longer sees the member's contact details.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable
@@ -24,11 +29,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from db.errors import BadInput, shown
-from db.machines import MemberStatus
-from db.models import Branch, Member, MemberChange, Residence
-from db.state import flush
-from tasks.access import Actor
-from tasks.csvfile import CONTROL, PHONE_SHAPE, records, safe_cell, text_of
+from db.machines import MemberStatus, TaskStatus
+from db.models import Branch, Member, MemberChange, OutreachTask, Residence, Volunteer
+from db.state import flush, move_task
+from tasks.access import COORDINATOR, Actor, requires
+from tasks import rules, tree
+from tasks.csvfile import CONTROL, PHONE_SHAPE, cell_value, records, safe_cell, text_of
 from tasks.people import get_or_create_branch
 
 COLUMNS = (
@@ -36,8 +42,6 @@ COLUMNS = (
     "current_address", "homebound", "family_contact_name", "family_contact_phone",
 )
 REQUIRED = ("ledger_no", "name", "branch")
-TRUE = {"yes", "true", "1", "y"}
-FALSE = {"no", "false", "0", "n", ""}
 MAX_LEN = {"ledger_no": 40, "name": 200, "branch": 120, "phone": 40,
            "family_contact_phone": 40, "family_contact_name": 200,
            "home_address": 500, "current_address": 500}
@@ -54,6 +58,9 @@ class ImportResult:
     unchanged: int = 0
     branches_created: list[str] = field(default_factory=list)
     changes: int = 0
+    #: Assigned tasks of moved members sent back to open (their volunteer does not cover
+    #: the new branch).
+    released: int = 0
 
 
 class LedgerFileError(BadInput):
@@ -68,14 +75,8 @@ class LedgerFileError(BadInput):
                          f"({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{text}")
 
 
-def _unformula(value: str) -> str:
-    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
-        return value[1:]
-    return value
-
-
 def _parse_row(raw: dict[str, str], line: int, problems: list[str]) -> dict | None:
-    row = {k: _unformula((raw.get(k) or "").strip()) for k in COLUMNS}
+    row = {k: cell_value((raw.get(k) or "").strip()) for k in COLUMNS}
     start = len(problems)
 
     def bad(col: str, what: str) -> None:
@@ -95,27 +96,27 @@ def _parse_row(raw: dict[str, str], line: int, problems: list[str]) -> dict | No
     birth = None
     if row["birth_date"]:
         try:
-            birth = dt.date.fromisoformat(row["birth_date"])
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["birth_date"]):
-                raise ValueError
-        except ValueError:
-            bad("birth_date", "is not a date YYYY-MM-DD")
+            birth = rules.parse_day(row["birth_date"], "birth_date")
+        except BadInput as exc:
+            problems.append(f"line {line}: {exc}")
         else:
-            if birth.year < 1880 or birth > dt.date.today():
-                bad("birth_date", f"{row['birth_date']} is not a possible birth date")
+            if birth > dt.date.today():
+                bad("birth_date", f"{birth} is not a possible birth date")
     residence = row["residence"].lower() or "local"
     if residence not in ("local", "away"):
         bad("residence", f"must be local or away, not {shown(row['residence'])}")
-    hb = row["homebound"].lower()
-    if hb not in TRUE | FALSE:
-        bad("homebound", f"must be yes/no/true/false/1/0, not {shown(row['homebound'])}")
+    homebound = False
+    try:
+        homebound = rules.parse_yes_no(row["homebound"], "homebound", empty=False)
+    except BadInput as exc:
+        problems.append(f"line {line}: {exc}")
     if len(problems) > start:
         return None
     return {
         "ledger_no": row["ledger_no"], "name": row["name"], "birth_date": birth,
         "phone": row["phone"] or None, "branch": row["branch"],
         "residence": Residence(residence), "home_address": row["home_address"] or None,
-        "current_address": row["current_address"] or None, "homebound": hb in TRUE,
+        "current_address": row["current_address"] or None, "homebound": homebound,
         "family_contact_name": row["family_contact_name"] or None,
         "family_contact_phone": row["family_contact_phone"] or None,
     }
@@ -168,7 +169,7 @@ def _check_record(line: int, values: list[str], header: list[str], seen: dict[st
         problems.append(f"line {line}: {len(values)} fields, the header has {len(header)}")
         return
     raw = dict(zip(header, values))
-    number = _unformula(raw["ledger_no"].strip())
+    number = cell_value(raw["ledger_no"].strip())
     first = seen.get(number) if number else None
     if first is not None:
         problems.append(f"line {line}: ledger_no {number[:40]!r} is already on line {first}")
@@ -193,11 +194,13 @@ def _text(value) -> str | None:
     return str(value)
 
 
-def import_ledger(session: Session, rows: list[dict], *, actor: Actor | None,
+@requires(COORDINATOR)
+def import_ledger(session: Session, rows: list[dict], *, actor: Actor,
                   source: str = "import") -> ImportResult:
-    """Write checked rows: create new members, update existing ones with history."""
+    """Write checked rows: create new members, update existing ones with history
+    (coordinators)."""
     result = ImportResult()
-    actor_id = actor.id if actor else None
+    actor_id = actor.id
     branches: dict[str, int] = {}
     for name in sorted({r["branch"] for r in rows}):
         br, created = get_or_create_branch(session, name=name)
@@ -211,6 +214,7 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor | None,
         for m in session.scalars(select(Member).where(Member.ledger_no.in_(chunk))):
             existing[m.ledger_no] = m
     new_rows, changes = [], []
+    moved: dict[int, int] = {}  # member id → new branch id
     reason = f"ledger import ({source})"
     for r in rows:
         member = existing.get(r["ledger_no"])
@@ -235,6 +239,7 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor | None,
             changes.append(dict(member_id=member.id, field="branch", old_value=old_name,
                                 new_value=r["branch"], actor_id=actor_id, reason=reason))
             member.branch_id = branch_id
+            moved[member.id] = branch_id
             changed = True
         if changed:
             result.updated += 1
@@ -248,8 +253,35 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor | None,
     if changes:
         session.execute(insert(MemberChange), changes)
         result.changes = len(changes)
+    if moved:
+        result.released = _follow_moved(session, moved, actor_id=actor_id, reason=reason)
     flush(session, "ledger import")
     return result
+
+
+def _follow_moved(session: Session, moved: dict[int, int], *, actor_id: int | None,
+                  reason: str) -> int:
+    """Open tasks follow a member who changed branch: an assigned task whose volunteer
+    belongs neither to the new branch nor to a branch above it goes back to open (history:
+    ``reason``), for the next assignment (`tasks.plan_jobs.assign_open`; escalations: the
+    follow-up's hand-out to a coordinator of the new branch). Returns how many went back."""
+    chains = tree.chains(session)
+    ids = sorted(moved)
+    released = 0
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(OutreachTask, Volunteer.branch_id)
+            .join(Volunteer, Volunteer.id == OutreachTask.volunteer_id)
+            .where(OutreachTask.member_id.in_(ids[i:i + 500]),
+                   OutreachTask.status == TaskStatus.ASSIGNED)
+            .order_by(OutreachTask.id)).all()
+        for task, volunteer_branch in rows:
+            if tree.covers(chains, volunteer_branch, moved[task.member_id]):
+                continue
+            move_task(session, task, TaskStatus.OPEN, actor_id=actor_id, volunteer_id=None,
+                      reason=f"{reason}: member moved to another branch")
+            released += 1
+    return released
 
 
 def _cell(value, column: str) -> str:
@@ -258,8 +290,10 @@ def _cell(value, column: str) -> str:
     return safe_cell(_text(value), phone=column in ("phone", "family_contact_phone"))
 
 
-def export_rows(session: Session, *, branch_ids: Iterable[int] | None = None):
-    """Yield the ledger as CSV-ready lists of strings, in ledger-number order."""
+@requires(COORDINATOR)
+def export_rows(session: Session, *, actor: Actor, branch_ids: Iterable[int] | None = None):
+    """Yield the ledger as CSV-ready lists of strings, in ledger-number order
+    (coordinators: every member's contact details)."""
     stmt = (select(Member.ledger_no, Member.name, Member.birth_date, Member.phone, Branch.name,
                    Member.residence, Member.home_address, Member.current_address,
                    Member.homebound, Member.family_contact_name, Member.family_contact_phone)
@@ -270,12 +304,14 @@ def export_rows(session: Session, *, branch_ids: Iterable[int] | None = None):
         yield [_cell(v, c) for v, c in zip(row, COLUMNS)]
 
 
-def export_ledger(session: Session, out: IO[str]) -> int:
-    """Write the ledger CSV to ``out``; returns the number of members written."""
+@requires(COORDINATOR)
+def export_ledger(session: Session, out: IO[str], *, actor: Actor) -> int:
+    """Write the ledger CSV to ``out``; returns the number of members written
+    (coordinators)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     n = 0
-    for row in export_rows(session):
+    for row in export_rows(session, actor=actor):
         writer.writerow(row)
         n += 1
     return n

@@ -2,7 +2,9 @@
 
 `record_outcome` checks that the outcome fits the task's kind and that survey answers are
 complete and well-formed, writes the attempt, moves the task and the member through their
-state machines (`db.state`) and updates the member's data with history. Optimistic
+state machines (`db.state`) and updates the member's data with history. What each outcome
+does is data — the outcome table `tasks.rules.OUTCOMES` — and each named effect of it is
+one small function here (`EFFECTS`). Optimistic
 locking (the ``version`` columns) makes a concurrent change of the same task or member
 fail cleanly with `Conflict` instead of being lost.
 """
@@ -11,14 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
+from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db import crashpoints
-from db.errors import BadInput, NotFound, Refused, shown
+from db.errors import BadInput, NotFound, Refused
 from db.machines import CONTACTABLE_MEMBER, OPEN_TASK, MemberStatus, TaskStatus
 from db.models import (
     Attempt,
@@ -34,49 +36,28 @@ from db.models import (
     Volunteer,
 )
 from db.state import first_or_add, flush, move_member, move_task
-from tasks.access import Actor
+from tasks.access import COORDINATOR, HOLDER, Actor, requires
+from tasks import rules
 from tasks.csvfile import CONTROL
+from tasks.rules import (  # noqa: F401 (the table and the answer checks live in tasks.rules)
+    OUTCOMES_BY_KIND,
+    SURVEY_REQUIRED,
+    UNREACHABLE_AFTER,
+    Effect,
+    check_answers,
+    check_outcome,
+    missing_answers,
+    parse_answers,
+)
 
 O = Outcome
 K = CampaignKind
-
-_CALL = {O.REACHED, O.NO_ANSWER, O.LEFT_MESSAGE, O.CALLBACK_REQUESTED, O.WRONG_NUMBER, O.MOVED,
-         O.REFUSED, O.DO_NOT_CONTACT, O.DECEASED, O.TEMPORARILY_AWAY}
-#: Which outcomes fit which kind of task.
-OUTCOMES_BY_KIND: dict[str, frozenset[Outcome]] = {
-    K.SURVEY: frozenset(_CALL | {O.NOT_HOME, O.INACCESSIBLE}),
-    K.PHONE_VISIT: frozenset(_CALL),
-    K.DELIVERY: frozenset({O.DELIVERED, O.DELIVERED_TO_FAMILY, O.NOT_HOME, O.MOVED, O.REFUSED,
-                           O.DO_NOT_CONTACT, O.DECEASED, O.INACCESSIBLE, O.TEMPORARILY_AWAY}),
-    K.ESCALATION: frozenset(_CALL),
-}
-#: What `outreach task done` records for each kind.
-SUCCESS: dict[str, Outcome] = {K.SURVEY: O.REACHED, K.PHONE_VISIT: O.REACHED,
-                               K.DELIVERY: O.DELIVERED, K.ESCALATION: O.REACHED}
-#: Outcomes that close the task as done.
-DONE = frozenset({O.REACHED, O.DELIVERED, O.DELIVERED_TO_FAMILY, O.MOVED, O.REFUSED,
-                  O.DO_NOT_CONTACT, O.DECEASED})
-#: Attempts that did not reach the member: they count towards "unreachable".
-FAILED_CONTACT = frozenset({O.NO_ANSWER, O.NOT_HOME, O.LEFT_MESSAGE, O.WRONG_NUMBER})
-#: Consecutive failed contacts that make a member unreachable.
-UNREACHABLE_AFTER = 3
-
-#: Survey answers: key → description. Required ones must be given when a survey reaches.
-SURVEY_FIELDS: dict[str, str] = {
-    "phone": "the member's phone number (or 'same')",
-    "address": "where the member lives now (or 'same')",
-    "residence": "local or away",
-    "homebound": "yes or no",
-    "family_contact_name": "a family member to call (or 'same' / 'none')",
-    "family_contact_phone": "that family member's phone (or 'same' / 'none')",
-    "needs": "what the member needs (free text)",
-    "interests": "comma-separated interests",
-}
-SURVEY_REQUIRED = ("phone", "address", "residence", "homebound")
-MOVED_FIELDS = {"residence", "address", "phone", "moved_out"}
-#: Answers stored in a column narrower than 500 characters.
-ANSWER_LIMIT = {"family_contact_name": 200}
-_PHONE = re.compile(r"^[0-9 +\-().#*/x]{3,40}$")
+#: What `outreach task done` records for each kind (`rules.DONE_OUTCOME`).
+SUCCESS = rules.DONE_OUTCOME
+#: Outcomes that close the task as done (`rules.CLOSING`).
+DONE = rules.CLOSING
+#: Survey answers: key → what to give (prompts and help).
+SURVEY_FIELDS: dict[str, str] = {k: rules.answer_help(k) for k in rules.SURVEY_ANSWERS}
 
 
 @dataclass
@@ -91,67 +72,6 @@ class Recorded:
     pending_confirmation: bool
     escalation_task_id: int | None = None
     duplicate: bool = False
-
-
-def parse_answers(pairs: list[str]) -> dict[str, str]:
-    """``["phone=555 1234", "homebound=no"]`` → dict; refuses malformed or unknown keys."""
-    out: dict[str, str] = {}
-    for item in pairs:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not key:
-            raise BadInput(f"an answer must look like KEY=VALUE, not {shown(item)}")
-        if key in out:
-            raise BadInput(f"--answer {key} is given twice")
-        out[key] = value.strip()
-    return out
-
-
-def check_outcome(kind: str, outcome: str) -> Outcome:
-    try:
-        code = Outcome(outcome.strip().lower())
-    except ValueError:
-        raise BadInput(f"unknown outcome {shown(outcome)}; one of: "
-                       + ", ".join(o.value for o in Outcome)) from None
-    fits = OUTCOMES_BY_KIND[kind]
-    if code not in fits:
-        raise BadInput(f"outcome {code} does not fit a {kind} task; one of: "
-                       + ", ".join(sorted(o.value for o in fits)))
-    return code
-
-
-def missing_answers(kind: str, outcome: Outcome, answers: dict[str, str]) -> list[str]:
-    """Required answer keys not given (a survey that reached needs its answers)."""
-    if kind == K.SURVEY and outcome == O.REACHED:
-        return [k for k in SURVEY_REQUIRED if not answers.get(k)]
-    return []
-
-
-def check_answers(kind: str, outcome: Outcome, answers: dict[str, str]) -> dict[str, str]:
-    """Validate answer keys and values; errors name the key, never echo contact details."""
-    allowed = set(SURVEY_FIELDS) if (kind == K.SURVEY and outcome == O.REACHED) else \
-        (MOVED_FIELDS if outcome == O.MOVED else set())
-    for key, value in answers.items():
-        if key not in allowed:
-            what = ", ".join(sorted(allowed)) if allowed else "none"
-            raise BadInput(f"answer {shown(key)} does not fit outcome {outcome} of a {kind} task "
-                           f"(answers it takes: {what})")
-        if len(value) > ANSWER_LIMIT.get(key, 500) or CONTROL.search(value):
-            raise BadInput(f"answer {key} is too long or contains control characters")
-        low = value.lower()
-        if key == "residence" and low not in ("local", "away", "same"):
-            raise BadInput("answer residence must be local, away or same")
-        if key in ("homebound", "moved_out") and low not in ("yes", "no", "true", "false",
-                                                             "1", "0", "same"):
-            raise BadInput(f"answer {key} must be yes or no")
-        if key in ("phone", "family_contact_phone") and low not in ("same", "none", "") \
-                and not _PHONE.match(value):
-            raise BadInput(f"answer {key} is not a phone number")
-    missing = missing_answers(kind, outcome, answers)
-    if missing:
-        raise BadInput("a survey that reached the member needs answers: "
-                       + ", ".join(f"{k} ({SURVEY_FIELDS[k]})" for k in missing))
-    return answers
 
 
 #: Ids are INTEGER columns: a larger number is no id (and PostgreSQL or SQLite would raise).
@@ -191,31 +111,6 @@ def _txt(v) -> str | None:
     return str(v)
 
 
-def _yes(value: str) -> bool:
-    return value.lower() in ("yes", "true", "1")
-
-
-def _apply_answers(session: Session, member: Member, answers: dict[str, str], today: dt.date,
-                   actor_id: int | None, reason: str) -> None:
-    res = answers.get("residence", "same").lower()
-    if res != "same":
-        _set(session, member, "residence", Residence(res), actor_id, reason)
-    if "address" in answers and answers["address"].lower() != "same":
-        field = "current_address" if member.residence == Residence.AWAY else "home_address"
-        _set(session, member, field, answers["address"], actor_id, reason)
-    if "phone" in answers and answers["phone"].lower() != "same":
-        _set(session, member, "phone", answers["phone"] or None, actor_id, reason)
-    if "homebound" in answers and answers["homebound"].lower() != "same":
-        _set(session, member, "homebound", _yes(answers["homebound"]), actor_id, reason)
-    for key in ("family_contact_name", "family_contact_phone"):
-        if key in answers and answers[key].lower() != "same":
-            value = None if answers[key].lower() in ("none", "") else answers[key]
-            _set(session, member, key, value, actor_id, reason)
-    for key in ("needs", "interests"):
-        if answers.get(key):
-            _set(session, member, key, answers[key], actor_id, reason)
-
-
 def _cancel_other_tasks(session: Session, member_id: int, keep: int | None, actor_id: int | None,
                         reason: str, kinds: set[str] | None = None) -> int:
     n = 0
@@ -229,12 +124,134 @@ def _cancel_other_tasks(session: Session, member_id: int, keep: int | None, acto
     return n
 
 
+# --- the outcome table's effects (`rules.Effect`), one function each ----------------------
+
+
+@dataclass
+class Visit:
+    """One recorded attempt, as the effects see it."""
+
+    session: Session
+    task: OutreachTask
+    member: Member
+    #: Checked and normalised (`rules.check_answers`): `rules.SAME`, None (clear) or a value.
+    answers: dict[str, str | None]
+    today: dt.date
+    actor_id: int | None
+    reason: str
+
+    def set(self, field: str, value) -> None:
+        """Change one field of the member, with a history row."""
+        _set(self.session, self.member, field, value, self.actor_id, self.reason)
+
+
+def _apply_answers(v: Visit, keys: tuple[str, ...]) -> None:
+    """Write the answers among ``keys`` to the member (`same` keeps, None clears)."""
+    given = {k: a for k, a in v.answers.items() if k in keys and a != rules.SAME}
+    if "residence" in given:
+        v.set("residence", Residence(given["residence"]))
+    if "address" in given:
+        v.set("current_address" if v.member.residence == Residence.AWAY else "home_address",
+              given["address"])
+    if "homebound" in given:
+        v.set("homebound", given["homebound"] == "yes")
+    for key in ("phone", "family_contact_name", "family_contact_phone", "needs", "interests"):
+        if key in given:
+            v.set(key, given[key])
+
+
+def _tried(v: Visit) -> None:
+    v.member.last_contact_on = v.today
+
+
+def _contact(v: Visit) -> None:
+    v.member.failed_contacts = 0
+
+
+def _reached(v: Visit) -> None:
+    v.member.last_reached_on = v.today
+    v.member.last_reached_by = v.task.volunteer_id
+
+
+def _phone_verified(v: Visit) -> None:
+    v.member.phone_verified_on = v.today
+
+
+def _survey(v: Visit) -> None:
+    _apply_answers(v, rules.SURVEY_ANSWERS)
+    m = v.member
+    m.confirmed_on = m.address_verified_on = m.family_contact_verified_on = v.today
+
+
+def _activate(v: Visit) -> None:
+    if v.member.status in (MemberStatus.UNVERIFIED, MemberStatus.UNREACHABLE):
+        move_member(v.session, v.member, MemberStatus.ACTIVE, actor_id=v.actor_id,
+                    reason=v.reason)
+
+
+def _failed_contact(v: Visit) -> None:
+    v.member.failed_contacts += 1
+
+
+def _phone_unverified(v: Visit) -> None:
+    v.set("phone_verified_on", None)
+    v.member.confirmed_on = None  # the next survey picks the member up again
+
+
+def _family_verified(v: Visit) -> None:
+    v.member.family_contact_verified_on = v.today
+
+
+def _family_unverified(v: Visit) -> None:
+    v.set("family_contact_verified_on", None)
+
+
+def _moved(v: Visit) -> None:
+    if not any(k in v.answers for k in ("residence", "address", "phone")):
+        v.answers = {**v.answers, "residence": Residence.AWAY.value}
+    _apply_answers(v, ("residence", "address", "phone"))
+    if v.member.residence == Residence.AWAY:
+        # Away members get phone visits instead of doorstep deliveries.
+        _cancel_other_tasks(v.session, v.member.id, v.task.id, v.actor_id,
+                            f"member moved away ({v.reason})", kinds={K.DELIVERY})
+    if v.answers.get("moved_out") == "yes":
+        v.task.pending_confirmation = True
+
+
+def _do_not_contact(v: Visit) -> None:
+    m = v.member
+    if m.status in CONTACTABLE_MEMBER or m.status == MemberStatus.MOVED_OUT:
+        move_member(v.session, m, MemberStatus.DO_NOT_CONTACT, actor_id=v.actor_id,
+                    reason=v.reason)
+    _cancel_other_tasks(v.session, m.id, v.task.id, v.actor_id, f"do not contact ({v.reason})")
+
+
+def _deceased(v: Visit) -> None:
+    v.task.pending_confirmation = True  # `confirm` by a second coordinator
+
+
+EFFECTS: dict[Effect, Callable[[Visit], None]] = {
+    Effect.TRIED: _tried, Effect.CONTACT: _contact, Effect.REACHED: _reached,
+    Effect.PHONE_VERIFIED: _phone_verified, Effect.SURVEY: _survey,
+    Effect.ACTIVATE: _activate, Effect.FAILED_CONTACT: _failed_contact,
+    Effect.PHONE_UNVERIFIED: _phone_unverified, Effect.FAMILY_VERIFIED: _family_verified,
+    Effect.FAMILY_UNVERIFIED: _family_unverified, Effect.MOVED: _moved,
+    Effect.DO_NOT_CONTACT: _do_not_contact, Effect.DECEASED: _deceased,
+}
+assert set(EFFECTS) == set(Effect), "every effect of the outcome table needs its function"
+
+
+@requires(HOLDER)
 def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor,
                    note: str | None = None, answers: dict[str, str] | None = None,
                    today: dt.date | None = None, source_key: str | None = None,
                    expected_version: int | None = None) -> Recorded:
-    """Record one attempt at a task and apply its effects (see PRODUCT.md's outcome table)."""
-    today = today or dt.date.today()
+    """Record one attempt at a task and apply its effects (`rules.OUTCOMES`).
+
+    ``today``: the day of the visit (default: today) — not in the future, not before the
+    task was made (`rules.check_recorded_day`).
+    """
+    today = today or rules.real_today()
     answers = dict(answers or {})
     if note is not None and (len(note) > 2000 or CONTROL.search(note)):
         raise BadInput("the note is too long (2000 characters at most) or has control characters")
@@ -250,83 +267,40 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
     require_holder(task, actor)
     if expected_version is not None and task.version != expected_version:
         raise Refused(f"task {task.id} changed since you looked at it; look again")
-    code = check_outcome(str(task.kind), outcome)
-    check_answers(str(task.kind), code, answers)
+    kind = str(task.kind)
+    code = check_outcome(kind, outcome)
+    answers = check_answers(kind, code, answers)
     if task.status != TaskStatus.ASSIGNED:
         raise Refused(f"task {task.id} is {task.status}; only an assigned task takes outcomes")
+    rules.check_recorded_day(today, not_before=task.created_at.date(), what="the visit's date")
     member = session.get(Member, task.member_id)
     retry_days = session.scalar(select(Campaign.retry_days).join(
         CampaignRun, CampaignRun.campaign_id == Campaign.id).where(CampaignRun.id == task.run_id))
-    who = task.volunteer_id
     reason = f"task {task.id}: {code}"
-    session.add(Attempt(task_id=task.id, volunteer_id=who, recorded_by=actor.id, outcome=code,
-                        note=note, answers=json.dumps(answers, ensure_ascii=False) if answers
-                        else None, source_key=source_key, recorded_on=today))
-    member.last_contact_on = today
-    escalation_id = None
-    kind = str(task.kind)
-
-    if code in DONE:
+    session.add(Attempt(task_id=task.id, volunteer_id=task.volunteer_id, recorded_by=actor.id,
+                        outcome=code, note=note, source_key=source_key, recorded_on=today,
+                        answers=json.dumps(answers, ensure_ascii=False) if answers else None))
+    rule = rules.OUTCOMES[code]
+    if rule.closes:
         task.outcome = code
         task.next_attempt_on = None
-        if code == O.DECEASED:
-            task.pending_confirmation = True
         move_task(session, task, TaskStatus.DONE, actor_id=actor.id, reason=reason)
     else:
         task.attempts += 1
         task.next_attempt_on = today + dt.timedelta(days=retry_days)
-        if task.attempts >= task.max_attempts:
+        if rules.attempts_exhausted(task.attempts, task.max_attempts):
             task.outcome = code
             task.next_attempt_on = None
             move_task(session, task, TaskStatus.FAILED, actor_id=actor.id,
                       reason=f"{reason} (attempts exhausted)")
         else:
             flush(session, f"task {task.id}")
+    visit = Visit(session, task, member, answers, today, actor.id, reason)
+    for effect in rule.effects(kind):
+        EFFECTS[effect](visit)
 
-    if code in (O.REACHED,) and kind != K.ESCALATION:
-        member.failed_contacts = 0
-        member.last_reached_on = today
-        member.last_reached_by = who
-        member.phone_verified_on = today
-        if kind == K.SURVEY:
-            _apply_answers(session, member, answers, today, actor.id, reason)
-            member.confirmed_on = today
-            member.address_verified_on = today
-            member.family_contact_verified_on = today
-        if member.status in (MemberStatus.UNVERIFIED, MemberStatus.UNREACHABLE):
-            move_member(session, member, MemberStatus.ACTIVE, actor_id=actor.id, reason=reason)
-    elif code == O.REACHED:  # escalation: the family contact answered
-        member.family_contact_verified_on = today
-    elif code in (O.DELIVERED, O.DELIVERED_TO_FAMILY):
-        member.failed_contacts = 0
-        if code == O.DELIVERED:
-            member.last_reached_on = today
-            member.last_reached_by = who
-    elif code in FAILED_CONTACT and kind == K.ESCALATION:
-        pass  # a call to the family that failed says nothing new about the member
-    elif code in FAILED_CONTACT:
-        member.failed_contacts += 1
-        if code == O.WRONG_NUMBER:
-            _set(session, member, "phone_verified_on", None, actor.id, reason)
-            member.confirmed_on = None  # the next survey picks the member up again
-    elif code == O.MOVED:
-        _apply_answers(session, member, {k: v for k, v in answers.items()
-                                         if k in ("residence", "address", "phone")} or
-                       {"residence": "away"}, today, actor.id, reason)
-        if member.residence == Residence.AWAY:
-            # Away members get phone visits instead of doorstep deliveries.
-            _cancel_other_tasks(session, member.id, task.id, actor.id,
-                                f"member moved away ({reason})", kinds={K.DELIVERY})
-        if _yes(answers.get("moved_out", "no")):
-            task.pending_confirmation = True
-    elif code == O.DO_NOT_CONTACT:
-        if member.status in CONTACTABLE_MEMBER or member.status == MemberStatus.MOVED_OUT:
-            move_member(session, member, MemberStatus.DO_NOT_CONTACT, actor_id=actor.id,
-                        reason=reason)
-        _cancel_other_tasks(session, member.id, task.id, actor.id, f"do not contact ({reason})")
-
-    if member.failed_contacts >= UNREACHABLE_AFTER and member.status in (
-            MemberStatus.UNVERIFIED, MemberStatus.ACTIVE):
+    escalation_id = None
+    if rules.becomes_unreachable(member.failed_contacts, member.status):
         move_member(session, member, MemberStatus.UNREACHABLE, actor_id=actor.id,
                     reason=f"{member.failed_contacts} failed contacts in a row")
         escalation_id = escalate(session, member=member, today=today, actor_id=actor.id)
@@ -397,20 +371,31 @@ def escalate(session: Session, *, member: Member, today: dt.date,
     return task.id
 
 
+@requires(HOLDER)
 def release(session: Session, *, task_id: int, actor: Actor) -> OutreachTask:
-    """Hand a task back: it becomes open for someone else."""
+    """Hand a task back: it becomes open for someone else.
+
+    Its holder is remembered (``released_by``): `assign_open` never gives it back to
+    them; a coordinator's `reassign` may (and forgets who released it).
+    """
     task = load_task(session, task_id)
     require_holder(task, actor)
+    task.released_by = task.volunteer_id
     move_task(session, task, TaskStatus.OPEN, actor_id=actor.id,
               reason=f"released by {actor.id}", volunteer_id=None)
     return task
 
 
-def reassign(session: Session, *, task_id: int, volunteer_id: int, actor: Actor) -> OutreachTask:
-    """Give a task to another volunteer (coordinators)."""
-    from tasks.access import require_coordinator
+@requires(COORDINATOR)
+def reassign(session: Session, *, task_id: int, volunteer_id: int, actor: Actor,
+             force: bool = False) -> OutreachTask:
+    """Give a task to another volunteer (coordinators).
 
-    require_coordinator(actor)
+    Refused when the volunteer is full (open tasks at their capacity) or not of the
+    member's branch or a branch above it — unless ``force``, which the history records.
+    """
+    from tasks.tree import ancestors
+
     task = load_task(session, task_id)
     vol = session.get(Volunteer, volunteer_id) if 0 < volunteer_id <= MAX_ID else None
     if vol is None:
@@ -419,17 +404,29 @@ def reassign(session: Session, *, task_id: int, volunteer_id: int, actor: Actor)
         raise Refused(f"volunteer {vol.id} is not active")
     if task.volunteer_id == vol.id:
         raise Refused(f"task {task.id} is already with volunteer {vol.id}")
-    move_task(session, task, TaskStatus.ASSIGNED, actor_id=actor.id,
-              reason=f"reassigned from {task.volunteer_id or 'nobody'} to {vol.id}",
+    member = session.get(Member, task.member_id)
+    why = []
+    held = session.scalar(select(func.count()).select_from(OutreachTask).where(
+        OutreachTask.volunteer_id == vol.id, OutreachTask.status.in_(list(OPEN_TASK))))
+    if held >= vol.capacity:
+        why.append(f"volunteer {vol.id} is full ({held} open tasks, capacity {vol.capacity})")
+    if vol.branch_id not in ancestors(session, member.branch_id):
+        why.append(f"volunteer {vol.id} is not of member {member.id}'s branch or a branch "
+                   "above it")
+    if why and not force:
+        raise Refused("; ".join(why) + " (a coordinator may give it anyway with --force)")
+    reason = f"reassigned from {task.volunteer_id or 'nobody'} to {vol.id}"
+    if why:
+        reason += " (forced: " + "; ".join(why) + ")"
+    task.released_by = None  # a coordinator may give it to whoever handed it back
+    move_task(session, task, TaskStatus.ASSIGNED, actor_id=actor.id, reason=reason,
               volunteer_id=vol.id)
     return task
 
 
+@requires(COORDINATOR)
 def skip(session: Session, *, task_id: int, reason: str, actor: Actor) -> OutreachTask:
     """Cancel a task with a reason (coordinators)."""
-    from tasks.access import require_coordinator
-
-    require_coordinator(actor)
     if not reason.strip():
         raise BadInput("a skip needs a reason")
     if CONTROL.search(reason):
@@ -440,15 +437,16 @@ def skip(session: Session, *, task_id: int, reason: str, actor: Actor) -> Outrea
     return task
 
 
+@requires(COORDINATOR)
 def confirm(session: Session, *, member_ref: str, what: str, actor: Actor) -> Member:
     """A coordinator confirms a recorded deceased (or moved-out) outcome.
 
-    The confirmer must be someone other than whoever made or recorded the attempt.
+    The confirmer must be someone other than whoever made or recorded the attempt, who
+    was already a coordinator when it was recorded (`Volunteer.coordinator_since`): a
+    coordinator added — or given a new code — afterwards does not count as a second person.
     """
-    from tasks.access import require_coordinator
     from tasks.people import find_member
 
-    require_coordinator(actor)
     if what not in ("deceased", "moved"):
         raise BadInput(f"confirm takes deceased or moved, not {what[:20]!r}")
     member = find_member(session, ref=member_ref)
@@ -463,6 +461,10 @@ def confirm(session: Session, *, member_ref: str, what: str, actor: Actor) -> Me
     attempt, task = row
     if actor.id in (attempt.volunteer_id, attempt.recorded_by):
         raise Refused(f"you recorded this {what} outcome; another coordinator must confirm it")
+    since = session.get(Volunteer, actor.id).coordinator_since
+    if since is None or since > attempt.recorded_at:
+        raise Refused(f"you became a coordinator after this {what} outcome was recorded; a "
+                      "coordinator who was one before must confirm it")
     target = MemberStatus.DECEASED if what == "deceased" else MemberStatus.MOVED_OUT
     reason = f"confirmed {what} (task {task.id})"
     move_member(session, member, target, actor_id=actor.id, reason=reason, coordinator=True)

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import unicodedata
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.errors import BadInput, NotFound, Refused
+from db.machines import MemberStatus
 from db.models import Branch, BranchKind, Member, Role, Volunteer
-from tasks.access import Actor, format_code, new_credentials, require_coordinator
+from db.state import move_member
+from tasks.access import (
+    BOOTSTRAP,
+    COORDINATOR,
+    NO_COORDINATOR_YET,
+    Actor,
+    coordinator_exists,  # noqa: F401  (re-exported: callers find it here too)
+    format_code,
+    new_credentials,
+    requires,
+)
 from tasks.csvfile import CONTROL
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 
@@ -21,21 +39,55 @@ def check_name(value: str, what: str, limit: int) -> str:
     return value
 
 
+#: Characters that show nothing (or reorder what is shown): zero-width spaces and joiners,
+#: bidi controls, the BOM, soft hyphens (Unicode category Cf), private-use, unassigned and
+#: surrogate code points, and the blank Hangul fillers.
+_INVISIBLE_CATEGORIES = {"Cf", "Cc", "Co", "Cs", "Cn"}
+_BLANK = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+_SPACES = re.compile(r"\s+")
+
+
+def branch_name(value: str) -> str:
+    """A branch name as stored: NFC, runs of any white space as one space, no invisible
+    characters (refused, not dropped: two names that look the same are one name)."""
+    value = _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    bad = next((c for c in value if unicodedata.category(c) in _INVISIBLE_CATEGORIES
+                or c in _BLANK), None)
+    if bad is not None:
+        raise BadInput(f"the branch name contains an invisible character (U+{ord(bad):04X})")
+    return check_name(value, "the branch name", 120)
+
+
+def _look_alike(name: str) -> str:
+    """What two branch names that differ only by case or spacing have in common."""
+    return "".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
 def get_branch(session: Session, *, name: str) -> Branch | None:
-    """The branch of that name, or None."""
+    """The branch of that name (compared in NFC, spacing evened out), or None."""
+    name = _SPACES.sub(" ", unicodedata.normalize("NFC", name)).strip()
     return session.scalars(select(Branch).where(Branch.name == name)).first()
 
 
 def get_or_create_branch(session: Session, *, name: str,
                          kind: BranchKind = BranchKind.GEOGRAPHIC,
                          parent: Branch | None = None) -> tuple[Branch, bool]:
-    """The branch of that name, created if missing; returns (branch, created)."""
-    name = check_name(name.strip(), "the branch name", 120)
+    """The branch of that name, created if missing; returns (branch, created).
+
+    A new name that differs from an existing branch only by case or spacing is refused,
+    naming the branch that exists.
+    """
+    name = branch_name(name)
     if not name:
         raise BadInput("a branch needs a name")
     branch = get_branch(session, name=name)
     if branch is not None:
         return branch, False
+    key = _look_alike(name)
+    for existing in session.scalars(select(Branch.name)):
+        if _look_alike(existing) == key:
+            raise BadInput(f"a branch named {existing!r} exists already (a new name must "
+                           f"differ by more than case or spacing): use {existing!r}")
     branch = Branch(name=name, kind=kind, parent_id=parent.id if parent else None)
     session.add(branch)
     session.flush()
@@ -43,46 +95,23 @@ def get_or_create_branch(session: Session, *, name: str,
 
 
 def subtree_ids(session: Session, *, branch_id: int) -> list[int]:
-    """A branch and every branch nested below it (branches are few: done in Python)."""
-    rows = session.execute(select(Branch.id, Branch.parent_id)).all()
-    if branch_id not in {r[0] for r in rows}:
-        raise NotFound(f"no branch with id {branch_id}")
-    children: dict[int | None, list[int]] = {}
-    for bid, parent in rows:
-        children.setdefault(parent, []).append(bid)
-    out, todo = [], [branch_id]
-    while todo:
-        bid = todo.pop()
-        out.append(bid)
-        todo.extend(children.get(bid, []))
-    return out
+    """A branch and every branch nested below it (the walk: `tasks.tree.subtree_ids`)."""
+    from tasks import tree
+
+    return tree.subtree_ids(session, branch_id)
 
 
-def coordinator_exists(session: Session) -> bool:
-    return session.scalar(
-        select(func.count()).select_from(Volunteer).where(Volunteer.role == Role.COORDINATOR)
-    ) > 0
-
-
-def require_ledger_writer(session: Session, actor: Actor | None, *, bootstrap: bool = False) -> None:
-    """Changing the ledger needs a coordinator; ``bootstrap`` allows it while none exists."""
-    if bootstrap and not coordinator_exists(session):
-        return
-    if actor is None:
-        if not coordinator_exists(session):
-            raise Refused("there is no coordinator yet: create one first with "
-                          "`outreach volunteer add NAME --branch BRANCH --coordinator`")
-        raise Refused("this needs a coordinator's access code: run `outreach login` "
-                      "or set OUTREACH_TOKEN")
-    require_coordinator(actor)
-
-
+@requires(BOOTSTRAP)
 def add_volunteer(session: Session, *, name: str, branch: str, coordinator: bool = False,
-                  capacity: int = 20) -> tuple[Volunteer, str, bool]:
+                  capacity: int = 20, actor: Actor | None) -> tuple[Volunteer, str, bool]:
     """Add a volunteer or coordinator; returns (volunteer, access code, branch created).
 
-    The code is returned once, here; only its salted hash is stored.
+    Needs a coordinator; with no coordinator in the ledger yet (``actor`` None), only the
+    first coordinator can be added. The code is returned once, here; only its salted hash
+    is stored.
     """
+    if actor is None and not coordinator:
+        raise Refused(NO_COORDINATOR_YET)
     name = check_name(name.strip(), "the name", 200)
     if not name:
         raise BadInput("a volunteer needs a name")
@@ -92,10 +121,21 @@ def add_volunteer(session: Session, *, name: str, branch: str, coordinator: bool
     secret, salt, digest = new_credentials()
     vol = Volunteer(name=name, branch_id=br.id, capacity=capacity,
                     role=Role.COORDINATOR if coordinator else Role.VOLUNTEER,
-                    code_salt=salt, code_hash=digest, active=True)
+                    code_salt=salt, code_hash=digest, active=True,
+                    coordinator_since=_utcnow() if coordinator else None)
     session.add(vol)
     session.flush()
     return vol, format_code(vol.id, secret), created
+
+
+@requires(BOOTSTRAP)
+def check_seed(session: Session, *, actor: Actor | None, codes_kept: bool) -> None:
+    """May ``actor`` seed made-up people into the ledger (`seed.generate`)? A coordinator
+    may; on a ledger without one anybody may — but only keeping the new codes, or the
+    coordinators it creates could never be reached (nobody could add one again)."""
+    if actor is None and not codes_kept:
+        raise BadInput("this ledger has no coordinator yet: seeding creates coordinators, "
+                       "so give --codes FILE to keep their access codes; nothing was written")
 
 
 def get_volunteer(session: Session, *, ref: str) -> Volunteer:
@@ -115,9 +155,46 @@ def get_volunteer(session: Session, *, ref: str) -> Volunteer:
     return found[0]
 
 
-def set_volunteer_active(session: Session, *, volunteer: Volunteer, active: bool) -> None:
+def active_coordinators(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Volunteer).where(
+        Volunteer.role == Role.COORDINATOR, Volunteer.active.is_(True)))
+
+
+@requires(COORDINATOR)
+def set_volunteer_active(session: Session, *, volunteer: Volunteer, active: bool,
+                         actor: Actor) -> bool:
+    """Mark a volunteer active or inactive; returns whether anything changed.
+
+    The last active coordinator is never made inactive: nobody could undo it. A
+    coordinator made active again counts as a coordinator from now on (`coordinator_since`).
+    """
+    if volunteer.active == active:
+        return False
+    if not active and volunteer.role == Role.COORDINATOR and active_coordinators(session) <= 1:
+        raise Refused(f"volunteer {volunteer.id} is the last active coordinator: add or "
+                      "activate another coordinator first")
     volunteer.active = active
+    if active and volunteer.role == Role.COORDINATOR:
+        volunteer.coordinator_since = _utcnow()
     session.flush()
+    return True
+
+
+@requires(COORDINATOR)
+def reactivate_member(session: Session, *, member_ref: str, reason: str,
+                      actor: Actor) -> Member:
+    """Undo a member's do-not-contact (coordinators): back to unverified, the reason in the
+    history, so that the next survey confirms the details."""
+    reason = check_name(reason.strip(), "the reason", 300)
+    if not reason:
+        raise BadInput("reactivating a member needs a reason (--reason)")
+    member = find_member(session, ref=member_ref)
+    if member.status != MemberStatus.DO_NOT_CONTACT:
+        raise Refused(f"member {member.id} is {member.status}, not do_not_contact: "
+                      "nothing to reactivate")
+    move_member(session, member, MemberStatus.UNVERIFIED, actor_id=actor.id,
+                reason=f"reactivated: {reason}", coordinator=True)
+    return member
 
 
 def find_member(session: Session, *, ref: str) -> Member:

@@ -17,7 +17,7 @@ from db.models import (
     Role,
     Volunteer,
 )
-from tasks.access import Actor
+from tasks.access import COORDINATOR, PERSON, Actor, requires
 from tasks.people import find_member
 
 
@@ -41,7 +41,9 @@ def ledger_summary(session: Session) -> list[dict]:
     return rows
 
 
-def volunteer_list(session: Session) -> list[dict]:
+@requires(COORDINATOR)
+def volunteer_list(session: Session, *, actor: Actor) -> list[dict]:
+    """Every volunteer and coordinator with their open tasks and wrong codes (coordinators)."""
     open_count = (select(OutreachTask.volunteer_id, func.count().label("n"))
                   .where(OutreachTask.status.in_(list(OPEN_TASK)))
                   .group_by(OutreachTask.volunteer_id).subquery())
@@ -55,6 +57,7 @@ def volunteer_list(session: Session) -> list[dict]:
             for r in session.execute(stmt)]
 
 
+@requires(PERSON)
 def can_see_contacts(session: Session, *, actor: Actor, member_id: int) -> bool:
     """Coordinators see everyone; a volunteer only members of their own open tasks."""
     if actor.role == Role.COORDINATOR:
@@ -65,6 +68,7 @@ def can_see_contacts(session: Session, *, actor: Actor, member_id: int) -> bool:
             OutreachTask.status.in_(list(OPEN_TASK)))) > 0
 
 
+@requires(PERSON)
 def member_card(session: Session, *, ref: str, actor: Actor) -> str:
     """A member's details as text, for someone allowed to see them."""
     member = find_member(session, ref=ref)

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from db import crashpoints
 from db.errors import BadInput, OutreachError, shown
-from tasks.access import Actor
-from tasks.csvfile import is_file, parse_day, records, text_of
-from tasks.outcomes import parse_answers, record_outcome
+from tasks.access import PERSON, Actor, requires
+from tasks.csvfile import is_file, records, text_of
+from tasks.outcomes import record_outcome
+from tasks.rules import check_not_future, parse_answers, parse_day
 
 REQUIRED = ("task_id", "outcome")
 
@@ -99,6 +100,7 @@ def row_key(row: dict[str, str], occurrence: int) -> str:
     return f"results:{digest}"
 
 
+@requires(PERSON)
 def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, actor: Actor,
                   today: dt.date | None = None, start: int = 0,
                   stop: int | None = None) -> ResultsReport:
@@ -106,7 +108,12 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
 
     ``rows`` is always the whole file: identical rows are numbered over the whole file,
     so a file applied in chunks gets the same keys as one applied at once.
+
+    ``today``: the day of rows without a ``date`` — refused whole when in the future; each
+    row's day is checked by `record_outcome` (not in the future, not before its task).
     """
+    if today is not None:
+        check_not_future(today, "the date of the visits (--today)")
     report = ResultsReport()
     seen: dict[tuple, int] = {}
     for ident in map(_ident, (row for _, row in rows[:start])):

@@ -1,9 +1,10 @@
-"""What volunteers and coordinators see of the work: task lists, one task, run sheets."""
+"""What volunteers and coordinators see of the work: task lists, one task, the questions
+a survey asks — as data; `cli/` prints it, the ledger service (`service/`) sends it as JSON."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,17 +12,21 @@ from sqlalchemy.orm import Session
 from db.errors import BadInput, Refused
 from db.machines import OPEN_TASK, TaskStatus
 from db.models import Attempt, Branch, CampaignKind, Member, OutreachTask, Residence, Volunteer
-from tasks.access import Actor, require_coordinator
-from tasks.outcomes import MAX_ID, OUTCOMES_BY_KIND, SUCCESS, load_task, require_holder
+from tasks.access import HOLDER, PERSON, Actor, require_coordinator, requires
+from tasks.outcomes import (
+    MAX_ID,
+    SUCCESS,
+    SURVEY_FIELDS,
+    Recorded,
+    load_task,
+    record_outcome,
+    require_holder,
+)
+from tasks.rules import OUTCOMES_BY_KIND, check_answers, check_outcome, missing_answers
+from tasks.runsheet import LIST_FIELDS, SHEET_FIELDS, sheet_rows, to_json  # noqa: F401 (re-exported)
 
-LIST_FIELDS = ("id", "kind", "status", "member_id", "member", "branch", "volunteer_id", "due",
-               "attempts", "next_attempt", "overdue")
-#: A run sheet: the list plus what a visit needs, and empty columns to fill in by hand.
-#: `outreach outcomes import` takes the filled-in sheet back (task_id,outcome,note,answers).
-SHEET_FIELDS = ("task_id", "kind", "member_id", "member", "branch", "due", "attempts",
-                "phone", "address", "outcome", "note", "answers")
 
-
+@requires(PERSON)
 def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
                branch: str | None = None, volunteer_id: int | None = None,
                kind: str | None = None, status: str | None = None,
@@ -85,58 +90,100 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
     return out
 
 
-def sheet_rows(rows: list[dict]) -> list[dict]:
-    return [{"task_id": r["id"], "kind": r["kind"], "member_id": r["member_id"],
-             "member": r["member"], "branch": r["branch"], "due": r["due"],
-             "attempts": r["attempts"], "phone": r.get("phone", ""),
-             "address": r.get("address", ""), "outcome": "", "note": "", "answers": ""}
-            for r in rows]
+def _contact(member: Member) -> dict:
+    """The member's details a visit needs (shown only where `task_view` allows)."""
+    away = member.residence == Residence.AWAY
+    return {"phone": member.phone, "address": member.current_address if away
+            else member.home_address, "residence": str(member.residence),
+            "homebound": "yes" if member.homebound else "no",
+            "family_contact_name": member.family_contact_name,
+            "family_contact_phone": member.family_contact_phone,
+            "needs": member.needs, "interests": member.interests}
 
 
-def task_card(session: Session, *, task_id: int, actor: Actor,
-              today: dt.date | None = None) -> str:
-    """What a visit needs: who, where, how to reach them, and what happened before.
+def _visible(task: OutreachTask, actor: Actor) -> bool:
+    """Contact details: a coordinator's for any task, a volunteer's for their own open ones
+    (`require_holder` has checked that the task is theirs)."""
+    return actor.is_coordinator or task.status in OPEN_TASK
 
-    A volunteer sees contact details only for their own open tasks.
+
+@requires(HOLDER)
+def task_view(session: Session, *, task_id: int, actor: Actor,
+              today: dt.date | None = None) -> dict:
+    """What a visit needs, as fields: who, where, how to reach them, what happened before.
+
+    A volunteer sees it only for their own open tasks (`cli.volunteer.render_card` prints
+    it; the ledger service returns it as JSON).
     """
     task = load_task(session, task_id)
     require_holder(task, actor)
-    if not actor.is_coordinator and task.status not in OPEN_TASK:
+    if not _visible(task, actor):
         raise Refused(f"task {task.id} is {task.status}; contact details are shown only "
                       "for your open tasks")
     m = session.get(Member, task.member_id)
     branch = session.get(Branch, m.branch_id)
-    away = m.residence == Residence.AWAY
     vol = session.get(Volunteer, task.volunteer_id) if task.volunteer_id else None
-    lines = [
-        f"task {task.id}  {task.kind}  {task.status}  due {task.due_on}"
-        f"{'  OVERDUE' if task.status in OPEN_TASK and task.due_on < (today or dt.date.today()) else ''}",
-        f"  attempts      {task.attempts} of {task.max_attempts}"
-        + (f", try again from {task.next_attempt_on}" if task.next_attempt_on else ""),
-        f"  volunteer     {vol.name + f' ({vol.id})' if vol else '-'}",
-        f"  member        {m.name}  (id {m.id}, ledger {m.ledger_no}, {branch.name})",
-        f"  phone         {m.phone or '-'}",
-        f"  address       {(m.current_address if away else m.home_address) or '-'}"
-        + ("   (lives away)" if away else ""),
-        f"  homebound     {'yes' if m.homebound else 'no'}",
-        f"  family        {m.family_contact_name or '-'}  {m.family_contact_phone or ''}".rstrip(),
-    ]
-    if m.needs:
-        lines.append(f"  needs         {m.needs}")
-    if task.kind == CampaignKind.ESCALATION:
-        lines.append("  what to do    the member could not be reached: call the family contact")
     attempts = session.execute(select(Attempt.recorded_on, Attempt.outcome, Attempt.note)
                                .join(OutreachTask, OutreachTask.id == Attempt.task_id)
                                .where(OutreachTask.member_id == m.id)
                                .order_by(Attempt.id.desc()).limit(8)).all()
-    if attempts:
-        lines.append("  earlier attempts (newest first)")
-        for a in attempts:
-            lines.append(f"    {a.recorded_on}  {a.outcome}  {a.note or ''}".rstrip())
-    fits = ", ".join(sorted(o.value for o in OUTCOMES_BY_KIND[str(task.kind)]))
-    lines.append(f"  outcomes      {fits}  (done = {SUCCESS[str(task.kind)]})")
-    return "\n".join(lines)
+    kind = str(task.kind)
+    return {
+        "id": task.id, "kind": kind, "status": str(task.status), "due": task.due_on.isoformat(),
+        "overdue": task.status in OPEN_TASK and task.due_on < (today or dt.date.today()),
+        "attempts": task.attempts, "max_attempts": task.max_attempts,
+        "next_attempt": task.next_attempt_on.isoformat() if task.next_attempt_on else None,
+        "volunteer": {"id": vol.id, "name": vol.name} if vol else None,
+        "member": {"id": m.id, "name": m.name, "ledger_no": m.ledger_no, "branch": branch.name,
+                   "away": m.residence == Residence.AWAY, **_contact(m)},
+        "earlier": [{"on": a.recorded_on.isoformat(), "outcome": str(a.outcome),
+                     "note": a.note} for a in attempts],
+        "outcomes": sorted(o.value for o in OUTCOMES_BY_KIND[kind]),
+        "success": str(SUCCESS[kind]),
+    }
 
 
-def to_json(rows: list[dict]) -> str:
-    return json.dumps(rows, ensure_ascii=False, indent=1)
+# --- recording, with the survey's questions asked one by one ------------------------------
+
+
+@dataclass
+class AnswerForm:
+    """A survey that reached the member needs answers: the questions to ask, which are
+    required, and (for the caller's own open task) the values on record, so that the CLI
+    can show them in each prompt (Enter keeps them)."""
+
+    task_id: int
+    kind: str
+    outcome: str
+    missing: list[str]
+    fields: dict[str, str]
+    on_record: dict[str, str]
+
+
+@requires(HOLDER)
+def record_or_ask(session: Session, *, task_id: int, outcome: str | None, actor: Actor,
+                  note: str | None = None, answers: dict[str, str] | None = None,
+                  today: dt.date | None = None) -> Recorded | AnswerForm:
+    """Record an outcome (``None``: the kind's success, as `task done`) — or, when a survey
+    still needs answers, record nothing and return the questions to ask (`AnswerForm`).
+
+    The caller asks a person (one answer at a time, each checked by
+    `tasks.rules.check_answer`) and then calls `tasks.outcomes.record_outcome` with them.
+    """
+    answers = dict(answers or {})
+    task = load_task(session, task_id)
+    require_holder(task, actor)  # not yours: refused before any question about the visit
+    kind = str(task.kind)
+    code = check_outcome(kind, outcome or SUCCESS[kind].value)
+    missing = missing_answers(kind, code, answers)
+    if not missing:
+        return record_outcome(session, task_id=task_id, outcome=code.value, actor=actor,
+                              note=note, answers=answers, today=today)
+    # The answers given must be right before anything is asked ('same' stands in for what
+    # is still missing, so only the given answers are judged here).
+    check_answers(kind, code, {**{k: "same" for k in missing}, **answers})
+    on_record = {}
+    if _visible(task, actor):
+        member = session.get(Member, task.member_id)
+        on_record = {k: v for k, v in _contact(member).items() if v}
+    return AnswerForm(task.id, kind, code.value, missing, dict(SURVEY_FIELDS), on_record)

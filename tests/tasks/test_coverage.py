@@ -53,7 +53,7 @@ from db.models import (
 )
 from db.state import move_member, move_task
 from tasks import coverage as cov
-from tasks.access import new_credentials
+from tasks.access import SYSTEM, new_credentials
 
 TODAY = dt.date(2026, 11, 20)
 D = dt.date
@@ -197,20 +197,27 @@ def ledger(session):
 COLS = cov.COVERAGE_COLUMNS
 
 
+def _coordinator(ledger):
+    """The ledger's coordinator as an actor (through `authenticate`)."""
+    from tests.db.factories import actor
+
+    return actor(ledger["s"], ledger["c1"])
+
+
 def _table(rows, keys=("branch", "segment")):
     return {tuple(r[k] for k in keys): tuple(r[c] for c in COLS) for r in rows}
 
 
 def test_coverage_per_branch_and_segment(ledger):
-    rows = cov.coverage(ledger["s"], today=TODAY)
+    rows = cov.coverage(ledger["s"], actor=SYSTEM, today=TODAY)
     #                             members reached overdue unreachable never_reached_3
     assert _table(rows) == {
         ("North", "local"):        (3, 1, 0, 0, 3),   # n1 n2 n8; n1 reached; all never
         ("North", "away"):         (2, 1, 1, 0, 0),   # n3 n5; n3 reached and overdue
         ("North", "homebound"):    (1, 0, 1, 1, 1),   # n4: escalation overdue
-        ("South", "local"):        (2, 0, 0, 1, 1),   # s1 s3; s1 never
+        ("South", "local"):        (2, 0, 0, 1, 0),   # s1 s3; s1's r5 task still open
         ("South", "homebound"):    (1, 0, 0, 0, 0),   # s2 reached in December
-        ("TOTAL", "all"):          (9, 2, 2, 2, 5),
+        ("TOTAL", "all"):          (9, 2, 2, 2, 4),
     }
     assert [r["branch"] for r in rows][-1] == "TOTAL"
     assert [(r["branch"], r["segment"]) for r in rows[:3]] == [
@@ -218,66 +225,66 @@ def test_coverage_per_branch_and_segment(ledger):
 
 
 def test_coverage_per_segment(ledger):
-    rows = cov.coverage_by_segment(ledger["s"], today=TODAY)
+    rows = cov.coverage_by_segment(ledger["s"], actor=SYSTEM, today=TODAY)
     assert _table(rows, ("segment",)) == {
-        ("local",): (5, 1, 0, 1, 4),
+        ("local",): (5, 1, 0, 1, 3),
         ("away",): (2, 1, 1, 0, 0),
         ("homebound",): (2, 0, 1, 1, 1),
-        ("TOTAL",): (9, 2, 2, 2, 5),
+        ("TOTAL",): (9, 2, 2, 2, 4),
     }
-    assert rows == cov.coverage(ledger["s"], today=TODAY, per="segment")
+    assert rows == cov.coverage(ledger["s"], actor=SYSTEM, today=TODAY, per="segment")
 
 
 @pytest.mark.parametrize("period, reached", [("2026-10", 1), ("2026-11", 2), ("2026-12", 1),
                                              ("2026-09", 0)])
 def test_reached_follows_the_period_month(ledger, period, reached):
-    rows = cov.coverage(ledger["s"], today=TODAY, period=period)
+    rows = cov.coverage(ledger["s"], actor=SYSTEM, today=TODAY, period=period)
     assert rows[-1]["reached"] == reached
 
 
 def test_overdue_is_due_strictly_before_today(ledger):
     # The day after s1's open task was due, and after s2's task (due 11-25): both overdue.
-    assert cov.coverage(ledger["s"], today=D(2026, 11, 21))[-1]["overdue"] == 3
-    assert cov.coverage(ledger["s"], today=D(2026, 11, 26))[-1]["overdue"] == 4
+    assert cov.coverage(ledger["s"], actor=SYSTEM, today=D(2026, 11, 21))[-1]["overdue"] == 3
+    assert cov.coverage(ledger["s"], actor=SYSTEM, today=D(2026, 11, 26))[-1]["overdue"] == 4
     # Before anything was due.
-    assert cov.coverage(ledger["s"], today=D(2026, 11, 1))[-1]["overdue"] == 0
+    assert cov.coverage(ledger["s"], actor=SYSTEM, today=D(2026, 11, 1))[-1]["overdue"] == 0
 
 
 def test_never_reached_looks_at_the_three_latest_campaign_runs(ledger):
     s, runs = ledger["s"], ledger["runs"]
     assert cov.last_runs(s) == [runs[5].id, runs[4].id, runs[3].id]
-    # A newer run (without tasks) pushes r3 out: n2 (only r3, expired) is no longer counted,
-    # n3 (r3 reached, r5 assigned) now never reached.
+    # A newer run (without tasks) pushes r3 out: n2 (only r3, expired) is no longer counted;
+    # n3 (r3 reached, r5 still assigned) is not counted either: nobody has been due yet.
     camp = s.get(CampaignRun, runs[5].id).campaign_id
     _add(s, CampaignRun(campaign_id=camp, period="2026-12",
                         started_at=dt.datetime(2026, 12, 1)))
-    rows = _table(cov.coverage(s, today=TODAY))
-    assert rows[("North", "local")][4] == 2       # n1 n8
-    assert rows[("North", "away")][4] == 1        # n3
-    assert rows[("TOTAL", "all")][4] == 5    # n1 n3 n4 n8 s1
+    rows = _table(cov.coverage(s, actor=SYSTEM, today=TODAY))
+    assert rows[("North", "local")][4] == 2       # n1 (failed) n8 (cancelled)
+    assert rows[("North", "away")][4] == 0        # n3: its r5 task is still assigned
+    assert rows[("TOTAL", "all")][4] == 3    # n1 n4 n8 (s1: r5 task still open)
 
 
 def test_coverage_of_a_branch_includes_nested_branches(ledger):
-    rows = cov.coverage(ledger["s"], today=TODAY, branch_id=ledger["committee"].id)
+    rows = cov.coverage(ledger["s"], actor=SYSTEM, today=TODAY, branch_id=ledger["committee"].id)
     assert {r["branch"] for r in rows} == {"North", "TOTAL"}
     assert _table(rows)[("TOTAL", "all")] == (6, 2, 2, 1, 4)
-    south = cov.coverage(ledger["s"], today=TODAY, branch_id=ledger["south"].id)
-    assert _table(south)[("TOTAL", "all")] == (3, 0, 0, 1, 1)
+    south = cov.coverage(ledger["s"], actor=SYSTEM, today=TODAY, branch_id=ledger["south"].id)
+    assert _table(south)[("TOTAL", "all")] == (3, 0, 0, 1, 0)
 
 
 def test_coverage_refuses_a_bad_period(ledger):
     with pytest.raises(BadInput, match="YYYY-MM"):
-        cov.coverage(ledger["s"], today=TODAY, period="2026-13")
+        cov.coverage(ledger["s"], actor=SYSTEM, today=TODAY, period="2026-13")
 
 
 def test_coverage_of_an_empty_ledger(session):
-    rows = cov.coverage(session, today=TODAY)
+    rows = cov.coverage(session, actor=SYSTEM, today=TODAY)
     assert rows == [{"branch": "TOTAL", "segment": "all", **dict.fromkeys(COLS, 0)}]
     assert "No members" in cov.coverage_markdown(rows)
 
 
 def test_volunteer_workload(ledger):
-    rows = {r["name"]: r for r in cov.volunteer_workload(ledger["s"], today=TODAY)}
+    rows = {r["name"]: r for r in cov.volunteer_workload(ledger["s"], actor=SYSTEM, today=TODAY)}
     pick = ("branch", "role", "active", "open", "done", "overdue", "attempts", "success rate")
     got = {name: tuple(r[k] for k in pick) for name, r in rows.items()}
     assert got == {
@@ -290,7 +297,7 @@ def test_volunteer_workload(ledger):
 
 
 def test_unreachable_list_has_family_contacts(ledger):
-    rows = cov.unreachable_list(ledger["s"], today=TODAY)
+    rows = cov.unreachable_list(ledger["s"], actor=_coordinator(ledger), today=TODAY)
     n4, s3 = ledger["n"][4], ledger["sm"][3]
     assert [(r["id"], r["branch"], r["failed_contacts"], r["last_contact_on"],
              r["family_contact_name"], r["family_contact_phone"]) for r in rows] == [
@@ -302,7 +309,7 @@ def test_unreachable_list_has_family_contacts(ledger):
 
 def test_movements(ledger):
     n, sm = ledger["n"], ledger["sm"]
-    rows = cov.movements(ledger["s"])
+    rows = cov.movements(ledger["s"], actor=_coordinator(ledger))
     got = [(r["member_id"], r["change"], r["recorded_by"]) for r in rows]
     assert got == [
         (n[3].id, "local → away", "Vera One"),
@@ -314,18 +321,19 @@ def test_movements(ledger):
     ]
     assert {r["branch"] for r in rows} == {"North", "South"}
     since = (ledger["now"] - dt.timedelta(days=30)).date()
-    assert len(cov.movements(ledger["s"], since=since)) == 5
-    assert len(cov.movements(ledger["s"], since=since, branch_id=ledger["south"].id)) == 2
+    assert len(cov.movements(ledger["s"], actor=_coordinator(ledger), since=since)) == 5
+    assert len(cov.movements(ledger["s"], actor=_coordinator(ledger), since=since,
+                             branch_id=ledger["south"].id)) == 2
 
 
 def test_markdown_has_counts_and_no_contact_details(ledger):
-    rows = cov.coverage(ledger["s"], today=TODAY)
+    rows = cov.coverage(ledger["s"], actor=SYSTEM, today=TODAY)
     md = cov.coverage_markdown(rows)
     assert "**9**" in md and "| North | 6 | 2 (33.3%) | 2 | 1 | 4 |" in md
-    assert "| South | 3 | 0 (0.0%) | 0 | 1 | 1 |" in md
+    assert "| South | 3 | 0 (0.0%) | 0 | 1 | 0 |" in md
     for secret in ("555", "Fam", "member n"):
         assert secret not in md
-    seg = cov.coverage_markdown(cov.coverage_by_segment(ledger["s"], today=TODAY))
+    seg = cov.coverage_markdown(cov.coverage_by_segment(ledger["s"], actor=SYSTEM, today=TODAY))
     assert "| away | 2 | 1 | 1 | 0 | 0 |" in seg
 
 
@@ -334,16 +342,33 @@ def test_the_parallel_path_counts_what_the_plain_path_counts(db_url, monkeypatch
     from db.session import make_engine, session_scope
     from seed.generate import seed_ledger
     from tasks import coverage as cov
-    from tasks import plan
+    from tasks import plan_jobs
 
     eng = make_engine(db_url)
     seed_ledger(eng, members=900, volunteers=20, seed=3, today=TODAY)
     for kind in ("survey", "phone_visit", "delivery"):
-        plan.plan_campaign(eng, kind, "2026-11", today=TODAY)
+        plan_jobs.plan_campaign(eng, kind, "2026-11", today=TODAY)
     with session_scope(eng, write=False) as s:
-        plain = cov.coverage(s, today=TODAY + dt.timedelta(days=30), period="2026-11")
+        plain = cov.coverage(s, actor=SYSTEM, today=TODAY + dt.timedelta(days=30), period="2026-11")
     monkeypatch.setattr(cov, "PARALLEL_FROM", 10)
     with session_scope(eng, write=False) as s:
-        both = cov.coverage(s, today=TODAY + dt.timedelta(days=30), period="2026-11")
+        both = cov.coverage(s, actor=SYSTEM, today=TODAY + dt.timedelta(days=30), period="2026-11")
     assert both == plain and plain[-1]["members"] == 900 and plain[-1]["overdue"] > 0
     eng.dispose()
+
+
+def test_never_reached_waits_until_the_tasks_of_the_last_runs_are_closed(ledger):
+    """Issue 11, defect 18: the day after a run was planned, its open tasks are nobody's
+    failure yet; a member counts only once every task of the last three runs is closed
+    (done, failed, expired or cancelled) without a successful contact."""
+    s, n, sm = ledger["s"], ledger["n"], ledger["sm"]
+    camp = s.get(CampaignRun, ledger["runs"][5].id).campaign_id
+    new = _add(s, CampaignRun(campaign_id=camp, period="2026-12",
+                              started_at=dt.datetime(2026, 12, 1)))
+    planned = [_task(s, new, m, to=TS.OPEN) for m in (n[1], n[2], n[4], n[8], sm[1], sm[3])]
+    assert cov.coverage(s, actor=SYSTEM, today=TODAY)[-1]["never_reached_3"] == 0
+    for t in planned:
+        move_task(s, t, TS.EXPIRED, actor_id=None, reason="test: window closed")
+    # last runs now: the new one, r5, r4: n1 n2 n4 n8 s3 closed without success; s1 not
+    # (its r5 task is still open).
+    assert cov.coverage(s, actor=SYSTEM, today=TODAY)[-1]["never_reached_3"] == 5

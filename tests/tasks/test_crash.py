@@ -21,14 +21,14 @@ from sqlalchemy import text
 from db import migrate
 from db.session import make_engine
 from seed.generate import seed_ledger
-from tasks import plan
+from tasks import plan_jobs
 
 TODAY = dt.date(2026, 11, 9)
 PLAN = (
     "import datetime as dt, sys\n"
     "from db.session import make_engine\n"
-    "from tasks import plan\n"
-    "plan.plan_campaign(make_engine(sys.argv[1]), 'survey', '2026-11',\n"
+    "from tasks import plan_jobs\n"
+    "plan_jobs.plan_campaign(make_engine(sys.argv[1]), 'survey', '2026-11',\n"
     "                   today=dt.date(2026, 11, 9), batch_size=int(sys.argv[2]))\n"
 )
 COLUMNS = ("run_id, member_id, kind, status, volunteer_id, status_reason, attempts, "
@@ -65,7 +65,7 @@ def twins(tmp_path):
 @pytest.mark.parametrize("after_tasks", [1, 2500])
 def test_kill_minus_nine_then_rerun_equals_an_uninterrupted_run(twins, after_tasks):
     calm, crashed = twins
-    plan.plan_campaign(make_engine(calm), "survey", "2026-11", today=TODAY, batch_size=300)
+    plan_jobs.plan_campaign(make_engine(calm), "survey", "2026-11", today=TODAY, batch_size=300)
 
     proc = subprocess.Popen([sys.executable, "-c", PLAN, crashed, "300"],
                             env={**os.environ}, stdout=subprocess.DEVNULL,
@@ -86,8 +86,8 @@ def test_kill_minus_nine_then_rerun_equals_an_uninterrupted_run(twins, after_tas
     partial = snapshot(crashed)[0]
     assert 0 < len(partial) < len(snapshot(calm)[0]), "killed half-way"
 
-    plan.plan_campaign(make_engine(crashed), "survey", "2026-11", today=TODAY, batch_size=300)
-    again = plan.plan_campaign(make_engine(crashed), "survey", "2026-11", today=TODAY,
+    plan_jobs.plan_campaign(make_engine(crashed), "survey", "2026-11", today=TODAY, batch_size=300)
+    again = plan_jobs.plan_campaign(make_engine(crashed), "survey", "2026-11", today=TODAY,
                                batch_size=300)
     assert again["created"] == 0
     assert snapshot(crashed) == snapshot(calm)

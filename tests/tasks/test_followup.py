@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import object_session
 
 from db.machines import MemberStatus as MS
 from db.machines import TaskStatus as TS
@@ -21,7 +22,7 @@ from db.models import (
     Volunteer,
 )
 from db.session import make_engine, session_scope
-from tasks import followup, plan
+from tasks import followup, followup_jobs, plan, plan_jobs
 from tasks import outcomes as oc
 from tasks.access import Actor
 from tests.db import factories as f
@@ -39,7 +40,8 @@ def eng(db_url):
 
 
 def actor(v: Volunteer) -> Actor:
-    return Actor(id=v.id, name=v.name, role=str(v.role), branch_id=v.branch_id)
+    """The volunteer as an actor, through `authenticate` (tests.db.factories.actor)."""
+    return f.actor(object_session(v), v)
 
 
 def statuses(eng, ids) -> list[str]:
@@ -80,15 +82,40 @@ def test_expire_closed_expires_open_and_assigned_tasks_past_their_window(eng):
         later = mk(TS.OPEN, TODAY + DAY)
         done = mk(TS.DONE, TODAY - 5 * DAY)
         cancelled = mk(TS.CANCELLED, TODAY - 5 * DAY)
-    assert followup.expire_closed(eng, today=TODAY) == 2
+    assert followup_jobs.expire_closed(eng, today=TODAY) == 2
     assert statuses(eng, [gone_open, gone_assigned, last_day, later, done, cancelled]) == \
         ["expired", "expired", "assigned", "open", "done", "cancelled"]
     h = history(eng, gone_assigned)[-1]
     assert h[:2] == ("assigned", "expired") and "window closed" in h[3]
-    assert followup.expire_closed(eng, today=TODAY) == 0
+    assert followup_jobs.expire_closed(eng, today=TODAY) == 0
     assert len(history(eng, gone_assigned)) == 2
-    assert followup.expire_closed(eng, today=TODAY + DAY) == 1  # the last day has passed
+    assert followup_jobs.expire_closed(eng, today=TODAY + DAY) == 1  # the last day has passed
     assert statuses(eng, [last_day, later]) == ["expired", "open"]
+
+
+@pytest.mark.parametrize("step", ["expire_closed", "fail_exhausted", "mark_unreachable",
+                                  "release_inactive"])
+def test_a_sweep_dated_in_the_future_is_refused_and_moves_nothing(eng, step, monkeypatch):
+    """Issue 11, defect 7: ``follow-up --today 2100-12-31`` expired every open task. A sweep
+    acts on what happened: not after the real today plus one day (time zones)."""
+    from db.errors import BadInput
+    from tasks import rules
+
+    monkeypatch.setattr(rules, "real_today", lambda: TODAY)
+    with session_scope(eng) as s:
+        b = f.branch(s)
+        v = f.volunteer(s, branch_=b, active=False)
+        t = f.task_in(s, TS.ASSIGNED, member_=f.member(s, branch_=b), volunteer_=v,
+                      attempts=3, max_attempts=3, due_on=TODAY, closes_on=TODAY + DAY).id
+        f.member_in(s, MS.ACTIVE, branch_=b, failed_contacts=3)
+    for day in (dt.date(2100, 12, 31), TODAY + 2 * DAY):
+        with pytest.raises(BadInput, match="in the future"):
+            getattr(followup_jobs, step)(eng, today=day)
+    assert statuses(eng, [t]) == ["assigned"]
+    with session_scope(eng, write=False) as s:
+        assert s.scalar(select(func.count()).select_from(Member)
+                        .where(Member.status == MS.UNREACHABLE)) == 0
+    getattr(followup_jobs, step)(eng, today=TODAY + DAY)  # tomorrow: another time zone
 
 
 # --- fail ---------------------------------------------------------------------------------
@@ -105,12 +132,12 @@ def test_fail_exhausted_fails_assigned_tasks_without_attempts_left(eng):
         used_up = mk(TS.ASSIGNED, 3, next_attempt_on=TODAY)
         left = mk(TS.ASSIGNED, 2)
         fresh = mk(TS.OPEN, 0)
-    assert followup.fail_exhausted(eng, today=TODAY) == 1
+    assert followup_jobs.fail_exhausted(eng, today=TODAY) == 1
     assert statuses(eng, [used_up, left, fresh]) == ["failed", "assigned", "open"]
     with session_scope(eng, write=False) as s:
         assert s.get(OutreachTask, used_up).next_attempt_on is None
     assert history(eng, used_up)[-1][:2] == ("assigned", "failed")
-    assert followup.fail_exhausted(eng, today=TODAY) == 0
+    assert followup_jobs.fail_exhausted(eng, today=TODAY) == 0
     assert len(history(eng, used_up)) == 2
 
 
@@ -128,7 +155,7 @@ def test_mark_unreachable_escalates_once_per_member(eng):
         two = f.member_in(s, MS.ACTIVE, branch_=b, failed_contacts=2).id
         dnc = f.member_in(s, MS.DO_NOT_CONTACT, branch_=b, failed_contacts=4).id
         dead = f.member_in(s, MS.DECEASED, branch_=b, failed_contacts=4).id
-    out = followup.mark_unreachable(eng, today=TODAY)
+    out = followup_jobs.mark_unreachable(eng, today=TODAY)
     assert out == {"unreachable": 2, "escalations": 2}
     with session_scope(eng, write=False) as s:
         got = {i: str(s.get(Member, i).status) for i in (three, five, two, dnc, dead)}
@@ -139,10 +166,10 @@ def test_mark_unreachable_escalates_once_per_member(eng):
     assert all(e.status == TS.ASSIGNED and e.volunteer_id == coord.id for e in esc)
     assert all(e.due_on > TODAY and e.closes_on > e.due_on for e in esc)
 
-    again = followup.mark_unreachable(eng, today=TODAY)
+    again = followup_jobs.mark_unreachable(eng, today=TODAY)
     assert again == {"unreachable": 0, "escalations": 0}
     assert len(escalations(eng)) == 2
-    assert followup.mark_unreachable(eng, today=TODAY + 40 * DAY)["escalations"] == 0
+    assert followup_jobs.mark_unreachable(eng, today=TODAY + 40 * DAY)["escalations"] == 0
     assert len(escalations(eng)) == 2
 
 
@@ -152,9 +179,9 @@ def test_an_unreachable_member_without_escalation_gets_one(eng):
         b = f.branch(s)
         f.coordinator(s, branch_=b)
         m = f.member_in(s, MS.UNREACHABLE, branch_=b, failed_contacts=3).id
-    assert followup.mark_unreachable(eng, today=TODAY) == {"unreachable": 0, "escalations": 1}
+    assert followup_jobs.mark_unreachable(eng, today=TODAY) == {"unreachable": 0, "escalations": 1}
     assert [e.member_id for e in escalations(eng)] == [m]
-    assert followup.mark_unreachable(eng, today=TODAY)["escalations"] == 0
+    assert followup_jobs.mark_unreachable(eng, today=TODAY)["escalations"] == 0
 
 
 def test_no_second_escalation_for_a_member_escalated_by_a_recorded_outcome(eng):
@@ -168,17 +195,17 @@ def test_no_second_escalation_for_a_member_escalated_by_a_recorded_outcome(eng):
         res = oc.record_outcome(s, task_id=t.id, outcome="no_answer", actor=actor(v),
                                 today=TODAY)
         assert res.escalation_task_id is not None
-    assert followup.mark_unreachable(eng, today=TODAY) == {"unreachable": 0, "escalations": 0}
+    assert followup_jobs.mark_unreachable(eng, today=TODAY) == {"unreachable": 0, "escalations": 0}
     assert len(escalations(eng, mid)) == 1
 
 
 def test_a_member_without_a_coordinator_gets_an_open_escalation(eng):
     with session_scope(eng) as s:
         m = f.member_in(s, MS.ACTIVE, failed_contacts=3).id
-    assert followup.mark_unreachable(eng, today=TODAY)["escalations"] == 1
+    assert followup_jobs.mark_unreachable(eng, today=TODAY)["escalations"] == 1
     [e] = escalations(eng, m)
     assert e.status == TS.OPEN and e.volunteer_id is None
-    assert followup.mark_unreachable(eng, today=TODAY)["escalations"] == 0
+    assert followup_jobs.mark_unreachable(eng, today=TODAY)["escalations"] == 0
 
 
 def _reach_again_and_lose(eng, mid: int, coord_id: int, v_id: int, day: dt.date,
@@ -205,20 +232,22 @@ def test_one_escalation_per_unreachable_spell(eng, close_escalation):
         v = f.volunteer(s, branch_=b)
         mid = f.member_in(s, MS.ACTIVE, branch_=b, failed_contacts=3).id
         ids = (coord.id, v.id)
-    assert followup.mark_unreachable(eng, today=TODAY)["escalations"] == 1
-    with session_scope(eng) as s:  # that sweep ran two days ago (timestamps are real time)
+    assert followup_jobs.mark_unreachable(eng, today=TODAY)["escalations"] == 1
+    with session_scope(eng) as s:  # that sweep ran on TODAY (timestamps are real time, and
+        # an outcome may not be dated before its task was made)
         [e] = s.scalars(select(OutreachTask).where(OutreachTask.kind == K.ESCALATION))
-        e.created_at -= 2 * DAY
-    _reach_again_and_lose(eng, mid, *ids, TODAY + 2 * DAY, close_escalation)
-    out = followup.mark_unreachable(eng, today=TODAY + 3 * DAY)
+        e.created_at = dt.datetime.combine(TODAY, dt.time())
+    # recorded on the real day: a visit cannot be dated before its task was made
+    _reach_again_and_lose(eng, mid, *ids, dt.date.today(), close_escalation)
+    out = followup_jobs.mark_unreachable(eng, today=TODAY + 3 * DAY)
     assert out["unreachable"] == 1
     open_esc = [e for e in escalations(eng, mid) if e.status in (TS.OPEN, TS.ASSIGNED)]
     # a second spell: a new escalation when the first was closed, the open one otherwise
     assert len(open_esc) == 1
     assert out["escalations"] == (1 if close_escalation else 0)
-    assert followup.mark_unreachable(eng, today=TODAY + 3 * DAY) == \
+    assert followup_jobs.mark_unreachable(eng, today=TODAY + 3 * DAY) == \
         {"unreachable": 0, "escalations": 0}
-    assert followup.mark_unreachable(eng, today=TODAY + 4 * DAY)["escalations"] == 0
+    assert followup_jobs.mark_unreachable(eng, today=TODAY + 4 * DAY)["escalations"] == 0
 
 
 # --- inactive volunteers ------------------------------------------------------------------
@@ -238,18 +267,18 @@ def test_release_inactive_reopens_their_tasks_and_assign_open_hands_them_on(eng)
                        volunteer_=staying).id
         leaving.active = False
         ids = (leaving.id, staying.id, run.id)
-    assert followup.release_inactive(eng, today=TODAY) == 2
+    assert followup_jobs.release_inactive(eng, today=TODAY) == 2
     assert statuses(eng, held + [done, other]) == ["open", "open", "done", "assigned"]
     h = history(eng, held[0])[-1]
     assert h[:3] == ("assigned", "open", None) and "volunteer inactive" in h[3]
-    assert followup.release_inactive(eng, today=TODAY) == 0
+    assert followup_jobs.release_inactive(eng, today=TODAY) == 0
 
-    out = plan.assign_open(eng, ids[2])
+    out = plan_jobs.assign_open(eng, ids[2])
     assert out["assigned"] == 2 and out["still_open"] == 0
     with session_scope(eng, write=False) as s:
         assert {s.get(OutreachTask, i).volunteer_id for i in held} == {ids[1]}
     assert history(eng, held[0])[-1][:3] == ("open", "assigned", ids[1])
-    assert followup.release_inactive(eng, today=TODAY) == 0
+    assert followup_jobs.release_inactive(eng, today=TODAY) == 0
 
 
 def test_release_inactive_hands_escalations_to_another_coordinator(eng):
@@ -258,17 +287,17 @@ def test_release_inactive_hands_escalations_to_another_coordinator(eng):
         c1 = f.coordinator(s, branch_=b)
         m = f.member_in(s, MS.ACTIVE, branch_=b, failed_contacts=3)
         ids = (c1.id, m.id)
-    followup.mark_unreachable(eng, today=TODAY)
+    followup_jobs.mark_unreachable(eng, today=TODAY)
     [e] = escalations(eng, ids[1])
     assert e.volunteer_id == ids[0]
     with session_scope(eng) as s:
         s.get(Volunteer, ids[0]).active = False
         c2 = f.coordinator(s, branch_=s.get(Branch, s.get(Member, ids[1]).branch_id)).id
-    followup.release_inactive(eng, today=TODAY)
+    followup_jobs.release_inactive(eng, today=TODAY)
     [e] = escalations(eng, ids[1])
     # an escalation is a coordinator's work: planning's assign_open never hands it out
     assert (e.status, e.volunteer_id) == (TS.ASSIGNED, c2)
-    assert followup.release_inactive(eng, today=TODAY) == 0
+    assert followup_jobs.release_inactive(eng, today=TODAY) == 0
 
 
 # --- reminders and retries ----------------------------------------------------------------
@@ -324,10 +353,10 @@ def test_the_whole_sweep_twice_moves_nothing_the_second_time(eng):
         gone.active = False
 
     def sweep():
-        return (followup.expire_closed(eng, today=TODAY),
-                followup.fail_exhausted(eng, today=TODAY),
-                followup.mark_unreachable(eng, today=TODAY),
-                followup.release_inactive(eng, today=TODAY))
+        return (followup_jobs.expire_closed(eng, today=TODAY),
+                followup_jobs.fail_exhausted(eng, today=TODAY),
+                followup_jobs.mark_unreachable(eng, today=TODAY),
+                followup_jobs.release_inactive(eng, today=TODAY))
 
     def rows():
         with session_scope(eng, write=False) as s:

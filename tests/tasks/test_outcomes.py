@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from db.errors import BadInput, Conflict, NotFound, Refused
 from db.machines import MemberStatus as MS
@@ -39,7 +39,8 @@ SURVEY_OK = {"phone": "same", "address": "same", "residence": "same", "homebound
 
 
 def actor(v: Volunteer) -> Actor:
-    return Actor(id=v.id, name=v.name, role=str(v.role), branch_id=v.branch_id)
+    """The volunteer as an actor, through `authenticate` (tests.db.factories.actor)."""
+    return f.actor(object_session(v), v)
 
 
 @dataclass
@@ -791,3 +792,446 @@ def test_two_escalations_at_once_share_the_day_s_run(db_url, existing_campaign):
     eng.dispose()
     assert waited, "the second transaction ran after the first instead of alongside it"
     assert got == {"run": mine}
+
+
+# --- the outcome table against a hand-written oracle --------------------------------------
+# Written out by hand from PRODUCT.md's outcome table and issue 11, never read from
+# `tasks.rules`: a row of the table edited wrongly (an outcome on the wrong kind, an effect
+# added or dropped) fails here. Change it only together with the product rule.
+#
+# kind → outcome → (closes the task, what it does to the member). Tags:
+#   tried      last_contact_on = the day (a family call is no try at the member)
+#   contact    failed contacts back to 0        failed   one more failed contact
+#   reached    last_reached_on = the day        active   unverified → active
+#   phone_ok / phone_bad     phone verified today / marked unverified
+#   confirmed / unconfirmed  whole record confirmed today / no longer confirmed
+#   family_ok / family_bad   family contact verified today / marked unverified
+#   away       residence away, open deliveries cancelled
+#   dnc        → do_not_contact, every other open task cancelled
+#   pending    the task waits for a coordinator's confirmation
+
+_T = "tried"
+_CALL_ORACLE = {
+    "reached": (True, {_T, "contact", "reached", "phone_ok", "active"}),
+    "no_answer": (False, {_T, "failed"}),
+    "left_message": (False, {_T, "failed"}),
+    "callback_requested": (False, {_T}),
+    "wrong_number": (False, {_T, "failed", "phone_bad", "unconfirmed"}),
+    "moved": (True, {_T, "away"}),
+    "refused": (True, {_T}),
+    "do_not_contact": (True, {_T, "dnc"}),
+    "deceased": (True, {_T, "pending"}),
+    "temporarily_away": (False, {_T}),
+}
+ORACLE: dict[str, dict[str, tuple[bool, set[str]]]] = {
+    "survey": {
+        **_CALL_ORACLE,
+        "reached": (True, {_T, "contact", "reached", "phone_ok", "confirmed", "family_ok",
+                           "active"}),
+        "not_home": (False, {_T, "failed"}),
+        "inaccessible": (False, {_T}),
+    },
+    "phone_visit": dict(_CALL_ORACLE),
+    "delivery": {
+        "delivered": (True, {_T, "contact", "reached"}),
+        "delivered_to_family": (True, {_T, "contact"}),
+        "not_home": (False, {_T, "failed"}),
+        "moved": (True, {_T, "away"}),
+        "refused": (True, {_T}),
+        "do_not_contact": (True, {_T, "dnc"}),
+        "deceased": (True, {_T, "pending"}),
+        "inaccessible": (False, {_T}),
+        "temporarily_away": (False, {_T}),
+    },
+    "escalation": {  # a coordinator calls the family contact of an unreachable member
+        "reached": (True, {"family_ok"}),
+        "no_answer": (False, set()),
+        "left_message": (False, set()),
+        "callback_requested": (False, set()),
+        "wrong_number": (False, {"family_bad"}),
+        "moved": (True, {"away"}),
+        "refused": (True, set()),
+        "do_not_contact": (True, {"dnc"}),
+        "deceased": (True, {"pending"}),
+        "temporarily_away": (False, set()),
+    },
+}
+ORACLE_DONE = {"survey": "reached", "phone_visit": "reached", "delivery": "delivered",
+               "escalation": "reached"}
+ALL_CODES = ["reached", "delivered", "delivered_to_family", "no_answer", "not_home",
+             "left_message", "callback_requested", "wrong_number", "moved", "refused",
+             "do_not_contact", "deceased", "inaccessible", "temporarily_away"]
+PAIRS = [(k, o) for k in ORACLE for o in ALL_CODES]
+
+
+def test_the_outcome_table_is_the_oracle():
+    from tasks import rules
+
+    assert sorted(str(o) for o in O_ALL()) == sorted(ALL_CODES)
+    for kind, rows in ORACLE.items():
+        assert {str(o) for o in rules.OUTCOMES_BY_KIND[kind]} == set(rows), kind
+        assert str(rules.DONE_OUTCOME[kind]) == ORACLE_DONE[kind]
+        # the help lists exactly these, from the table
+        line = next(x for x in rules.describe_outcomes(brief=True).splitlines()
+                    if x.startswith(f"{kind}:"))
+        assert set(line.split(": ", 1)[1].split(" (done")[0].split(", ")) == set(rows)
+    closing = {o for rows in ORACLE.values() for o, (closes, _) in rows.items() if closes}
+    assert {str(o) for o in rules.CLOSING} == closing
+    assert {str(o) for o in rules.SUCCESSFUL_CONTACT} == {"reached", "delivered",
+                                                           "delivered_to_family"}
+
+
+def O_ALL():
+    from db.models import Outcome
+
+    return list(Outcome)
+
+
+def _expected(kind: str, code: str) -> dict:
+    closes, tags = ORACLE[kind][code]
+    return {
+        "task": "done" if closes else "assigned",
+        "attempts": 0 if closes else 1,
+        "status": "active" if "active" in tags else
+                  "do_not_contact" if "dnc" in tags else "unverified",
+        "failed_contacts": 0 if "contact" in tags else 2 if "failed" in tags else 1,
+        "last_contact_on": TODAY if _T in tags else None,
+        "last_reached_on": TODAY if "reached" in tags else None,
+        "phone_verified_on": TODAY if "phone_ok" in tags else
+                             None if "phone_bad" in tags else EARLIER,
+        "confirmed_on": TODAY if "confirmed" in tags else
+                        None if "unconfirmed" in tags else EARLIER,
+        "address_verified_on": TODAY if "confirmed" in tags else EARLIER,
+        "family_contact_verified_on": TODAY if "family_ok" in tags else
+                                      None if "family_bad" in tags else EARLIER,
+        "residence": "away" if "away" in tags else "local",
+        "pending_confirmation": "pending" in tags,
+        "open_delivery": "cancelled" if tags & {"away", "dnc"} else "open",
+        "other_phone_visit": "cancelled" if "dnc" in tags else "assigned",
+        "escalation": None,
+    }
+
+
+def _observed(s: Session, w: World, delivery: OutreachTask, phone: OutreachTask,
+              res) -> dict:
+    m, t = w.member, w.task
+    return {
+        "task": str(t.status), "attempts": t.attempts, "status": str(m.status),
+        "failed_contacts": m.failed_contacts, "last_contact_on": m.last_contact_on,
+        "last_reached_on": m.last_reached_on, "phone_verified_on": m.phone_verified_on,
+        "confirmed_on": m.confirmed_on, "address_verified_on": m.address_verified_on,
+        "family_contact_verified_on": m.family_contact_verified_on,
+        "residence": str(m.residence), "pending_confirmation": t.pending_confirmation,
+        "open_delivery": str(delivery.status), "other_phone_visit": str(phone.status),
+        "escalation": res.escalation_task_id,
+    }
+
+
+@pytest.mark.parametrize("kind,code", PAIRS)
+def test_every_outcome_on_every_kind_does_what_the_oracle_says(session, kind, code):
+    """Each (kind, outcome) pair: refused when it does not fit, else exactly its effects."""
+    w = world(session, kind, phone="555 0100", home_address="1 Old Street",
+              failed_contacts=1, phone_verified_on=EARLIER, confirmed_on=EARLIER,
+              address_verified_on=EARLIER, family_contact_verified_on=EARLIER,
+              family_contact_name="Ann", family_contact_phone="555 0111")
+    delivery = other_task(session, w, K.DELIVERY, TS.OPEN)
+    phone = other_task(session, w, K.PHONE_VISIT)
+    if code not in ORACLE[kind]:
+        msg = refused_writes_nothing(session, BadInput, record, session, w, code,
+                                     answers=SURVEY_OK if code == "reached" else None)
+        assert f"does not fit a {kind} task" in msg
+        assert (w.task.status, w.task.attempts) == (TS.ASSIGNED, 0)
+        return
+    answers = SURVEY_OK if (kind, code) == ("survey", "reached") else None
+    res = record(session, w, code, answers=answers)
+    assert _observed(session, w, delivery, phone, res) == _expected(kind, code)
+    assert res.outcome == code and [a.outcome for a in attempts_of(session, w.task.id)] == [code]
+    assert w.task.outcome == (code if ORACLE[kind][code][0] else None)
+    assert (w.member.phone, w.member.home_address) == ("555 0100", "1 Old Street")
+
+
+# --- escalations: a coordinator calls the family of an unreachable member ------------------
+
+
+def escalation_world(s: Session, **member) -> World:
+    """An unreachable member (three failed contacts) and the escalation task a coordinator
+    of the branch holds."""
+    member.setdefault("member_state", MS.UNREACHABLE)
+    member.setdefault("failed_contacts", 3)
+    w = world(s, K.ESCALATION, **member)
+    oc.reassign(s, task_id=w.task.id, volunteer_id=w.coord.id, actor=actor(w.coord),
+                force=True)
+    return w
+
+
+def coord_record(s: Session, w: World, outcome: str, **kw):
+    return record(s, w, outcome, who=actor(w.coord), **kw)
+
+
+def test_a_reached_family_contact_verifies_it_and_leaves_the_member_unreachable(session):
+    w = escalation_world(session, phone_verified_on=EARLIER, family_contact_name="Ann",
+                         family_contact_phone="555 0111")
+    before = member_history(session, w.member.id)
+    res = coord_record(session, w, "reached", note="the daughter says she is well")
+    m = w.member
+    assert res.task_status == "done" and w.task.outcome == "reached"
+    assert m.family_contact_verified_on == TODAY
+    assert (res.member_status, m.status, m.failed_contacts) == ("unreachable", MS.UNREACHABLE, 3)
+    assert (m.last_reached_on, m.last_reached_by, m.last_contact_on) == (None, None, None)
+    assert m.phone_verified_on == EARLIER and m.confirmed_on is None
+    assert member_history(session, m.id) == before
+    assert res.escalation_task_id is None
+
+
+@pytest.mark.parametrize("code", ["no_answer", "left_message", "callback_requested"])
+def test_a_failed_family_call_does_not_count_against_the_member(session, code):
+    w = escalation_world(session, member_state=MS.ACTIVE, failed_contacts=2, max_attempts=5)
+    res = coord_record(session, w, code)
+    res = coord_record(session, w, code, today=TODAY + dt.timedelta(1))
+    m = w.member
+    assert (m.status, m.failed_contacts, m.last_contact_on) == (MS.ACTIVE, 2, None)
+    assert res.escalation_task_id is None and res.member_status == "active"
+    assert (w.task.status, w.task.attempts) == (TS.ASSIGNED, 2)
+    assert w.task.next_attempt_on == TODAY + dt.timedelta(1 + 2)
+    n = session.scalar(select(func.count()).select_from(OutreachTask).where(
+        OutreachTask.member_id == m.id, OutreachTask.kind == K.ESCALATION))
+    assert n == 1  # no second escalation either
+
+
+def test_a_wrong_family_number_unverifies_the_family_contact_not_the_members_phone(session):
+    w = escalation_world(session, phone_verified_on=EARLIER,
+                         family_contact_verified_on=EARLIER)
+    coord_record(session, w, "wrong_number")
+    m = w.member
+    assert m.family_contact_verified_on is None and m.phone_verified_on == EARLIER
+    assert m.failed_contacts == 3 and m.status == MS.UNREACHABLE
+    assert changes(session, m.id)["family_contact_verified_on"][:2] == \
+        (EARLIER.isoformat(), None)
+
+
+def test_moved_on_an_escalation_updates_residence_and_cancels_deliveries(session):
+    w = escalation_world(session, home_address="1 Old Street")
+    delivery = other_task(session, w, K.DELIVERY)
+    phone = other_task(session, w, K.PHONE_VISIT)
+    res = coord_record(session, w, "moved", answers={"residence": "away",
+                                                     "address": "9 Far Road, Springfield"})
+    m = w.member
+    assert res.task_status == "done" and not w.task.pending_confirmation
+    assert (m.residence, m.current_address) == (Residence.AWAY, "9 Far Road, Springfield")
+    assert (delivery.status, phone.status) == (TS.CANCELLED, TS.ASSIGNED)
+    assert (m.status, m.failed_contacts) == (MS.UNREACHABLE, 3)  # still not reached
+
+
+def test_moved_out_on_an_escalation_waits_for_another_coordinator(session):
+    w = escalation_world(session)
+    coord_record(session, w, "moved", answers={"moved_out": "y"})
+    assert w.task.pending_confirmation and w.member.status == MS.UNREACHABLE
+    c2 = f.coordinator(session, branch_=w.branch)
+    oc.confirm(session, member_ref=str(w.member.id), what="moved", actor=actor(c2))
+    assert w.member.status == MS.MOVED_OUT
+
+
+def test_deceased_on_an_escalation_waits_for_another_coordinator(session):
+    w = escalation_world(session)
+    phone = other_task(session, w, K.PHONE_VISIT)
+    res = coord_record(session, w, "deceased", note="the son called back")
+    assert res.pending_confirmation and w.member.status == MS.UNREACHABLE
+    assert phone.status == TS.ASSIGNED
+    refused_writes_nothing(session, Refused, oc.confirm, session,
+                           member_ref=str(w.member.id), what="deceased", actor=actor(w.coord))
+    c2 = f.coordinator(session, branch_=w.branch)
+    oc.confirm(session, member_ref=str(w.member.id), what="deceased", actor=actor(c2))
+    assert w.member.status == MS.DECEASED and phone.status == TS.CANCELLED
+
+
+def test_do_not_contact_on_an_escalation_stops_everything(session):
+    w = escalation_world(session)
+    phone = other_task(session, w, K.PHONE_VISIT)
+    res = coord_record(session, w, "do_not_contact")
+    assert res.member_status == "do_not_contact" and phone.status == TS.CANCELLED
+    assert member_history(session, w.member.id)[-1] == ("unreachable", "do_not_contact")
+
+
+# --- answers: same keeps, none clears an optional field or is refused (issue 11, 6) ----------
+
+#: Hand-written: the answer keys, and those that `none` may clear.
+ANSWER_KEYS = {"phone", "address", "residence", "homebound", "family_contact_name",
+               "family_contact_phone", "needs", "interests", "moved_out"}
+CLEARABLE = {"family_contact_name", "family_contact_phone", "needs", "interests"}
+
+
+@pytest.mark.parametrize("key", sorted(ANSWER_KEYS))
+def test_same_keeps_and_none_clears_or_is_refused_the_same_way_for_every_key(key):
+    from tasks import rules
+
+    assert set(rules.ANSWERS) == ANSWER_KEYS
+    assert rules.check_answer(key, " Same ") == rules.SAME
+    if key in CLEARABLE:
+        assert rules.check_answer(key, "NONE") is None
+    else:
+        with pytest.raises(BadInput, match=f"answer {key} cannot be 'none'"):
+            rules.check_answer(key, "none")
+    with pytest.raises(BadInput, match=f"answer {key} is empty"):
+        rules.check_answer(key, "  ")
+
+
+@pytest.mark.parametrize("key,typed,stored", [
+    ("homebound", "y", "yes"), ("homebound", "N", "no"), ("homebound", "TRUE", "yes"),
+    ("homebound", "0", "no"), ("moved_out", "n", "no"), ("residence", " Away ", "away"),
+    ("phone", "+1 (555) 010-0199", "+1 (555) 010-0199"),
+])
+def test_answers_are_normalised(key, typed, stored):
+    from tasks import rules
+
+    assert rules.check_answer(key, typed) == stored
+
+
+@pytest.mark.parametrize("key,typed", [("homebound", "maybe"), ("phone", "none of that"),
+                                       ("phone", "12"), ("phone", "x" * 5),
+                                       ("residence", "abroad"), ("mobile", "555 0100")])
+def test_bad_single_answers_are_refused_without_echoing_them(key, typed):
+    from tasks import rules
+
+    with pytest.raises(BadInput) as info:
+        rules.check_answer(key, typed)
+    assert typed not in str(info.value)
+
+
+def test_phone_none_is_refused_and_stores_nothing(session):
+    """Issue 11, defect 6: ``phone=none`` stored the text "none"."""
+    w = world(session, K.SURVEY, phone="555 0100")
+    msg = refused_writes_nothing(session, BadInput, record, session, w, "reached",
+                                 answers={**SURVEY_OK, "phone": "none"})
+    assert "phone cannot be 'none'" in msg
+    assert w.member.phone == "555 0100" and w.task.status == TS.ASSIGNED
+    w2 = world(session, K.PHONE_VISIT, phone="555 0100")
+    refused_writes_nothing(session, BadInput, record, session, w2, "moved",
+                           answers={"phone": "none"})
+
+
+def test_none_clears_optional_answers_and_same_keeps_them(session):
+    w = world(session, K.SURVEY, family_contact_name="Ann", family_contact_phone="555 0111",
+              needs="large print", interests="choir")
+    record(session, w, "reached", answers={**SURVEY_OK, "family_contact_name": "None",
+                                           "family_contact_phone": "none", "needs": "none",
+                                           "interests": "same", "homebound": "y"})
+    m = w.member
+    assert (m.family_contact_name, m.family_contact_phone, m.needs) == (None, None, None)
+    assert m.interests == "choir" and m.homebound is True
+    got = changes(session, m.id)
+    assert got["needs"][:2] == ("large print", None) and "interests" not in got
+    [a] = attempts_of(session, w.task.id)
+    assert '"needs": null' in a.answers and '"homebound": "yes"' in a.answers
+
+
+def test_what_a_survey_stores_exports_and_imports_back(session):
+    """Issue 11, defect 6: the next export must import."""
+    import io
+
+    from tasks.ledger import export_ledger, read_ledger
+
+    w = world(session, K.SURVEY, phone="555 0100", family_contact_phone="555 0111")
+    record(session, w, "reached", answers={
+        "phone": "+1 (555) 010-0199", "address": "=2 New Street", "residence": "local",
+        "homebound": "n", "family_contact_name": "none", "family_contact_phone": "none"})
+    out = io.StringIO()
+    export_ledger(session, out, actor=actor(w.coord))
+    rows = {r["ledger_no"]: r for r in read_ledger(io.BytesIO(out.getvalue().encode()))}
+    back = rows[w.member.ledger_no]
+    assert (back["phone"], back["home_address"], back["homebound"]) == \
+        ("+1 (555) 010-0199", "=2 New Street", False)
+    assert back["family_contact_name"] is None and back["family_contact_phone"] is None
+
+
+# --- dates: nothing in the future, nothing before the task (issue 11, defect 7) ------------
+
+
+def test_a_visit_in_the_future_is_refused(session):
+    from tasks.rules import real_today
+
+    w = world(session, K.PHONE_VISIT, member_state=MS.ACTIVE)
+    msg = refused_writes_nothing(session, BadInput, record, session, w, "reached",
+                                 today=dt.date(2099, 1, 1))
+    assert "in the future" in msg and w.member.last_reached_on is None
+    refused_writes_nothing(session, BadInput, record, session, w, "no_answer",
+                           today=real_today() + dt.timedelta(2))
+    res = record(session, w, "reached", today=real_today() + dt.timedelta(1))  # time zones
+    assert res.task_status == "done"
+
+
+def test_a_visit_before_the_task_existed_is_refused(session):
+    w = world(session, K.PHONE_VISIT)
+    w.task.created_at = dt.datetime(2026, 11, 5, 9, 30)
+    msg = refused_writes_nothing(session, BadInput, record, session, w, "no_answer",
+                                 today=dt.date(2026, 11, 4))
+    assert "before the task existed" in msg
+    assert record(session, w, "no_answer", today=dt.date(2026, 11, 5)).attempts == 1
+
+
+def test_a_back_dated_plan_counts_from_its_day():
+    from tasks.rules import made_at, real_today
+
+    assert made_at(dt.date(2026, 11, 2)) == dt.datetime(2026, 11, 2)
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    assert before <= made_at(real_today()) <= dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# --- release: whoever handed a task back does not get it again (issue 11, defect 8) --------
+
+
+def test_match_never_gives_a_row_to_the_volunteer_barred_from_it():
+    from tasks.plan import match
+
+    chains = {1: (1,)}
+    vols = {10: [1, 5, 0], 11: [1, 5, 3]}
+    # row 100 was handed back by 10, who is also its continuity volunteer and least loaded
+    picks = match([(100, 1, 10), (101, 1, None)], vols, chains, {100: 10})
+    assert dict((k, v) for k, v, _ in picks) == {100: 11, 101: 10}
+    assert vols[10][2] == 1 and vols[11][2] == 4
+    # nobody else has room: the row stays open
+    picks = match([(100, 1, None)], {10: [1, 5, 0], 11: [1, 3, 3]}, chains, {100: 10})
+    assert picks == [(100, None, 0)]
+
+
+def test_a_released_task_goes_to_someone_else_or_stays_open(db_url):
+    from tasks.plan_jobs import assign_open
+
+    eng = make_engine(db_url)
+    try:
+        with session_scope(eng) as s:
+            b = f.branch(s)
+            quitter = f.volunteer(s, branch_=b)
+            busy = f.volunteer(s, branch_=b, capacity=3)
+            coord = f.coordinator(s, branch_=b)
+            m = f.member_in(s, MS.ACTIVE, branch_=b, last_reached_by=None)
+            run = f.campaign_run(s, campaign_=f.campaign(s, kind=K.PHONE_VISIT))
+            t = f.task(s, member_=m, run=run, status=TS.ASSIGNED, volunteer_=quitter)
+            for _ in range(2):
+                f.task(s, member_=f.member(s, branch_=b), run=run, status=TS.ASSIGNED,
+                       volunteer_=busy)
+            m.last_reached_by = quitter.id  # continuity would pick them too
+            oc.release(s, task_id=t.id, actor=actor(quitter))
+            assert (t.status, t.volunteer_id, t.released_by) == (TS.OPEN, None, quitter.id)
+            ids = (t.id, run.id, quitter.id, busy.id, coord.id)
+        out = assign_open(eng, ids[1])
+        with session_scope(eng) as s:
+            t = s.get(OutreachTask, ids[0])
+            assert out["assigned"] == 1 and t.volunteer_id == ids[3]  # not the quitter (load 0)
+            # busy hands it back too, and is now full-ish: only the quitter has room → open
+            oc.release(s, task_id=t.id, actor=actor(s.get(Volunteer, ids[3])))
+            s.get(Volunteer, ids[3]).capacity = 2
+        out = assign_open(eng, ids[1])
+        with session_scope(eng) as s:
+            t = s.get(OutreachTask, ids[0])
+            assert out["assigned"] == 1 and t.volunteer_id == ids[2]  # the earlier quitter
+            oc.release(s, task_id=t.id, actor=actor(s.get(Volunteer, ids[2])))
+        out = assign_open(eng, ids[1])
+        with session_scope(eng) as s:
+            t = s.get(OutreachTask, ids[0])
+            assert (out["assigned"], out["still_open"], t.status) == (0, 1, TS.OPEN)
+            # a coordinator may give it back, which forgets who released it
+            oc.reassign(s, task_id=t.id, volunteer_id=ids[2], actor=actor(s.get(Volunteer,
+                                                                               ids[4])))
+            assert (t.volunteer_id, t.released_by) == (ids[2], None)
+    finally:
+        eng.dispose()

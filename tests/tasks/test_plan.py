@@ -15,12 +15,13 @@ from db.machines import TaskStatus as TS
 from db.models import (
     CampaignKind,
     CampaignRun,
+    Member,
     OutreachTask,
     Residence,
     TaskStatusChange,
 )
 from db.session import make_engine
-from tasks import plan
+from tasks import plan, plan_jobs
 from tests.db import factories as f
 
 TODAY = dt.date(2026, 11, 2)
@@ -87,16 +88,16 @@ def test_closes_on_is_period_end_but_at_least_two_due_windows():
 
 
 def test_id_ranges_cover_every_member_half_open(eng):
-    assert plan.id_ranges(eng, size=10) == []
+    assert plan_jobs.id_ranges(eng, size=10) == []
     with build(eng) as s:
         b = f.branch(s)
         ids = [f.member(s, branch_=b).id for _ in range(7)]
-    ranges = plan.id_ranges(eng, size=3)
+    ranges = plan_jobs.id_ranges(eng, size=3)
     assert ranges[0][0] == min(ids) and ranges[-1][1] == max(ids) + 1
     assert all(hi - lo <= 3 for lo, hi in ranges)
     assert sum(hi - lo for lo, hi in ranges) == max(ids) - min(ids) + 1
     with pytest.raises(BadInput):
-        plan.id_ranges(eng, size=0)
+        plan_jobs.id_ranges(eng, size=0)
 
 
 # --- targeting ----------------------------------------------------------------------------
@@ -119,7 +120,7 @@ def test_survey_targets_the_unconfirmed_within_the_window(eng):
                           confirmed_on=TODAY - dt.timedelta(days=30))
         unreachable = f.member_in(s, MS.UNREACHABLE, branch_=b)
         excluded = _excluded_members(s, b)
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     got = tasks_of(eng, out["run_id"])
     assert set(got) == {never.id, old.id, unreachable.id}
     assert edge.id not in got and recent.id not in got
@@ -143,7 +144,7 @@ def test_phone_visits_target_away_members_not_reached_within_the_cadence(eng):
                                last_reached_on=TODAY - dt.timedelta(days=5))
         local = f.member(s, branch_=b, residence=Residence.LOCAL)
         excluded = _excluded_members(s, b)
-    out = plan.plan_campaign(eng, CampaignKind.PHONE_VISIT, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.PHONE_VISIT, PERIOD, today=TODAY)
     got = tasks_of(eng, out["run_id"])
     assert set(got) == {away_never.id, away_old.id}
     assert away_recent.id not in got and local.id not in got
@@ -158,7 +159,7 @@ def test_deliveries_go_to_homebound_local_members_only(eng):
         hb_away = f.member(s, branch_=b, homebound=True, residence=Residence.AWAY)
         walker = f.member(s, branch_=b, homebound=False)
         excluded = _excluded_members(s, b)
-    out = plan.plan_campaign(eng, CampaignKind.DELIVERY, PERIOD, today=TODAY,
+    out = plan_jobs.plan_campaign(eng, CampaignKind.DELIVERY, PERIOD, today=TODAY,
                              material="Study booklet 11")
     got = tasks_of(eng, out["run_id"])
     assert set(got) == {hb_local.id}
@@ -179,7 +180,7 @@ def test_branch_filter_takes_the_branch_and_all_its_descendants(eng):
         in_grand = f.member(s, branch_=grandchild)
         in_top = f.member(s, branch_=top)
         outside = [f.member(s, branch_=other), f.member(s, branch_=sibling_of_top_child)]
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, branch_id=child.id)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, branch_id=child.id)
     got = tasks_of(eng, out["run_id"])
     assert set(got) == {in_child.id, in_grand.id}
     assert in_top.id not in got and not set(got) & {m.id for m in outside}
@@ -200,7 +201,7 @@ def test_members_with_an_open_task_of_the_same_kind_elsewhere_are_skipped(eng):
                   volunteer_=f.volunteer(s, branch_=b, active=False))
         f.task_in(s, TS.DONE, member_=finished, run=old_run)
         f.task(s, member_=other_kind, run=phone_run)
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     got = tasks_of(eng, out["run_id"])
     assert set(got) == {finished.id, other_kind.id, free.id}
     assert out["busy"] == 2
@@ -216,7 +217,7 @@ def test_assignment_respects_capacity_across_runs_and_counts_the_rest(eng):
         earlier = plan.open_run(s, CampaignKind.PHONE_VISIT, "2026-10")
         f.task_in(s, TS.ASSIGNED, run=earlier, volunteer_=v, member_=f.member(s, branch_=b))
         members = [f.member(s, branch_=b) for _ in range(5)]
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     got = tasks_of(eng, out["run_id"])
     assert {m.id for m in members} <= set(got)
     assigned = [t for t in got.values() if t.status == TS.ASSIGNED]
@@ -239,7 +240,7 @@ def test_least_loaded_volunteer_fills_first(eng):
                       member_=f.member(s, branch_=b, confirmed_on=TODAY))
         for _ in range(8):
             f.member(s, branch_=b)
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     got = tasks_of(eng, out["run_id"])
     per = {busy.id: 0, idle.id: 0}
     for t in got.values():
@@ -263,7 +264,7 @@ def test_continuity_prefers_the_volunteer_who_last_reached_the_member(eng):
         m3 = f.member(s, branch_=b, last_reached_by=from_parent.id)  # ancestor: allowed
         m4 = f.member(s, branch_=b, last_reached_by=gone.id)  # inactive: not chosen
         m5 = f.member(s, branch_=b, last_reached_by=stranger.id)  # outside the chain
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     got = tasks_of(eng, out["run_id"])
     assert got[m1.id].volunteer_id == mine.id
     assert got[m1.id].status_reason == "assigned (continuity)"
@@ -286,7 +287,7 @@ def test_falls_back_to_the_parent_branch_walking_up(eng):
         f.coordinator(s, branch_=mid, capacity=9)  # coordinators keep room for escalations
         root_v = f.volunteer(s, branch_=root, capacity=2)
         members = [f.member(s, branch_=leaf) for _ in range(4)]
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     got = tasks_of(eng, out["run_id"])
     holders = [got[m.id].volunteer_id for m in members]
     assert holders == [leaf_v.id, root_v.id, root_v.id, None]
@@ -302,7 +303,7 @@ def test_own_branch_members_come_before_a_childs_overflow(eng):
         pv = f.volunteer(s, branch_=parent, capacity=1)
         child_member = f.member(s, branch_=child)  # lower id, but needs the parent
         parent_member = f.member(s, branch_=parent)
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     got = tasks_of(eng, out["run_id"])
     assert got[parent_member.id].volunteer_id == pv.id
     assert got[child_member.id].status == TS.OPEN
@@ -314,7 +315,7 @@ def test_no_volunteers_means_every_task_stays_open_and_is_counted(eng):
         f.volunteer(s, branch_=b, active=False)
         for _ in range(3):
             f.member(s, branch_=b)
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     assert (out["created"], out["assigned"], out["unassigned"]) == (3, 0, 3)
     with Session(eng) as s:
         rows = plan.summary(s, out["run_id"])
@@ -327,13 +328,13 @@ def test_assign_open_hands_out_leftovers_when_volunteers_gain_room(eng):
         b = f.branch(s)
         v = f.volunteer(s, branch_=b, capacity=1)
         members = [f.member(s, branch_=b) for _ in range(4)]
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     assert out["unassigned"] == 3
-    assert plan.assign_open(eng, out["run_id"])["assigned"] == 0  # nobody has room
+    assert plan_jobs.assign_open(eng, out["run_id"])["assigned"] == 0  # nobody has room
     with build(eng) as s:
         s.get(type(v), v.id).capacity = 3
         w = f.volunteer(s, branch_=b, capacity=5)
-    res = plan.assign_open(eng, out["run_id"], batch_size=2)
+    res = plan_jobs.assign_open(eng, out["run_id"], batch_size=2)
     assert res == {"assigned": 3, "continuity": 0, "parent": 0, "still_open": 0}
     got = tasks_of(eng, out["run_id"])
     per = {}
@@ -354,7 +355,7 @@ def test_summary_per_branch_has_counts_and_no_contact_details(eng):
         f.volunteer(s, branch_=a, capacity=1)
         for br in (a, a, b):
             f.member(s, branch_=br, phone="+1 555 0100", home_address="1 Main St")
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     with Session(eng) as s:
         rows = plan.summary(s, out["run_id"])
     assert rows == [
@@ -367,19 +368,62 @@ def test_summary_per_branch_has_counts_and_no_contact_details(eng):
 # --- idempotency and history ----------------------------------------------------------------
 
 
-def _ledger(eng, n=25):
+def _ledger(eng, n=25, spare=0):
+    """``n`` members over a root branch and two children, a volunteer in each with
+    capacity 3, 4, 5 (+ ``spare``: room left after planning all ``n``)."""
     with build(eng) as s:
         root = f.branch(s)
         branches = [root, f.branch(s, parent=root), f.branch(s, parent=root)]
         for i, br in enumerate(branches):
-            f.volunteer(s, branch_=br, capacity=3 + i)
+            f.volunteer(s, branch_=br, capacity=3 + i + spare)
         return [f.member(s, branch_=branches[i % 3]).id for i in range(n)]
+
+
+def _snapshot(eng, run_id: int):
+    """(task per member: (task id, status, volunteer), load per volunteer, history rows)."""
+    with Session(eng) as s:
+        tasks = {t.member_id: (t.id, str(t.status), t.volunteer_id) for t in s.scalars(
+            select(OutreachTask).where(OutreachTask.run_id == run_id))}
+        load = dict(s.execute(select(OutreachTask.volunteer_id, func.count())
+                              .where(OutreachTask.status == TS.ASSIGNED)
+                              .group_by(OutreachTask.volunteer_id)).all())
+        history = s.scalar(select(func.count()).select_from(TaskStatusChange))
+    return tasks, load, history
+
+
+def test_a_rerun_with_room_left_assigns_nothing_twice_and_keeps_the_loads(eng):
+    """Volunteers with spare capacity: a rerun that re-matched members already in the run
+    would hand them out again; it must change nothing."""
+    ids = _ledger(eng, spare=20)
+    first = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=7)
+    assert first["created"] == first["assigned"] == len(ids)  # room for everyone
+    before = _snapshot(eng, first["run_id"])
+    second = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=4)
+    assert (second["created"], second["assigned"], second["assigned_later"]) == (0, 0, 0)
+    assert second["targeted"] == len(ids)
+    assert _snapshot(eng, first["run_id"]) == before  # same tasks, volunteers, loads, history
+    assert plan_jobs.assign_open(eng, first["run_id"])["assigned"] == 0
+    assert _snapshot(eng, first["run_id"]) == before
+
+
+def test_a_rerun_after_a_crash_with_room_left_keeps_what_was_planned(eng):
+    ids = _ledger(eng, spare=20)
+    rid = run_id(eng, CampaignKind.SURVEY)
+    for lo, hi in plan_jobs.id_ranges(eng, size=5)[:2]:
+        plan_jobs.plan_range(eng, rid, lo, hi, today=TODAY)
+    tasks_before, load_before, _ = _snapshot(eng, rid)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=5)
+    tasks_after, load_after, _ = _snapshot(eng, rid)
+    assert out["created"] == len(ids) - len(tasks_before)
+    assert set(tasks_after) == set(ids)  # one task per member, none twice
+    assert {m: tasks_after[m] for m in tasks_before} == tasks_before
+    assert sum(load_after.values()) == sum(load_before.values()) + out["created"]
 
 
 def test_a_second_plan_of_the_same_period_creates_nothing(eng):
     ids = _ledger(eng)
-    first = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=7)
-    second = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=4)
+    first = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=7)
+    second = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=4)
     assert first["run_id"] == second["run_id"]
     assert first["created"] == len(ids) and second["created"] == 0
     assert second["targeted"] == len(ids) and second["assigned"] == 0
@@ -389,12 +433,12 @@ def test_a_second_plan_of_the_same_period_creates_nothing(eng):
 def test_a_run_killed_half_way_finishes_on_rerun_without_duplicates(eng):
     ids = _ledger(eng)
     rid = run_id(eng, CampaignKind.SURVEY)
-    ranges = plan.id_ranges(eng, size=5)
+    ranges = plan_jobs.id_ranges(eng, size=5)
     for lo, hi in ranges[:2]:  # the "crash": only the first ranges were planned
-        plan.plan_range(eng, rid, lo, hi, today=TODAY)
+        plan_jobs.plan_range(eng, rid, lo, hi, today=TODAY)
     done_before = tasks_of(eng, rid)
     assert 0 < len(done_before) < len(ids)
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=5)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=5)
     assert out["run_id"] == rid
     assert out["created"] == len(ids) - len(done_before)
     after = tasks_of(eng, rid)
@@ -411,7 +455,7 @@ def test_a_run_killed_half_way_finishes_on_rerun_without_duplicates(eng):
 
 def test_every_planned_task_has_its_history_row(eng):
     _ledger(eng, n=12)
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=5)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=5)
     with Session(eng) as s:
         tasks = s.scalars(select(OutreachTask).where(OutreachTask.run_id == out["run_id"])).all()
         hist = {h.task_id: h for h in s.scalars(select(TaskStatusChange).where(
@@ -423,6 +467,27 @@ def test_every_planned_task_has_its_history_row(eng):
         assert h.reason == t.status_reason and h.actor_id is None
 
 
+def test_dry_run_counts_exactly_what_the_run_makes(eng):
+    """Issue 11, defect 9: members with an open task of the same kind elsewhere, and
+    members already planned in this period's run, are not counted by the dry run."""
+    ids = _ledger(eng, n=30)
+    with build(eng) as s:
+        old_run = plan.open_run(s, CampaignKind.SURVEY, "2026-10")
+        for mid in ids[:7]:  # busy: an open survey task of last month
+            f.task(s, member_=s.get(Member, mid), run=old_run)
+    rid = run_id(eng, CampaignKind.SURVEY)
+    lo, hi = plan_jobs.id_ranges(eng, size=12)[1]
+    planned = plan_jobs.plan_range(eng, rid, lo, hi, today=TODAY)["created"]
+    assert planned > 0
+    rows = plan_jobs.preview(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    would = sum(r["targeted"] for r in rows)
+    assert sum(r["busy"] for r in rows) == 7 and sum(r["planned"] for r in rows) == planned
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY, batch_size=12)
+    assert would == out["created"] == len(ids) - 7 - planned
+    assert sum(r["targeted"] for r in plan_jobs.preview(
+        eng, CampaignKind.SURVEY, PERIOD, today=TODAY)) == 0
+
+
 def test_preview_counts_without_writing(db_url):
     """A dry run counts what plan_campaign would target and writes nothing."""
     import datetime as dt
@@ -432,18 +497,19 @@ def test_preview_counts_without_writing(db_url):
     from db.models import OutreachTask
     from db.session import make_engine, session_scope
     from seed.generate import seed_ledger
-    from tasks import plan
+    from tasks import plan_jobs
 
     eng = make_engine(db_url)
     today = dt.date(2026, 11, 5)
     seed_ledger(eng, members=300, volunteers=10, seed=2, today=today)
-    rows = plan.preview(eng, "phone_visit", "2026-11", today=today)
+    rows = plan_jobs.preview(eng, "phone_visit", "2026-11", today=today)
     with session_scope(eng, write=False) as s:
         assert s.scalar(select(func.count()).select_from(OutreachTask)) == 0
-    out = plan.plan_campaign(eng, "phone_visit", "2026-11", today=today)
+    out = plan_jobs.plan_campaign(eng, "phone_visit", "2026-11", today=today)
     assert sum(r["targeted"] for r in rows) == out["created"] > 0
-    again = plan.preview(eng, "phone_visit", "2026-11", today=today)
-    assert sum(r["busy"] for r in again) == out["created"]
+    again = plan_jobs.preview(eng, "phone_visit", "2026-11", today=today)
+    assert sum(r["planned"] for r in again) == out["created"]
+    assert sum(r["targeted"] for r in again) == 0  # a rerun makes nothing new
     eng.dispose()
 
 
@@ -529,12 +595,12 @@ def test_assign_open_uses_continuity_and_the_parent_branch(eng):
         old_friend = f.volunteer(s, branch_=leaf, capacity=0)
         m1 = f.member(s, branch_=leaf, last_reached_by=old_friend.id)
         m2 = f.member(s, branch_=leaf)
-    out = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     assert out["unassigned"] == 2
     with build(eng) as s:
         s.get(type(old_friend), old_friend.id).capacity = 1
         helper = f.volunteer(s, branch_=top, capacity=5)
-    res = plan.assign_open(eng, out["run_id"])
+    res = plan_jobs.assign_open(eng, out["run_id"])
     assert res == {"assigned": 2, "continuity": 1, "parent": 1, "still_open": 0}
     got = tasks_of(eng, out["run_id"])
     assert got[m1.id].volunteer_id == old_friend.id
@@ -554,24 +620,29 @@ def test_a_run_can_override_window_due_days_and_attempts(db_url):
     from db.models import OutreachTask
     from db.session import make_engine, session_scope
     from seed.generate import seed_ledger
-    from tasks import plan
+    from tasks import plan_jobs
 
     eng = make_engine(db_url)
     today = dt.date(2026, 11, 5)
     seed_ledger(eng, members=400, volunteers=12, seed=4, today=today)
-    wide = sum(r["targeted"] for r in plan.preview(eng, "phone_visit", "2026-11", today=today,
-                                                   within_days=14))
-    narrow = sum(r["targeted"] for r in plan.preview(eng, "phone_visit", "2026-11",
-                                                     today=today, within_days=90))
+    wide = sum(r["targeted"] for r in plan_jobs.preview(
+        eng, "phone_visit", "2026-11", today=today, within_days=14))
+    narrow = sum(r["targeted"] for r in plan_jobs.preview(
+        eng, "phone_visit", "2026-11", today=today, within_days=90))
     assert wide > narrow
-    out = plan.plan_campaign(eng, "phone_visit", "2026-11", today=today, within_days=90,
-                             due_days=3, max_attempts=1)
+    out = plan_jobs.plan_campaign(eng, "phone_visit", "2026-11", today=today,
+                                  within_days=90, due_days=3, max_attempts=1)
     assert out["created"] == narrow
     with session_scope(eng, write=False) as s:
         rows = s.execute(select(OutreachTask.max_attempts, OutreachTask.due_on,
                                 func.count()).group_by(OutreachTask.max_attempts,
                                                        OutreachTask.due_on)).all()
     assert rows == [(1, today + dt.timedelta(days=3), narrow)]
-    with pytest.raises(BadInput):
-        plan.plan_campaign(eng, "survey", "2026-11", today=today, due_days=500)
+    # the limits of `tasks.rules`, the same the CLI and the flow forms offer
+    for bad in (dict(due_days=500), dict(due_days=91), dict(max_attempts=6),
+                dict(max_attempts=20), dict(within_days=45)):
+        with pytest.raises(BadInput):
+            plan_jobs.plan_campaign(eng, "phone_visit", "2026-11", today=today, **bad)
+    with pytest.raises(BadInput, match="takes one of"):
+        plan_jobs.preview(eng, "survey", "2026-11", today=today, within_days=30)
     eng.dispose()

@@ -9,6 +9,7 @@ import json
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import object_session
 
 from db.errors import BadInput
 from db.machines import MemberStatus as MS
@@ -32,7 +33,8 @@ BAD_PHONE = "555-0199 ask for Bob"
 
 
 def actor(v) -> Actor:
-    return Actor(id=v.id, name=v.name, role=str(v.role), branch_id=v.branch_id)
+    """The volunteer as an actor, through `authenticate` (tests.db.factories.actor)."""
+    return f.actor(object_session(v), v)
 
 
 @pytest.fixture
@@ -298,3 +300,50 @@ def test_problems_never_show_a_phone_or_address_from_the_file(session, w):
     text = "\n".join(rep.problems)
     assert len(rep.problems) == 3
     assert "555 0199" not in text and "Elm" not in text
+
+
+def test_rows_dated_in_the_future_or_before_their_task_are_reported(session, w):
+    """Issue 11, defect 7: a results row dated 2099 took the member out of every campaign."""
+    from tasks.rules import real_today
+
+    late, early, ok, tz = w.task(), w.task(), w.task(), w.task()
+    early.created_at = dt.datetime(2026, 11, 1, 8, 0)
+    tomorrow = real_today() + dt.timedelta(days=1)
+    text = ("task_id,outcome,note,answers,date\n"
+            f"{late.id},reached,,,2099-01-01\n"
+            f"{early.id},no_answer,,,2026-10-31\n"
+            f"{ok.id},no_answer,,,2026-11-01\n"
+            f"{tz.id},no_answer,,,{tomorrow}\n")   # a day ahead: time zones
+    rep = run(session, text, actor(w.coord))
+    by_line = dict(p.split(": ", 1) for p in rep.problems)
+    assert set(by_line) == {"line 2", "line 3"} and rep.applied == 2
+    assert "in the future" in by_line["line 2"]
+    assert "before the task existed" in by_line["line 3"]
+    assert member_of(session, late).last_reached_on is None and late.status == TS.ASSIGNED
+    assert (early.attempts, ok.attempts, tz.attempts) == (0, 1, 1)
+
+
+def test_a_future_day_for_the_whole_file_is_refused_before_any_row(session, w):
+    t = w.task()
+    with pytest.raises(BadInput, match="in the future"):
+        run(session, f"task_id,outcome\n{t.id},no_answer\n", actor(w.coord),
+            today=dt.date(2099, 1, 1))
+    assert attempts(session) == 0
+
+
+def test_answers_in_a_file_follow_the_same_rules_as_typed_ones(session, w):
+    """Issue 11, defect 6: ``phone=none`` is refused (it stored "none"); ``none`` clears an
+    optional field; yes/no as the ledger import takes it (y/n too)."""
+    s1 = w.task(K.SURVEY, phone="555 0100")
+    s2 = w.task(K.SURVEY, phone="555 0100", family_contact_phone="555 0111", needs="a ramp")
+    text = ("task_id,outcome,note,answers\n"
+            f"{s1.id},reached,,phone=none; address=same; residence=local; homebound=no\n"
+            f"{s2.id},reached,,phone=same; address=same; residence=local; homebound=Y; "
+            "family_contact_phone=none; needs=NONE\n")
+    rep = run(session, text, actor(w.coord))
+    assert rep.applied == 1 and len(rep.problems) == 1
+    assert rep.problems[0].startswith("line 2: answer phone cannot be 'none'")
+    m1, m2 = member_of(session, s1), member_of(session, s2)
+    assert m1.phone == "555 0100" and s1.status == TS.ASSIGNED
+    assert (m2.phone, m2.homebound, m2.family_contact_phone, m2.needs) == \
+        ("555 0100", True, None, None)

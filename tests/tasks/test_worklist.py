@@ -6,13 +6,15 @@ import datetime as dt
 import json
 
 import pytest
+from sqlalchemy.orm import object_session
 
 from db.errors import BadInput, NotFound, Refused
 from db.machines import TaskStatus as TS
 from db.models import CampaignKind, Member, Residence
 from tasks import outcomes as oc
 from tasks.access import Actor
-from tasks.worklist import list_tasks, task_card, to_json
+from cli.volunteer import render_card
+from tasks.worklist import list_tasks, task_view, to_json
 from tests.db import factories as f
 
 K = CampaignKind
@@ -20,8 +22,14 @@ TODAY = dt.date(2026, 11, 10)
 DAY = dt.timedelta(days=1)
 
 
+def task_card(session, **kw) -> str:
+    """The card as `outreach task show` prints it: the view of `tasks`, rendered by `cli`."""
+    return render_card(task_view(session, **kw))
+
+
 def actor(v) -> Actor:
-    return Actor(id=v.id, name=v.name, role=str(v.role), branch_id=v.branch_id)
+    """The volunteer as an actor, through `authenticate` (tests.db.factories.actor)."""
+    return f.actor(object_session(v), v)
 
 
 @pytest.fixture

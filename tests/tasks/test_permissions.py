@@ -1,0 +1,265 @@
+"""Permission lives with the work: every service function of `tasks/` that shows contact
+details or changes the ledger checks its actor itself, so that no entry point — the CLI,
+a flow, the ledger service, whatever comes next — can reach it around its check.
+
+The tests WALK `tasks/` (every module, every public function defined there) instead of
+listing functions by hand: a new function that touches the database without taking an
+actor and declaring its rule (`tasks.access.requires`) fails
+`test_every_function_that_touches_the_ledger_takes_an_actor` unless it is added, with its
+reason, to `NO_ACTOR` below; a guarded function that lets the wrong actor through fails
+`test_each_guarded_function_refuses_the_wrong_actor`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import tasks
+from db.errors import Refused
+from db.machines import TaskStatus as TS
+from tasks import access
+from tasks.access import SYSTEM
+from tests.db import factories as f
+
+#: First parameters that mean "this function reaches the database".
+DB_PARAMS = {"session", "engine", "eng", "conn", "connection", "bind"}
+
+
+def _walk() -> dict[str, object]:
+    """Every public function defined in a module of `tasks/` (not imported into it)."""
+    found = {}
+    for info in pkgutil.iter_modules(tasks.__path__):
+        mod = importlib.import_module(f"tasks.{info.name}")
+        for name, fn in vars(mod).items():
+            if not name.startswith("_") and inspect.isfunction(fn) \
+                    and fn.__module__ == mod.__name__:
+                found[f"{mod.__name__}.{name}"] = fn
+    return found
+
+
+FUNCTIONS = _walk()
+
+
+def _params(fn) -> list[str]:
+    return list(inspect.signature(fn).parameters)  # follows functools.wraps to the original
+
+
+def _touches_db(fn) -> bool:
+    params = _params(fn)
+    return bool(params) and params[0] in DB_PARAMS
+
+
+#: The checks themselves: they take an actor to judge it.
+CHECKS = {"tasks.access.check", "tasks.access.require_coordinator",
+          "tasks.outcomes.require_holder"}
+
+#: Public functions that reach the database WITHOUT an actor, and why that is safe. Each
+#: entry is a decision: add one only with its reason.
+NO_ACTOR = {
+    # Building the actor: these take the code (or a run ticket) and are the only doors in.
+    "tasks.access.authenticate": "checks a code; builds the actor",
+    "tasks.access.settle": "writes the wrong-code counters of an authentication",
+    "tasks.tickets.issue": "authenticates the coordinator's code it is given",
+    "tasks.tickets.redeem": "builds the actor a one-run ticket stands for",
+    # Set-based system jobs (flows run them as the system; the CLI checks a coordinator
+    # before it starts a flow). They own their transactions and show no contact details.
+    "tasks.followup_jobs.fail_exhausted": "set-based system job",
+    "tasks.followup_jobs.expire_closed": "set-based system job",
+    "tasks.followup_jobs.mark_unreachable": "set-based system job",
+    "tasks.followup_jobs.release_inactive": "set-based system job",
+    "tasks.plan_jobs.id_ranges": "set-based system job (ids only)",
+    "tasks.plan_jobs.plan_range": "set-based system job",
+    "tasks.plan_jobs.assign_open": "set-based system job",
+    "tasks.plan_jobs.plan_campaign": "set-based system job",
+    "tasks.plan_jobs.preview": "set-based system job (counts only)",
+    "tasks.plan.ensure_campaign": "part of planning (campaign rows, no person)",
+    "tasks.plan.open_run": "part of planning (campaign run rows, no person)",
+    # Counts and ids only: no name, phone or address of a member leaves them.
+    "tasks.audit.replay": "counts only (`outreach db check` needs no code)",
+    "tasks.reports.ledger_summary": "counts per branch only",
+    "tasks.plan.summary": "counts per branch of one run",
+    "tasks.plan.run_and_campaign": "ids and settings of a run",
+    "tasks.followup.retries_due": "a count",
+    "tasks.followup.open_unassigned": "a count",
+    "tasks.followup.reminders": "counts of overdue tasks per volunteer (no member)",
+    "tasks.coverage.branch_ids_under": "branch ids",
+    "tasks.coverage.last_runs": "run ids",
+    "tasks.tree.parents": "the branch tree (ids)",
+    "tasks.tree.chains": "the branch tree (ids)",
+    "tasks.tree.subtree_ids": "the branch tree (ids)",
+    "tasks.tree.ancestors": "the branch tree (ids)",
+    "tasks.tree.nearest_up": "the branch tree (ids)",
+    "tasks.people.subtree_ids": "the branch tree (ids)",
+    "tasks.access.coordinator_exists": "yes or no",
+    "tasks.people.active_coordinators": "a count",
+    # Lookups and steps that guarded functions call after their own check; what they
+    # return reaches a person only through a guarded function.
+    "tasks.people.get_branch": "lookup for guarded functions (a branch, no contact)",
+    "tasks.people.get_or_create_branch": "step of add_volunteer / import_ledger",
+    "tasks.people.get_volunteer": "lookup (a volunteer row, no member contact)",
+    "tasks.people.find_member": "lookup for guarded functions (they check the actor)",
+    "tasks.outcomes.load_task": "lookup for guarded functions (they check the actor)",
+    "tasks.outcomes.coordinator_for": "lookup (a volunteer id)",
+    "tasks.outcomes.escalation_run": "step of record_outcome / mark_unreachable",
+    "tasks.outcomes.escalate": "step of record_outcome / mark_unreachable",
+}
+
+
+def test_every_function_that_touches_the_ledger_takes_an_actor():
+    """A public function of `tasks/` that reaches the database takes an actor and declares
+    its rule — or is in NO_ACTOR with a reason. Nothing in NO_ACTOR is stale."""
+    unguarded = sorted(name for name, fn in FUNCTIONS.items()
+                       if _touches_db(fn) and "actor" not in _params(fn)
+                       and name not in NO_ACTOR)
+    assert unguarded == [], ("these reach the database without an actor: guard them with "
+                             "tasks.access.requires, or add them to NO_ACTOR with a reason")
+    stale = sorted(set(NO_ACTOR) - set(FUNCTIONS))
+    assert stale == [], "NO_ACTOR names functions that no longer exist"
+    takes_actor = {n for n, fn in FUNCTIONS.items() if "actor" in _params(fn)}
+    assert not takes_actor & set(NO_ACTOR)
+
+
+GUARDED = sorted(n for n, fn in FUNCTIONS.items() if "actor" in _params(fn) and n not in CHECKS)
+
+
+#: Who may call what, written out by hand (an oracle independent of the decorators): a
+#: rule loosened in the code — or a new guarded function — fails until it is agreed here.
+EXPECTED = {
+    "tasks.access.new_code": access.COORDINATOR,
+    "tasks.coverage.coverage": access.COUNTS,
+    "tasks.coverage.coverage_by_segment": access.COUNTS,
+    "tasks.coverage.volunteer_workload": access.COUNTS,
+    "tasks.coverage.unreachable_list": access.COORDINATOR,  # family contacts
+    "tasks.coverage.movements": access.COORDINATOR,  # members by name
+    "tasks.ledger.import_ledger": access.COORDINATOR,
+    "tasks.ledger.export_rows": access.COORDINATOR,
+    "tasks.ledger.export_ledger": access.COORDINATOR,
+    "tasks.outcomes.record_outcome": access.HOLDER,
+    "tasks.outcomes.release": access.HOLDER,
+    "tasks.outcomes.reassign": access.COORDINATOR,
+    "tasks.outcomes.skip": access.COORDINATOR,
+    "tasks.outcomes.confirm": access.COORDINATOR,
+    "tasks.people.add_volunteer": access.BOOTSTRAP,
+    "tasks.people.check_seed": access.BOOTSTRAP,
+    "tasks.people.set_volunteer_active": access.COORDINATOR,
+    "tasks.people.reactivate_member": access.COORDINATOR,
+    "tasks.reports.volunteer_list": access.COORDINATOR,
+    "tasks.reports.can_see_contacts": access.PERSON,
+    "tasks.reports.member_card": access.PERSON,
+    "tasks.results.apply_results": access.PERSON,  # each row: record_outcome's own check
+    "tasks.worklist.list_tasks": access.PERSON,
+    "tasks.worklist.task_view": access.HOLDER,
+    "tasks.worklist.record_or_ask": access.HOLDER,
+}
+
+
+def test_every_function_that_takes_an_actor_declares_the_agreed_rule():
+    undeclared = [n for n in GUARDED if getattr(FUNCTIONS[n], "__rule__", None) is None]
+    assert undeclared == [], "these take an actor but no @requires rule checks it first"
+    assert {n: FUNCTIONS[n].__rule__ for n in GUARDED} == EXPECTED
+    assert {n: r for n, r in access.RULES.items() if n in FUNCTIONS} == EXPECTED
+
+
+@pytest.fixture
+def world(session):
+    """A branch with a coordinator, the task's volunteer and another volunteer; one member
+    with one task assigned to the volunteer."""
+    br = f.branch(session)
+    coord = f.coordinator(session, branch_=br)
+    holder = f.volunteer(session, branch_=br)
+    other = f.volunteer(session, branch_=br)
+    member = f.member(session, branch_=br, phone="555 0100", home_address="1 Main St")
+    task = f.task(session, member_=member, status=TS.ASSIGNED, volunteer_=holder)
+    return dict(s=session, coord=f.actor(session, coord), holder=f.actor(session, holder),
+                other=f.actor(session, other), member=member, task=task, holder_row=holder)
+
+
+#: Who must be refused, per rule.
+WRONG = {
+    access.COORDINATOR: ("holder", "system"),
+    access.BOOTSTRAP: ("holder", "system", "nobody"),
+    access.COUNTS: ("holder", "nobody"),
+    access.HOLDER: ("other", "system", "nobody"),
+    access.PERSON: ("system", "nobody"),
+}
+RIGHT = {access.COORDINATOR: "coord", access.BOOTSTRAP: "coord", access.COUNTS: "system",
+         access.HOLDER: "holder", access.PERSON: "other"}
+
+
+class Junk:
+    """Stands for every argument the check does not need: if the function body ran before
+    its check, it would trip over this (and not raise Refused)."""
+
+
+def _arguments(fn, w, who) -> dict:
+    args = {}
+    for name, p in inspect.signature(fn).parameters.items():
+        if name == "session":
+            args[name] = w["s"]
+        elif name == "actor":
+            args[name] = who
+        elif name == "task_id":
+            args[name] = w["task"].id
+        elif name in ("member_ref", "ref"):
+            args[name] = w["member"].ledger_no
+        elif name == "member_id":
+            args[name] = w["member"].id
+        elif name == "volunteer":
+            args[name] = w["holder_row"]
+        elif p.default is inspect.Parameter.empty:
+            args[name] = Junk()
+    return args
+
+
+@pytest.mark.parametrize("name", GUARDED)
+def test_each_guarded_function_refuses_the_wrong_actor(world, name):
+    fn = FUNCTIONS[name]
+    rule = fn.__rule__
+    actors = {"coord": world["coord"], "holder": world["holder"], "other": world["other"],
+              "system": SYSTEM, "nobody": None}
+    s = world["s"]
+    for wrong in WRONG[rule]:
+        with pytest.raises(Refused):
+            fn(**_arguments(fn, world, actors[wrong]))
+        assert not (s.new or s.dirty or s.deleted), f"{name} wrote for {wrong}"
+    # … and the right one passes the same gate.
+    access.check(rule, actors[RIGHT[rule]], session=s, task_id=world["task"].id)
+
+
+def test_another_volunteer_sees_nothing_of_a_member_not_on_their_tasks(world):
+    """PERSON functions narrow to the volunteer's own tasks themselves."""
+    from tasks.reports import can_see_contacts, member_card
+    from tasks.worklist import list_tasks
+
+    s, m = world["s"], world["member"]
+    assert can_see_contacts(s, actor=world["holder"], member_id=m.id)
+    assert not can_see_contacts(s, actor=world["other"], member_id=m.id)
+    with pytest.raises(Refused, match="not in your open tasks"):
+        member_card(s, ref=m.ledger_no, actor=world["other"])
+    assert list_tasks(s, actor=world["other"], contacts=True) == []
+    with pytest.raises(Refused):
+        list_tasks(s, actor=world["other"], all_=True)
+    assert [r["id"] for r in list_tasks(s, actor=world["holder"])] == [world["task"].id]
+
+
+def test_a_rule_is_checked_before_anything_else_runs(session):
+    calls = []
+
+    @access.requires(access.COORDINATOR)
+    def probe(session, *, actor):
+        calls.append(actor)
+
+    try:
+        with pytest.raises(Refused):
+            probe(session, actor=SYSTEM)
+        assert calls == []
+        with pytest.raises(TypeError, match="takes no actor"):
+            access.requires(access.COORDINATOR)(lambda session: None)
+        with pytest.raises(ValueError, match="unknown access rule"):
+            access.requires("anyone")
+    finally:
+        access.RULES.pop(f"{__name__}.{probe.__qualname__}", None)

@@ -14,6 +14,7 @@ BENCHES = {
     "bench.bench_campaign": ([], ["--members", "100000", "--repeat", "1"]),
     "bench.bench_report": ([], ["--members", "100000", "--repeat", "3"]),
     "bench.bench_cli": ([], ["--sizes", "10000", "--repeat", "5"]),
+    "bench.bench_service": ([], ["--clients", "8", "--records", "50", "--repeat", "5"]),
     "bench.bench_flow": ([], ["--members", "50000"]),
 }
 

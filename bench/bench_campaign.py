@@ -8,7 +8,7 @@ with ``--reuse-template``), then for each repeat takes a fresh copy of it (SQLit
 copy; PostgreSQL: ``CREATE DATABASE … TEMPLATE …``) and times, each in a fresh child
 process (so that its peak RSS is its own):
 
-* ``plan``      `tasks.plan.plan_campaign`: survey over every member, ranges of
+* ``plan``      `tasks.plan_jobs.plan_campaign`: survey over every member, ranges of
                 ``--batch-size``, targeting + assignment (continuity, branch fallback,
                 least loaded) + the insert, one transaction per range, history by trigger;
 * ``raw-same``  one ``INSERT INTO outreach_tasks … SELECT … FROM members LEFT JOIN
@@ -155,7 +155,7 @@ def _child_step(url: str, step: str, batch: int, mapfile: str) -> dict:
 
     from db.models import CampaignKind
     from db.session import make_engine, writer
-    from tasks import plan
+    from tasks import plan, plan_jobs
 
     eng = make_engine(url)
     server = _ServerCpu(eng)
@@ -163,7 +163,7 @@ def _child_step(url: str, step: str, batch: int, mapfile: str) -> dict:
     out: dict = {"step": step}
     if step == "plan":
         t0, c0 = time.perf_counter(), time.process_time()
-        res = plan.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY,
+        res = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY,
                                  batch_size=batch)
         out["seconds"] = time.perf_counter() - t0
         out["cpu"] = time.process_time() - c0

@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,16 +22,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench.common import time_command
+
 BIN = Path(sys.executable).parent
-
-
-def _time(cmd: list[str], env: dict) -> float:
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    took = time.perf_counter() - t0
-    if out.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])} failed: {out.stderr.strip()[:200]}")
-    return took
 
 
 def _world(size: int, folder: Path) -> tuple[dict, list[int]]:
@@ -40,7 +32,7 @@ def _world(size: int, folder: Path) -> tuple[dict, list[int]]:
     from db.models import OutreachTask
     from db.session import make_engine, session_scope
     from seed.generate import seed_ledger
-    from tasks import plan
+    from tasks import plan_jobs
 
     url = f"sqlite:///{folder / f'bench-{size}.db'}"
     eng = make_engine(url)
@@ -48,8 +40,8 @@ def _world(size: int, folder: Path) -> tuple[dict, list[int]]:
     today = dt.date.today()
     t0 = time.perf_counter()
     res = seed_ledger(eng, members=size, seed=5, today=today)
-    plan.plan_campaign(eng, "survey", f"{today:%Y-%m}", today=today)
-    plan.plan_campaign(eng, "phone_visit", f"{today:%Y-%m}", today=today)
+    plan_jobs.plan_campaign(eng, "survey", f"{today:%Y-%m}", today=today)
+    plan_jobs.plan_campaign(eng, "phone_visit", f"{today:%Y-%m}", today=today)
     print(f"  ledger of {size:,} members seeded and planned in {time.perf_counter() - t0:.1f} s",
           flush=True)
     codes = {vid: code for vid, _, role, _, code in res.codes if role == "volunteer"}
@@ -82,9 +74,9 @@ def main() -> None:
                 raise SystemExit(f"need {args.repeat} tasks for one volunteer, have {len(ids)}")
             base, tasks_, record = [], [], []
             for i in range(args.repeat):  # interleaved, so drift hits all three alike
-                base.append(_time([sys.executable, "-c", "import sqlalchemy.orm"], env))
-                tasks_.append(_time([str(BIN / "outreach"), "tasks"], env))
-                record.append(_time([str(BIN / "outreach"), "task", "record", str(ids[i]),
+                base.append(time_command([sys.executable, "-c", "import sqlalchemy.orm"], env))
+                tasks_.append(time_command([str(BIN / "outreach"), "tasks"], env))
+                record.append(time_command([str(BIN / "outreach"), "task", "record", str(ids[i]),
                                      "no_answer", "--note", "bench"], env))
             b = statistics.median(base)
             for name, xs in (("outreach tasks", tasks_), ("outreach task record", record)):

@@ -229,6 +229,7 @@ def _median(fn, repeat: int) -> float:
 
 
 def measure(eng: Engine, repeat: int) -> dict[str, float]:
+    from tasks.access import SYSTEM
     from tasks.coverage import coverage, coverage_by_segment, volunteer_workload
 
     out = {}
@@ -240,13 +241,13 @@ def measure(eng: Engine, repeat: int) -> dict[str, float]:
 
         def run(fn):
             def go():
-                fn(s, today=TODAY)
+                fn(s, today=TODAY, actor=SYSTEM)
                 s.rollback()
             return go
 
         baseline()  # warm the cache once
         out["baseline"] = _median(baseline, repeat)
-        rows = coverage(s, today=TODAY)
+        rows = coverage(s, today=TODAY, actor=SYSTEM)
         out["coverage"] = _median(run(coverage), repeat)
         out["segment"] = _median(run(coverage_by_segment), repeat)
         out["workload"] = _median(run(volunteer_workload), repeat)

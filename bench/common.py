@@ -8,6 +8,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 
 
 def rss_mb() -> float:
@@ -23,3 +24,14 @@ def run_child(module: str, args: list[str]) -> dict:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"child {args[:2]} failed")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def time_command(cmd: list[str], env: dict) -> float:
+    """Seconds one command takes as a process of its own (start-up included); it must
+    succeed."""
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} failed: {out.stderr.strip()[:200]}")
+    return took

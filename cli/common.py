@@ -7,13 +7,16 @@ import contextlib
 import functools
 import os
 import sys
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import typer
-from sqlalchemy.orm import Session
 
+from cli.main import INTERRUPTED  # Ctrl-C's one line (cli.main imports nothing heavy)
 from db import settings
 from db.errors import BadInput, OutreachError
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only where a command opens the database: the
+    from sqlalchemy.orm import Session  # volunteer's remote mode never loads it (start-up)
 
 EXAMPLES_STYLE = "\b\n"
 
@@ -32,13 +35,32 @@ def _utf8(text: str) -> bool:
     return True
 
 
+
+def _database_error(exc: Exception) -> None:
+    """The database's busy/locked/unreachable answers as one line (returns for anything
+    else). SQLAlchemy is looked up, never imported: if it is not loaded, this is no
+    database error."""
+    sa = sys.modules.get("sqlalchemy.exc")
+    if sa is None:
+        return
+    if isinstance(exc, sa.OperationalError):
+        text = str(exc.orig).lower()
+        if "locked" in text or "busy" in text:
+            die("the database is busy; nothing was written, try again in a moment", 1)
+        if "could not connect" in text or "connection refused" in text or \
+                "unable to open" in text:
+            die("cannot open the database (check OUTREACH_DATABASE_URL)", 1)
+    elif isinstance(exc, sa.DatabaseError):
+        if "not a database" in str(exc.orig).lower():
+            die("the database file is not a SQLite database (check "
+                "OUTREACH_DATABASE_URL); nothing was written", 1)
+
+
 def edge(fn: Callable) -> Callable:
     """Catch domain errors and the database's busy/locked answers at the command's edge."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from sqlalchemy.exc import DatabaseError, OperationalError
-
         try:
             for value in (*args, *kwargs.values()):
                 if isinstance(value, str) and not _utf8(value):
@@ -47,21 +69,11 @@ def edge(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except OutreachError as exc:
             die(str(exc), exc.exit_code)
-        except OperationalError as exc:
-            text = str(exc.orig).lower()
-            if "locked" in text or "busy" in text:
-                die("the database is busy; nothing was written, try again in a moment", 1)
-            if "could not connect" in text or "connection refused" in text or \
-                    "unable to open" in text:
-                die("cannot open the database (check OUTREACH_DATABASE_URL)", 1)
-            raise
-        except DatabaseError as exc:
-            if "not a database" in str(exc.orig).lower():
-                die("the database file is not a SQLite database (check "
-                    "OUTREACH_DATABASE_URL); nothing was written", 1)
-            raise
         except KeyboardInterrupt:
-            die("interrupted; nothing was written", 1)
+            die(INTERRUPTED, 1)
+        except Exception as exc:
+            _database_error(exc)
+            raise
         finally:
             access = sys.modules.get("tasks.access")
             if access is not None:  # login counters, after the command's transaction
@@ -71,7 +83,7 @@ def edge(fn: Callable) -> Callable:
 
 
 @contextlib.contextmanager
-def db_session(*, write: bool = True) -> Iterator[Session]:
+def db_session(*, write: bool = True) -> Iterator["Session"]:
     """A transaction on an upgraded database; committed when the block ends cleanly."""
     from db import migrate
     from db.session import engine, session_scope
@@ -82,7 +94,7 @@ def db_session(*, write: bool = True) -> Iterator[Session]:
         yield session
 
 
-def actor(session: Session, *, required: bool = True):
+def actor(session: "Session", *, required: bool = True):
     """Who is acting, from OUTREACH_TOKEN or the stored login; None if no code and optional."""
     from tasks.access import authenticate
 
@@ -92,21 +104,28 @@ def actor(session: Session, *, required: bool = True):
     return authenticate(session, code)
 
 
-def write_private(path: str, text: str) -> None:
-    """Write a file only its owner can read (0600), even if it existed before."""
+def open_private(path: str) -> int:
+    """Open (create or empty) a file only its owner can read (0600), even if it existed
+    before; refused in one line — before anything else is written — if it cannot be."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as exc:  # a directory, a missing folder, no permission
         raise BadInput(f"cannot write {path!r}: {exc.strerror}; nothing was written") from None
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def write_private(path: str, text: str) -> None:
+    """Write a file only its owner can read (0600), even if it existed before."""
+    fd = open_private(path)
     try:
-        os.fchmod(fd, 0o600)
         os.write(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
 
 
 def parse_date(value: str | None, what: str):
-    from tasks.csvfile import parse_day
+    from tasks.rules import parse_day
 
     if value is None:
         return None

@@ -11,37 +11,40 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
+# Typer and the commands are imported inside `run` (and `build`): a Ctrl-C during those
+# first moments is then ours to answer in one line, not a traceback (issue 11, defect 14).
 
 HELP = ("Home-visit outreach: the ledger of members, campaigns and volunteers' tasks.\n\n"
         "Exit codes: 0 done, 1 refused (not allowed, illegal transition, conflict), "
-        "2 bad input or usage.")
+        "2 bad input or usage; Ctrl-C stops with 1 and writes nothing.")
 #: First words that need only the volunteer commands.
 VOLUNTEER_WORDS = frozenset({"tasks", "task", "login", "logout", "whoami"})
 
 
-def _new() -> typer.Typer:
+def _new():
+    import typer
+
     return typer.Typer(name="outreach", help=HELP, no_args_is_help=True, add_completion=True,
                        pretty_exceptions_enable=False)
 
 
-def _volunteer_commands(app: typer.Typer) -> None:
-    from cli import ledger, volunteer
+def _volunteer_commands(app) -> None:
+    from cli import volunteer
 
-    app.command("login")(ledger.login)
-    app.command("logout")(ledger.logout)
-    app.command("whoami")(ledger.whoami)
+    app.command("login")(volunteer.login)
+    app.command("logout")(volunteer.logout)
+    app.command("whoami")(volunteer.whoami)
     app.command("tasks")(volunteer.tasks)
     app.add_typer(volunteer.task_app, name="task")
 
 
-def build(*, volunteer_only: bool = False) -> typer.Typer:
+def build(*, volunteer_only: bool = False):
     """The whole app, or (``volunteer_only``) the volunteer's commands alone."""
     app = _new()
     if volunteer_only:
         _volunteer_commands(app)
         return app
-    from cli import campaign, demo, ledger, stack, volunteer
+    from cli import campaign, demo, ledger, serve, stack, volunteer
 
     app.add_typer(ledger.db_app, name="db")
     app.add_typer(ledger.volunteer_app, name="volunteer")
@@ -57,6 +60,7 @@ def build(*, volunteer_only: bool = False) -> typer.Typer:
     app.command("report")(campaign.report)
     app.command("demo")(demo.demo)
     app.add_typer(stack.stack_app, name="stack")
+    app.command("serve")(serve.serve)
     return app
 
 
@@ -73,12 +77,28 @@ def run() -> None:
 
     The line names the error's class only: exception texts can carry SQL parameters,
     which may be a member's contact details. ``OUTREACH_DEBUG=1`` shows the traceback.
+    Ctrl-C at any moment (even while the commands are being imported) prints one line
+    and exits 1; the transaction it cut short is rolled back.
     """
+    try:
+        _run()
+    except KeyboardInterrupt:
+        print(f"outreach: {INTERRUPTED}", file=sys.stderr)
+        sys.exit(1)
+
+
+#: What a command says when Ctrl-C stops it (here, and in `cli.common.edge`).
+INTERRUPTED = "interrupted; nothing was written"
+
+
+def _run() -> None:
     first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     app = build(volunteer_only=first in VOLUNTEER_WORDS and "--help" not in sys.argv[1:2])
     try:
         app()
     except SystemExit:
+        raise
+    except KeyboardInterrupt:
         raise
     except Exception as exc:  # the last line of defence, see docstring
         if os.environ.get("OUTREACH_DEBUG"):

@@ -1,6 +1,11 @@
-"""Volunteer commands: my tasks, one task, record what happened.
+"""Volunteer commands: who am I, my tasks, one task, record what happened.
 
-Kept light: no Prefect, Faker or Alembic is imported on this path (start-up time).
+Each goes to a backend: `Local` (the `tasks/` functions on this machine's database) or,
+with ``OUTREACH_SERVER`` / `outreach login --server`, `cli.remote.Remote` (the ledger
+service, which calls the same `tasks/` functions). Both return the same plain data and the
+printing here is shared, so the output, exit codes and one-line errors are the same.
+
+Kept light: no Prefect, Faker or Alembic on this path; in remote mode not even SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import actor, db_session, edge, is_terminal, parse_date
+from cli.common import actor, db_session, edge, is_terminal, parse_date, write_private
+from db import settings
+from db.errors import BadInput
+from tasks.rules import SURVEY_ANSWERS, describe_outcomes
 
 task_app = typer.Typer(help="One task: show it, record what happened, hand it back.",
                        no_args_is_help=True)
@@ -22,6 +30,91 @@ class Format(str, Enum):
     table = "table"
     csv = "csv"
     json = "json"
+
+
+# --- where the work goes: the ledger on this machine, or the ledger service -----------------
+
+
+def _who(actor) -> dict:
+    return {"id": actor.id, "name": actor.name, "role": str(actor.role),
+            "branch_id": actor.branch_id}
+
+
+class Local:
+    """The embedded mode: `tasks/` on this machine's database (SQLite file or
+    OUTREACH_DATABASE_URL). Each method is one transaction."""
+
+    def login(self, code: str) -> dict:
+        from tasks.access import authenticate
+
+        with db_session(write=False) as s:
+            return _who(authenticate(s, code))
+
+    def whoami(self) -> dict:
+        with db_session(write=False) as s:
+            return _who(actor(s))
+
+    def tasks(self, *, all: bool, branch, volunteer, kind, status, today, limit,
+              contacts: bool) -> list[dict]:
+        from tasks.worklist import list_tasks
+
+        with db_session(write=False) as s:
+            return list_tasks(s, actor=actor(s), all_=all, branch=branch,
+                              volunteer_id=volunteer, kind=kind, status=status, today=today,
+                              limit=limit, contacts=contacts)
+
+    def task_view(self, task_id: int) -> dict:
+        from tasks.worklist import task_view
+
+        with db_session(write=False) as s:
+            return task_view(s, task_id=task_id, actor=actor(s))
+
+    def record_or_ask(self, task_id: int, outcome, note, answers, day) -> dict:
+        """Recorded in one write transaction — unless survey answers must be asked first:
+        then nothing is written, and the write lock is never held while a person types."""
+        from dataclasses import asdict
+
+        from tasks.worklist import AnswerForm, record_or_ask
+
+        with db_session() as s:
+            res = record_or_ask(s, task_id=task_id, outcome=outcome, actor=actor(s), note=note,
+                                answers=answers, today=day)
+        return {"form" if isinstance(res, AnswerForm) else "recorded": asdict(res)}
+
+    def record(self, task_id: int, outcome: str, note, answers, day) -> dict:
+        from dataclasses import asdict
+
+        from tasks.outcomes import record_outcome
+
+        with db_session() as s:
+            return asdict(record_outcome(s, task_id=task_id, outcome=outcome, actor=actor(s),
+                                         note=note, answers=answers, today=day))
+
+    def release(self, task_id: int) -> None:
+        from tasks.outcomes import release
+
+        with db_session() as s:
+            release(s, task_id=task_id, actor=actor(s))
+
+
+def backend(server: str | None = None):
+    """The ledger service when one is set (``OUTREACH_SERVER`` or `login --server`),
+    otherwise the ledger on this machine."""
+    from cli import remote
+
+    url = server or remote.server()
+    if url:
+        return remote.Remote(url, settings.token())
+    return Local()
+
+
+def _parse_answers(pairs: list[str] | None) -> dict[str, str]:
+    from tasks.rules import parse_answers
+
+    return parse_answers(pairs or [])
+
+
+# --- the commands ---------------------------------------------------------------------------
 
 
 def tasks(
@@ -52,41 +145,70 @@ def tasks(
 
 @edge
 def _tasks(all_, format, branch, volunteer, kind, status, today, limit) -> None:
-    from tasks.worklist import SHEET_FIELDS, list_tasks, sheet_rows, to_json
-
     day = parse_date(today, "--today")
-    with db_session(write=False) as s:
-        who = actor(s)
-        rows = list_tasks(s, actor=who, all_=all_, branch=branch, volunteer_id=volunteer,
-                          kind=kind, status=status, today=day, limit=limit,
-                          contacts=format == Format.csv)
+    rows = backend().tasks(all=all_, branch=branch, volunteer=volunteer, kind=kind,
+                           status=status, today=day, limit=limit,
+                           contacts=format == Format.csv)
+    print_tasks(rows, format, wide=bool(all_ or volunteer or branch), status=status)
+
+
+def print_tasks(rows: list[dict], format: Format, *, wide: bool, status: str | None) -> None:
+    """The list as a table, a run sheet (csv) or JSON — the same for both backends."""
+    from tasks.runsheet import SHEET_FIELDS, sheet_rows, to_json
+
     if format == Format.json:
         typer.echo(to_json(rows))
         return
     if format == Format.csv:
-        w = csv.DictWriter(sys.stdout, fieldnames=SHEET_FIELDS, lineterminator="\n")
-        w.writeheader()
         from tasks.csvfile import safe_cell
 
+        w = csv.DictWriter(sys.stdout, fieldnames=SHEET_FIELDS, lineterminator="\n")
+        w.writeheader()
         w.writerows({k: safe_cell(v, phone=k == "phone") for k, v in r.items()}
                     for r in sheet_rows(rows))
         return
     if not rows:
         typer.echo("no open tasks" if status is None else f"no {status} tasks")
         return
-    from tabulate import tabulate
-
     table = [[("!" if r["overdue"] else "") + str(r["id"]), r["kind"], r["member"], r["branch"],
-              r["due"], r["attempts"]] + ([r["volunteer_id"] or "-", r["status"]]
-                                          if (all_ or volunteer or branch) else [])
+              r["due"], r["attempts"]] + ([r["volunteer_id"] or "-", r["status"]] if wide else [])
              for r in rows]
     headers = ["task", "kind", "member", "branch", "due", "attempts"]
-    if all_ or volunteer or branch:
+    if wide:
         headers += ["volunteer", "status"]
-    typer.echo(tabulate(table, headers=headers, tablefmt="simple"))
+    typer.echo(simple_table(table, headers))
     overdue = sum(r["overdue"] for r in rows)
     typer.echo(f"{len(rows)} task{'s' if len(rows) != 1 else ''}"
                + (f", {overdue} overdue (!)" if overdue else ""))
+
+
+def _cells(text: str) -> int:
+    """Terminal columns a text takes: wide (CJK) characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def simple_table(rows: list[list], headers: list[str]) -> str:
+    """A table in tabulate's "simple" look — numbers right, text left, headers padded by
+    two, a dashed rule under them — without importing tabulate (30 ms of a volunteer's
+    start-up) and with Chinese names aligned."""
+    import re
+
+    number = re.compile(r"[-+]?\d+")
+    cols = list(zip(headers, *rows))
+    right = [all(isinstance(v, int) or number.fullmatch(str(v)) for v in c[1:]) for c in cols]
+    width = [max([_cells(str(c[0])) + 2] + [_cells(str(v)) for v in c[1:]]) for c in cols]
+
+    def line(values) -> str:
+        cells = []
+        for v, w, r in zip(values, width, right):
+            pad = " " * (w - _cells(str(v)))
+            cells.append(pad + str(v) if r else str(v) + pad)
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in width)]
+                     + [line(r) for r in rows])
 
 
 @task_app.command("show")
@@ -96,100 +218,127 @@ def task_show(task_id: Annotated[int, typer.Argument(metavar="ID", help="The tas
 
     Example: outreach task show 42
     """
-    from tasks.worklist import task_card
-
-    with db_session(write=False) as s:
-        text = task_card(s, task_id=task_id, actor=actor(s))
-    typer.echo(text)
+    typer.echo(render_card(backend().task_view(task_id)))
 
 
-def _ask_answers(kind: str, outcome: str, answers: dict[str, str]) -> dict[str, str]:
-    """Ask on a terminal for survey answers not given; refuse on no terminal."""
-    from tasks.outcomes import SURVEY_FIELDS, check_answers, check_outcome, missing_answers
+def render_card(view: dict) -> str:
+    """`tasks.worklist.task_view` as the text `task show` prints."""
+    m, vol = view["member"], view["volunteer"]
+    vol_text = f"{vol['name']} ({vol['id']})" if vol else "-"
+    lines = [
+        f"task {view['id']}  {view['kind']}  {view['status']}  due {view['due']}"
+        f"{'  OVERDUE' if view['overdue'] else ''}",
+        f"  attempts      {view['attempts']} of {view['max_attempts']}"
+        + (f", try again from {view['next_attempt']}" if view["next_attempt"] else ""),
+        f"  volunteer     {vol_text}",
+        f"  member        {m['name']}  (id {m['id']}, ledger {m['ledger_no']}, {m['branch']})",
+        f"  phone         {m['phone'] or '-'}",
+        f"  address       {m['address'] or '-'}" + ("   (lives away)" if m["away"] else ""),
+        f"  homebound     {m['homebound']}",
+        f"  family        {m['family_contact_name'] or '-'}  "
+        f"{m['family_contact_phone'] or ''}".rstrip(),
+    ]
+    if m["needs"]:
+        lines.append(f"  needs         {m['needs']}")
+    if view["kind"] == "escalation":
+        lines.append("  what to do    the member could not be reached: call the family contact")
+    if view["earlier"]:
+        lines.append("  earlier attempts (newest first)")
+        for a in view["earlier"]:
+            lines.append(f"    {a['on']}  {a['outcome']}  {a['note'] or ''}".rstrip())
+    lines.append(f"  outcomes      {', '.join(view['outcomes'])}  (done = {view['success']})")
+    return "\n".join(lines)
 
-    code = check_outcome(kind, outcome)
-    missing = missing_answers(kind, code, answers)
-    # Keys and values given must be right before anything is asked ('same' stands in
-    # for what is still missing, so only the given answers are judged here).
-    check_answers(kind, code, {**{k: "same" for k in missing}, **answers})
-    if not missing:
-        return answers
+
+def _ask_answers(form: dict, answers: dict[str, str]) -> dict[str, str]:
+    """Ask on a terminal for the survey answers not given, one at a time: each answer is
+    checked as it is typed, by the rule `record_outcome` applies (`tasks.rules`, pure: no
+    round trip to the ledger service), a bad one is asked again, and the value on record
+    is shown in the prompt (Enter keeps it). Refuses on no terminal."""
+    from tasks.rules import check_answer
+
     if not is_terminal():
-        from db.errors import BadInput
-
         raise BadInput("a survey that reached the member needs answers: "
-                       + ", ".join(f"--answer {k}=… ({SURVEY_FIELDS[k]})" for k in missing))
+                       + ", ".join(f"--answer {k}=… ({form['fields'][k]})"
+                                   for k in form["missing"]))
     typer.echo("The survey reached the member: please give the answers "
-               "(type 'same' to confirm what is on record).")
-    for key in SURVEY_FIELDS:
+               "(Enter keeps what is on record, shown in [brackets]).")
+    answers = dict(answers)
+    for key, what in form["fields"].items():
         if key in answers:
             continue
-        required = key in missing
-        value = typer.prompt(f"  {key} — {SURVEY_FIELDS[key]}",
-                             default=None if required else "", show_default=False)
-        if value.strip():
-            answers[key] = value.strip()
+        kept = form["on_record"].get(key)
+        label = f"  {key} — {what}" + (f" [{kept}]" if kept else "")
+        while True:
+            value = typer.prompt(label, default="", show_default=False).strip()
+            if not value:
+                if key in form["missing"]:
+                    answers[key] = "same"
+                break
+            try:
+                check_answer(key, value)
+            except BadInput as exc:
+                typer.echo(f"  {exc}; please try again", err=True)
+                continue
+            answers[key] = value
+            break
     return answers
 
 
-@task_app.command("record")
+def _record(task_id: int, outcome: str | None, note, answers: dict[str, str], day) -> dict:
+    """Record (``outcome`` None: the kind's success), asking the survey's questions first
+    when answers are missing."""
+    b = backend()
+    res = b.record_or_ask(task_id, outcome, note, answers, day)
+    if "recorded" in res:
+        return res["recorded"]
+    form = res["form"]
+    answers = _ask_answers(form, answers)
+    return b.record(task_id, form["outcome"], note, answers, day)
+
+
+_RECORD_HELP = """Record what happened on a visit or call.
+
+\b
+Outcomes by kind of task (`outreach task show ID` lists those of one task):
+{outcomes}
+
+\b
+Examples:
+  outreach task record 42 no_answer --note "rang twice"
+  outreach task record 42 reached --answer phone=same --answer address=same \\
+      --answer residence=local --answer homebound=no
+  outreach task record 42 moved --answer residence=away --answer address="5 Elm Rd, Springfield"
+""".format(outcomes=describe_outcomes(brief=True))
+
+
+@task_app.command("record", help=_RECORD_HELP)
 @edge
 def task_record(
     task_id: Annotated[int, typer.Argument(metavar="ID", help="The task's id.")],
-    outcome: Annotated[str, typer.Argument(help="What happened: reached, no_answer, "
-                                                "delivered, moved … (see `task show`).")],
+    outcome: Annotated[str, typer.Argument(help="What happened: an outcome that fits the "
+                                                "task's kind (listed above).")],
     note: Annotated[Optional[str], typer.Option(help="A short note for the next visit.")] = None,
     answer: Annotated[Optional[list[str]], typer.Option(
-        "--answer", help="Survey answer KEY=VALUE (repeat): phone, address, residence, "
-                         "homebound, family_contact_name, family_contact_phone, needs, "
-                         "interests.")] = None,
-    today: Annotated[Optional[str], typer.Option(help="Date of the visit (YYYY-MM-DD).")] = None,
+        "--answer", help="Survey answer KEY=VALUE (repeat): " + ", ".join(SURVEY_ANSWERS)
+                         + "; 'same' keeps what is on record, 'none' clears an optional "
+                           "one.")] = None,
+    today: Annotated[Optional[str], typer.Option(
+        help="Date of the visit (YYYY-MM-DD): not in the future.")] = None,
 ) -> None:
-    """Record what happened on a visit or call.
-
-    \b
-    Examples:
-      outreach task record 42 no_answer --note "rang twice"
-      outreach task record 42 reached --answer phone=same --answer address=same \\
-          --answer residence=local --answer homebound=no
-      outreach task record 42 moved --answer residence=away --answer address="5 Elm Rd, Springfield"
-    """
-    from tasks.outcomes import parse_answers
-
     day = parse_date(today, "--today")
-    _say(_record(task_id, outcome, note, parse_answers(answer or []), day))
+    _say(_record(task_id, outcome, note, _parse_answers(answer), day))
 
 
-def _record(task_id: int, outcome: str | None, note, answers: dict[str, str], day):
-    """Record in one write transaction — unless survey answers must be asked first: the
-    write lock is never held while a person types. ``outcome`` None: the kind's success."""
-    from tasks.outcomes import SUCCESS, check_outcome, load_task, missing_answers, \
-        record_outcome, require_holder
-
-    with db_session() as s:
-        who = actor(s)
-        task = load_task(s, task_id)
-        require_holder(task, who)  # not yours: refused before any question about the visit
-        kind = str(task.kind)
-        code = outcome or SUCCESS[kind].value
-        if not missing_answers(kind, check_outcome(kind, code), answers):
-            return record_outcome(s, task_id=task_id, outcome=code, actor=who, note=note,
-                                  answers=answers, today=day)
-    answers = _ask_answers(kind, code, answers)
-    with db_session() as s:
-        return record_outcome(s, task_id=task_id, outcome=code, actor=actor(s), note=note,
-                              answers=answers, today=day)
-
-
-def _say(res) -> None:
-    msg = f"task {res.task_id}: {res.outcome} recorded; task is {res.task_status}"
-    if res.task_status == "assigned":
-        msg += f" (attempt {res.attempts}, try again from {res.next_attempt_on})"
-    if res.pending_confirmation:
+def _say(res: dict) -> None:
+    msg = f"task {res['task_id']}: {res['outcome']} recorded; task is {res['task_status']}"
+    if res["task_status"] == "assigned":
+        msg += f" (attempt {res['attempts']}, try again from {res['next_attempt_on']})"
+    if res["pending_confirmation"]:
         msg += "; waiting for a coordinator's confirmation"
-    msg += f"; member {res.member_id} is {res.member_status}"
-    if res.escalation_task_id:
-        msg += f"; escalation task {res.escalation_task_id} created for a coordinator"
+    msg += f"; member {res['member_id']} is {res['member_status']}"
+    if res["escalation_task_id"]:
+        msg += f"; escalation task {res['escalation_task_id']} created for a coordinator"
     typer.echo(msg)
 
 
@@ -205,9 +354,7 @@ def task_done(
 
     Example: outreach task done 42 --note "gave the booklet to her in person"
     """
-    from tasks.outcomes import parse_answers
-
-    _say(_record(task_id, None, note, parse_answers(answer or []), None))
+    _say(_record(task_id, None, note, _parse_answers(answer), None))
 
 
 @task_app.command("release")
@@ -217,11 +364,76 @@ def task_release(task_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
 
     Example: outreach task release 42
     """
-    from tasks.outcomes import release
-
-    with db_session() as s:
-        release(s, task_id=task_id, actor=actor(s))
+    backend().release(task_id)
     typer.echo(f"task {task_id} handed back; it is open again")
+
+
+# --- who you are ------------------------------------------------------------------------------
+
+
+def login(
+    code: Annotated[Optional[str], typer.Option(
+        help="The access code (asked for, hidden, when not given).")] = None,
+    server: Annotated[Optional[str], typer.Option(
+        help="The ledger service's address (https://host:port), kept for the next "
+             "commands: they then need no database.")] = None,
+) -> None:
+    """Store your personal access code so that the next commands know who you are.
+
+    \b
+    Examples:
+      outreach login   (then type the code you were given)
+      outreach login --server https://ledger.example.org
+    """
+    _login(code, server)
+
+
+@edge
+def _login(code: Optional[str], server: Optional[str]) -> None:
+    from cli import remote
+
+    url = remote.check_url(server) if server is not None else None
+    if code is None:
+        if not sys.stdin.isatty():
+            code = sys.stdin.readline().strip()
+        else:
+            code = typer.prompt("Access code", hide_input=True)
+    url = url or remote.server()
+    if url:
+        if not url.startswith("https://") and not remote.is_loopback(url):
+            typer.echo("outreach: warning: http:// sends your code unencrypted; ask your "
+                       "coordinator for the https:// address", err=True)
+        b = remote.Remote(url, code)
+        who = b.whoami()
+    else:
+        who = Local().login(code)
+    home = settings.home()
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the code's folder: ours only
+    write_private(str(settings.token_path()), code.strip() + "\n")
+    if server is not None:
+        write_private(str(remote.server_path()), url + "\n")
+    typer.echo(f"logged in as {who['name']} ({who['role']} {who['id']})"
+               + (f" at {url}" if server is not None else ""))
+
+
+def logout() -> None:
+    """Forget the stored access code (and the ledger service's address `login` kept)."""
+    from cli import remote
+
+    path = settings.token_path()
+    remote.server_path().unlink(missing_ok=True)
+    if path.exists():
+        path.unlink()
+        typer.echo("logged out")
+    else:
+        typer.echo("not logged in")
+
+
+@edge
+def whoami() -> None:
+    """Print who the stored access code belongs to."""
+    who = backend().whoami()
+    typer.echo(f"{who['name']} ({who['role']} {who['id']}, branch {who['branch_id']})")
 
 
 @task_app.command("reassign")
@@ -229,8 +441,12 @@ def task_release(task_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
 def task_reassign(
     task_id: Annotated[int, typer.Argument(metavar="ID")],
     volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Give it even to a full volunteer or one of another branch "
+                        "(recorded in the task's history).")] = False,
 ) -> None:
-    """Give a task to another volunteer (coordinators).
+    """Give a task to another volunteer (coordinators): one with room (open tasks below
+    their capacity) of the member's branch or a branch above it, unless --force.
 
     Example: outreach task reassign 42 7
     """
@@ -240,7 +456,7 @@ def task_reassign(
     with db_session() as s:
         who = actor(s)
         vol = get_volunteer(s, ref=volunteer)
-        reassign(s, task_id=task_id, volunteer_id=vol.id, actor=who)
+        reassign(s, task_id=task_id, volunteer_id=vol.id, actor=who, force=force)
     typer.echo(f"task {task_id} is now with volunteer {vol.id}")
 
 

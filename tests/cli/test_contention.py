@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from db.models import Attempt, OutreachTask, TaskStatusChange
 from db.session import make_engine, session_scope
 from seed.generate import seed_ledger
-from tasks import plan
+from tasks import plan_jobs
 
 TODAY = dt.date(2026, 11, 4)
 OUTREACH = str(Path(sys.executable).parent / "outreach")
@@ -27,8 +27,8 @@ OUTREACH = str(Path(sys.executable).parent / "outreach")
 def world(db_url):
     eng = make_engine(db_url)
     res = seed_ledger(eng, members=400, volunteers=30, seed=5, today=TODAY)
-    plan.plan_campaign(eng, "phone_visit", "2026-11", today=TODAY)
-    plan.plan_campaign(eng, "survey", "2026-11", today=TODAY)
+    plan_jobs.plan_campaign(eng, "phone_visit", "2026-11", today=TODAY)
+    plan_jobs.plan_campaign(eng, "survey", "2026-11", today=TODAY)
     codes = {vid: (role, code) for vid, _, role, _, code in res.codes}
     with session_scope(eng, write=False) as s:
         rows = s.execute(select(OutreachTask.id, OutreachTask.volunteer_id, OutreachTask.kind)

@@ -238,3 +238,145 @@ def test_seed_writes_codes_0600_and_needs_a_coordinator_afterwards(db_url, tmp_p
     assert outreach("seed", "--members", "5", "--locale", "fr_FR", code=coord).exit_code == 2
     assert count(db_url, Member) == 125
     assert first_code(coord) == coord
+
+
+# --- issue 11: seeding keeps its codes, coordinators, reactivation, private files ---------
+
+
+def test_seed_on_a_ledger_without_a_coordinator_needs_codes_and_writes_nothing(db_url):
+    """Defect 1: without --codes the new coordinators' codes were lost for good."""
+    assert outreach("db", "upgrade").exit_code == 0
+    r = outreach("seed", "--members", "20", "--seed", "1")
+    assert r.exit_code == 2 and "--codes" in r.stderr and "nothing was written" in r.stderr
+    assert count(db_url, Volunteer) == 0 and count(db_url, Member) == 0
+
+
+def test_seed_checks_the_codes_path_before_it_writes(db_url, tmp_path):
+    """Defect 1: a --codes path that cannot be written was found only after the commit,
+    and the message then said "nothing was written"."""
+    assert outreach("db", "upgrade").exit_code == 0
+    for bad in (tmp_path / "no" / "such" / "folder" / "codes.csv", tmp_path):
+        r = outreach("seed", "--members", "20", "--seed", "1", "--codes", str(bad))
+        assert r.exit_code == 2 and "cannot write" in r.stderr, r.output
+        assert count(db_url, Volunteer) == 0 and count(db_url, Member) == 0
+    codes = tmp_path / "codes.csv"
+    r = outreach("seed", "--members", "20", "--volunteers", "4", "--seed", "1",
+                 "--codes", str(codes))
+    assert r.exit_code == 0 and "nothing was written" not in r.output
+    with session_scope(make_engine(db_url), write=False) as s:
+        coords = s.scalars(select(Volunteer).where(Volunteer.role == "coordinator")).all()
+        assert coords and all(v.coordinator_since is not None for v in coords)
+        assert s.scalar(select(func.count()).select_from(Volunteer).where(
+            Volunteer.role == "volunteer", Volunteer.coordinator_since.is_not(None))) == 0
+    coord = next(row["code"] for row in csv.DictReader(codes.open())
+                 if row["role"] == "coordinator")
+    r = outreach("seed", "--members", "5", code=coord)  # a coordinator can give new codes
+    assert r.exit_code == 0 and "volunteer new-code" in r.stdout
+    assert "nothing was written" not in r.output
+
+
+def test_a_stale_token_does_not_block_the_first_coordinator(db_url):
+    """Defect 3: OUTREACH_TOKEN left over from another database said "wrong access code"
+    on an empty one, where no code is needed yet."""
+    assert outreach("db", "upgrade").exit_code == 0
+    stale = "7-AAAA-BBBB-CCCC-DDDD"
+    r = outreach("volunteer", "add", "Ann Coordinator", "--branch", "North", "--coordinator",
+                 code=stale)
+    assert r.exit_code == 0, r.output
+    coord = first_code(r.stdout)
+    r = outreach("volunteer", "add", "Eve", "--branch", "North", "--coordinator", code=stale)
+    assert r.exit_code == 1 and "wrong access code" in r.stderr, "after the first: a code"
+    assert outreach("volunteer", "add", "Eve", "--branch", "North", code=coord).exit_code == 0
+
+
+def test_the_last_active_coordinator_stays_and_activate_brings_people_back(db_url):
+    """Defect 2: the only coordinator could deactivate themselves, with no way back."""
+    coord, vol = bootstrap()
+    cid, vid = coord.split("-", 1)[0], vol.split("-", 1)[0]
+    r = outreach("volunteer", "deactivate", cid, code=coord)
+    assert r.exit_code == 1 and "last active coordinator" in r.stderr
+    r = outreach("volunteer", "add", "Cy Second", "--branch", "North", "--coordinator",
+                 code=coord)
+    second = first_code(r.stdout)
+    assert outreach("volunteer", "deactivate", cid, code=coord).exit_code == 0
+    assert outreach("whoami", code=coord).exit_code == 1, "inactive: refused"
+    assert outreach("volunteer", "deactivate", vid, code=second).exit_code == 0
+    r = outreach("volunteer", "activate", vid, code=vol)
+    assert r.exit_code == 1, "an inactive volunteer cannot bring themselves back"
+    for who in (cid, vid):
+        r = outreach("volunteer", "activate", who, code=second)
+        assert r.exit_code == 0 and "active again" in r.stdout, r.output
+    assert outreach("whoami", code=coord).stdout.startswith("Ann Coordinator")
+    assert "already active" in outreach("volunteer", "activate", vid, code=second).stdout
+
+
+def test_a_coordinator_reactivates_a_do_not_contact_member(db_url, tmp_path):
+    """Defect 5: nothing undid a volunteer's do_not_contact."""
+    from db.machines import MemberStatus
+    from db.state import move_member
+
+    coord, vol = bootstrap()
+    f = write(tmp_path / "in.csv", HEADER,
+              "R1,Rita Rest,1941-01-01,555-2222,North,local,7 High St,,no,Kim,555-3333")
+    assert outreach("members", "import", str(f), code=coord).exit_code == 0
+    with session_scope(make_engine(db_url)) as s:
+        m = s.scalars(select(Member).where(Member.ledger_no == "R1")).one()
+        move_member(s, m, MemberStatus.DO_NOT_CONTACT, actor_id=None, reason="asked")
+    args = ("member", "reactivate", "R1", "--reason", "her daughter asked us to call")
+    r = outreach(*args, code=vol)
+    assert r.exit_code == 1 and "only a coordinator" in r.stderr
+    r = outreach(*args, code=coord)
+    assert r.exit_code == 0 and "unverified again" in r.stdout, r.output
+    shown = outreach("member", "show", "R1", code=coord).stdout
+    assert "do_not_contact → unverified" in shown and "her daughter asked us to call" in shown
+    r = outreach(*args, code=coord)
+    assert r.exit_code == 1 and "not do_not_contact" in r.stderr
+
+
+def test_files_with_contact_details_are_private_in_an_open_folder(db_url, tmp_path):
+    """Defect 16: the database (and its WAL and SHM) and the exported ledger are 0600
+    even in an existing 0755 folder, and a database file made 0644 is narrowed."""
+    coord, _ = bootstrap()
+    home = tmp_path / "open"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    out = home / "ledger.csv"
+    assert outreach("members", "export", str(out), code=coord).exit_code == 0
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    if db_url.startswith("sqlite"):  # PostgreSQL keeps its files itself
+        from db import session as db_session
+
+        db = tmp_path / "outreach.db"
+        db.chmod(0o644)
+        for eng in db_session._engines.values():
+            eng.dispose()
+        db_session._engines.clear()
+        assert outreach("volunteer", "list", code=coord).exit_code == 0
+        files = [p for p in tmp_path.iterdir() if p.name.startswith("outreach.db")]
+        assert {p.name for p in files} >= {"outreach.db", "outreach.db-wal", "outreach.db-shm"}
+        assert {p.name: oct(stat.S_IMODE(os.stat(p).st_mode)) for p in files} == \
+            {p.name: "0o600" for p in files}
+        fresh = home / "fresh.db"
+        eng = make_engine(f"sqlite:///{fresh}")
+        with eng.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (a)")
+        eng.dispose()
+        assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o600
+
+
+def test_branch_names_that_only_look_different_are_refused(db_url, tmp_path):
+    """Defect 13: `North\\u200b`, `Nörth` (NFC) and `Nörth` (NFD) were three branches."""
+    coord, _ = bootstrap()
+    for name, says in (("North\u200b", "invisible character (U+200B)"),
+                       ("north", "'North' exists already"),
+                       (" NOR TH ", "'North' exists already")):
+        r = outreach("volunteer", "add", "Eve", "--branch", name, code=coord)
+        assert r.exit_code == 2 and says in r.stderr, r.output
+    assert outreach("volunteer", "add", "Eve", "--branch", "No\u0308rthfield",
+                    code=coord).exit_code == 0
+    r = outreach("volunteer", "add", "Fay", "--branch", "N\u00f6rthfield", code=coord)
+    assert r.exit_code == 0 and "created branch" not in r.stdout, "NFD and NFC: one branch"
+    f = write(tmp_path / "in.csv", HEADER, "B1,Bea,1941-01-01,,north,local,,,no,,")
+    r = outreach("members", "import", str(f), code=coord)
+    assert r.exit_code == 2 and "'North' exists already" in r.stderr
+    assert count(db_url, Member) == 0

@@ -1,0 +1,337 @@
+"""The ledger service: an HTTP JSON API for the volunteer's commands (`outreach serve`).
+
+It holds the database (``OUTREACH_DATABASE_URL`` or the SQLite file of the machine it runs
+on); callers never do. A caller proves who they are with their access code as a bearer
+token (``Authorization: Bearer 17-ABCD-…``), and every rule is checked by the same
+`tasks/` functions the CLI calls on a local ledger — so a volunteer sees contact details
+only for their own open tasks, whatever they send.
+
+Wrong codes are slowed and counted twice: per volunteer (`tasks.access`, as on the command
+line) and per client address (table ``login_failures``); a wrong code waits the longer of
+the two `login_delay`s. Nothing a caller sends changes that. The client address is the
+TCP peer's, unless `outreach serve --trusted-proxy` names the reverse proxy whose
+``X-Forwarded-For`` may be believed.
+
+Errors come as ``{"error": "<one line>", "exit_code": n}`` — the line and exit code the CLI
+prints for the same mistake: 401 (no code, or a wrong one), 403 (not yours, not allowed),
+404 (no such task), 400/422 (bad input), 409 (changed meanwhile), 503 (database busy).
+No answer and no log line carries an access code or a contact detail of someone the caller
+may not see; an unforeseen error is logged and answered by its class name only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from dataclasses import asdict
+from typing import Iterator, Optional
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from db import migrate, settings
+from db.errors import BadInput, Conflict, NotFound, NotReady, OutreachError, Refused
+from db.models import LoginFailure
+from db.session import make_engine, session_scope
+from tasks import access
+from tasks.rules import parse_day
+
+log = logging.getLogger("outreach.service")
+
+#: Wrong codes from one address count towards its delay until it has been quiet this long.
+ADDRESS_WINDOW = dt.timedelta(minutes=15)
+#: Domain errors → HTTP status (first match wins: NotFound is a BadInput, Conflict a Refused).
+STATUS = ((NotFound, 404), (BadInput, 400), (Conflict, 409), (Refused, 403), (NotReady, 503),
+          (OutreachError, 400))
+BUSY = "the database is busy; nothing was written, try again in a moment"
+
+
+class Unauthenticated(Exception):
+    """No code, a wrong one, or one of a person no longer active: answered 401."""
+
+    def __init__(self, cause: OutreachError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class Failure(Exception):
+    """Anything unforeseen, reduced to its class name before it can reach a log."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _one_line(text: str) -> str:
+    return (text.strip().splitlines() or ["refused"])[0][:500]
+
+
+def _error(status: int, message: str, exit_code: int, **headers) -> JSONResponse:
+    return JSONResponse({"error": _one_line(message), "exit_code": exit_code}, status_code=status,
+                        headers={"Cache-Control": "no-store", **headers})
+
+
+class Ledger:
+    """The database the service holds, and the caller's transaction on it."""
+
+    def __init__(self, eng: Engine) -> None:
+        self.engine = eng
+
+    # --- wrong codes, per client address ------------------------------------------------------
+
+    def address_failures(self, session: Session, address: str) -> int:
+        """Wrong codes from this address in a row (within `ADDRESS_WINDOW` of the last)."""
+        row = session.get(LoginFailure, address)
+        if row is None or _utcnow() - row.last_at > ADDRESS_WINDOW:
+            return 0
+        return row.failures
+
+    def count_address(self, address: str) -> None:
+        """One more wrong code from ``address``, in a short transaction of its own (after
+        the request's: on SQLite a second writer would wait for the first). Best effort."""
+        for _ in range(2):  # two first failures at once: the second insert updates instead
+            try:
+                with session_scope(self.engine) as s:
+                    now = _utcnow()
+                    row = s.scalars(select(LoginFailure).where(
+                        LoginFailure.address == address).with_for_update()).first()
+                    if row is None:
+                        s.add(LoginFailure(address=address, failures=1, last_at=now))
+                    else:
+                        fresh = now - row.last_at > ADDRESS_WINDOW
+                        row.failures = 1 if fresh else row.failures + 1
+                        row.last_at = now
+                return
+            except IntegrityError:
+                continue
+            except SQLAlchemyError:
+                return
+
+    # --- the caller's transaction -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def acting(self, request: Request, code: str | None, *,
+               write: bool = False) -> Iterator[tuple[Session, access.Actor]]:
+        """A transaction and the caller's actor; a wrong code is slowed (the longer of the
+        volunteer's and the address's delay), counted, and answered 401."""
+        address = _address(request)
+        wrong = False
+        try:
+            # Who it is, in a read transaction: a wrong code's wait never holds SQLite's
+            # write lock. A read request goes on in the same transaction.
+            with session_scope(self.engine, write=False) as s:
+                before = self.address_failures(s, address) if code else 0
+                started = time.monotonic()
+                try:
+                    who = access.authenticate(s, code)
+                except Refused as exc:
+                    if code:  # a code was given and it was wrong (or its person inactive)
+                        wrong = True
+                        rest = access.login_delay(before) - (time.monotonic() - started)
+                        if rest > 0:
+                            time.sleep(rest)
+                    raise Unauthenticated(exc) from None
+                except BadInput as exc:  # not even shaped like a code
+                    raise Unauthenticated(exc) from None
+                if not write:
+                    yield s, who
+                    return
+            with session_scope(self.engine, write=True) as s:
+                yield s, who
+        except (OutreachError, Unauthenticated):
+            raise
+        except OperationalError as exc:
+            text = str(exc.orig).lower()
+            if "locked" in text or "busy" in text:
+                raise Failure(503, BUSY) from None
+            log.error("database error (%s)", exc.__class__.__name__)
+            raise Failure(503, "the ledger's database cannot be reached; nothing was "
+                               "written") from None
+        except Exception as exc:  # never a traceback with SQL parameters in a log
+            log.error("internal error (%s)", exc.__class__.__name__)
+            raise Failure(500, f"internal error ({exc.__class__.__name__}); nothing more "
+                               "was written") from None
+        finally:
+            access.settle(self.engine)
+            if wrong:
+                self.count_address(address)
+
+
+def server_options(trusted_proxies: list[str] | None = None) -> dict:
+    """uvicorn's settings for the service: ``X-Forwarded-For`` is believed only when it
+    comes from one of ``trusted_proxies`` (none by default), so that no client can pick
+    the address its wrong codes are counted under."""
+    trusted = list(trusted_proxies or [])
+    return {"proxy_headers": bool(trusted),
+            "forwarded_allow_ips": ",".join(trusted) if trusted else None,
+            "server_header": False}
+
+
+def _address(request: Request) -> str:
+    """The client's address as the server saw it (the proxy's, or with --trusted-proxy the
+    one the proxy forwarded)."""
+    host = request.client.host if request.client else None
+    return (host or "unknown")[:64]
+
+
+# --- what callers send --------------------------------------------------------------------
+
+
+class OutcomeIn(BaseModel):
+    """An outcome to record on one of your tasks."""
+
+    outcome: Optional[str] = Field(None, description="reached, no_answer, delivered, moved … "
+                                   "(empty: the kind's success, as `task done`).")
+    note: Optional[str] = Field(None, description="A short note for the next visit.")
+    answers: dict[str, str] = Field(default_factory=dict,
+                                    description="Survey answers, key → value.")
+    today: Optional[str] = Field(None, description="Date of the visit (YYYY-MM-DD).")
+    ask: bool = Field(False, description="When a survey still needs answers: record nothing "
+                      "and return the questions (with the values on record) instead.")
+
+
+bearer = HTTPBearer(auto_error=False, description="Your personal access code.")
+
+
+def _code(credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> str | None:
+    return credentials.credentials.strip() if credentials else None
+
+
+def _day(value: str | None) -> dt.date | None:
+    return parse_day(value, "--today") if value is not None else None
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """The service for the ledger at ``database_url`` (default: OUTREACH_DATABASE_URL or
+    the SQLite file under OUTREACH_HOME), resolved now: later changes of the environment
+    do not move it. Refuses (NotReady) a database that is missing or not upgraded."""
+    eng = make_engine(database_url or settings.database_url())
+    migrate.require_current(eng)
+    ledger = Ledger(eng)
+    app = FastAPI(title="outreach ledger service", version="1",
+                  description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
+    app.state.ledger = ledger
+
+    @app.middleware("http")
+    async def _no_store(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(OutreachError)
+    async def _domain(request: Request, exc: OutreachError):
+        status = next(code for cls, code in STATUS if isinstance(exc, cls))
+        return _error(status, str(exc), exc.exit_code)
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(request: Request, exc: Unauthenticated):
+        return _error(401, str(exc.cause), exc.cause.exit_code,
+                      **{"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(Failure)
+    async def _failure(request: Request, exc: Failure):
+        return _error(exc.status, str(exc), 1)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        first = (exc.errors() or [{}])[0]  # the place and the rule, never the value sent
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
+        return _error(422, f"bad request: {where or 'input'}: {first.get('msg', 'invalid')}",
+                      2)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail).lower(), 2 if exc.status_code < 500
+                      else 1, **(exc.headers or {}))
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict:
+        """Whether the service and its database answer (no code needed, nothing private)."""
+        try:
+            migrate.require_current(eng)
+        except (NotReady, SQLAlchemyError):
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return {"status": "ok"}
+
+    @app.get("/me", tags=["volunteer"])
+    def me(request: Request, code: str | None = Depends(_code)) -> dict:
+        """Who the code belongs to (`outreach whoami`, `outreach login`)."""
+        with ledger.acting(request, code) as (_, who):
+            return {"id": who.id, "name": who.name, "role": str(who.role),
+                    "branch_id": who.branch_id}
+
+    @app.get("/tasks", tags=["volunteer"])
+    def tasks(request: Request, code: str | None = Depends(_code),
+              all: bool = Query(False, description="Everyone's tasks (coordinators)."),
+              branch: Optional[str] = Query(None, description="Only this branch "
+                                            "(coordinators)."),
+              volunteer: Optional[int] = Query(None, description="Only this volunteer's "
+                                               "(coordinators)."),
+              kind: Optional[str] = None, status: Optional[str] = None,
+              today: Optional[str] = Query(None, description="Date for 'overdue'."),
+              limit: Optional[int] = Query(None, ge=1, le=1_000_000),
+              contacts: bool = Query(False, description="With phone and address (the run "
+                                     "sheet): your open tasks only.")) -> list[dict]:
+        """Your open tasks by due date (`outreach tasks`)."""
+        from tasks.worklist import list_tasks
+
+        with ledger.acting(request, code) as (s, who):
+            return list_tasks(s, actor=who, all_=all, branch=branch, volunteer_id=volunteer,
+                              kind=kind, status=status, today=_day(today), limit=limit,
+                              contacts=contacts)
+
+    @app.get("/tasks/{task_id}", tags=["volunteer"])
+    def task(request: Request, task_id: int, code: str | None = Depends(_code)) -> dict:
+        """What a visit needs (`outreach task show`): your own open tasks only."""
+        from tasks.worklist import task_view
+
+        with ledger.acting(request, code) as (s, who):
+            return task_view(s, task_id=task_id, actor=who)
+
+    @app.post("/tasks/{task_id}/outcomes", tags=["volunteer"])
+    def record(request: Request, task_id: int, body: OutcomeIn,
+               code: str | None = Depends(_code)) -> dict:
+        """Record what happened (`outreach task record`, `task done`): ``{"recorded": …}``,
+        or with ``ask`` and a survey still missing answers ``{"form": …}`` (nothing
+        written; the questions, and the values on record for your own open task)."""
+        from tasks.outcomes import record_outcome
+        from tasks.worklist import AnswerForm, record_or_ask
+
+        day = _day(body.today)
+        with ledger.acting(request, code, write=True) as (s, who):
+            if body.ask or body.outcome is None:
+                res = record_or_ask(s, task_id=task_id, outcome=body.outcome, actor=who,
+                                    note=body.note, answers=body.answers, today=day)
+                if isinstance(res, AnswerForm):
+                    if not body.ask:  # a survey's answers are missing: say which
+                        record_outcome(s, task_id=task_id, outcome=res.outcome, actor=who,
+                                       note=body.note, answers=body.answers, today=day)
+                    return {"form": asdict(res)}
+            else:
+                res = record_outcome(s, task_id=task_id, outcome=body.outcome, actor=who,
+                                     note=body.note, answers=body.answers, today=day)
+            return {"recorded": asdict(res)}
+
+    @app.post("/tasks/{task_id}/release", tags=["volunteer"])
+    def release(request: Request, task_id: int, code: str | None = Depends(_code)) -> dict:
+        """Hand one of your tasks back (`outreach task release`): it is open again."""
+        from tasks.outcomes import release
+
+        with ledger.acting(request, code, write=True) as (s, who):
+            t = release(s, task_id=task_id, actor=who)
+            return {"task_id": t.id, "status": str(t.status)}
+
+    return app

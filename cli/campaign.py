@@ -19,6 +19,7 @@ import typer
 from cli.common import actor, db_session, edge, parse_date
 from db.errors import BadInput
 from tasks.csvfile import safe_cell
+from tasks.rules import DUE_DAYS, MAX_ATTEMPTS, WINDOWS, check_not_future, check_period
 
 campaign_app = typer.Typer(help="Run a campaign through Prefect (coordinators).",
                            no_args_is_help=True)
@@ -45,14 +46,49 @@ class Format(str, Enum):
     json = "json"
 
 
+#: Seconds Prefect's temporary server may take to start (Prefect's default, 20, is less
+#: than a first start on a fresh Prefect home takes on an idle 2-core machine, 24-29 s).
+EPHEMERAL_STARTUP_S = 150
+
+
 def quiet_prefect() -> None:
     """Offline and quiet, set before Prefect is imported."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+                          str(EPHEMERAL_STARTUP_S))
     # The flow's log goes to Prefect (the UI); the terminal gets our own summary line,
     # never Prefect's console log with a failed run's traceback.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
+def running_stack():
+    """The stack `outreach stack up` started for this ledger, when its server answers
+    (then CLI-started runs go to it and show in its UI); None otherwise."""
+    from cli import stack as stack_mod
+    from db import settings
+
+    found = stack_mod.load()
+    if found is None or not found.procs or found.ledger != settings.database_url() \
+            or not stack_mod.auth_string() or not stack_mod.healthy(found.api_url):
+        return None
+    return found
+
+
+def use_prefect():
+    """Quiet Prefect, pointed at the running stack if there is one (before Prefect is
+    imported): its API, its auth string and its result storage. Returns the stack."""
+    quiet_prefect()
+    found = running_stack()
+    if found is not None:
+        from cli import stack as stack_mod
+
+        os.environ["PREFECT_API_URL"] = found.api_url
+        os.environ["PREFECT_API_AUTH_STRING"] = stack_mod.auth_string()
+        os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(
+            Path(found.home) / "prefect" / "storage")
+    return found
 
 
 def _coordinator() -> int:
@@ -64,14 +100,69 @@ def _coordinator() -> int:
         return who.id
 
 
-def _run_flow(fn, **params):
-    """Run a flow through Prefect in this process; domain errors come back as themselves."""
+def _run_flow(fn, stack=None, **params):
+    """Run a flow and return its result; domain errors come back as themselves.
+
+    With ``stack`` (see `use_prefect`) the run goes to the stack's deployment of the flow
+    and a worker runs it (it shows in the UI); otherwise it runs in this process on
+    Prefect's temporary server, whose failure to start is one line."""
     from prefect.exceptions import PrefectException
 
+    from db.errors import NotReady
+
     try:
+        if stack is not None:
+            return _run_deployment(fn.name, stack, params)
         return fn(**params)
     except PrefectException as exc:
         raise BadInput(f"the flow could not start: {exc.__class__.__name__}") from None
+    except RuntimeError as exc:
+        if "ephemeral" not in str(exc).lower() and "temporary" not in str(exc).lower():
+            raise
+        limit = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+        raise NotReady(f"Prefect's temporary server did not start in {limit} s (a busy "
+                       "machine?); nothing was run: try again, or start the stack once "
+                       "(`outreach stack up`) and runs go to it") from None
+
+
+def _run_deployment(name: str, stack, params: dict):
+    """Run the stack's deployment ``name/name`` with ``params`` and wait for its result."""
+    import datetime as dt
+
+    from prefect.deployments import run_deployment
+    from pydantic import SecretStr
+
+    from cli import stack as stack_mod
+    from db.errors import OutreachError, Refused
+
+    if stack_mod.online_workers(stack.api_url) < 1:
+        raise Refused(f"the stack at {stack.url} has no worker online; see `outreach stack "
+                      "status`")
+    plain = {k: v.isoformat() if isinstance(v, dt.date) else
+             v.get_secret_value() if isinstance(v, SecretStr) else v
+             for k, v in params.items() if v is not None}
+    run = run_deployment(f"{name}/{name}", parameters=plain, timeout=None, poll_interval=1)
+    where = f"{stack.url}/runs/flow-run/{run.id}"
+    typer.echo(f"ran on the stack: {where}", err=True)
+    state = run.state
+    try:  # a failed run keeps its exception: a domain error comes back as itself
+        result = state.result() if state is not None else None
+    except OutreachError:
+        raise
+    except Exception:  # noqa: BLE001 - any other reason is one line, never its text
+        result = None  # (an exception's text can carry SQL parameters: contact details)
+    if state is not None and state.is_completed() and isinstance(result, dict):
+        return result
+    ended = state.name if state is not None else "without a state"
+    raise Refused(f"the {name} run ended {ended}; its log is in the UI: {where}")
+
+
+#: The flows' parameter for each kind's window (`tasks.rules.WINDOWS`: choices, default).
+_WINDOW_PARAM = {Kind.survey: "not_confirmed_within", Kind.phone_visit: "not_reached_within"}
+_WITHIN_HELP = (
+    f"Survey: not confirmed within ({', '.join(map(str, WINDOWS['survey'][0]))}); "
+    f"phone visits: not reached within ({', '.join(map(str, WINDOWS['phone_visit'][0]))}) "
+    "days.")
 
 
 @campaign_app.command("run")
@@ -86,13 +177,13 @@ def campaign_run(
         help="Delivery: the title of the study material.")] = None,
     today: Annotated[Optional[str], typer.Option(
         help="Plan as of this date (YYYY-MM-DD).")] = None,
-    within_days: Annotated[Optional[int], typer.Option(
-        help="Survey: not confirmed within (180, 365, 730); phone visits: not reached "
-             "within (14, 30, 60, 90) days.")] = None,
+    within_days: Annotated[Optional[int], typer.Option(help=_WITHIN_HELP)] = None,
     due_days: Annotated[int, typer.Option(help="Tasks are due this many days later.",
-                                          min=1, max=90)] = 14,
+                                          min=DUE_DAYS.low, max=DUE_DAYS.high)]
+    = DUE_DAYS.default,
     max_attempts: Annotated[int, typer.Option(help="Failed attempts before a task fails.",
-                                              min=1, max=5)] = 3,
+                                              min=MAX_ATTEMPTS.low, max=MAX_ATTEMPTS.high)]
+    = MAX_ATTEMPTS.default,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count; write nothing.")]
     = False,
 ) -> None:
@@ -108,8 +199,6 @@ def campaign_run(
     """
     from tabulate import tabulate
 
-    from tasks.plan import check_period
-
     day = parse_date(today, "--today")
     if material and kind != Kind.delivery:
         raise BadInput("--material goes with delivery campaigns only")
@@ -122,21 +211,19 @@ def campaign_run(
         with db_session(write=False) as s:
             if get_branch(s, name=branch) is None:
                 raise BadInput(f"no branch named {branch[:60]!r}")
-    quiet_prefect()
+    stack = use_prefect()
     from flows.campaigns import FLOWS
 
     params = dict(period=period or "", branch=branch or "", today=day, dry_run=dry_run,
                   due_days=due_days, max_attempts=max_attempts)
-    windows = {Kind.survey: ("not_confirmed_within", (180, 365, 730)),
-               Kind.phone_visit: ("not_reached_within", (14, 30, 60, 90))}
     if within_days is not None:
-        if kind not in windows or within_days not in windows[kind][1]:
-            allowed = ", ".join(str(d) for d in windows.get(kind, ("", ()))[1]) or "none"
+        if kind not in _WINDOW_PARAM or within_days not in WINDOWS[kind.value][0]:
+            allowed = ", ".join(map(str, WINDOWS.get(kind.value, ((),))[0])) or "none"
             raise BadInput(f"--within-days for {kind.value} takes one of: {allowed}")
-        params[windows[kind][0]] = within_days
+        params[_WINDOW_PARAM[kind]] = within_days
     if kind == Kind.delivery:
         params["material"] = material or "Monthly study materials"
-    result = _run_flow(FLOWS[kind.value], **params)
+    result = _run_flow(FLOWS[kind.value], stack, **params)
     if dry_run:
         typer.echo(f"dry run {kind.value} {result['period']}: {result['targeted']} members "
                    "would be targeted; nothing was written")
@@ -155,23 +242,50 @@ def campaign_run(
 @edge
 def follow_up(
     today: Annotated[Optional[str], typer.Option(
-        help="Sweep as of this date (YYYY-MM-DD).")] = None,
+        help="Sweep as of this date (YYYY-MM-DD); not after tomorrow.")] = None,
 ) -> None:
     """Run the daily follow-up through Prefect: expire, fail, escalate, reassign, remind.
 
     Example: outreach follow-up --today 2026-12-01
     """
     day = parse_date(today, "--today")
+    if day is not None:
+        check_not_future(day, "--today")  # the sweep acts on what happened
     _coordinator()
-    quiet_prefect()
+    stack = use_prefect()
     from flows.followup import follow_up as flow_fn
 
-    result = _run_flow(flow_fn, today=day)
+    result = _run_flow(flow_fn, stack, today=day)
     typer.echo(f"follow-up {result['today']}: {result['expired']} expired, {result['failed']} "
                f"failed, {result['unreachable']} members unreachable, {result['escalations']} "
                f"escalations, {result['released']} released from inactive volunteers, "
                f"{result['assigned']} assigned, {result['overdue_tasks']} overdue tasks with "
                f"{result['volunteers_with_overdue']} volunteers")
+
+
+def _ticket(minutes: int | None = None) -> str:
+    """A run ticket for record-outcomes, made with the caller's access code."""
+    from db import settings
+    from tasks import tickets
+
+    with db_session() as s:
+        return tickets.issue(s, settings.token(), purpose="record-outcomes",
+                             minutes=minutes or tickets.MINUTES)
+
+
+@outcomes_app.command("ticket")
+@edge
+def outcomes_ticket(
+    minutes: Annotated[int, typer.Option(help="How long the ticket is good for (1-60).")]
+    = 15,
+) -> None:
+    """Print a run ticket for the record-outcomes form in the Prefect UI: good for one run
+    and a few minutes, and the rows are recorded by you. Never type your access code into
+    Prefect: it keeps run parameters in clear.
+
+    Example: outreach outcomes ticket
+    """
+    typer.echo(_ticket(minutes))
 
 
 @outcomes_app.command("import")
@@ -191,11 +305,14 @@ def outcomes_import(
 
     day = parse_date(today, "--today")
     load_results_file(file)  # refuse a file that is not CSV before starting Prefect
-    who = _coordinator()
-    quiet_prefect()
+    ticket = _ticket()  # the flow records as the coordinator whose code made it
+    stack = use_prefect()
+    from pydantic import SecretStr
+
     from flows.outcomes import record_outcomes
 
-    result = _run_flow(record_outcomes, path=str(file.resolve()), recorded_by=who, today=day)
+    result = _run_flow(record_outcomes, stack, path=str(file.resolve()),
+                       ticket=SecretStr(ticket), today=day)
     typer.echo(f"{file.name}: {result['rows']} rows, {result['applied']} applied, "
                f"{result['duplicates']} already applied before, {len(result['problems'])} "
                "refused")
@@ -233,21 +350,20 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
     import datetime as dt
 
     from tasks import coverage
-    from tasks.access import require_coordinator
 
     day = parse_date(today, "--today") or dt.date.today()
     if period is not None:
-        coverage.month_bounds(period, day)  # refused for every report, not only coverage
+        check_period(period)  # refused for every report, not only coverage
     with db_session(write=False) as s:
-        require_coordinator(actor(s))
+        who = actor(s)  # each report checks who may read it
         if which == Report.coverage:
-            rows = coverage.coverage(s, today=day, period=period)
+            rows = coverage.coverage(s, today=day, period=period, actor=who)
         elif which == Report.volunteers:
-            rows = coverage.volunteer_workload(s, today=day)
+            rows = coverage.volunteer_workload(s, today=day, actor=who)
         elif which == Report.unreachable:
-            rows = coverage.unreachable_list(s, today=day)
+            rows = coverage.unreachable_list(s, today=day, actor=who)
         else:
-            rows = coverage.movements(s, period=period, today=day)
+            rows = coverage.movements(s, period=period, today=day, actor=who)
     emit(rows, format)
 
 

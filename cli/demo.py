@@ -31,6 +31,9 @@ MIX = {
                  ("inaccessible", 3), ("temporarily_away", 2), ("moved", 2), ("refused", 1)],
     "escalation": [("reached", 60), ("no_answer", 30), ("moved", 5), ("deceased", 5)],
 }
+#: The demo's week: rounds of visits on these days after the start, the sweep on the last.
+DAYS = 7
+ROUNDS = (0, 3, DAYS)
 #: One member in this many never answers: they become unreachable and are escalated.
 HARD_TO_REACH = 12
 
@@ -59,15 +62,21 @@ def _round(path: Path, day: dt.date, coordinator, rng: random.Random) -> int:
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["task_id", "outcome", "note", "answers", "date"])
+        written = 0
         for r in due:
             kind = r["kind"]
+            if kind == "escalation" and day < dt.date.today():
+                # Escalations are made now, by the earlier rounds' outcomes: a call
+                # cannot be recorded on a day before its task existed.
+                continue
             if r["member_id"] % HARD_TO_REACH == 0 and kind != "escalation":
                 outcome = "not_home" if kind == "delivery" else "no_answer"
             else:
                 outcome = _pick(rng, kind)
             w.writerow([r["id"], outcome, f"demo round {day}", _answers(outcome, kind),
                         day.isoformat()])
-    return len(due)
+            written += 1
+    return written
 
 
 @edge
@@ -88,7 +97,8 @@ def demo(
     from cli.common import parse_date
     from db import settings
 
-    start = parse_date(today, "--today") or dt.date.today()
+    # The demo plays a week that ends today: visits cannot be recorded in the future.
+    start = parse_date(today, "--today") or dt.date.today() - dt.timedelta(days=DAYS)
     folder = settings.home() / "demo"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in ("outreach.db", "outreach.db-wal", "outreach.db-shm"):
@@ -103,7 +113,7 @@ def demo(
     from db.session import engine
     from seed.generate import seed_ledger
     from tasks import coverage
-    from tasks.access import authenticate
+    from tasks.access import SYSTEM, authenticate
 
     typer.echo(f"demo database: {folder / 'outreach.db'}")
     migrate.upgrade(engine())
@@ -118,6 +128,9 @@ def demo(
     from flows.campaigns import delivery, phone_visit, survey
     from flows.followup import follow_up
     from flows.outcomes import record_outcomes
+    from pydantic import SecretStr
+
+    from tasks import tickets
 
     period = f"{start:%Y-%m}"
     typer.echo("2. campaigns through Prefect:")
@@ -128,19 +141,21 @@ def demo(
                    f"{out['still_open']:5} without a volunteer")
     rng = random.Random(seed)
     typer.echo("3. volunteers record what happened (three rounds of visits):")
-    for i, offset in enumerate((0, 3, 6), 1):
+    for i, offset in enumerate(ROUNDS, 1):
         day = start + dt.timedelta(days=offset)
         path = folder / f"results-round-{i}.csv"
         n = _round(path, day, coordinator, rng)
-        out = record_outcomes(path=str(path), recorded_by=coordinator.id, today=day)
+        with db_session() as s:  # the flow records as the coordinator the ticket names
+            ticket = tickets.issue(s, code, purpose="record-outcomes")
+        out = record_outcomes(path=str(path), ticket=SecretStr(ticket), today=day)
         typer.echo(f"   round {i} ({day}): {n} visits, {out['applied']} recorded, "
                    f"{out['escalations']} escalations, {len(out['problems'])} refused")
-    sweep = start + dt.timedelta(days=7)
+    sweep = start + dt.timedelta(days=DAYS)
     out = follow_up(today=sweep)
     typer.echo(f"4. follow-up {sweep}: {out['failed']} failed, {out['unreachable']} became "
                f"unreachable, {out['escalations']} escalations, {out['assigned']} assigned, "
                f"{out['overdue_tasks']} overdue")
     with db_session(write=False) as s:
-        rows = coverage.coverage(s, today=sweep, period=period)
+        rows = coverage.coverage(s, today=sweep, period=period, actor=SYSTEM)
     typer.echo(f"\nCoverage {period} (as of {sweep}):")
     typer.echo(tabulate(rows, headers="keys", tablefmt="simple"))

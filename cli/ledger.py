@@ -1,4 +1,8 @@
-"""Ledger commands: db, seed, volunteers, members import/export, member show, login."""
+"""Ledger commands: db, seed, volunteers, members import/export, member show.
+
+(`login`, `logout` and `whoami` are in `cli.volunteer`: they also talk to the ledger
+service.)
+"""
 
 from __future__ import annotations
 
@@ -81,7 +85,8 @@ def seed(
 ) -> None:
     """Fill the ledger with realistic made-up members, branches and volunteers.
 
-    Needs no code on a database without a coordinator; after that, a coordinator's.
+    Needs no code on a database without a coordinator — but then --codes, so that the
+    coordinators it creates can log in; after that, a coordinator's code.
 
     Example: outreach seed --members 5000 --seed 7 --codes codes.csv
     """
@@ -90,18 +95,35 @@ def seed(
 
 @edge
 def _seed(members, volunteers, seed_, locale, codes) -> None:
-    from tasks.people import require_ledger_writer
+    import os
+
+    from cli.common import open_private
+    from tasks.people import check_seed
 
     if locale not in ("en_US", "zh_CN"):
         raise BadInput(f"locale must be en_US or zh_CN, not {locale!r}")
     with db_session(write=False) as s:
-        require_ledger_writer(s, actor(s, required=False), bootstrap=True)
+        check_seed(s, actor=_bootstrap_actor(s), codes_kept=codes is not None)
+    # The codes' file is opened (0600) before anything is written: a path that cannot be
+    # written is refused while the ledger is still untouched.
+    made = codes is not None and not codes.exists()
+    fd = open_private(str(codes)) if codes is not None else None
     from db.session import engine
     from seed.generate import seed_ledger
 
-    result = seed_ledger(engine(), members=members, volunteers=volunteers, seed=seed_,
-                         locale=locale)
-    if codes is not None:
+    try:
+        result = seed_ledger(engine(), members=members, volunteers=volunteers, seed=seed_,
+                             locale=locale)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+            if made:  # the seed wrote nothing: neither does the command
+                codes.unlink(missing_ok=True)
+        raise
+    typer.echo(f"seeded {result.members} members ({result.away} away, {result.homebound} "
+               f"homebound), {result.volunteers} volunteers ({result.coordinators} "
+               f"coordinators), {result.branches} branches")
+    if fd is not None:
         import csv
         import io
 
@@ -109,13 +131,29 @@ def _seed(members, volunteers, seed_, locale, codes) -> None:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["volunteer_id", "name", "role", "branch", "code"])
         w.writerows(result.codes)
-        write_private(str(codes), buf.getvalue())
-    typer.echo(f"seeded {result.members} members ({result.away} away, {result.homebound} "
-               f"homebound), {result.volunteers} volunteers ({result.coordinators} "
-               f"coordinators), {result.branches} branches")
-    if codes is not None:
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(buf.getvalue())
+        except OSError as exc:
+            from db.errors import Refused
+
+            raise Refused(f"the ledger WAS seeded, but the access codes could not be written "
+                          f"to {str(codes)!r} ({exc.strerror}): give the new people codes "
+                          "with `outreach volunteer new-code ID`") from None
         typer.echo(f"access codes written to {codes} (mode 0600)")
+    else:
+        typer.echo("access codes not kept (no --codes): give the new people codes with "
+                   "`outreach volunteer new-code ID`")
     _print_summary()
+
+
+def _bootstrap_actor(s):
+    """Who acts where a ledger without a coordinator needs no code: nobody (None) until the
+    first coordinator exists — a stale OUTREACH_TOKEN or stored code is then ignored, not
+    refused — and after that whoever the code says (None without one)."""
+    from tasks.access import coordinator_exists
+
+    return actor(s, required=False) if coordinator_exists(s) else None
 
 
 def _print_summary() -> None:
@@ -144,12 +182,11 @@ def volunteer_add(
 
     Example: outreach volunteer add "Li Wei" --branch North --capacity 15
     """
-    from tasks.people import add_volunteer, require_ledger_writer
+    from tasks.people import add_volunteer
 
     with db_session() as s:
-        require_ledger_writer(s, actor(s, required=False), bootstrap=coordinator)
-        vol, code, created = add_volunteer(s, name=name, branch=branch,
-                                           coordinator=coordinator, capacity=capacity)
+        vol, code, created = add_volunteer(s, name=name, branch=branch, coordinator=coordinator,
+                                           capacity=capacity, actor=_bootstrap_actor(s))
         role = "coordinator" if coordinator else "volunteer"
     if created:
         typer.echo(f"created branch {branch!r}")
@@ -163,12 +200,10 @@ def volunteer_list() -> None:
     """List volunteers and coordinators with their open tasks (coordinators only)."""
     from tabulate import tabulate
 
-    from tasks.access import require_coordinator
     from tasks.reports import volunteer_list as rows_of
 
     with db_session(write=False) as s:
-        require_coordinator(actor(s))
-        rows = rows_of(s)
+        rows = rows_of(s, actor=actor(s))
     typer.echo(tabulate(rows, headers="keys", tablefmt="simple"))
 
 
@@ -177,15 +212,41 @@ def volunteer_list() -> None:
 def volunteer_deactivate(
     volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
 ) -> None:
-    """Mark a volunteer inactive; follow-up hands their open tasks to others."""
-    from tasks.access import require_coordinator
+    """Mark a volunteer inactive; follow-up hands their open tasks to others.
+
+    The last active coordinator cannot be made inactive.
+
+    Example: outreach volunteer deactivate 17
+    """
+    _set_active(volunteer, False)
+
+
+@volunteer_app.command("activate")
+@edge
+def volunteer_activate(
+    volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
+) -> None:
+    """Mark an inactive volunteer (or coordinator) active again.
+
+    Example: outreach volunteer activate 17
+    """
+    _set_active(volunteer, True)
+
+
+def _set_active(ref: str, active: bool) -> None:
     from tasks.people import get_volunteer, set_volunteer_active
 
     with db_session() as s:
-        require_coordinator(actor(s))
-        vol = get_volunteer(s, ref=volunteer)
-        set_volunteer_active(s, volunteer=vol, active=False)
-    typer.echo(f"volunteer {vol.id} is inactive; `outreach follow-up` reassigns their tasks")
+        who = actor(s)
+        vol = get_volunteer(s, ref=ref)
+        changed = set_volunteer_active(s, volunteer=vol, active=active, actor=who)
+    state = "active" if active else "inactive"
+    if not changed:
+        typer.echo(f"volunteer {vol.id} is already {state}")
+    elif active:
+        typer.echo(f"volunteer {vol.id} is active again")
+    else:
+        typer.echo(f"volunteer {vol.id} is inactive; `outreach follow-up` reassigns their tasks")
 
 
 @volunteer_app.command("new-code")
@@ -224,15 +285,12 @@ def members_import(
     """
     from tasks.csvfile import is_file
     from tasks.ledger import import_ledger, read_ledger
-    from tasks.people import require_ledger_writer
 
     if not is_file(file):
         raise BadInput(f"no such file: {file}")
     rows = read_ledger(file)
     with db_session() as s:
-        who = actor(s, required=False)
-        require_ledger_writer(s, who)
-        res = import_ledger(s, rows, actor=who, source=file.name)
+        res = import_ledger(s, rows, actor=actor(s, required=False), source=file.name)
     typer.echo(f"imported {file.name}: {res.created} new, {res.updated} updated "
                f"({res.changes} field changes recorded), {res.unchanged} unchanged")
     if res.branches_created:
@@ -252,13 +310,11 @@ def members_export(
     """
     import io
 
-    from tasks.access import require_coordinator
     from tasks.ledger import export_ledger
 
     with db_session(write=False) as s:
-        require_coordinator(actor(s))
         buf = io.StringIO()
-        n = export_ledger(s, buf)
+        n = export_ledger(s, buf, actor=actor(s))
     if str(file) == "-":
         sys.stdout.write(buf.getvalue())
         return
@@ -286,49 +342,21 @@ def member_show(
     typer.echo(text)
 
 
-def login(
-    code: Annotated[Optional[str], typer.Option(
-        help="The access code (asked for, hidden, when not given).")] = None,
+@member_app.command("reactivate")
+@edge
+def member_reactivate(
+    ref: Annotated[str, typer.Argument(metavar="ID_OR_LEDGER_NO",
+                                       help="Ledger number (e.g. M0000042) or member id.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the member's history).")],
 ) -> None:
-    """Store your personal access code so that the next commands know who you are.
+    """Undo a member's do-not-contact (coordinators): the member is unverified again, so
+    that the next survey confirms their details; the reason goes into the history.
 
-    Example: outreach login   (then type the code you were given)
+    Example: outreach member reactivate M0000042 --reason "asked to be visited again"
     """
-    _login(code)
+    from tasks.people import reactivate_member
 
-
-@edge
-def _login(code: Optional[str]) -> None:
-    from tasks.access import authenticate
-
-    if code is None:
-        if not sys.stdin.isatty():
-            code = sys.stdin.readline().strip()
-        else:
-            code = typer.prompt("Access code", hide_input=True)
-    with db_session(write=False) as s:
-        who = authenticate(s, code)
-    path = settings.token_path()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the code's folder: ours only
-    write_private(str(path), code.strip() + "\n")
-    typer.echo(f"logged in as {who.name} ({who.role} {who.id})")
-
-
-def logout() -> None:
-    """Forget the stored access code."""
-    path = settings.token_path()
-    if path.exists():
-        path.unlink()
-        typer.echo("logged out")
-    else:
-        typer.echo("not logged in")
-
-
-@edge
-def whoami() -> None:
-    """Print who the stored access code belongs to."""
-    with db_session(write=False) as s:
-        who = actor(s)
-    typer.echo(f"{who.name} ({who.role} {who.id}, branch {who.branch_id})")
-
-
+    with db_session() as s:
+        m = reactivate_member(s, member_ref=ref, reason=reason, actor=actor(s))
+        mid, status = m.id, m.status
+    typer.echo(f"member {mid} is {status} again")

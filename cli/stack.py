@@ -10,6 +10,13 @@ when it was started before its process group (and anything it spawned) is ended.
 The Prefect server keeps its own home and database in ``$OUTREACH_HOME/stack/prefect``
 (or on PostgreSQL with ``--postgres``), never in ``~/.prefect``. Telemetry is off.
 
+The stack is locked: `up` keeps a basic-auth string (``outreach:<random>``) in
+``$OUTREACH_HOME/stack/auth`` (0600). The server gets it as
+``PREFECT_SERVER_API_AUTH_STRING`` (its API answers 401 without it, its UI asks for it),
+the workers and `prefect deploy` as ``PREFECT_API_AUTH_STRING``. `up` also starts the
+ledger service (`outreach serve`). Every process gets an explicit environment
+(`environment`): what it needs, never the caller's access code or anything else of theirs.
+
 Only the standard library and subprocess here: Prefect runs in the processes started,
 never in this one (the volunteer commands share this CLI and must start fast).
 """
@@ -39,6 +46,10 @@ stack_app = typer.Typer(help="Run the Prefect server, deployments and workers on
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POOL = "outreach"
 DEFAULT_PORT = 4200
+SERVICE_PORT = 8765
+AUTH_USER = "outreach"
+#: What the stack's processes keep of the caller's environment (besides those set here).
+PASSED_ON = ("PATH", "HOME", "LANG", "TZ", "TMPDIR", "PREFECT_LOGGING_LEVEL")
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 PG_PREFECT_DB = "outreach_prefect"
 PG_LEDGER_DB = "outreach"
@@ -67,6 +78,7 @@ class Stack:
     prefect_database: str = "sqlite"
     procs: list[Proc] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    service_url: str = ""
 
     @property
     def api_url(self) -> str:
@@ -82,6 +94,38 @@ def stack_dir() -> Path:
 
 def state_path() -> Path:
     return stack_dir() / "stack.json"
+
+
+def auth_path() -> Path:
+    """The file with the stack's basic-auth string (``outreach:<random>``), 0600."""
+    return stack_dir() / "auth"
+
+
+def auth_string() -> str | None:
+    """The stack's basic-auth string, or None when no stack was ever started here."""
+    try:
+        return auth_path().read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def ensure_auth() -> str:
+    """The stack's auth string: kept when it exists (browsers that logged in stay logged
+    in), made otherwise; the file is 0600 either way."""
+    path = auth_path()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    current = auth_string()
+    if current:
+        path.chmod(0o600)
+        return current
+    import secrets
+
+    value = f"{AUTH_USER}:{secrets.token_urlsafe(24)}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value + "\n")
+    path.chmod(0o600)
+    return value
 
 
 def load() -> Stack | None:
@@ -239,12 +283,23 @@ def _reap() -> None:
 # --- the Prefect API, by plain HTTP -----------------------------------------------------------
 
 
+def basic(auth: str) -> str:
+    """The Authorization header of a basic-auth string ``user:password``."""
+    import base64
+
+    return "Basic " + base64.b64encode(auth.encode()).decode()
+
+
 def _http(method: str, url: str, body: dict | None = None, timeout: float = 10.0):
+    """A JSON request to the stack's own server, with the stack's auth string."""
     import urllib.request  # not at import: it costs the volunteer commands ~10 ms
 
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    auth = auth_string()
+    if auth:
+        headers["Authorization"] = basic(auth)
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         raw = resp.read()
         return json.loads(raw) if raw else None
@@ -257,8 +312,20 @@ def healthy(api_url: str) -> bool:
         return False
 
 
+def service_healthy(url: str) -> bool:
+    """The ledger service answers ``GET /health`` (no code needed)."""
+    try:
+        _http("GET", f"{url}/health", timeout=3)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # Like the servers themselves: a port left in TIME_WAIT by a stack just stopped is
+        # free; one that something listens on is not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -322,11 +389,18 @@ def ledger_is_current(url: str) -> bool:
 # --- up / down / status -------------------------------------------------------------------
 
 
-def environment(stack: Stack, prefect_db_url: str | None) -> dict:
-    """The environment of every process the stack starts."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+def environment(stack: Stack, prefect_db_url: str | None, auth: str, *,
+                role: str = "client") -> dict:
+    """The environment of a process the stack starts, built from nothing: a few things of
+    the caller's (PATH, HOME, LANG, LC_*, TZ), the ledger's URL, Prefect's settings, the
+    project dir — never OUTREACH_TOKEN, a database password of the caller's shell or
+    anything else. ``role``: ``server`` gets the auth string the API checks, ``client``
+    (deploy, workers and the flow runs they start) the one it sends, ``service`` (the
+    ledger service, which never calls Prefect) neither."""
+    env = {k: v for k, v in os.environ.items() if k in PASSED_ON or k.startswith("LC_")}
     home = Path(stack.home)
     env.update({
+        "OUTREACH_HOME": str(settings.home().resolve()),
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_HOME": str(home / "prefect"),
@@ -341,19 +415,32 @@ def environment(stack: Stack, prefect_db_url: str | None) -> dict:
         "OUTREACH_PROJECT_DIR": str(PROJECT_DIR),
         "OUTREACH_DATABASE_URL": stack.ledger,
         "PYTHONUNBUFFERED": "1",
+        # Flow runs keep their return value (counts only) so that `outreach campaign run`
+        # can print it when it sends the run to this stack; tasks keep nothing.
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
     })
-    for k in ("PREFECT_LOGGING_LEVEL",):  # a caller's choice of log level carries over
-        if k in os.environ:
-            env[k] = os.environ[k]
-    if prefect_db_url:
-        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db_url
+    env.setdefault("PATH", os.defpath)
+    if role == "server":
+        env["PREFECT_SERVER_API_AUTH_STRING"] = auth
+        if prefect_db_url:
+            env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db_url
+    elif role == "client":
+        env["PREFECT_API_AUTH_STRING"] = auth
     return env
+
+
+def outreach_exe() -> list[str]:
+    """The `outreach` command of this environment."""
+    here = Path(sys.executable).parent / "outreach"
+    return [str(here)] if here.exists() else [sys.executable, "-c",
+                                              "from cli.main import run; run()"]
 
 
 def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
        pg_server: str = PG_SERVER, prefect_db: str = PG_PREFECT_DB,
        ledger_db: str = PG_LEDGER_DB, timeout: float = 180.0,
-       say=lambda line: None) -> Stack:
+       service_port: int = SERVICE_PORT, say=lambda line: None) -> Stack:
     """Start the stack; on any failure stop what was started and raise StackError."""
     running = load()
     if running and any(is_ours(p) for p in running.procs):
@@ -361,6 +448,9 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
                          "first")
     if not port_free(port):
         raise StackError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
+    if service_port == port or not port_free(service_port):
+        raise StackError(f"port {service_port} on 127.0.0.1 is in use; choose another with "
+                         "--service-port")
     if workers < 1:
         raise StackError("--workers must be at least 1")
     sdir = stack_dir()
@@ -368,6 +458,7 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
     (sdir / "prefect").mkdir(exist_ok=True)
     for old in sdir.glob("*.log"):
         old.unlink()
+    auth = ensure_auth()
     prefect_db_url = None
     if postgres:
         ensure_pg_database(pg_server, prefect_db)
@@ -383,24 +474,16 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
                 "flow runs will fail until `outreach db upgrade`")
     stack = Stack(port=port, url=f"http://127.0.0.1:{port}", home=str(sdir), ledger=ledger,
                   postgres=postgres,
-                  prefect_database=mask(prefect_db_url) if prefect_db_url else "sqlite")
-    env = environment(stack, prefect_db_url)
+                  prefect_database=mask(prefect_db_url) if prefect_db_url else "sqlite",
+                  service_url=f"http://127.0.0.1:{service_port}")
+    env = environment(stack, prefect_db_url, auth)
     exe = prefect_exe()
-    t0 = time.monotonic()
     try:
-        server = spawn("server", [exe, "server", "start", "--host", "127.0.0.1", "--port",
-                                  str(port)], env, sdir / "server.log", PROJECT_DIR)
-        stack.procs.append(server)
-        save(stack)
-        while not healthy(stack.api_url):
-            if not _running(server):
-                raise StackError(f"the Prefect server stopped while starting; see "
-                                 f"{server.log}")
-            if time.monotonic() - t0 > timeout:
-                raise StackError(f"the Prefect server did not come up in {timeout:.0f} s; "
-                                 f"see {server.log}")
-            time.sleep(0.5)
-        stack.timings["server_ready_s"] = round(time.monotonic() - t0, 1)
+        stack.timings["server_ready_s"] = _start(
+            stack, "server", [exe, "server", "start", "--host", "127.0.0.1", "--port",
+                              str(port)], environment(stack, prefect_db_url, auth,
+                                                      role="server"),
+            lambda: healthy(stack.api_url), "the Prefect server", timeout)
         say(f"server ready at {stack.url} in {stack.timings['server_ready_s']} s")
 
         t1 = time.monotonic()
@@ -428,6 +511,14 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
             time.sleep(0.5)
         stack.timings["workers_online_s"] = round(time.monotonic() - t2, 1)
         say(f"{workers} worker(s) online in {stack.timings['workers_online_s']} s")
+
+        stack.timings["service_ready_s"] = _start(
+            stack, "service", [*outreach_exe(), "serve", "--host", "127.0.0.1", "--port",
+                               str(service_port)], environment(stack, None, auth,
+                                                               role="service"),
+            lambda: service_healthy(stack.service_url), "the ledger service", timeout)
+        say(f"ledger service ready at {stack.service_url} in "
+            f"{stack.timings['service_ready_s']} s")
     except BaseException:
         for p in reversed(stack.procs):
             stop(p, grace=10)
@@ -436,6 +527,23 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
         raise
     save(stack)
     return stack
+
+
+def _start(stack: Stack, name: str, argv: list[str], env: dict, ready, what: str,
+           timeout: float) -> float:
+    """Start one long-running process (log ``<name>.log``), wait until ``ready()``; refuse
+    when it stops or takes longer than ``timeout``. Returns the seconds it took."""
+    t0 = time.monotonic()
+    proc = spawn(name, argv, env, Path(stack.home) / f"{name}.log", PROJECT_DIR)
+    stack.procs.append(proc)
+    save(stack)
+    while not ready():
+        if not _running(proc):
+            raise StackError(f"{what} stopped while starting; see {proc.log}")
+        if time.monotonic() - t0 > timeout:
+            raise StackError(f"{what} did not come up in {timeout:.0f} s; see {proc.log}")
+        time.sleep(0.3)
+    return round(time.monotonic() - t0, 1)
 
 
 def _run(spec: list, env: dict, log: Path, timeout: float) -> None:
@@ -489,6 +597,10 @@ def status_lines() -> list[str]:
     up_ = healthy(stack.api_url)
     lines.append(f"Prefect UI:  {stack.url}   ({'healthy' if up_ else 'NOT answering'})")
     lines.append(f"API:         {stack.api_url}")
+    lines.append(f"auth string: in {auth_path()} (the UI asks for it; keep it private)")
+    if stack.service_url:
+        ok = "healthy" if service_healthy(stack.service_url) else "NOT answering"
+        lines.append(f"ledger service: {stack.service_url}   ({ok})")
     lines.append(f"ledger:      {mask(stack.ledger)}")
     lines.append(f"Prefect db:  {stack.prefect_database}")
     for p in stack.procs:
@@ -527,9 +639,13 @@ def up_cmd(
         help="With --postgres: the database of the ledger.")] = PG_LEDGER_DB,
     timeout: Annotated[float, typer.Option(
         help="Seconds to wait for the server, the deployments and the workers.")] = 180.0,
+    service_port: Annotated[int, typer.Option(
+        help="Port of the ledger service (`outreach serve`) on 127.0.0.1.")] = SERVICE_PORT,
 ) -> None:
     """Start the Prefect server (with its UI) on 127.0.0.1, deploy every flow of
-    prefect.yaml and start the worker(s). Logs and pids go to $OUTREACH_HOME/stack/.
+    prefect.yaml, start the worker(s) and the ledger service. Logs and pids go to
+    $OUTREACH_HOME/stack/; the auth string the UI and API ask for is in
+    $OUTREACH_HOME/stack/auth (0600).
 
     \b
     Examples:
@@ -541,10 +657,11 @@ def up_cmd(
     try:
         stack = up(port=port, workers=n, postgres=postgres, pg_server=pg_server,
                    prefect_db=prefect_db, ledger_db=ledger_db, timeout=timeout,
-                   say=typer.echo)
+                   service_port=service_port, say=typer.echo)
     except StackError as exc:
         _fail(exc)
-    typer.echo(f"the stack runs: open {stack.url} — logs in {stack.home}; "
+    typer.echo(f"the stack runs: open {stack.url} and log in with the auth string in "
+               f"{auth_path()}; ledger service at {stack.service_url}; logs in {stack.home}; "
                "`outreach stack down` stops it")
 
 

@@ -1,4 +1,9 @@
-"""Applying a results file (paper run sheets, offline volunteers) through Prefect."""
+"""Applying a results file (paper run sheets, offline volunteers) through Prefect.
+
+Who records is never a plain parameter: the form takes a run ticket (`tasks.tickets`),
+which the flow redeems before it reads a line — a wrong, used or expired ticket fails the
+run with nothing applied — and every row is recorded by the coordinator it stands for.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ from typing import Annotated, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import Field
+from prefect.utilities.annotations import quote
+from pydantic import Field, SecretStr
 
-from db.errors import Refused
-from db.models import Volunteer
 from db.session import session_scope
 from flows import common
+from tasks import tickets
 from tasks.access import Actor
 from tasks.results import apply_results, load_results_file
 
@@ -25,18 +30,22 @@ def count_rows(path: str) -> int:
 
 
 @task(cache_policy=NO_CACHE)
-def apply_chunk(path: str, start: int, stop: int, recorded_by: int,
+def apply_chunk(path: str, start: int, stop: int, actor: Actor,
                 today: dt.date | None) -> dict:
     """Apply rows [start, stop) of the file in one transaction (a savepoint per row)."""
     rows = load_results_file(path)
     with session_scope(common.engine()) as s:
-        vol = s.get(Volunteer, recorded_by)
-        if vol is None or not vol.active:
-            raise Refused(f"volunteer {recorded_by} cannot record outcomes")
-        actor = Actor(id=vol.id, name=vol.name, role=str(vol.role), branch_id=vol.branch_id)
         rep = apply_results(s, rows, actor=actor, today=today, start=start, stop=stop)
     return {"applied": rep.applied, "duplicates": rep.duplicates, "problems": rep.problems,
             "by_outcome": rep.by_outcome, "escalations": rep.escalations}
+
+
+def who(ticket: SecretStr | str | None) -> Actor:
+    """The coordinator a run ticket stands for; the ticket is used up (committed at once,
+    so that it cannot serve twice even if the run fails later)."""
+    value = ticket.get_secret_value() if isinstance(ticket, SecretStr) else ticket
+    with session_scope(common.engine()) as s:
+        return tickets.redeem(s, value, purpose="record-outcomes")
 
 
 @flow(name="record-outcomes", log_prints=False)
@@ -44,9 +53,11 @@ def record_outcomes(
     path: Annotated[str, Field(title="Results file",
                                description="Path of the CSV (task_id,outcome,note,answers) "
                                            "on the worker's machine.")],
-    recorded_by: Annotated[int, Field(title="Recorded by (volunteer id)",
-                                      description="Who typed the results in: a coordinator, "
-                                                  "or the volunteer whose tasks they are.")],
+    ticket: Annotated[SecretStr, Field(
+        title="Run ticket",
+        description="From `outreach outcomes ticket` (good for one run, 15 minutes): the "
+                    "rows are recorded by the coordinator who asked for it. Never type "
+                    "an access code here.")],
     today: Annotated[Optional[dt.date], Field(
         default=None, title="Visit date",
         description="Date of visits for rows without a date column; empty means today.")]
@@ -57,17 +68,20 @@ def record_outcomes(
 
     Args:
         path: Path of the results CSV on the worker's machine.
-        recorded_by: Id of the coordinator (or volunteer) who typed the results in.
+        ticket: A run ticket from `outreach outcomes ticket` (one run, 15 minutes); the
+            rows are recorded by the coordinator who asked for it. Never an access code.
         today: Date of visits for rows without a date; empty means today.
     """
+    actor = who(ticket)  # before anything is read or applied
     log = get_run_logger()
     total = count_rows(path)
-    progress = common.Progress(common.key("outcomes", recorded_by, "progress"),
+    progress = common.Progress(common.key("outcomes", actor.id, "progress"),
                                max(1, -(-total // CHUNK)), "result rows applied (chunks)")
     out = {"rows": total, "applied": 0, "duplicates": 0, "escalations": 0, "problems": [],
            "by_outcome": {}}
     for start in range(0, total, CHUNK):
-        part = apply_chunk(path, start, min(total, start + CHUNK), recorded_by, today)
+        # quote(): Prefect passes the actor as it is, never rebuilding it from its fields.
+        part = apply_chunk(path, start, min(total, start + CHUNK), quote(actor), today)
         for k in ("applied", "duplicates", "escalations"):
             out[k] += part[k]
         out["problems"] += part["problems"]

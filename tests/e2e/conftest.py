@@ -1,6 +1,8 @@
 """End-to-end fixtures: the real stack (`outreach stack up`'s own code) on a temporary
-OUTREACH_HOME with a seeded SQLite ledger, and headless Debian Chromium driven by
-Playwright, allowed to reach 127.0.0.1 only.
+OUTREACH_HOME with a seeded SQLite ledger — one for the whole session, started by a
+caller whose shell holds a coordinator's OUTREACH_TOKEN (none of the stack's processes
+may see it) — and headless Debian Chromium driven by Playwright, allowed to reach
+127.0.0.1 only, logging in to the locked UI with the stack's auth string.
 
 Chromium (apt `chromium`) and Playwright (pip) are installed by `.ci/run`; elsewhere the
 browser tests skip when either is missing (in CI they fail instead).
@@ -12,6 +14,7 @@ import datetime as dt
 import os
 import shutil
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -99,9 +102,23 @@ def _reset_engines() -> None:
     db_session._engines.clear()
 
 
-@pytest.fixture(scope="module")
+@dataclass
+class Running:
+    """The session's stack, its ledger and the seeded coordinators' access codes."""
+
+    stack: object
+    eng: object
+    codes: dict[int, str]  # coordinator id → access code
+    env: dict[str, str]    # OUTREACH_HOME and OUTREACH_DATABASE_URL of this ledger
+
+    def __iter__(self):  # `stack, eng = sqlite_stack`
+        return iter((self.stack, self.eng))
+
+
+@pytest.fixture(scope="session")
 def sqlite_stack(tmp_path_factory):
-    """`outreach stack up` on a fresh home with a seeded ledger; `down` at the end."""
+    """`outreach stack up` on a fresh home with a seeded ledger; `down` at the end. The
+    caller's shell holds the first coordinator's OUTREACH_TOKEN."""
     from cli import stack
     from seed.generate import seed_ledger
 
@@ -113,11 +130,27 @@ def sqlite_stack(tmp_path_factory):
         _reset_engines()
         eng = make_engine(url)
         migrate.upgrade(eng)                                    # `outreach db upgrade`
-        seed_ledger(eng, members=2000, seed=11, today=TODAY)
+        res = seed_ledger(eng, members=2000, seed=11, today=TODAY)
+        codes = {c[0]: c[4] for c in res.codes if c[2] == "coordinator"}
+        mp.setenv("OUTREACH_TOKEN", codes[min(codes)])
         try:
-            started = stack.up(port=free_port(), workers=1, timeout=240)
-            yield started, eng
+            started = stack.up(port=free_port(), workers=1, timeout=240,
+                               service_port=free_port())
+            yield Running(started, eng, codes,
+                          {"OUTREACH_HOME": str(home), "OUTREACH_DATABASE_URL": url})
         finally:
             stack.down()
             eng.dispose()
             _reset_engines()
+
+
+def login(page, url: str, auth: str) -> None:
+    """The locked UI asks for the stack's auth string before anything else."""
+    page.goto(url + "/")
+    box = page.get_by_placeholder("admin:pass")
+    deployments = page.get_by_role("link", name="Deployments").first
+    box.or_(deployments).first.wait_for()
+    if box.is_visible():  # not yet logged in in this browser context
+        box.fill(auth)
+        page.get_by_role("button", name="Login").click()
+    deployments.wait_for()

@@ -4,6 +4,7 @@ both databases on PostgreSQL, two workers on one pool — brought up, used and s
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import urllib.request
@@ -20,7 +21,9 @@ from tests.e2e.test_ui import CADENCE, branch_to_plan, expected_members, planned
 from tests.reliability.leaks import Details, files_under, pg_dump, scan_files
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-PREFECT_DB, LEDGER_DB = "outreach_e2e_prefect", "outreach_e2e"
+#: The two databases the test drops and makes (another pair with these variables).
+PREFECT_DB = os.environ.get("OUTREACH_E2E_PREFECT_DB", "outreach_e2e_prefect")
+LEDGER_DB = os.environ.get("OUTREACH_E2E_LEDGER_DB", "outreach_e2e")
 
 
 def test_status_and_down_when_nothing_runs(tmp_path, monkeypatch):
@@ -72,9 +75,10 @@ def _drop_databases() -> None:
 
 
 def _api(method: str, url: str, body: dict | None = None):
+    headers = {"Content-Type": "application/json",
+               "Authorization": stack.basic(stack.auth_string())}
     req = urllib.request.Request(url, method=method, data=json.dumps(body).encode()
-                                 if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
+                                 if body is not None else None, headers=headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
@@ -93,7 +97,8 @@ def test_postgres_stack_with_two_workers(tmp_path, monkeypatch):
     _reset_engines()
     t0 = time.monotonic()
     up = stack.up(postgres=True, workers=2, port=free_port(), pg_server=PG_SERVER,
-                  prefect_db=PREFECT_DB, ledger_db=LEDGER_DB, timeout=240)
+                  prefect_db=PREFECT_DB, ledger_db=LEDGER_DB, timeout=240,
+                  service_port=free_port())
     eng = make_engine(up.ledger)
     try:
         assert up.ledger.startswith("postgresql+psycopg://") and up.ledger.endswith(LEDGER_DB)

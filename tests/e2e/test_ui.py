@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.e2e.conftest import TODAY
+from tests.e2e.conftest import TODAY, login
 from tests.reliability.leaks import Details, files_under, scan_files
 
 pytestmark = pytest.mark.e2e
@@ -77,16 +77,23 @@ def artifact_key(*parts: str) -> str:
 
 
 def typed_parameters(api_url: str, deployment: str) -> dict:
-    """The deployment's parameter schema, as the UI reads it."""
-    req = urllib.request.Request(f"{api_url}/deployments/name/{deployment}")
+    """The deployment's parameter schema, as the UI reads it (with the auth string)."""
+    from cli.stack import auth_string, basic
+
+    req = urllib.request.Request(f"{api_url}/deployments/name/{deployment}",
+                                 headers={"Authorization": basic(auth_string())})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())["parameter_openapi_schema"]["properties"]
 
 
-def open_custom_run(page, url: str) -> None:
-    page.goto(url + "/")
+def open_custom_run(page, url: str, deployment: str = "phone-visit") -> None:
+    from cli.stack import auth_string
+
+    login(page, url, auth_string())
     page.get_by_role("link", name="Deployments").first.click()
-    page.get_by_role("link", name="phone-visit", exact=True).first.click()
+    # The deployment's link, not the flow's of the same name beside it.
+    page.locator('a[href*="/deployments/deployment/"]').filter(
+        has_text=re.compile(rf"^{re.escape(deployment)}$")).first.click()
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Custom run").click()
     page.get_by_role("heading", name="Parameters").wait_for()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -41,11 +42,16 @@ def test_campaign_commands_end_to_end(coord, tmp_path):
                  "--dry-run", code=code)
     assert r.exit_code == 0 and "would be targeted; nothing was written" in r.stdout
     assert count(url, "survey") == 0
+    would = int(re.search(r": (\d+) members would be targeted", r.stdout).group(1))
     r = outreach("campaign", "run", "survey", "--period", "2026-11", "--today", str(TODAY),
                  code=code)
     assert r.exit_code == 0, r.output
     made = count(url, "survey")
     assert f"{made} new tasks" in r.stdout and "unassigned" in r.stdout
+    assert would == made > 0  # the dry run counted exactly what the run made
+    r = outreach("campaign", "run", "survey", "--period", "2026-11", "--today", str(TODAY),
+                 "--dry-run", code=code)  # issue 11, defect 9: not the members planned
+    assert r.exit_code == 0 and ": 0 members would be targeted" in r.stdout
     r = outreach("campaign", "run", "survey", "--period", "2026-11", "--today", str(TODAY),
                  code=code)
     assert r.exit_code == 0 and "0 new tasks" in r.stdout and count(url, "survey") == made
@@ -75,6 +81,11 @@ def test_campaign_commands_end_to_end(coord, tmp_path):
     with session_scope(make_engine(url), write=False) as s:
         still_open = s.scalar(select(func.count()).select_from(OutreachTask)
                               .where(OutreachTask.status.in_(["open", "assigned"])))
+    r = outreach("follow-up", "--today", "2100-12-31", code=code)  # issue 11, defect 7
+    assert r.exit_code == 2 and "in the future" in r.stderr
+    with session_scope(make_engine(url), write=False) as s:
+        assert s.scalar(select(func.count()).select_from(OutreachTask)
+                        .where(OutreachTask.status.in_(["open", "assigned"]))) == still_open
     r = outreach("follow-up", "--today", str(TODAY + dt.timedelta(days=90)), code=code)
     assert r.exit_code == 0 and f"{still_open} expired" in r.stdout
     r = outreach("report", "coverage", "--format", "json", "--period", "2026-11", code=code)

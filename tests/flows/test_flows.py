@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from db.models import Attempt, Member, OutreachTask
@@ -21,9 +22,17 @@ pytestmark = pytest.mark.prefect
 def ledger(db_url, prefect_harness):
     eng = make_engine(db_url)
     res = seed_ledger(eng, members=600, volunteers=25, seed=21, today=TODAY)
-    coord = next(vid for vid, _, role, _, _ in res.codes if role == "coordinator")
-    yield eng, coord
+    coord = next(code for _, _, role, _, code in res.codes if role == "coordinator")
+    yield eng, coord  # the coordinator's access code
     eng.dispose()
+
+
+def ticket(eng, code: str) -> str:
+    """A run ticket for record-outcomes, as `outreach outcomes import` makes one."""
+    from tasks import tickets
+
+    with session_scope(eng) as s:
+        return tickets.issue(s, code, purpose="record-outcomes")
 
 
 def tasks_of(eng, kind=None) -> int:
@@ -99,13 +108,15 @@ def test_results_flow_applies_good_rows_once_and_lists_bad_ones(ledger, tmp_path
                  f"{ids[1]},reached,,phone=same; address=same; residence=local; homebound=no\n"
                  f"{ids[2]},delivered,,\n"
                  "999999,no_answer,,\n")
-    out = record_outcomes(path=str(f), recorded_by=coord, today=TODAY)
+    out = record_outcomes(path=str(f), ticket=SecretStr(ticket(eng, coord)), today=TODAY)
     assert out["applied"] == 2 and out["duplicates"] == 0
     assert [p.split(":")[0] for p in out["problems"]] == ["line 4", "line 5"]
-    again = record_outcomes(path=str(f), recorded_by=coord, today=TODAY)
+    again = record_outcomes(path=str(f), ticket=SecretStr(ticket(eng, coord)), today=TODAY)
     assert again["applied"] == 0 and again["duplicates"] == 2
     with session_scope(eng, write=False) as s:
         assert s.scalar(select(func.count()).select_from(Attempt)) == 2
+        # Attributed to the coordinator whose code made the ticket, not to an id typed in.
+        assert set(s.scalars(select(Attempt.recorded_by))) == {int(coord.split("-")[0])}
 
 
 def test_follow_up_and_coverage_report(ledger):

@@ -159,7 +159,8 @@ def build_world(url: str, *, members: int = MEMBERS, seed: int = SEED) -> World:
     from db.models import BranchKind
     from db.session import make_engine, session_scope
     from seed.generate import seed_ledger
-    from tasks import plan
+    from tasks import plan_jobs
+    from tasks.access import authenticate
     from tasks.people import add_volunteer
 
     t0 = time.perf_counter()
@@ -174,11 +175,12 @@ def build_world(url: str, *, members: int = MEMBERS, seed: int = SEED) -> World:
                 "WHERE b.kind = :k ORDER BY b.id LIMIT 1"),
                 {"k": BranchKind.INTEREST.value}).scalar_one()
             codes = {}
+            by = authenticate(s, coordinator)
             for i in range(VOLUNTEERS):
                 vol, code, _ = add_volunteer(s, name=f"Load Volunteer {i + 1}",
-                                             branch=committee, capacity=CAPACITY)
+                                             branch=committee, capacity=CAPACITY, actor=by)
                 codes[vol.id] = code
-        phone = plan.plan_campaign(eng, "phone_visit", PERIOD, today=SETUP_DAY)
+        phone = plan_jobs.plan_campaign(eng, "phone_visit", PERIOD, today=SETUP_DAY)
         with eng.connect() as conn:
             held = dict(conn.execute(text(
                 "SELECT volunteer_id, COUNT(*) FROM outreach_tasks "
@@ -197,7 +199,7 @@ def build_world(url: str, *, members: int = MEMBERS, seed: int = SEED) -> World:
             # got there first would decide the comparison.
             with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("ANALYZE")
-        rows = plan.preview(eng, "survey", PERIOD, today=TODAY)
+        rows = plan_jobs.preview(eng, "survey", PERIOD, today=TODAY)
         expected = sum(r["targeted"] - r["busy"] for r in rows)
     finally:
         eng.dispose()

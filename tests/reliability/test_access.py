@@ -25,8 +25,8 @@ The rules, and the tests that hold them:
    parameters. `test_access_codes_never_reach_logs_or_prefect`
 8. The files that hold codes or contact details are 0600, and a folder we create for them
    is the owner's alone, even under umask 0. `test_private_files_stay_private_under_umask_0`
-9. Wrong codes are slowed down (OUTREACH_LOGIN_DELAY), more so in a row, right ones are
-   not; a right secret with another volunteer's id is wrong.
+9. Wrong codes are slowed down (`tasks.access.BASE_DELAY`, no setting turns it off), more
+   so in a row, right ones are not; a right secret with another volunteer's id is wrong.
    `test_wrong_codes_are_slowed_and_not_echoed`, `test_wrong_codes_in_a_row_wait_longer`,
    `test_right_code_is_not_slowed`, `test_right_secret_with_another_id_is_refused`
 
@@ -57,8 +57,8 @@ from sqlalchemy import select, text
 from cli.main import build
 from db.models import Base, Member, OutreachTask, Volunteer
 from db.session import engine, session_scope  # the CLI's engines; `db_url` disposes them
-from tasks import plan
-from tasks.followup import expire_closed
+from tasks import plan_jobs
+from tasks.followup_jobs import expire_closed
 from tasks.ledger import COLUMNS, PRIVATE
 from tests.cli.helpers import bootstrap, first_code, outreach
 from tests.conftest import DATA_TABLES
@@ -92,6 +92,7 @@ VOLUNTEER_COMMANDS = {
 NO_CODE_COMMANDS = {
     ("db", "upgrade"), ("db", "status"), ("db", "check"), ("stack", "up"), ("stack", "down"),
     ("stack", "status"), ("demo",),
+    ("serve",),  # the ledger service: run by whoever holds the database; callers need codes
 }
 #: Everything else is for coordinators only — a new command lands here by default.
 COORDINATOR_COMMANDS = sorted(set(TREE) - VOLUNTEER_COMMANDS - NO_CODE_COMMANDS)
@@ -103,6 +104,8 @@ SAMPLES = {
                            ["Zed Newcomer", "--branch", "North", "--coordinator"]],
     ("volunteer", "list"): [[]],
     ("volunteer", "deactivate"): [["{cat_id}"]],
+    ("volunteer", "activate"): [["{cat_id}"]],
+    ("member", "reactivate"): [["{cat_member}", "--reason", "asked to be called again"]],
     ("volunteer", "new-code"): [["{cat_id}"]],
     ("members", "import"): [["{ledger_csv}"]],
     ("members", "export"): [["-"], ["{out_csv}"]],
@@ -242,7 +245,7 @@ def build_world(url: str, tmp: Path) -> World:
     ledger.write_text(",".join(COLUMNS) + "\n" + "".join(map(member_row, range(MEMBERS))))
     assert outreach("members", "import", str(ledger), code=coord).exit_code == 0
     eng = engine(url)
-    plan.plan_campaign(eng, "survey", "2026-11", today=TODAY)
+    plan_jobs.plan_campaign(eng, "survey", "2026-11", today=TODAY)
     w = load_world(url, tmp)
     w.coord, w.bob, w.cat = coord, bob, cat
     assert len(w.of(bob)) >= 2 and len(w.of(cat)) >= 3, "both volunteers have tasks"
@@ -315,11 +318,35 @@ def world(db_url, tmp_path, world_image) -> World:
     return w
 
 
+@pytest.fixture
+def through_service(world, monkeypatch):
+    """The volunteer's commands go through the ledger service (`outreach serve`, here in a
+    thread on the same database) instead of opening the database: OUTREACH_SERVER is set.
+    Coordinator-only commands still run on the database, as they do for real."""
+    from tests.service.conftest import Running
+
+    svc = Running(world.url)
+    monkeypatch.setenv("OUTREACH_SERVER", svc.url)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(params=["local", "service"])
+def door(request):
+    """Rules 1-3 and 5 hold on both doors: the CLI on the ledger, and the CLI as a client
+    of the ledger service."""
+    if request.param == "service":
+        request.getfixturevalue("through_service")
+    return request.param
+
+
 # --- what the tests compare ---------------------------------------------------------------
 
 
-#: What a wrong code may write: the count of wrong codes in a row (it sets the delay).
+#: What a wrong code may write: the count of wrong codes in a row (it sets the delay),
+#: per volunteer and — through the ledger service — per client address.
 LOGIN_COUNTERS = {("volunteers", "failed_logins")}
+LOGIN_TABLES = {"login_failures"}
 
 
 def snapshot(url: str, *, logins: bool = True) -> dict[str, list[tuple]]:
@@ -329,7 +356,8 @@ def snapshot(url: str, *, logins: bool = True) -> dict[str, list[tuple]]:
     with eng.connect() as conn:
         return {t.name: sorted((tuple(r) for r in conn.execute(select(*[
             c for c in t.c if logins or (t.name, c.name) not in LOGIN_COUNTERS]))),
-            key=repr) for t in Base.metadata.sorted_tables}
+            key=repr) for t in Base.metadata.sorted_tables
+            if logins or t.name not in LOGIN_TABLES}
 
 
 def count_shown(output: str, values) -> int:
@@ -397,7 +425,7 @@ FILTERS = [(), ("--kind", "survey"), ("--status", "assigned"), ("--status", "ope
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda f: " ".join(f) or "no-filter")
-def test_volunteer_lists_only_their_own_tasks(world, filters, fmt):
+def test_volunteer_lists_only_their_own_tasks(world, door, filters, fmt):
     """Rule 1: whatever filter a volunteer adds, the list stays theirs — no task, name or
     contact detail of another volunteer's (or nobody's) task appears in any format."""
     r = outreach("tasks", *filters, "--format", fmt, code=world.bob)
@@ -417,7 +445,7 @@ def test_volunteer_lists_only_their_own_tasks(world, filters, fmt):
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 @pytest.mark.parametrize("path,option", COORDINATOR_OPTIONS,
                          ids=lambda x: x.opts[0] if hasattr(x, "opts") else " ".join(x))
-def test_coordinator_views_of_the_list_refuse_a_volunteer(world, path, option, fmt):
+def test_coordinator_views_of_the_list_refuse_a_volunteer(world, door, path, option, fmt):
     """Rule 1: the options that list other people's tasks refuse a volunteer, in every
     format, revealing nothing (the options are found from their help, not listed here)."""
     value = {"branch": "North", "volunteer": str(World.vid(world.cat))}.get(option.name)
@@ -448,7 +476,7 @@ ACTIONS = {
 
 @pytest.mark.parametrize("whose", ["another-volunteers", "nobodys"])
 @pytest.mark.parametrize("action", ACTIONS)
-def test_volunteer_cannot_touch_another_volunteers_task(world, action, whose):
+def test_volunteer_cannot_touch_another_volunteers_task(world, door, action, whose):
     """Rule 2: on a task that is not theirs a volunteer is refused at once — before any
     question about the visit — in one line, with nothing written and nothing of the member
     shown."""
@@ -496,7 +524,8 @@ def _close(world: World, task: int, how: str) -> str:
 
 @pytest.mark.parametrize("how", ["done", "failed", "cancelled", "expired", "released",
                                  "reassigned"])
-def test_contact_details_end_when_the_task_is_no_longer_an_open_one_of_yours(world, how):
+def test_contact_details_end_when_the_task_is_no_longer_an_open_one_of_yours(world, door,
+                                                                            how):
     """Rule 3: while the task is Bob's and open he sees the member's phone, address and
     family contact; once it is closed or passed on, no view shows them: task show, member
     show and the list with --status in every format."""
@@ -604,7 +633,18 @@ def test_every_command_that_needs_a_code_refuses_a_bad_one(world, path, args):
     unchanged(before, snapshot(world.url, logins=False))
 
 
-def test_login_refuses_a_bad_code(world):
+#: The volunteer's commands that go through the ledger service when OUTREACH_SERVER is set.
+SERVICE_COMMANDS = sorted(VOLUNTEER_COMMANDS - {("login",), ("logout",), ("member", "show")})
+
+
+@pytest.mark.parametrize("path,args", list(_cases(SERVICE_COMMANDS, every_choice=False)))
+def test_every_volunteer_command_refuses_a_bad_code_through_the_service(
+        world, through_service, path, args):
+    """Rule 5 through the ledger service: the same refusals, lines and exit codes."""
+    test_every_command_that_needs_a_code_refuses_a_bad_one(world, path, args)
+
+
+def test_login_refuses_a_bad_code(world, door):
     """Rule 5: `outreach login` refuses every kind of bad code (also an unknown id, and
     the secret without its id), stores nothing and does not repeat what was typed."""
     token = Path(os.environ["OUTREACH_HOME"]) / "token"
@@ -709,11 +749,11 @@ def test_access_codes_never_reach_logs_or_prefect(world, prefect_ready, caplog):
     assert outreach("whoami", code=wrong).exit_code == 1
     assert outreach("tasks", code=world.bob).exit_code == 0
     assert outreach("login", "--code", world.coord).exit_code == 0
-    period = "2031-07"
+    period = "2027-07"
     succeeded(outreach("campaign", "run", "phone_visit", "--period", period, "--today",
-                       "2031-07-01"))
+                       "2027-07-01"))
     succeeded(outreach("outcomes", "import", world.extra["results_csv"], "--today",
-                       "2031-07-02"))  # the flow that is told who acts (by id)
+                       "2027-07-02"))  # the flow that is told who acts (by id)
 
     logs, artifacts, runs = prefect_published()
     ours = {fr.id for fr in runs if fr.parameters.get("period") == period}
@@ -797,19 +837,21 @@ def slept(monkeypatch) -> list[float]:
 
     waits: list[float] = []
     monkeypatch.setattr(tasks.access, "time", types.SimpleNamespace(sleep=waits.append))
+    monkeypatch.setattr(tasks.access, "BASE_DELAY", DELAY)
     return waits
 
 
 @pytest.mark.parametrize("entry", ["login", "OUTREACH_TOKEN"])
 @pytest.mark.parametrize("variant", ["wrong-secret", "unknown-id", "bobs-secret-cats-id"])
 def test_wrong_codes_are_slowed_and_not_echoed(world, slept, entry, variant):
-    """Rule 9: a wrong code is answered only after OUTREACH_LOGIN_DELAY seconds, at login
-    and on any command, and the answer does not repeat the code."""
+    """Rule 9: a wrong code is answered only after `BASE_DELAY` seconds, at login and on
+    any command — whatever OUTREACH_LOGIN_DELAY says — and the answer does not repeat the
+    code."""
     bob_id, bob_secret = world.bob.split("-", 1)
     code = {"wrong-secret": f"{bob_id}-{world.cat.split('-', 1)[1]}",
             "unknown-id": f"4242-{bob_secret}",
             "bobs-secret-cats-id": f"{World.vid(world.cat)}-{bob_secret}"}[variant]
-    env = {"OUTREACH_LOGIN_DELAY": str(DELAY)}
+    env = {"OUTREACH_LOGIN_DELAY": "0"}  # a setting of old: it switches nothing off
     if entry == "login":
         r = outreach("login", input=code + "\n", env=env)
     else:
@@ -826,10 +868,10 @@ def test_wrong_codes_in_a_row_wait_longer(world, slept):
     wait."""
     wrong = f"{World.vid(world.bob)}-{world.cat.split('-', 1)[1]}"
     for _ in range(3):
-        refused(outreach("whoami", code=wrong, env={"OUTREACH_LOGIN_DELAY": "0.1"}))
-    assert slept == [0.1, 0.2, 0.4], f"waits asked for: {slept}"
+        refused(outreach("whoami", code=wrong))
+    assert slept == [DELAY, 2 * DELAY, 4 * DELAY], f"waits asked for: {slept}"
     slept.clear()
-    r = outreach("whoami", code=world.bob, env={"OUTREACH_LOGIN_DELAY": "5"})
+    r = outreach("whoami", code=world.bob)
     succeeded(r)
     assert slept == [], f"the right code waited: {slept}"
 
@@ -837,11 +879,10 @@ def test_wrong_codes_in_a_row_wait_longer(world, slept):
 @pytest.mark.parametrize("entry", ["login", "OUTREACH_TOKEN"])
 def test_right_code_is_not_slowed(world, slept, entry):
     """Rule 9: the delay is for wrong codes only."""
-    env = {"OUTREACH_LOGIN_DELAY": "5"}
     if entry == "login":
-        r = outreach("login", input=world.bob + "\n", env=env)
+        r = outreach("login", input=world.bob + "\n")
     else:
-        r = outreach("whoami", code=world.bob, env=env)
+        r = outreach("whoami", code=world.bob)
     succeeded(r)
     assert "Bob Volunteer" in r.stdout, "it is Bob"
     assert slept == [], f"a right code waited: {slept}"

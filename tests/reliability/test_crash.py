@@ -31,11 +31,13 @@ from sqlalchemy.engine import make_url
 
 from db import crashpoints, migrate
 from db import session as db_session
+from db.models import Volunteer
 from db.session import make_engine, session_scope
 from seed.generate import seed_ledger
-from tasks import plan
+from tasks import plan_jobs
 from tasks.audit import replay
 from tasks.people import add_volunteer
+from tests.db.factories import actor
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
@@ -172,12 +174,13 @@ def _surveyed(url: str) -> None:
     volunteers join the top branches — so the next run hands out leftovers."""
     _seed(url)
     eng = make_engine(url)
-    plan.plan_campaign(eng, "survey", PERIOD, today=TODAY, batch_size=BATCH)
+    plan_jobs.plan_campaign(eng, "survey", PERIOD, today=TODAY, batch_size=BATCH)
     with session_scope(eng) as s:
         roots = [name for (name,) in s.execute(text(
             "SELECT name FROM branches WHERE parent_id IS NULL ORDER BY id LIMIT 2"))]
+        by = actor(s, s.get(Volunteer, _coordinator(url)))
         for i, branch in enumerate(roots):
-            add_volunteer(s, name=f"New Helper {i}", branch=branch, capacity=40)
+            add_volunteer(s, name=f"New Helper {i}", branch=branch, capacity=40, actor=by)
     eng.dispose()
 
 
@@ -334,14 +337,11 @@ def _assigned(url: str, n: int) -> list[tuple[int, int]]:
 
 def _code_for(url: str, volunteer_id: int) -> str:
     """A fresh access code for the volunteer, as `outreach volunteer new-code` gives it."""
-    from db.models import Volunteer
-    from tasks.access import Actor, new_code
+    from tasks.access import new_code
 
     eng = make_engine(url)
     with session_scope(eng) as s:
-        coordinator = s.get(Volunteer, _coordinator(url))
-        by = Actor(id=coordinator.id, name=coordinator.name, role=str(coordinator.role),
-                   branch_id=coordinator.branch_id)
+        by = actor(s, s.get(Volunteer, _coordinator(url)))  # through authenticate
         code = new_code(s, volunteer=s.get(Volunteer, volunteer_id), actor=by)
     eng.dispose()
     return code
@@ -357,7 +357,7 @@ def test_volunteer_killed_mid_record_then_again_equals_one_clean_record(ledgers,
     url = ledgers.copy("surveyed")
     twin_code = _code_for(url, vid)  # the twin gets its own code for the same volunteer
     argv = [OUTREACH, "task", "record", str(tid), "wrong_number", "--note", "number gone"]
-    home = {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_LOGIN_DELAY": "0"}
+    home = {"OUTREACH_HOME": str(tmp_path / "home")}
 
     ok = subprocess.run(argv, env=_env(calm, "", None, OUTREACH_TOKEN=code, **home),
                         capture_output=True, text=True, timeout=60)
@@ -394,7 +394,7 @@ def test_outcomes_import_killed_mid_file_then_again_equals_one_clean_import(
     total = 2 * len(rows)
     coordinator = _coordinator(calm)
     argv = [OUTREACH, "outcomes", "import", str(sheet), "--today", str(TODAY)]
-    home = {"OUTREACH_HOME": str(tmp_path / "home"), "OUTREACH_LOGIN_DELAY": "0"}
+    home = {"OUTREACH_HOME": str(tmp_path / "home")}
 
     code = _code_for(calm, coordinator)
     ok = subprocess.run(argv, env=_env(calm, api, None, OUTREACH_TOKEN=code, **home),

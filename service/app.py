@@ -8,7 +8,8 @@ only for their own open tasks, whatever they send.
 
 Wrong codes are slowed and counted twice: per volunteer (`tasks.access`, as on the command
 line) and per client address (table ``login_failures``); a wrong code waits the longer of
-the two `login_delay`s. Nothing a caller sends changes that. The client address is the
+the two `login_delay`s, awaited on the event loop (a flood of wrong codes holds no worker
+thread). Nothing a caller sends changes that. The client address is the
 TCP peer's, unless `outreach serve --trusted-proxy` names the reverse proxy whose
 ``X-Forwarded-For`` may be believed.
 
@@ -21,10 +22,10 @@ may not see; an unforeseen error is logged and answered by its class name only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
 from dataclasses import asdict
 from typing import Iterator, Optional
 
@@ -58,9 +59,16 @@ BUSY = "the database is busy; nothing was written, try again in a moment"
 class Unauthenticated(Exception):
     """No code, a wrong one, or one of a person no longer active: answered 401."""
 
-    def __init__(self, cause: OutreachError) -> None:
+    def __init__(self, cause: OutreachError, delay: float = 0.0) -> None:
         super().__init__(str(cause))
         self.cause = cause
+        #: Seconds to wait before answering (a wrong code), on the event loop: a flood of
+        #: wrong codes must not tie up the worker threads that serve everyone else.
+        self.delay = delay
+
+
+async def _pause(seconds: float) -> None:
+    await asyncio.sleep(seconds)
 
 
 class Failure(Exception):
@@ -134,16 +142,14 @@ class Ledger:
             # write lock. A read request goes on in the same transaction.
             with session_scope(self.engine, write=False) as s:
                 before = self.address_failures(s, address) if code else 0
-                started = time.monotonic()
                 try:
-                    who = access.authenticate(s, code)
+                    who = access.authenticate(s, code, wait=False)
                 except Refused as exc:
+                    delay = 0.0
                     if code:  # a code was given and it was wrong (or its person inactive)
                         wrong = True
-                        rest = access.login_delay(before) - (time.monotonic() - started)
-                        if rest > 0:
-                            time.sleep(rest)
-                    raise Unauthenticated(exc) from None
+                        delay = max(getattr(exc, "delay", 0.0), access.login_delay(before))
+                    raise Unauthenticated(exc, delay) from None
                 except BadInput as exc:  # not even shaped like a code
                     raise Unauthenticated(exc) from None
                 if not write:
@@ -238,6 +244,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(request: Request, exc: Unauthenticated):
+        if exc.delay > 0:
+            await _pause(exc.delay)
         return _error(401, str(exc.cause), exc.cause.exit_code,
                       **{"WWW-Authenticate": "Bearer"})
 

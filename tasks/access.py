@@ -137,25 +137,37 @@ def login_delay(failed_before: int) -> float:
     return min(base * 2 ** min(max(int(failed_before), 0), 16), max(base, MAX_DELAY))
 
 
-def authenticate(session: Session, code: str | None) -> Actor:
-    """The actor a code belongs to; refuses a wrong or missing code (after a delay)."""
+def authenticate(session: Session, code: str | None, *, wait: bool = True) -> Actor:
+    """The actor a code belongs to; refuses a wrong or missing code (after a delay).
+
+    ``wait=False`` (the ledger service): the wrong code is refused at once and the
+    `Refused` carries the seconds to wait as ``delay``; the service waits them without
+    holding a worker thread.
+    """
     if not code:
         raise Refused("no access code: run `outreach login` or set OUTREACH_TOKEN")
     vid, secret = parse_code(code)
     vol = session.get(Volunteer, vid)
     if vol is None:
-        time.sleep(login_delay(0))
-        raise Refused("wrong access code")
+        _wrong(login_delay(0), wait)
     if not hmac.compare_digest(vol.code_hash, hash_secret(secret, vol.code_salt)):
         _pending[vol.id] = 1
-        time.sleep(login_delay(vol.failed_logins))
-        raise Refused("wrong access code")
+        _wrong(login_delay(vol.failed_logins), wait)
     if vol.failed_logins:
         _pending[vol.id] = 0
     if not vol.active:
         raise Refused(f"volunteer {vol.id} is not active any more")
     return Actor(id=vol.id, name=vol.name, role=str(vol.role), branch_id=vol.branch_id,
                  key=_KEY)
+
+
+def _wrong(delay: float, wait: bool) -> None:
+    """Refuse a wrong code, after ``delay`` seconds or (``wait=False``) telling them."""
+    if wait:
+        time.sleep(delay)
+    refused = Refused("wrong access code")
+    refused.delay = 0.0 if wait else delay
+    raise refused
 
 
 def settle(eng=None) -> None:

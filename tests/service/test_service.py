@@ -87,7 +87,8 @@ def test_every_route_refuses_a_missing_code_with_401(world, serve):
 
 
 class FakeTime:
-    """`time` for tasks.access and service.app: sleeping advances a clock, nobody waits."""
+    """`time` for tasks.access and the service's wait: sleeping advances a clock, nobody
+    waits."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -100,13 +101,17 @@ class FakeTime:
     def monotonic(self) -> float:
         return self.now
 
+    async def pause(self, seconds: float) -> None:
+        """The service's wait on its event loop (no worker thread held)."""
+        self.sleep(seconds)
+
 
 @pytest.fixture
 def clock(monkeypatch) -> FakeTime:
     fake = FakeTime()
     monkeypatch.setattr(tasks.access, "BASE_DELAY", 1.0)  # as shipped
     monkeypatch.setattr(tasks.access, "time", fake)
-    monkeypatch.setattr(service.app, "time", fake)
+    monkeypatch.setattr(service.app, "_pause", fake.pause)
     return fake
 
 
@@ -270,3 +275,41 @@ def test_no_request_shows_a_volunteer_another_members_phone(world, serve):
         none_shown(text, others, f"{method} {path.split('?')[0]} ({status})")
         seen_own += sum(1 for v in own if v in text)
     assert seen_own > 0, "the walk reached Bob's own members' details"
+
+
+def test_waiting_wrong_codes_hold_no_worker_thread(world, serve, monkeypatch):
+    """Wrong codes wait on the service's event loop, not in its worker threads: with more
+    wrong-code requests waiting than the service has threads (40), a volunteer with the
+    right code is still answered."""
+    import asyncio
+
+    released = threading.Event()
+    waiting: list[float] = []
+
+    async def held(seconds: float) -> None:  # a wrong code's wait that lasts until released
+        waiting.append(seconds)
+        while not released.is_set():
+            await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(tasks.access, "BASE_DELAY", 1.0)  # as shipped
+    monkeypatch.setattr(service.app, "_pause", held)
+    svc = serve(world.url)
+    secret = world.bob.split("-", 1)[1]
+    statuses: list[int] = []
+    guessers = [threading.Thread(target=lambda n=n: statuses.append(
+        call(svc.url, "GET", "/tasks", code=f"{900 + n}-{secret}")[0])) for n in range(60)]
+    for t in guessers:
+        t.start()
+    try:
+        for _ in range(1500):  # until all 60 wait (a hang guard, not a timing threshold)
+            if len(waiting) >= 60:
+                break
+            threading.Event().wait(0.02)
+        assert len(waiting) == 60 and min(waiting) >= 1.0
+        assert call(svc.url, "GET", "/me", code=world.bob)[0] == 200
+        assert not statuses, "the wrong codes are still waiting"
+    finally:
+        released.set()
+        for t in guessers:
+            t.join(timeout=30)
+    assert statuses == [401] * 60

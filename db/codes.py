@@ -30,6 +30,17 @@ class CampaignKind(enum.StrEnum):
     DELIVERY = "delivery"
     #: Created by follow-up for a coordinator: call the family contact of an unreachable member.
     ESCALATION = "escalation"
+    #: Organisational life: tell a member of a coming meeting (a call; offer the remote
+    #: option, take an excuse).
+    NOTICE = "notice"
+    #: Organisational life: bring or talk through a missed meeting's material.
+    MAKE_UP = "make_up"
+    #: Care: visit a member for a care occasion (a milestone birthday, a festival, a life
+    #: event, hardship).
+    CARE_VISIT = "care_visit"
+    #: For a coordinator: consider transferring the membership of a member living away for
+    #: more than six months to a branch where they live.
+    TRANSFER = "transfer"
 
 
 class Outcome(enum.StrEnum):
@@ -47,6 +58,12 @@ class Outcome(enum.StrEnum):
     DECEASED = "deceased"
     INACCESSIBLE = "inaccessible"
     TEMPORARILY_AWAY = "temporarily_away"
+    #: A visit took place (make-up study at the member's home, a care visit).
+    VISITED = "visited"
+    #: Care: a gift (or the organisation's greetings) was brought to the member.
+    GIFT_DELIVERED = "gift_delivered"
+    #: Care: help was arranged for the member (a carer, a hospital visit, an allowance).
+    HELP_ARRANGED = "help_arranged"
 
 
 class MeetingKind(enum.StrEnum):
@@ -79,3 +96,52 @@ class MakeUpHow(enum.StrEnum):
     VISIT = "visit"
     PHONE = "phone"
     MATERIALS = "materials"
+
+
+class CareOccasionKind(enum.StrEnum):
+    """Why a member is due a care visit."""
+
+    BIRTHDAY = "birthday"  # a milestone birthday (80, 85, 90, 95, every year from 100)
+    DOUBLE_NINTH = "double_ninth"  # the elders' day, 9th day of the 9th lunar month
+    SPRING_FESTIVAL = "spring_festival"  # the lunar new year
+    LIFE_EVENT = "life_event"  # a recorded life event (`LifeEventKind`)
+    HARDSHIP = "hardship"  # the monthly visit of a member marked in hardship
+
+
+class LifeEventKind(enum.StrEnum):
+    """What happened in a member's life that calls for a care visit."""
+
+    HOSPITALISED = "hospitalised"
+    BEREAVED = "bereaved"
+    HARDSHIP = "hardship"
+    OTHER = "other"
+
+
+class ContributionKind(enum.StrEnum):
+    """What a member did for others (room to play a role)."""
+
+    TEACHING = "teaching"
+    VOLUNTEERING = "volunteering"
+    MEDIATION = "mediation"
+    MENTORING = "mentoring"
+    OTHER = "other"
+
+
+class MovementKind(enum.StrEnum):
+    """A member's inflow or outflow (movements recorded)."""
+
+    AWAY = "away"  # local → living away
+    BACK = "back"  # living away → local
+    MOVED_OUT = "moved_out"  # left the branch's area / the organisation's books
+    BACK_IN = "back_in"  # moved out → back in
+    CITY = "city"  # still away, in another city
+
+
+class MovementSource(enum.StrEnum):
+    """Where a movement row came from."""
+
+    OUTCOME = "outcome"  # a task's outcome (moved, temporarily_away …)
+    SURVEY = "survey"  # a survey answer
+    IMPORT = "import"  # a ledger import
+    CLI = "cli"  # typed by a coordinator
+    SYSTEM = "system"  # written by outreach itself (a migration, a backfill)

@@ -5,17 +5,17 @@ import of this module); `tests/db/test_migrate.py` checks that the head revision
 triggers and rows equal what this module produces, so a change here needs a new migration.
 What they do:
 
-* the ``*_transition`` tables (member, task, meeting, attendance) hold the allowed pairs
+* the ``*_transition`` tables (member, task, meeting, attendance, care) hold the allowed pairs
   of `db.machines` (``new`` → initial state included);
 * an INSERT with a status that is not an initial state, or an UPDATE moving a status along
   a pair not in the table, is refused with ``illegal … transition``;
 * every INSERT and every status change (for tasks also every change of assignee, for
   meetings every change of planned date) writes its history row, taking who and why from
   the row's ``status_by`` / ``status_reason``;
-* history tables are append-only: UPDATE and DELETE are refused.
+* history tables (and ``movements``) are append-only: UPDATE and DELETE are refused.
 
 The guards were installed in parts (`PARTS`): member and task by revision 0001, meeting and
-attendance by 0004. `statements` / `drop_statements` give all of them, or one part's.
+attendance by 0004, care occasions and the append-only movements by 0006. `statements` / `drop_statements` give all of them, or one part's.
 
 SQLite gets row triggers. PostgreSQL gets statement triggers with transition tables, so a
 bulk INSERT … SELECT of a million tasks writes its history in one set-based statement.
@@ -41,6 +41,8 @@ _MACHINES = {
                 ("planned_on",)),
     "attendance": ("attendance", "attendance_transition", "attendance_status_changes",
                    "attendance_id", ()),
+    "care": ("care_occasions", "care_transition", "care_occasion_status_changes",
+             "care_occasion_id", ()),
 }
 
 #: The guards by the revision that installed them: (machines, append-only history tables).
@@ -50,6 +52,8 @@ PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
              ("member_status_changes", "task_status_changes", "member_changes")),
     "0004": (("meeting", "attendance"),
              ("meeting_status_changes", "attendance_status_changes")),
+    # movements are not a machine's history but append-only all the same
+    "0006": (("care",), ("care_occasion_status_changes", "movements")),
 }
 _FIRST = next(iter(PARTS))
 

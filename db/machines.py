@@ -1,4 +1,5 @@
-"""The state machines: member lifecycle, outreach-task status, meetings and attendance.
+"""The state machines: member lifecycle, outreach-task status, meetings and attendance,
+care occasions.
 
 A hand-written table per machine: a dict from each state to the states it may move to.
 The same tables drive `db.state.move_member` / `db.state.move_task` and the CLI's help
@@ -12,7 +13,8 @@ tests check every pair against their own hand-written copy of these tables
 so that the history of every member and task replays from its first row.
 
 Meetings and attendance (organisational life, see ``MEETING_TRANSITIONS`` and
-``ATTENDANCE_TRANSITIONS`` for the rules and the choices made) follow the same pattern.
+``ATTENDANCE_TRANSITIONS`` for the rules and the choices made) and care occasions
+(``CARE_TRANSITIONS``) follow the same pattern.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class TaskStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class CareStatus(enum.StrEnum):
+    DUE = "due"
+    VISITED = "visited"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
 class MeetingStatus(enum.StrEnum):
     PLANNED = "planned"
     HELD = "held"
@@ -60,6 +69,7 @@ M = MemberStatus
 T = TaskStatus
 MS = MeetingStatus
 A = AttendanceStatus
+C = CareStatus
 
 #: Lifecycle of a member. Deceased is final; moved_out may come back in.
 MEMBER_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -126,6 +136,20 @@ ATTENDANCE_TRANSITIONS: dict[str, frozenset[str]] = {
     A.MADE_UP: frozenset(),
 }
 
+#: A care occasion (a milestone birthday, a festival, a life event, a month in hardship)
+#: of one member. Planned ``due`` with its window; ``visited``: a care visit was completed
+#: within the window; ``missed``: the window closed without one; ``cancelled``: no visit
+#: is to be made any more (the member died, moved out or asked not to be contacted). All
+#: three are final: a visit after the window does not turn a missed occasion into a
+#: visited one (the scorecard counts visits within the window).
+CARE_TRANSITIONS: dict[str, frozenset[str]] = {
+    NEW: frozenset({C.DUE}),
+    C.DUE: frozenset({C.VISITED, C.MISSED, C.CANCELLED}),
+    C.VISITED: frozenset(),
+    C.MISSED: frozenset(),
+    C.CANCELLED: frozenset(),
+}
+
 LIVING_MEMBER = frozenset(s for s in MemberStatus if s is not M.DECEASED)
 #: Members outreach may target: never deceased, moved out or do-not-contact.
 CONTACTABLE_MEMBER = frozenset({M.UNVERIFIED, M.ACTIVE, M.UNREACHABLE})
@@ -142,6 +166,7 @@ MACHINES: dict[str, dict[str, frozenset[str]]] = {
     "task": TASK_TRANSITIONS,
     "meeting": MEETING_TRANSITIONS,
     "attendance": ATTENDANCE_TRANSITIONS,
+    "care": CARE_TRANSITIONS,
 }
 
 

@@ -39,18 +39,24 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from db.codes import (
     BranchKind,
     CampaignKind,
+    CareOccasionKind,
+    ContributionKind,
+    LifeEventKind,
     MakeUpHow,
     MeetingKind,
     MemberRole,
+    MovementKind,
+    MovementSource,
     Outcome,
     RemoteOption,
     Residence,
     Role,
 )
-from db.machines import AttendanceStatus, MeetingStatus, MemberStatus, TaskStatus
+from db.machines import AttendanceStatus, CareStatus, MeetingStatus, MemberStatus, TaskStatus
 
-__all__ = ["BranchKind", "CampaignKind", "MakeUpHow", "MeetingKind", "MemberRole", "Outcome",
-           "RemoteOption", "Residence", "Role"]  # re-exported
+__all__ = ["BranchKind", "CampaignKind", "CareOccasionKind", "ContributionKind", "LifeEventKind",
+           "MakeUpHow", "MeetingKind", "MemberRole", "MovementKind", "MovementSource",
+           "Outcome", "RemoteOption", "Residence", "Role"]  # re-exported
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -151,6 +157,12 @@ class Member(Base):
     failed_contacts: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    #: Since when the member lives away (None: local, or not known). Kept with every
+    #: movement (`Movement`); the transfer planner reads it instead of replaying them.
+    away_since: Mapped[Optional[dt.date]] = mapped_column(Date)
+    #: When a transfer task was made for the current stay away (None: not yet). A
+    #: member gets it once per stay: the service clears it when the member comes back.
+    transfer_considered_on: Mapped[Optional[dt.date]] = mapped_column(Date)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -186,7 +198,8 @@ class CampaignRun(Base):
     material: Mapped[Optional[str]] = mapped_column(String(200))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
     finished_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-
+    #: The meeting a run of notices or make-up studies is for (organisational life).
+    meeting_id: Mapped[Optional[int]] = mapped_column(ForeignKey("meetings.id"), index=True)
 
     __table_args__ = (UniqueConstraint("campaign_id", "period"),)
 
@@ -510,3 +523,145 @@ class BranchRole(Base):
     since: Mapped[dt.date] = mapped_column(Date)
 
     __table_args__ = (UniqueConstraint("branch_id", "member_id"),)
+
+
+# --- care, contributions, movements (issue 13) ---------------------------------------------
+
+
+class CareOccasion(Base):
+    """One member's care occasion (a milestone birthday, a festival, a life event, a month
+    in hardship): a care visit is due within ``window_from`` … ``window_to``. Its status is
+    guarded like a meeting's (`db.machines.CARE_TRANSITIONS`). One row per member, kind and
+    day, so that planning it again changes nothing."""
+
+    __tablename__ = "care_occasions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[CareOccasionKind] = mapped_column(_enum(CareOccasionKind, "care_kind"))
+    occasion_on: Mapped[dt.date] = mapped_column(Date)
+    window_from: Mapped[dt.date] = mapped_column(Date)
+    window_to: Mapped[dt.date] = mapped_column(Date)
+    #: What the occasion is, in a coordinator's words ("90th birthday", "life event 12");
+    #: never a contact detail.
+    detail: Mapped[Optional[str]] = mapped_column(String(200))
+    #: The care visit task made for it (None: not yet).
+    task_id: Mapped[Optional[int]] = mapped_column(ForeignKey("outreach_tasks.id"), index=True)
+    status: Mapped[CareStatus] = mapped_column(_enum(CareStatus, "care_status"),
+                                               default=CareStatus.DUE)
+    status_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    status_reason: Mapped[Optional[str]] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("member_id", "kind", "occasion_on"),
+        # The scorecard: occasions of a quarter by status.
+        Index("ix_care_occasions_status_on", "status", "occasion_on"),
+        CheckConstraint("window_from <= occasion_on AND occasion_on <= window_to",
+                        name="window_holds_the_day"),
+    )
+
+
+class CareTransition(Base):
+    __tablename__ = "care_transition"
+
+    from_status: Mapped[str] = mapped_column(String(24), primary_key=True)
+    to_status: Mapped[str] = mapped_column(String(24), primary_key=True)
+
+
+class CareOccasionStatusChange(Base):
+    """Append-only history of care occasions; written by the triggers."""
+
+    __tablename__ = "care_occasion_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    care_occasion_id: Mapped[int] = mapped_column(ForeignKey("care_occasions.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["from_status", "to_status"],
+                             ["care_transition.from_status", "care_transition.to_status"],
+                             name="fk_care_occasion_status_changes_pair"),
+    )
+
+
+class LifeEvent(Base):
+    """Something that happened in a member's life (in hospital, bereaved, in hardship),
+    recorded by a volunteer or coordinator; it gives a care occasion."""
+
+    __tablename__ = "life_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    kind: Mapped[LifeEventKind] = mapped_column(_enum(LifeEventKind, "life_event_kind"))
+    happened_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    recorded_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class Hardship(Base):
+    """A member marked in hardship (level 1–3) gets a monthly care visit until a
+    coordinator clears it (``cleared_on``). One row per member: marking again replaces
+    level and dates; every change is also a ``member_changes`` row (the service's job)."""
+
+    __tablename__ = "hardships"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    since: Mapped[dt.date] = mapped_column(Date)
+    marked_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    cleared_on: Mapped[Optional[dt.date]] = mapped_column(Date)
+    cleared_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 3", name="level_1_to_3"),
+        CheckConstraint("cleared_on IS NULL OR cleared_on >= since",
+                        name="cleared_after_since"),
+    )
+
+
+class Contribution(Base):
+    """What a member did for others (teaching, volunteering, mediation, mentoring)."""
+
+    __tablename__ = "contributions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[ContributionKind] = mapped_column(_enum(ContributionKind, "contribution_kind"))
+    happened_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    recorded_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __table_args__ = (Index("ix_contributions_member_on", "member_id", "happened_on"),)
+
+
+class Movement(Base):
+    """One inflow or outflow of a member (local ↔ away, another city, moved out, back in).
+
+    Append-only (database triggers refuse UPDATE and DELETE, like history). ``from_place``
+    and ``to_place`` are a CITY OR REGION only, never a street address: they are shown in
+    reports; the service that writes a movement must store the city/region, not the
+    member's address."""
+
+    __tablename__ = "movements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind, "movement_kind"))
+    #: The day it happened (as told); ``at``: when it was recorded.
+    happened_on: Mapped[dt.date] = mapped_column(Date)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    from_place: Mapped[Optional[str]] = mapped_column(String(200))
+    to_place: Mapped[Optional[str]] = mapped_column(String(200))
+    source: Mapped[MovementSource] = mapped_column(_enum(MovementSource, "movement_source"))
+    recorded_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+
+    __table_args__ = (Index("ix_movements_member_on", "member_id", "happened_on"),)

@@ -1,7 +1,7 @@
-"""Moving a member, a task, a meeting or an attendance from one state to the next: the one
-place that does it (and a member's role in a branch, with its history).
+"""Moving a member, a task, a meeting, an attendance or a care occasion from one state to
+the next: the one place that does it (and a member's role in a branch, with its history).
 
-`move_member`, `move_task`, `move_meeting` and `move_attendance` check the transition
+`move_member`, `move_task`, `move_meeting`, `move_attendance` and `move_care` check the transition
 table and refuse anything else with a clear message; the database's triggers then check the same pair again and write the
 history row in the same transaction (see `db.guards`). Set-based moves in flows use
 `machines.sources()` in their WHERE clause and rely on the same triggers.
@@ -26,7 +26,15 @@ from db.machines import (
     allowed,
     describe,
 )
-from db.models import Attendance, BranchRole, Meeting, Member, MemberChange, OutreachTask
+from db.models import (
+    Attendance,
+    BranchRole,
+    CareOccasion,
+    Meeting,
+    Member,
+    MemberChange,
+    OutreachTask,
+)
 
 Row = TypeVar("Row")
 
@@ -57,6 +65,20 @@ def _why_not(machine: str, what: str, current: str, to: str) -> str:
     return f"{what} is {current}; it cannot become {to} (from {current}: {hint})"
 
 
+#: How a row of each machine is named in messages ("care occasion 12 is due; …").
+_NAMES = {"member": "member", "task": "task", "meeting": "meeting", "attendance": "attendance",
+          "care": "care occasion"}
+
+
+def _check(machine: str, row, to: str) -> tuple[str, str]:
+    """``row``'s current status and its name in messages; refuses a move the machine's
+    table does not allow."""
+    current, what = str(row.status), f"{_NAMES[machine]} {row.id}"
+    if not allowed(machine, current, to):
+        raise Refused(_why_not(machine, what, current, to))
+    return current, what
+
+
 def flush(session: Session, what: str) -> None:
     """Flush, turning the database's refusals and lost races into domain errors.
 
@@ -76,10 +98,7 @@ def flush(session: Session, what: str) -> None:
 def move_member(session: Session, member: Member, to: str, *, actor_id: int | None,
                 reason: str, coordinator: bool = False) -> None:
     """Move a member's lifecycle to ``to``; refuses illegal and coordinator-only moves."""
-    current = str(member.status)
-    what = f"member {member.id}"
-    if not allowed("member", current, to):
-        raise Refused(_why_not("member", what, current, to))
+    current, what = _check("member", member, to)
     if (current, to) in MEMBER_COORDINATOR_ONLY and not coordinator:
         raise Refused(f"{what}: {current} → {to} needs a coordinator")
     member.status = to
@@ -91,10 +110,7 @@ def move_member(session: Session, member: Member, to: str, *, actor_id: int | No
 def move_task(session: Session, task: OutreachTask, to: str, *, actor_id: int | None,
               reason: str, volunteer_id: int | None = ...) -> None:
     """Move a task to ``to`` (and optionally to another volunteer); refuses illegal moves."""
-    current = str(task.status)
-    what = f"task {task.id}"
-    if not allowed("task", current, to):
-        raise Refused(_why_not("task", what, current, to))
+    _current, what = _check("task", task, to)
     task.status = to
     if volunteer_id is not ...:
         task.volunteer_id = volunteer_id
@@ -108,10 +124,7 @@ def move_meeting(session: Session, meeting: Meeting, to: str, *, actor_id: int |
                  held_on: dt.date | None = None) -> None:
     """Move a meeting to ``to``; ``planned → planned`` with another ``planned_on`` moves it
     to that date (a row of history). Held needs the day it was held."""
-    current = str(meeting.status)
-    what = f"meeting {meeting.id}"
-    if not allowed("meeting", current, to):
-        raise Refused(_why_not("meeting", what, current, to))
+    _current, what = _check("meeting", meeting, to)
     if to == MeetingStatus.PLANNED and planned_on in (None, meeting.planned_on):
         raise Refused(f"{what} is planned for {meeting.planned_on}; give another date to "
                       "move it")
@@ -137,10 +150,7 @@ def move_attendance(session: Session, attendance: Attendance, to: str, *,
     ``made_up_on`` and ``made_up_how``. The meeting's status limits the moves (see
     `db.machines.ATTENDANCE_TRANSITIONS`): none on a cancelled meeting, only the make-up
     study once it is closed. ``meeting`` saves a look-up when the caller has it."""
-    current = str(attendance.status)
-    what = f"attendance {attendance.id}"
-    if not allowed("attendance", current, to):
-        raise Refused(_why_not("attendance", what, current, to))
+    current, what = _check("attendance", attendance, to)
     meeting = meeting or session.get(Meeting, attendance.meeting_id)
     if meeting.status == MeetingStatus.CANCELLED:
         raise Refused(f"{what}: meeting {meeting.id} was cancelled; its attendance stays "
@@ -159,6 +169,19 @@ def move_attendance(session: Session, attendance: Attendance, to: str, *,
         attendance.made_up_how = made_up_how
     attendance.status_by = actor_id
     attendance.status_reason = reason
+    flush(session, what)
+
+
+def move_care(session: Session, occasion: CareOccasion, to: str, *, actor_id: int | None,
+              reason: str, task_id: int | None = ...) -> None:
+    """Move a care occasion to ``to`` (visited, missed, cancelled); refuses illegal moves.
+    ``task_id``: the care visit task that visited it, when the caller has it."""
+    _current, what = _check("care", occasion, to)
+    occasion.status = to
+    if task_id is not ...:
+        occasion.task_id = task_id
+    occasion.status_by = actor_id
+    occasion.status_reason = reason
     flush(session, what)
 
 

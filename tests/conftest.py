@@ -29,6 +29,8 @@ SHIPPED_BASE_DELAY = tasks.access.BASE_DELAY
 
 PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
 DATA_TABLES = [
+    "care_occasion_status_changes", "care_occasions", "life_events", "hardships",
+    "contributions", "movements",
     "attempts", "task_status_changes", "outreach_tasks", "campaign_runs", "campaigns",
     "attendance_status_changes", "attendance", "meeting_status_changes", "meetings",
     "branch_roles", "member_status_changes", "member_changes", "members", "volunteers",

@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from db.machines import AttendanceStatus, MeetingStatus, MemberStatus, TaskStatus
+from db.machines import AttendanceStatus, CareStatus, MeetingStatus, MemberStatus, TaskStatus
 from db.models import (
     Attendance,
     Branch,
@@ -20,6 +20,8 @@ from db.models import (
     Campaign,
     CampaignKind,
     CampaignRun,
+    CareOccasion,
+    CareOccasionKind,
     Meeting,
     MeetingKind,
     Member,
@@ -158,6 +160,24 @@ def attendance(session: Session, *, meeting_: Meeting | None = None,
                                     status_reason=status_reason, **fields))
 
 
+#: A test care occasion's day, unless a test says otherwise (its window: a week either side).
+CARE_DAY = dt.date(2026, 6, 1)
+
+
+def care_occasion(session: Session, *, member_: Member | None = None,
+                  kind: CareOccasionKind = CareOccasionKind.BIRTHDAY,
+                  occasion_on: dt.date | None = None, status: str = CareStatus.DUE,
+                  status_by: int | None = None, status_reason: str | None = "created in a test",
+                  **fields) -> CareOccasion:
+    """A care occasion with a window of a week either side; ``status`` must be initial."""
+    day = occasion_on or CARE_DAY
+    fields.setdefault("window_from", day - dt.timedelta(days=7))
+    fields.setdefault("window_to", day + dt.timedelta(days=7))
+    return _add(session, CareOccasion(member_id=(member_ or member(session)).id, kind=kind,
+                                      occasion_on=day, status=status, status_by=status_by,
+                                      status_reason=status_reason, **fields))
+
+
 # --- reaching a state: the database only allows legal paths -------------------------------
 
 def path_to(machine: str, state: str) -> list[str]:
@@ -275,6 +295,18 @@ def attendance_in(session: Session, state: str, *, actor: Volunteer | None = Non
         actor)
 
 
+def care_in(session: Session, state: str, *, actor: Volunteer | None = None,
+            **fields) -> CareOccasion:
+    """A care occasion walked along legal moves (`db.state.move_care`) to ``state``."""
+    from db.state import move_care
+
+    return _walked(
+        "care", state,
+        lambda first, by: care_occasion(session, status=first, status_by=by, **fields),
+        lambda c, s, **kw: move_care(session, c, s, **kw),
+        actor)
+
+
 # --- the independent oracle: the machines written out by hand -----------------------------
 # The tests take their expected answers from here, never from `db.machines`: a test that
 # asks the table it tests cannot see a pair added to or dropped from it. Change these lists
@@ -344,10 +376,20 @@ ATTENDANCE_ALLOWED = frozenset({
     ("absent", "made_up"),
 })
 
+CARE_STATES = ["due", "visited", "missed", "cancelled"]
+
+#: Every allowed care-occasion move: planned due; then visited (a care visit within the
+#: window), missed (the window closed without one) or cancelled (no visit to make any
+#: more: died, moved out, do-not-contact). All three final.
+CARE_ALLOWED = frozenset({
+    ("new", "due"),
+    ("due", "visited"), ("due", "missed"), ("due", "cancelled"),
+})
+
 ORACLE = {"member": MEMBER_ALLOWED, "task": TASK_ALLOWED, "meeting": MEETING_ALLOWED,
-          "attendance": ATTENDANCE_ALLOWED}
+          "attendance": ATTENDANCE_ALLOWED, "care": CARE_ALLOWED}
 STATES = {"member": MEMBER_STATES, "task": TASK_STATES, "meeting": MEETING_STATES,
-          "attendance": ATTENDANCE_STATES}
+          "attendance": ATTENDANCE_STATES, "care": CARE_STATES}
 
 
 def oracle_allows(machine: str, from_status: str, to_status: str) -> bool:
@@ -365,3 +407,4 @@ MEMBER_PAIRS = [(a, b) for a in MEMBER_STATES for b in MEMBER_STATES]
 TASK_PAIRS = [(a, b) for a in TASK_STATES for b in TASK_STATES]
 MEETING_PAIRS = [(a, b) for a in MEETING_STATES for b in MEETING_STATES]
 ATTENDANCE_PAIRS = [(a, b) for a in ATTENDANCE_STATES for b in ATTENDANCE_STATES]
+CARE_PAIRS = [(a, b) for a in CARE_STATES for b in CARE_STATES]

@@ -11,7 +11,14 @@ from sqlalchemy import select, text
 
 from db import machines
 from db.errors import Refused
-from db.machines import NEW, AttendanceStatus, MeetingStatus, MemberStatus, TaskStatus
+from db.machines import (
+    NEW,
+    AttendanceStatus,
+    CareStatus,
+    MeetingStatus,
+    MemberStatus,
+    TaskStatus,
+)
 from db.models import MemberStatusChange, TaskStatusChange
 from db.state import move_member, move_task
 from tests.db import factories as f
@@ -44,7 +51,7 @@ def db_status(session, table, row_id):
 
 # --- the tables themselves against the oracle ----------------------------------------------
 
-MACHINES = ["member", "task", "meeting", "attendance"]
+MACHINES = ["member", "task", "meeting", "attendance", "care"]
 
 
 def test_the_states_are_the_oracles():
@@ -52,6 +59,7 @@ def test_the_states_are_the_oracles():
     assert [str(x) for x in TaskStatus] == f.TASK_STATES
     assert [str(x) for x in MeetingStatus] == f.MEETING_STATES
     assert [str(x) for x in AttendanceStatus] == f.ATTENDANCE_STATES
+    assert [str(x) for x in CareStatus] == f.CARE_STATES
     assert set(machines.MACHINES) == set(f.ORACLE) == set(MACHINES)
 
 
@@ -88,7 +96,7 @@ def test_database_transition_tables_equal_the_oracle(session):
     assert {(a, b) for a, b, c in member if c} == f.MEMBER_COORDINATOR_ONLY
     assert {(a, b) for a, b in task} == f.TASK_ALLOWED
     assert len(member) == len(f.MEMBER_ALLOWED) and len(task) == len(f.TASK_ALLOWED)
-    for machine in ("meeting", "attendance"):
+    for machine in ("meeting", "attendance", "care"):
         rows = session.execute(text(f"SELECT from_status, to_status FROM {machine}_transition"
                                     )).all()
         assert len(rows) == len(f.ORACLE[machine])

@@ -184,7 +184,7 @@ def test_every_revision_is_a_script():
 
 # --- the head revision equals what the code expects now ---------------------------------------
 
-MACHINES = ("member", "task", "meeting", "attendance")
+MACHINES = ("member", "task", "meeting", "attendance", "care")
 
 
 def _transition_rows(conn) -> dict[str, list[tuple]]:
@@ -472,7 +472,7 @@ def _revision_module(prefix: str):
     return module
 
 
-@pytest.mark.parametrize("part", ["0001", "0004"])
+@pytest.mark.parametrize("part", ["0001", "0004", "0006"])
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     """Byte for byte: the code's member and task guards are still what 0001 froze (a
@@ -483,12 +483,14 @@ def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     assert guards.statements(dialect, part) == getattr(rev, f"{key}_GUARDS")
     assert guards.drop_statements(dialect, part) == getattr(rev, f"{key}_DROPS")
     assert guards.statements(dialect) == guards.statements(dialect, "0001") + \
-        guards.statements(dialect, "0004")
+        guards.statements(dialect, "0004") + guards.statements(dialect, "0006")
 
 
 def test_the_revisions_transition_rows_are_the_codes():
     r1, r4 = _revision_module("0001"), _revision_module("0004")
+    r6 = _revision_module("0006")
     code = _transition_rows_in_code()
+    assert sorted(r6.CARE_TRANSITION_ROWS) == code["care"]
     assert sorted(r1.MEMBER_TRANSITION_ROWS) == code["member"]
     assert sorted(r1.TASK_TRANSITION_ROWS) == code["task"]
     assert sorted(r4.MEETING_TRANSITION_ROWS) == code["meeting"]
@@ -516,7 +518,8 @@ def test_upgrade_from_0003_with_data_to_head_and_back(fresh):
     after = _triggers_by_table(fresh)
     assert {t: after[t] for t in triggers_0003} == triggers_0003
     assert set(after) - set(triggers_0003) == {
-        "meetings", "attendance", "meeting_status_changes", "attendance_status_changes"}
+        "meetings", "attendance", "meeting_status_changes", "attendance_status_changes",
+        "care_occasions", "care_occasion_status_changes", "movements"}
     _assert_head_matches_the_code(fresh)
     _assert_guarded(fresh, ids, open_task="t1")
 
@@ -576,3 +579,196 @@ def _date(eng, iso: str):
     import datetime as dt
 
     return iso if eng.dialect.name == "sqlite" else dt.date.fromisoformat(iso)
+
+
+# --- upgrade from 0004 (with data): notice / make_up kinds, outcome visited, meeting_id -----
+
+_NOTICE_CAMPAIGN = ("INSERT INTO campaigns (name, kind, window_days, cadence_days, max_attempts, "
+                    "due_days, retry_days) VALUES ('notice', 'notice', 30, 30, 3, 14, 2)")
+
+
+def _integrity_ok(eng) -> None:
+    if eng.dialect.name == "sqlite":
+        with eng.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalars().all() == ["ok"]
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+
+
+def test_upgrade_from_0004_with_data_widens_the_codes(fresh):
+    assert migrate.upgrade(fresh, "0004") == "0004"
+    with fresh.begin() as conn:
+        ids = _seed_at_0001(conn)
+    at_0004 = _contents(fresh)
+    triggers_0004 = _triggers_by_table(fresh)
+    # before: the new kind and outcome are refused by the CHECK constraints
+    _refused(fresh, _NOTICE_CAMPAIGN, {}, mark="check")
+    _refused(fresh, "UPDATE outreach_tasks SET kind = 'make_up' WHERE id = :t",
+             {"t": ids["t1"]}, mark="check")
+    _refused(fresh, "UPDATE outreach_tasks SET outcome = 'visited' WHERE id = :t",
+             {"t": ids["t1"]}, mark="check")
+    assert "meeting_id" not in _columns(fresh, "campaign_runs")
+
+    assert migrate.upgrade(fresh) == migrate.HEAD
+    _integrity_ok(fresh)
+    assert _contents(fresh) == at_0004
+    after = _triggers_by_table(fresh)  # nothing rebuilt, no trigger lost (0006 adds some)
+    assert {t: after[t] for t in triggers_0004} == triggers_0004
+    _assert_head_matches_the_code(fresh)
+    _assert_guarded(fresh, ids, open_task="t1")
+
+    # down: refused while a row uses a new value; narrowed back once none does
+    with fresh.begin() as conn:
+        conn.execute(text(_NOTICE_CAMPAIGN))
+    with pytest.raises(RuntimeError, match="cannot downgrade below 0005"):
+        migrate.downgrade(fresh, "0004")
+    assert migrate.current(fresh) == migrate.HEAD
+    with fresh.begin() as conn:
+        conn.execute(text("DELETE FROM campaigns WHERE kind = 'notice'"))
+    migrate.downgrade(fresh, "0004")
+    assert migrate.current(fresh) == "0004"
+    _integrity_ok(fresh)
+    assert "meeting_id" not in _columns(fresh, "campaign_runs")
+    assert _triggers_by_table(fresh) == triggers_0004
+    assert _contents(fresh) == at_0004
+    _refused(fresh, _NOTICE_CAMPAIGN, {}, mark="check")
+    _assert_guarded(fresh, ids, open_task="t1")
+
+    # up again: the new kind, outcome and column work, the guards still write history
+    assert migrate.upgrade(fresh) == migrate.HEAD
+    _assert_head_matches_the_code(fresh)
+    with fresh.begin() as conn:
+        conn.execute(text(_NOTICE_CAMPAIGN))
+        c = conn.execute(text("SELECT id FROM campaigns WHERE kind = 'notice'")).scalar_one()
+        conn.execute(text(
+            "INSERT INTO meetings (branch_id, kind, status, planned_on, remote, version, "
+            "created_at) SELECT branch_id, 'assembly', 'planned', '2026-12-01', 'phone', 1, "
+            "CURRENT_TIMESTAMP FROM members WHERE id = :m"), {"m": ids["m1"]})
+        meeting = conn.execute(text("SELECT max(id) FROM meetings")).scalar_one()
+        conn.execute(text("INSERT INTO campaign_runs (campaign_id, period, meeting_id, "
+                          "started_at) VALUES (:c, :p, :g, CURRENT_TIMESTAMP)"),
+                     {"c": c, "p": f"m{meeting}", "g": meeting})
+        run = conn.execute(text("SELECT id FROM campaign_runs WHERE meeting_id = :g"),
+                           {"g": meeting}).scalar_one()
+        conn.execute(text(
+            "INSERT INTO outreach_tasks (run_id, member_id, kind, status, volunteer_id, "
+            "attempts, max_attempts, due_on, closes_on, pending_confirmation, version, "
+            "created_at) VALUES (:r, :m, 'make_up', 'assigned', :v, 0, 3, '2026-12-15', "
+            "'2026-12-29', :f, 1, CURRENT_TIMESTAMP)"),
+            {"r": run, "m": ids["m1"], "v": ids["li"], "f": False})
+        task = conn.execute(text("SELECT id FROM outreach_tasks WHERE kind = 'make_up'")
+                            ).scalar_one()
+        conn.execute(text("UPDATE outreach_tasks SET status = 'done', outcome = 'visited' "
+                          "WHERE id = :t"), {"t": task})
+        conn.execute(text("INSERT INTO attempts (task_id, outcome, recorded_on, recorded_at) "
+                          "VALUES (:t, 'visited', '2026-12-02', CURRENT_TIMESTAMP)"),
+                     {"t": task})
+        history = conn.execute(text("SELECT from_status, to_status FROM task_status_changes "
+                                    "WHERE task_id = :t ORDER BY id"), {"t": task}).all()
+    assert history == [("new", "assigned"), ("assigned", "done")]
+    _refused(fresh, "UPDATE outreach_tasks SET status = 'open', volunteer_id = NULL "
+                    "WHERE id = :t", {"t": task})
+    _refused(fresh, "UPDATE outreach_tasks SET kind = 'sightseeing' WHERE id = :t",
+             {"t": ids["t1"]}, mark="check")
+    _refused(fresh, "UPDATE campaign_runs SET meeting_id = 999999 WHERE id = :r",
+             {"r": run}, mark="foreign key")
+    _integrity_ok(fresh)
+    with pytest.raises(RuntimeError, match="cannot downgrade below 0005"):
+        migrate.downgrade(fresh, "0004")
+
+
+# --- upgrade from 0005 (with data): care, contributions, movements ---------------------------
+
+_CARE_CAMPAIGN = ("INSERT INTO campaigns (name, kind, window_days, cadence_days, max_attempts, "
+                  "due_days, retry_days) VALUES ('care', 'care_visit', 30, 30, 3, 14, 2)")
+_CARE_TABLES = {"care_occasions", "care_transition", "care_occasion_status_changes",
+                "life_events", "hardships", "contributions", "movements"}
+
+
+def test_upgrade_from_0005_with_data_adds_care_and_widens_the_codes(fresh):
+    assert migrate.upgrade(fresh, "0005") == "0005"
+    with fresh.begin() as conn:
+        ids = _seed_at_0001(conn)
+        # Mia went away (a residence change recorded twice: the newest counts), Bo is away
+        # with no recorded change (not known), and a local member's old change is ignored
+        conn.execute(text("UPDATE members SET residence = 'away' WHERE id IN (:a, :b)"),
+                     {"a": ids["m1"], "b": ids["m2"]})
+        change = text("INSERT INTO member_changes (member_id, field, old_value, new_value, at) "
+                      "VALUES (:m, 'residence', :o, :n, :at)")
+        conn.execute(change, {"m": ids["m1"], "o": "local", "n": "away",
+                              "at": "2025-03-04 10:00:00"})
+        conn.execute(change, {"m": ids["m1"], "o": "away", "n": "local",
+                              "at": "2025-09-01 10:00:00"})
+        conn.execute(change, {"m": ids["m1"], "o": "local", "n": "away",
+                              "at": "2026-02-05 11:30:00"})
+    at_0005 = _contents(fresh)
+    triggers_0005 = _triggers_by_table(fresh)
+    assert not _CARE_TABLES & _tables(fresh)
+    _refused(fresh, _CARE_CAMPAIGN, {}, mark="check")
+    _refused(fresh, "UPDATE outreach_tasks SET outcome = 'gift_delivered' WHERE id = :t",
+             {"t": ids["t1"]}, mark="check")
+
+    assert migrate.upgrade(fresh) == migrate.HEAD
+    _integrity_ok(fresh)
+    assert _contents(fresh) == at_0005
+    after = _triggers_by_table(fresh)
+    assert {t: after[t] for t in triggers_0005} == triggers_0005
+    assert set(after) - set(triggers_0005) == {
+        "care_occasions", "care_occasion_status_changes", "movements"}
+    _assert_head_matches_the_code(fresh)
+    _assert_guarded(fresh, ids, open_task="t1")
+    with fresh.connect() as conn:
+        away = dict(conn.execute(text("SELECT id, away_since FROM members")).all())
+    assert away == {ids["m1"]: _date(fresh, "2026-02-05"), ids["m2"]: None}
+
+    # the new values, tables and guards work
+    with fresh.begin() as conn:
+        conn.execute(text(_CARE_CAMPAIGN))
+        conn.execute(text("UPDATE outreach_tasks SET kind = 'transfer' WHERE id = :t"),
+                     {"t": ids["t1"]})
+        conn.execute(text(
+            "INSERT INTO care_occasions (member_id, kind, occasion_on, window_from, window_to, "
+            "detail, status, status_by, status_reason, version, created_at) VALUES (:m, "
+            "'birthday', '2026-06-01', '2026-05-25', '2026-06-08', '90th birthday', 'due', :a, "
+            "'planned', 1, CURRENT_TIMESTAMP)"), {"m": ids["m1"], "a": ids["ann"]})
+        occ = conn.execute(text("SELECT max(id) FROM care_occasions")).scalar_one()
+        conn.execute(text("UPDATE care_occasions SET status = 'visited', status_by = :a, "
+                          "status_reason = 'flowers' WHERE id = :o"),
+                     {"a": ids["li"], "o": occ})
+        conn.execute(text(
+            "INSERT INTO movements (member_id, kind, happened_on, at, from_place, to_place, "
+            "source, recorded_by) VALUES (:m, 'away', '2026-02-05', CURRENT_TIMESTAMP, "
+            "'Hangzhou', 'Shenzhen', 'cli', :a)"), {"m": ids["m1"], "a": ids["ann"]})
+        assert conn.execute(text(
+            "SELECT from_status, to_status, actor_id, reason FROM care_occasion_status_changes "
+            "WHERE care_occasion_id = :o ORDER BY id"), {"o": occ}).all() == [
+            ("new", "due", ids["ann"], "planned"), ("due", "visited", ids["li"], "flowers")]
+    _refused(fresh, "UPDATE care_occasions SET status = 'due' WHERE id = :o", {"o": occ})
+    _refused(fresh, "DELETE FROM movements", {}, mark="append-only")
+
+    # down: refused while a row uses a new value; then every new part goes, data stays
+    with pytest.raises(RuntimeError, match="cannot downgrade below 0006"):
+        migrate.downgrade(fresh, "0005")
+    assert migrate.current(fresh) == migrate.HEAD
+    with fresh.begin() as conn:
+        conn.execute(text("DELETE FROM campaigns WHERE kind = 'care_visit'"))
+        conn.execute(text("UPDATE outreach_tasks SET kind = 'phone_visit' WHERE id = :t"),
+                     {"t": ids["t1"]})
+    migrate.downgrade(fresh, "0005")
+    assert migrate.current(fresh) == "0005"
+    _integrity_ok(fresh)
+    assert not _CARE_TABLES & _tables(fresh)
+    assert not {"away_since", "transfer_considered_on"} & _columns(fresh, "members")
+    assert _triggers_by_table(fresh) == triggers_0005
+    with fresh.connect() as conn:
+        assert _guards_in_database(conn) == {
+            k: {**_guards_in_code(fresh.dialect.name, "0001")[k],
+                **_guards_in_code(fresh.dialect.name, "0004")[k]}
+            for k in _guards_in_code(fresh.dialect.name, "0001")}
+    assert _contents(fresh) == at_0005
+    _refused(fresh, _CARE_CAMPAIGN, {}, mark="check")
+    _assert_guarded(fresh, ids, open_task="t1")
+
+    # and up again
+    assert migrate.upgrade(fresh) == migrate.HEAD
+    _assert_head_matches_the_code(fresh)
+    _integrity_ok(fresh)

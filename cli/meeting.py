@@ -1,0 +1,350 @@
+"""`outreach meeting …`: organisational life — plan meetings, mark attendance (also from a
+file), close them (make-up study for whoever missed them), and see who is behind.
+
+Coordinators only. The work is in `tasks.meetings`; this module parses, calls and prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cli.campaign import Format, _ticket, emit
+from cli.common import actor, db_session, edge, parse_date
+from db.errors import BadInput
+
+meeting_app = typer.Typer(
+    help="Meetings of a branch: plan, mark attendance, close (coordinators).",
+    no_args_is_help=True)
+
+KINDS = "assembly, committee, group, lecture or theme_day"
+
+
+def _coordinator(s):
+    """The caller, refused first unless a coordinator: a volunteer hears "only a
+    coordinator", not what is wrong with the arguments."""
+    from tasks.access import COORDINATOR, check
+
+    who = actor(s)
+    check(COORDINATOR, who, session=s)
+    return who
+
+
+def _today(today: str | None) -> dt.date:
+    return parse_date(today, "--today") or dt.date.today()
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv or json.")]
+TodayOpt = Annotated[Optional[str], typer.Option(
+    help="As of this date (YYYY-MM-DD), default today.")]
+
+
+@meeting_app.command("plan")
+@edge
+def plan(
+    branch: Annotated[str, typer.Option(help="The branch holding the meeting.")],
+    kind: Annotated[str, typer.Option(help=KINDS + ".")],
+    date: Annotated[str, typer.Option(help="YYYY-MM-DD; a past date records a meeting "
+                                           "already held.")],
+    topic: Annotated[Optional[str], typer.Option(help="What it is about.")] = None,
+    material: Annotated[Optional[str], typer.Option(
+        help="The study material (what make-up study brings or talks through).")] = None,
+    place: Annotated[Optional[str], typer.Option(help="Where it takes place.")] = None,
+    remote: Annotated[bool, typer.Option(
+        "--remote", help="Members far away can take part by phone.")] = False,
+    video: Annotated[bool, typer.Option(
+        "--video", help="… by video conference instead (implies --remote).")] = False,
+    remote_details: Annotated[Optional[str], typer.Option(
+        help="The conference number or link.")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Plan a meeting and invite its members; prints the new meeting's id.
+
+    A committee meeting invites the branch's committee (`outreach member role`); the other
+    kinds every contactable member of the branch and of the branches nested in it. A date
+    7 days ahead or more gives members living away and homebound members a notice task.
+
+    Example: outreach meeting plan --branch North --kind assembly --date 2026-12-10 --remote
+    """
+    from tasks.meetings import plan_meeting
+
+    option = "video" if video else "phone" if remote else "none"
+    with db_session() as s:
+        who = _coordinator(s)
+        out = plan_meeting(s, branch=branch, kind=kind, on=parse_date(date, "--date"),
+                           actor=who, today=_today(today),
+                           topic=topic, material=material, place=place, remote=option,
+                           remote_details=remote_details)
+    n = out["notices"]
+    typer.echo(out["id"])
+    typer.echo(f"meeting {out['id']} {out['status']}: {out['invited']} invited, "
+               f"{n['created']} notice tasks ({n['assigned']} assigned, {n['open']} open)",
+               err=True)
+
+
+@meeting_app.command("list")
+@edge
+def list_(
+    branch: Annotated[Optional[str], typer.Option(
+        help="A branch (and those nested in it).")] = None,
+    period: Annotated[Optional[str], typer.Option(
+        help="YYYY-MM or YYYY-Qn, default this quarter.")] = None,
+    format: FormatOpt = Format.table,
+    today: TodayOpt = None,
+) -> None:
+    """List meetings with their attendance counts.
+
+    Example: outreach meeting list --period 2026-Q4 --format csv > meetings.csv
+    """
+    from tasks.meetings import list_meetings
+
+    with db_session(write=False) as s:
+        who = _coordinator(s)
+        rows = list_meetings(s, actor=who, today=_today(today), branch=branch, period=period)
+    emit(rows, format)
+
+
+def _id(value: str) -> int:
+    text = value.strip()
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**31):
+        raise BadInput("a meeting id is a number (see `outreach meeting list`)")
+    return int(text)
+
+
+MeetingId = Annotated[str, typer.Argument(metavar="ID", help="The meeting's id.")]
+
+
+@meeting_app.command("show")
+@edge
+def show(
+    meeting_id: MeetingId,
+    format: Annotated[Format, typer.Option("--format", help="table or json.")]
+    = Format.table,
+) -> None:
+    """Show a meeting: details, roles, attendance counts, every invited member's mark.
+
+    Example: outreach meeting show 12
+    """
+    from tasks.meetings import meeting_view
+
+    with db_session(write=False) as s:
+        who = _coordinator(s)
+        view = meeting_view(s, meeting_id=_id(meeting_id), actor=who)
+    if format == Format.json:
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=1, default=str))
+        return
+    if format == Format.csv:
+        emit(view["invited"], format)
+        return
+    from tabulate import tabulate
+
+    lines = [f"meeting {view['id']}  {view['kind']}  {view['status']}  branch {view['branch']}",
+             f"  planned       {view['planned_on']}   held {view['held_on'] or '-'}"]
+    for key in ("topic", "material", "place", "chair", "recorder", "minutes", "decisions"):
+        if view[key]:
+            lines.append(f"  {key:13} {view[key]}")
+    remote = view["remote"] + (f" ({view['remote_details']})" if view["remote_details"] else "")
+    lines.append(f"  remote        {remote}")
+    lines.append("  roles         " + (", ".join(
+        f"{r['role']} {r['name']} ({r['ledger_no']})" for r in view["roles"]) or "-"))
+    lines.append("  attendance    " + "  ".join(f"{k} {v}" for k, v in view["counts"].items()))
+    typer.echo("\n".join(lines))
+    if view["invited"]:
+        typer.echo(tabulate(view["invited"], headers="keys", tablefmt="simple"))
+
+
+@meeting_app.command("mark")
+@edge
+def mark(
+    meeting_id: MeetingId,
+    ledger_no: Annotated[str, typer.Argument(metavar="LEDGER_NO",
+                                             help="The member's ledger number (or id).")],
+    status: Annotated[str, typer.Argument(metavar="present|remote|excused|absent")],
+    reason: Annotated[Optional[str], typer.Option(help="Why (required for excused).")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Mark one invited member's attendance (a correction is a new mark).
+
+    Example: outreach meeting mark 12 M0000042 excused --reason "in hospital"
+    """
+    from tasks.meetings import mark_attendance
+
+    with db_session() as s:
+        who = _coordinator(s)
+        out = mark_attendance(s, meeting_id=_id(meeting_id), ref=ledger_no, status=status,
+                              reason=reason, actor=who, today=_today(today))
+    typer.echo(f"meeting {out['meeting_id']}: member {out['member_id']} {out['status']}"
+               + ("" if out["changed"] else " (unchanged)"))
+
+
+@meeting_app.command("attendance")
+@edge
+def attendance(
+    meeting_id: MeetingId,
+    file: Annotated[Path, typer.Argument(metavar="FILE.csv",
+                                         help="Columns: ledger_no,attendance,reason.")],
+    today: TodayOpt = None,
+) -> None:
+    """Mark attendance from a CSV file: all or nothing, every problem listed by line.
+
+    Example: outreach meeting attendance 12 sheet.csv
+    """
+    from tasks.csvfile import is_file
+    from tasks.meetings import import_attendance
+
+    with db_session() as s:
+        who = _coordinator(s)
+        if not is_file(file):
+            raise BadInput(f"no such file: {str(file)[:200]}")
+        out = import_attendance(s, meeting_id=_id(meeting_id), data=file.read_bytes(),
+                                actor=who, today=_today(today))
+    typer.echo(f"meeting {out['meeting_id']}: {out['marked']} marked, "
+               f"{out['unchanged']} unchanged")
+
+
+@meeting_app.command("close")
+@edge
+def close(
+    meeting_id: MeetingId,
+    chair: Annotated[Optional[str], typer.Option(help="Who chaired it.")] = None,
+    recorder: Annotated[Optional[str], typer.Option(help="Who took the minutes.")] = None,
+    minutes: Annotated[Optional[str], typer.Option(help="The minutes (short text).")] = None,
+    decisions: Annotated[Optional[str], typer.Option(help="What was decided.")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Close a held meeting; prints how many make-up tasks it created.
+
+    Members still invited are marked absent, and every excused or absent member gets a
+    make-up task (homebound: a visit, living away: a call). Closing again creates none.
+
+    Example: outreach meeting close 12 --chair "Li Wei" --minutes "budget agreed"
+    """
+    from tasks.meetings import close_meeting
+
+    with db_session() as s:
+        who = _coordinator(s)
+        out = close_meeting(s, meeting_id=_id(meeting_id), chair=chair, recorder=recorder,
+                            minutes=minutes, decisions=decisions, actor=who,
+                            today=_today(today))
+    made = out["make_up"]
+    typer.echo(made["created"])
+    typer.echo(f"meeting {out['id']} " + ("closed" if out["closed"] else "was closed already")
+               + f": {out['marked_absent']} marked absent, {made['created']} make-up tasks "
+               f"({made['assigned']} assigned, {made['open']} open)", err=True)
+
+
+@meeting_app.command("hold")
+@edge
+def hold(
+    meeting_id: MeetingId,
+    on: Annotated[Optional[str], typer.Option(
+        help="The day it was held (YYYY-MM-DD), default its planned day.")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Record that a planned meeting was held (marking or closing does it too)."""
+    from tasks.meetings import hold_meeting
+
+    with db_session() as s:
+        who = _coordinator(s)
+        out = hold_meeting(s, meeting_id=_id(meeting_id), held_on=parse_date(on, "--on"),
+                           actor=who, today=_today(today))
+    typer.echo(f"meeting {out['id']} held on {out['held_on']}")
+
+
+@meeting_app.command("move")
+@edge
+def move(
+    meeting_id: MeetingId,
+    date: Annotated[str, typer.Option(help="The new date (YYYY-MM-DD).")],
+    reason: Annotated[Optional[str], typer.Option(help="Why (kept in its history).")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Move a planned meeting to another date (its open notices follow it)."""
+    from tasks.meetings import move_meeting_date
+
+    with db_session() as s:
+        who = _coordinator(s)
+        out = move_meeting_date(s, meeting_id=_id(meeting_id), on=parse_date(date, "--date"),
+                                reason=reason, actor=who, today=_today(today))
+    typer.echo(f"meeting {out['id']} planned for {out['planned_on']}; "
+               f"{out['notices_moved']} notices moved, {out['notices']['created']} new")
+
+
+@meeting_app.command("cancel")
+@edge
+def cancel(
+    meeting_id: MeetingId,
+    reason: Annotated[str, typer.Option(help="Why (kept in its history).")],
+) -> None:
+    """Cancel a planned meeting; its open notice tasks are cancelled."""
+    from tasks.meetings import cancel_meeting
+
+    with db_session() as s:
+        who = _coordinator(s)
+        out = cancel_meeting(s, meeting_id=_id(meeting_id), reason=reason, actor=who)
+    typer.echo(f"meeting {out['id']} cancelled; {out['notices_cancelled']} notices cancelled")
+
+
+@meeting_app.command("behind")
+@edge
+def behind(
+    format: FormatOpt = Format.table,
+    today: TodayOpt = None,
+) -> None:
+    """Branches that did not hold what their cadence asks.
+
+    Looked at: the last month for monthly kinds, the last quarter for quarterly ones.
+    Cadence: OUTREACH_HOME/cadence.json, e.g. {"lecture": 1} (months per kind: 1, 3, or 0
+    for not required)."""
+    from tasks.meetings import branches_behind
+
+    with db_session(write=False) as s:
+        who = _coordinator(s)
+        rows = branches_behind(s, actor=who, today=_today(today))
+    emit(rows, format)
+
+
+@meeting_app.command("without-life")
+@edge
+def without_life(
+    months: Annotated[int, typer.Option(help="Months looked back.")] = 6,
+    branch: Annotated[Optional[str], typer.Option(
+        help="A branch (and those nested in it).")] = None,
+    format: FormatOpt = Format.table,
+    today: TodayOpt = None,
+) -> None:
+    """Members with no organisational life in the last months: how many, and who.
+
+    Organisational life: present, remote or made up at a meeting held in those months."""
+    from tasks.meetings import members_without_life
+
+    with db_session(write=False) as s:
+        who = _coordinator(s)
+        out = members_without_life(s, actor=who, today=_today(today), months=months,
+                                   names=True, branch=branch)
+    if format == Format.json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))
+        return
+    emit(out["members"], format)
+    typer.echo(f"{out['count']} members without organisational life in the last "
+               f"{out['months']} months", err=True)
+
+
+@meeting_app.command("ticket")
+@edge
+def ticket(
+    minutes: Annotated[int, typer.Option(help="How long the ticket is good for (1-60).")]
+    = 15,
+) -> None:
+    """Print a run ticket for the plan-meeting form in the Prefect UI.
+
+    Good for one run and a few minutes; the meeting is planned by you. Never type your
+    access code into Prefect: it keeps run parameters in clear.
+
+    Example: outreach meeting ticket
+    """
+    typer.echo(_ticket(minutes, purpose="plan-meeting"))

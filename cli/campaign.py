@@ -38,6 +38,7 @@ class Report(str, Enum):
     volunteers = "volunteers"
     unreachable = "unreachable"
     movements = "movements"
+    meetings = "meetings"
 
 
 class Format(str, Enum):
@@ -263,13 +264,14 @@ def follow_up(
                f"{result['volunteers_with_overdue']} volunteers")
 
 
-def _ticket(minutes: int | None = None) -> str:
-    """A run ticket for record-outcomes, made with the caller's access code."""
+def _ticket(minutes: int | None = None, purpose: str = "record-outcomes") -> str:
+    """A run ticket for a form (record-outcomes, plan-meeting), made with the caller's
+    access code."""
     from db import settings
     from tasks import tickets
 
     with db_session() as s:
-        return tickets.issue(s, settings.token(), purpose="record-outcomes",
+        return tickets.issue(s, settings.token(), purpose=purpose,
                              minutes=minutes or tickets.MINUTES)
 
 
@@ -324,12 +326,15 @@ def outcomes_import(
 
 def report(
     which: Annotated[Report, typer.Argument(
-        help="coverage, volunteers, unreachable or movements.")],
+        help="coverage, volunteers, unreachable, movements or meetings.")],
     format: Annotated[Format, typer.Option("--format", help="table, csv or json.")]
     = Format.table,
     period: Annotated[Optional[str], typer.Option(
-        help="Coverage: the month (YYYY-MM), default this month.")] = None,
+        help="Coverage: the month (YYYY-MM), default this month; meetings: the quarter "
+             "(YYYY-Qn), default this quarter.")] = None,
     today: Annotated[Optional[str], typer.Option(help="As of this date (YYYY-MM-DD).")] = None,
+    branch: Annotated[Optional[str], typer.Option(
+        help="Meetings: a branch (and those nested in it).")] = None,
 ) -> None:
     """Print a report (coordinators).
 
@@ -339,19 +344,27 @@ def report(
     volunteers   workload: open, done, overdue, success rate
     unreachable  unreachable members with their family contacts
     movements    who moved away or came back, when, recorded by whom
+    meetings     per branch and kind for a quarter: due, held, invited, present, remote,
+                 excused, absent, made_up, attendance and make-up rates; and the members
+                 with no organisational life in the last six months
 
     Example: outreach report coverage --format csv > coverage.csv
     """
-    _report(which, format, period, today)
+    _report(which, format, period, today, branch=branch)
 
 
 @edge
-def _report(which: Report, format: Format, period: str | None, today: str | None) -> None:
+def _report(which: Report, format: Format, period: str | None, today: str | None,
+            branch: str | None = None) -> None:
     import datetime as dt
 
     from tasks import coverage
 
     day = parse_date(today, "--today") or dt.date.today()
+    if which == Report.meetings:
+        return _meetings_report(format, period, day, branch)
+    if branch is not None:
+        raise BadInput("--branch is for the meetings report")
     if period is not None:
         check_period(period)  # refused for every report, not only coverage
     with db_session(write=False) as s:
@@ -365,6 +378,23 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
         else:
             rows = coverage.movements(s, period=period, today=day, actor=who)
     emit(rows, format)
+
+
+def _meetings_report(format: Format, period: str | None, day, branch: str | None) -> None:
+    from tasks.meetings import meetings_report
+    from tasks.rules import check_quarter
+
+    if period is not None:
+        check_quarter(period)
+    with db_session(write=False) as s:
+        out = meetings_report(s, actor=actor(s), today=day, period=period, branch=branch)
+    if format == Format.json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))
+        return
+    emit(out["rows"], format)
+    line = (f"{out['period']} ({out['from']} to {out['to']}): {out['members_without_life']} "
+            f"members with no organisational life in the last {out['life_months']} months")
+    typer.echo(line, err=format == Format.csv)
 
 
 def emit(rows: list[dict], format: Format) -> None:

@@ -342,6 +342,32 @@ def member_show(
     typer.echo(text)
 
 
+@member_app.command("role")
+@edge
+def member_role(
+    ref: Annotated[str, typer.Argument(metavar="ID_OR_LEDGER_NO",
+                                       help="Ledger number (e.g. M0000042) or member id.")],
+    role: Annotated[str, typer.Argument(metavar="secretary|deputy|committee|none")],
+    branch: Annotated[str, typer.Option(help="The branch (the member's, or one above it).")],
+) -> None:
+    """Give a member a role in a branch, or take it away with none (coordinators).
+
+    Shown by `member show` and `meeting show`; a committee meeting invites the branch's
+    secretary, deputy and committee members.
+
+    Example: outreach member role M0000042 secretary --branch North
+    """
+    import datetime as dt
+
+    from tasks.meetings import set_role
+
+    with db_session() as s:
+        out = set_role(s, ref=ref, branch=branch, role=role, actor=actor(s),
+                       today=dt.date.today())
+    typer.echo(f"member {out['member_id']}: {out['role']} in {out['branch']}"
+               + ("" if out["changed"] else " (unchanged)"))
+
+
 @member_app.command("reactivate")
 @edge
 def member_reactivate(

@@ -58,6 +58,9 @@ def build(*, volunteer_only: bool = False):
     app.command("follow-up")(campaign.follow_up)
     app.add_typer(campaign.outcomes_app, name="outcomes")
     app.command("report")(campaign.report)
+    from cli import meeting
+
+    app.add_typer(meeting.meeting_app, name="meeting")
     app.command("demo")(demo.demo)
     app.add_typer(stack.stack_app, name="stack")
     app.command("serve")(serve.serve)

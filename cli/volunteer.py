@@ -20,7 +20,7 @@ import typer
 from cli.common import actor, db_session, edge, is_terminal, parse_date, write_private
 from db import settings
 from db.errors import BadInput
-from tasks.rules import SURVEY_ANSWERS, describe_outcomes
+from tasks.rules import NOTICE_ANSWERS, SURVEY_ANSWERS, describe_outcomes
 
 task_app = typer.Typer(help="One task: show it, record what happened, hand it back.",
                        no_args_is_help=True)
@@ -221,6 +221,32 @@ def task_show(task_id: Annotated[int, typer.Argument(metavar="ID", help="The tas
     typer.echo(render_card(backend().task_view(task_id)))
 
 
+#: What a volunteer does on a task of organisational life.
+MEETING_TODO = {
+    "notice": "call the member: tell them of the meeting, offer the remote option, take an "
+              "excuse (--answer attendance=present|remote|excused --answer reason=…)",
+    "make_up": "go through the missed meeting's material with the member: a visit (visited), "
+               "a call (reached) or the material delivered (delivered)",
+}
+
+
+def _meeting_lines(kind: str, mt: dict) -> list[str]:
+    """The meeting part of a notice or make-up card."""
+    remote = "no" if mt["remote"] == "none" else mt["remote"] + (
+        f" ({mt['remote_details']})" if mt["remote_details"] else "")
+    lines = [f"  meeting       {mt['kind']} on {mt['on']} (id {mt['id']}, {mt['status']})",
+             f"  topic         {mt['topic'] or '-'}",
+             f"  material      {mt['material'] or '-'}",
+             f"  place         {mt['place'] or '-'}",
+             f"  remote        {remote}"]
+    if mt["attendance"]:
+        lines.append(f"  attendance    {mt['attendance']}"
+                     + (f" ({mt['attendance_reason']})" if mt["attendance_reason"] else ""))
+    if kind in MEETING_TODO:
+        lines.append(f"  what to do    {MEETING_TODO[kind]}")
+    return lines
+
+
 def render_card(view: dict) -> str:
     """`tasks.worklist.task_view` as the text `task show` prints."""
     m, vol = view["member"], view["volunteer"]
@@ -242,6 +268,8 @@ def render_card(view: dict) -> str:
         lines.append(f"  needs         {m['needs']}")
     if view["kind"] == "escalation":
         lines.append("  what to do    the member could not be reached: call the family contact")
+    if view.get("meeting"):
+        lines += _meeting_lines(view["kind"], view["meeting"])
     if view["earlier"]:
         lines.append("  earlier attempts (newest first)")
         for a in view["earlier"]:
@@ -322,7 +350,9 @@ def task_record(
     answer: Annotated[Optional[list[str]], typer.Option(
         "--answer", help="Survey answer KEY=VALUE (repeat): " + ", ".join(SURVEY_ANSWERS)
                          + "; 'same' keeps what is on record, 'none' clears an optional "
-                           "one.")] = None,
+                           "one. A notice takes " + ", ".join(NOTICE_ANSWERS)
+                         + " (attendance=present|remote|excused; excused needs a reason)."
+    )] = None,
     today: Annotated[Optional[str], typer.Option(
         help="Date of the visit (YYYY-MM-DD): not in the future.")] = None,
 ) -> None:

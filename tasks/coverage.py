@@ -82,10 +82,12 @@ def branch_ids_under(session: Session, branch_id: int) -> list[int]:
 
 
 def last_runs(session: Session, n: int = LOOKBACK_RUNS) -> list[int]:
-    """Ids of the ``n`` most recent campaign runs (escalations are not campaigns)."""
+    """Ids of the ``n`` most recent campaign runs (escalations are not campaigns, nor are a
+    meeting's notices and make-up study: runs with a ``meeting_id``)."""
     return list(session.scalars(
         select(CampaignRun.id).join(Campaign, Campaign.id == CampaignRun.campaign_id)
-        .where(Campaign.kind != CampaignKind.ESCALATION.value)
+        .where(Campaign.kind != CampaignKind.ESCALATION.value,
+               CampaignRun.meeting_id.is_(None))
         .order_by(CampaignRun.started_at.desc(), CampaignRun.id.desc()).limit(n)))
 
 

@@ -21,12 +21,22 @@ from sqlalchemy.orm import Session
 
 from db import crashpoints
 from db.errors import BadInput, NotFound, Refused
-from db.machines import CONTACTABLE_MEMBER, OPEN_TASK, MemberStatus, TaskStatus
+from db.machines import (
+    CONTACTABLE_MEMBER,
+    MISSED,
+    OPEN_TASK,
+    AttendanceStatus,
+    MeetingStatus,
+    MemberStatus,
+    TaskStatus,
+)
 from db.models import (
     Attempt,
+    Attendance,
     Campaign,
     CampaignKind,
     CampaignRun,
+    Meeting,
     Member,
     MemberChange,
     Outcome,
@@ -35,7 +45,7 @@ from db.models import (
     Role,
     Volunteer,
 )
-from db.state import first_or_add, flush, move_member, move_task
+from db.state import first_or_add, flush, move_attendance, move_member, move_task
 from tasks.access import COORDINATOR, HOLDER, Actor, requires
 from tasks import rules
 from tasks.csvfile import CONTROL
@@ -230,6 +240,54 @@ def _deceased(v: Visit) -> None:
     v.task.pending_confirmation = True  # `confirm` by a second coordinator
 
 
+def _attendance_of(v: Visit) -> tuple[Attendance, Meeting] | None:
+    """The member's attendance at the meeting the task's run is for (None: no such row)."""
+    row = v.session.execute(
+        select(Attendance, Meeting)
+        .join(Meeting, Meeting.id == Attendance.meeting_id)
+        .join(CampaignRun, CampaignRun.meeting_id == Meeting.id)
+        .where(CampaignRun.id == v.task.run_id, Attendance.member_id == v.member.id)).first()
+    return None if row is None else (row[0], row[1])
+
+
+#: What a notice's answer notes on an attendance that stays invited.
+INTENTION = {"remote": "will join remotely", "present": "will come"}
+
+
+def _notice_answer(v: Visit) -> None:
+    """Excused: the attendance → excused with the reason. Remote / present: the intention
+    is noted on the attendance, which stays invited until the meeting's marks. Nothing on
+    a cancelled or closed meeting (the answer stays in the attempt)."""
+    said = v.answers.get("attendance")
+    found = _attendance_of(v) if said not in (None, rules.SAME) else None
+    if found is None:
+        return
+    att, meeting = found
+    if meeting.status in (MeetingStatus.CANCELLED, MeetingStatus.CLOSED):
+        return
+    reason = v.answers.get("reason")
+    reason = None if reason in (None, rules.SAME) else str(reason)
+    if said == AttendanceStatus.EXCUSED:
+        if att.status == AttendanceStatus.EXCUSED:
+            att.reason = reason
+        else:
+            move_attendance(v.session, att, AttendanceStatus.EXCUSED, actor_id=v.actor_id,
+                            reason=v.reason, note=reason, meeting=meeting)
+    elif att.status == AttendanceStatus.INVITED:
+        att.reason = INTENTION[said] + (f": {reason}" if reason else "")
+
+
+def _made_up(v: Visit) -> None:
+    """The excused or absent attendance → made_up, on the day, how the outcome says."""
+    found = _attendance_of(v)
+    if found is None or found[0].status not in MISSED:
+        return  # already made up, or marked present after all: nothing to catch up
+    att, meeting = found
+    move_attendance(v.session, att, AttendanceStatus.MADE_UP, actor_id=v.actor_id,
+                    reason=v.reason, made_up_on=v.today,
+                    made_up_how=rules.MAKE_UP_HOW[Outcome(v.task.outcome)], meeting=meeting)
+
+
 EFFECTS: dict[Effect, Callable[[Visit], None]] = {
     Effect.TRIED: _tried, Effect.CONTACT: _contact, Effect.REACHED: _reached,
     Effect.PHONE_VERIFIED: _phone_verified, Effect.SURVEY: _survey,
@@ -237,6 +295,7 @@ EFFECTS: dict[Effect, Callable[[Visit], None]] = {
     Effect.PHONE_UNVERIFIED: _phone_unverified, Effect.FAMILY_VERIFIED: _family_verified,
     Effect.FAMILY_UNVERIFIED: _family_unverified, Effect.MOVED: _moved,
     Effect.DO_NOT_CONTACT: _do_not_contact, Effect.DECEASED: _deceased,
+    Effect.NOTICE_ANSWER: _notice_answer, Effect.MADE_UP: _made_up,
 }
 assert set(EFFECTS) == set(Effect), "every effect of the outcome table needs its function"
 

@@ -60,6 +60,9 @@ ASSIGN_LOCK = 7_204_311
 #: Roles that receive planned tasks.
 ASSIGNABLE_ROLES = (Role.VOLUNTEER.value,)
 PLANNED_KINDS = (CampaignKind.SURVEY, CampaignKind.PHONE_VISIT, CampaignKind.DELIVERY)
+#: Kinds whose open tasks `assign_open` hands out by the same rule: the planned ones and a
+#: meeting's notices and make-up study (`tasks.engine`); escalations go to coordinators.
+HANDED_OUT_KINDS = PLANNED_KINDS + (CampaignKind.NOTICE, CampaignKind.MAKE_UP)
 
 REASON_PLANNED = "planned"
 REASON_ASSIGNED = "assigned"

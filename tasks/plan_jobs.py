@@ -69,6 +69,7 @@ from tasks.plan import (
     OPEN,
     OWN,
     PARENT,
+    HANDED_OUT_KINDS,
     PLANNED_KINDS,
     REASON_SQL,
     ROLES_SQL,
@@ -113,6 +114,30 @@ _PICK_COLUMNS = (("key", "BIGINT NOT NULL", "INTEGER PRIMARY KEY"),
 def _write_picks(conn: Connection, rows: list[tuple[int, int | None, int]]) -> None:
     """Empty plan_pick and fill it with ``rows`` (key, volunteer_id or None, reason code)."""
     fill_temp(conn, "plan_pick", _PICK_COLUMNS, rows)
+
+
+def _insert_tasks(conn: Connection, run_id: int, kind: str, max_attempts: int,
+                  due_on: dt.date, closes_on: dt.date, now: dt.datetime) -> int:
+    """ONE ``INSERT … SELECT`` of a task per row of plan_pick (``assigned`` to its volunteer,
+    or ``open``), skipping members that already have one in the run; returns how many.
+    Planning (`plan_range`) and the meeting engine (`tasks.engine.give_tasks`) write so."""
+    result = conn.execute(text(f"""
+        INSERT INTO outreach_tasks (run_id, member_id, kind, status, volunteer_id,
+            status_by, status_reason, attempts, max_attempts, due_on, closes_on,
+            pending_confirmation, version, created_at)
+        SELECT :run, p.key, :kind,
+               CASE WHEN p.volunteer_id IS NULL THEN '{OPEN}' ELSE '{ASSIGNED}' END,
+               p.volunteer_id, NULL, {REASON_SQL}, 0,
+               :max_attempts, :due_on, :closes_on, :no, 1, :now
+        FROM plan_pick p
+        WHERE true
+        ORDER BY p.key
+        ON CONFLICT (run_id, member_id) DO NOTHING""")
+        .bindparams(bindparam("due_on", type_=Date), bindparam("closes_on", type_=Date),
+                    bindparam("now", type_=DateTime)),
+        {"run": run_id, "kind": kind, "max_attempts": max_attempts, "due_on": due_on,
+         "closes_on": closes_on, "no": False, "now": now})
+    return result.rowcount
 
 
 def _volunteers(conn: Connection) -> dict[int, list[int]]:
@@ -191,25 +216,9 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
             crashpoints.reach("plan.matched")
             _write_picks(conn, picks)
             del picks
-            result = conn.execute(text(f"""
-                INSERT INTO outreach_tasks (run_id, member_id, kind, status, volunteer_id,
-                    status_by, status_reason, attempts, max_attempts, due_on, closes_on,
-                    pending_confirmation, version, created_at)
-                SELECT :run, p.key, :kind,
-                       CASE WHEN p.volunteer_id IS NULL THEN '{OPEN}' ELSE '{ASSIGNED}' END,
-                       p.volunteer_id, NULL, {REASON_SQL}, 0,
-                       :max_attempts, :due_on, :closes_on, :no, 1, :now
-                FROM plan_pick p
-                WHERE true
-                ORDER BY p.key
-                ON CONFLICT (run_id, member_id) DO NOTHING""")
-                .bindparams(bindparam("due_on", type_=Date), bindparam("closes_on", type_=Date),
-                            bindparam("now", type_=DateTime)),
-                {"run": run_id, "kind": kind.value, "max_attempts": attempts,
-                 "due_on": today + dt.timedelta(days=due),
-                 "closes_on": closes_on(campaign.period, today, due),
-                 "no": False, "now": made_at(today)})
-            created = result.rowcount
+            created = _insert_tasks(conn, run_id, kind.value, attempts,
+                                    today + dt.timedelta(days=due),
+                                    closes_on(campaign.period, today, due), made_at(today))
             crashpoints.reach("plan.written")
     crashpoints.reach("plan.committed")
     n_assigned = by_reason[CONTINUITY] + by_reason[OWN] + by_reason[PARENT]
@@ -227,14 +236,15 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
 
 def assign_open(engine: Engine, run_id: int | None = None, *,
                 batch_size: int = DEFAULT_BATCH) -> dict:
-    """Hand out open planned tasks (of one run, or all) to volunteers who now have room.
+    """Hand out open planned tasks, notices and make-up studies (`plan.HANDED_OUT_KINDS`;
+    of one run, or all) to volunteers who now have room.
 
     Same rule as planning (`match`: continuity, own branch then up the tree, least loaded
     first); open → assigned by one set-based UPDATE per batch whose history the triggers
     write. One short transaction per batch of task ids; stops as soon as nobody has room.
     Returns counts ``assigned``, ``continuity``, ``parent`` and ``still_open``.
     """
-    kinds = ", ".join(f"'{k.value}'" for k in PLANNED_KINDS)
+    kinds = ", ".join(f"'{k.value}'" for k in HANDED_OUT_KINDS)
     run_filter = "" if run_id is None else " AND t.run_id = :run"
     params = {} if run_id is None else {"run": run_id}
     with engine.connect() as conn:

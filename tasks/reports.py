@@ -79,6 +79,13 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
     lines = [
         f"member {member.id}  ledger {member.ledger_no}  {member.name}",
         f"  branch        {branch.name}",
+    ]
+    from tasks.meetings import roles_of
+
+    roles = roles_of(session, member.id)
+    if roles:
+        lines.append("  roles         " + ", ".join(f"{r} of {b}" for b, r in roles))
+    lines += [
         f"  status        {member.status}",
         f"  born          {member.birth_date or '-'}",
         f"  residence     {member.residence}{'  (homebound)' if member.homebound else ''}",

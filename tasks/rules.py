@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Callable
 
-from db.codes import CampaignKind, Outcome, Residence
+from db.codes import CampaignKind, MakeUpHow, Outcome, Residence
 from db.errors import BadInput, shown
 
 K = CampaignKind
@@ -180,10 +180,18 @@ def parse_yes_no(value: str, what: str, *, empty: bool | None = None) -> bool:
 # (`describe_outcomes`), and the tests walk it against a hand-written copy.
 
 _S, _P, _D, _E = K.SURVEY, K.PHONE_VISIT, K.DELIVERY, K.ESCALATION
+#: Organisational life: a notice of a coming meeting (a call), a make-up study of a missed
+#: one (a visit, a call or the material delivered).
+_N, _M = K.NOTICE, K.MAKE_UP
+#: Care (issue 13): a care visit to the member for a care occasion; and a coordinator's
+#: transfer task (consider moving the membership of a member living away for more than six
+#: months), which, like an escalation, is no contact with the member: ``reached`` on it
+#: means "considered".
+_C, _X = K.CARE_VISIT, K.TRANSFER
 #: Tasks that try to reach the member themselves. An escalation is a coordinator's call to
 #: the member's *family contact*: nothing that happens on it counts as contact with the
 #: member (reached, failed or tried) — only the effects its column lists.
-MEMBER_KINDS = frozenset({_S, _P, _D})
+MEMBER_KINDS = frozenset({_S, _P, _D, _N, _M, _C})
 
 
 class Effect(StrEnum):
@@ -202,6 +210,11 @@ class Effect(StrEnum):
     MOVED = "moved"
     DO_NOT_CONTACT = "do_not_contact"
     DECEASED = "deceased"
+    #: Notice: the member's answer goes to their attendance (excused with the reason; or
+    #: a note that they will join remotely / come).
+    NOTICE_ANSWER = "notice_answer"
+    #: Make-up study: the excused or absent member's attendance → made_up (`MAKE_UP_HOW`).
+    MADE_UP = "made_up"
 
 
 #: What each effect means, in the words the help prints.
@@ -223,6 +236,9 @@ EFFECT_HELP: dict[Effect, str] = {
     Effect.DO_NOT_CONTACT: "member → do_not_contact; their other open tasks are cancelled",
     Effect.DECEASED: "waits for a second coordinator's confirmation (`member confirm`), "
                      "then → deceased and their other open tasks are cancelled",
+    Effect.NOTICE_ANSWER: "attendance=excused (needs reason): the member is excused from the "
+                          "meeting; remote or present: noted on their attendance",
+    Effect.MADE_UP: "the member's excused or absent attendance → made up today",
 }
 
 
@@ -261,33 +277,51 @@ SURVEY_ANSWERS = ("phone", "address", "residence", "homebound", "family_contact_
 SURVEY_REQUIRED = ("phone", "address", "residence", "homebound")
 #: What a "moved" outcome takes (on every kind).
 MOVED_ANSWERS = ("residence", "address", "phone", "moved_out")
-_ALL = (_S, _P, _D, _E)
-_CALLS = (_S, _P, _E)
+#: What a notice that reached the member takes: their answer about the meeting.
+NOTICE_ANSWERS = ("attendance", "reason")
+_ALL = (_S, _P, _D, _E, _N, _M, _C, _X)
+_CALLS = (_S, _P, _E, _N, _M, _C)
 
 OUTCOMES: dict[Outcome, OutcomeRule] = {
     Outcome.REACHED: OutcomeRule(
-        "spoke with the member (escalation: with the family contact)", True,
+        "spoke with the member (escalation: with the family contact; transfer: the "
+        "coordinator considered it)", True,
         {**_on((_S,), E_.CONTACT, E_.REACHED, E_.PHONE_VERIFIED, E_.SURVEY, E_.ACTIVATE),
          **_on((_P,), E_.CONTACT, E_.REACHED, E_.PHONE_VERIFIED, E_.ACTIVATE),
-         **_on((_E,), E_.FAMILY_VERIFIED)},
-        answers={_S: SURVEY_ANSWERS}, required={_S: SURVEY_REQUIRED}),
+         **_on((_E,), E_.FAMILY_VERIFIED),
+         **_on((_N,), E_.CONTACT, E_.REACHED, E_.PHONE_VERIFIED, E_.ACTIVATE,
+               E_.NOTICE_ANSWER),
+         **_on((_M,), E_.CONTACT, E_.REACHED, E_.PHONE_VERIFIED, E_.ACTIVATE, E_.MADE_UP),
+         **_on((_X,))},
+        answers={_S: SURVEY_ANSWERS, _N: NOTICE_ANSWERS}, required={_S: SURVEY_REQUIRED}),
     Outcome.DELIVERED: OutcomeRule(
-        "handed the material to the member", True, _on((_D,), E_.CONTACT, E_.REACHED)),
+        "handed the material to the member", True,
+        {**_on((_D,), E_.CONTACT, E_.REACHED), **_on((_M,), E_.CONTACT, E_.REACHED, E_.MADE_UP)}),
     Outcome.DELIVERED_TO_FAMILY: OutcomeRule(
-        "left the material with the member's family", True, _on((_D,), E_.CONTACT)),
+        "left the material with the member's family", True,
+        {**_on((_D,), E_.CONTACT), **_on((_M,), E_.CONTACT, E_.MADE_UP)}),
+    Outcome.VISITED: OutcomeRule(
+        "visited the member (make-up: and went through the material together)", True,
+        {**_on((_M,), E_.CONTACT, E_.REACHED, E_.MADE_UP), **_on((_C,), E_.CONTACT, E_.REACHED)}),
+    Outcome.GIFT_DELIVERED: OutcomeRule(
+        "visited the member and brought a gift or the organisation's greetings", True,
+        _on((_C,), E_.CONTACT, E_.REACHED)),
+    Outcome.HELP_ARRANGED: OutcomeRule(
+        "visited the member and arranged help (a carer, a hospital visit, an allowance)", True,
+        _on((_C,), E_.CONTACT, E_.REACHED)),
     Outcome.NO_ANSWER: OutcomeRule(
         "nobody answered", False,
-        {**_on((_S, _P), E_.FAILED_CONTACT), **_on((_E,))}),
+        {**_on((_S, _P, _N, _M, _C), E_.FAILED_CONTACT), **_on((_E,))}),
     Outcome.NOT_HOME: OutcomeRule(
-        "nobody at home", False, _on((_S, _D), E_.FAILED_CONTACT)),
+        "nobody at home", False, _on((_S, _D, _M, _C), E_.FAILED_CONTACT)),
     Outcome.LEFT_MESSAGE: OutcomeRule(
         "left a message, no answer yet", False,
-        {**_on((_S, _P), E_.FAILED_CONTACT), **_on((_E,))}),
+        {**_on((_S, _P, _N, _M, _C), E_.FAILED_CONTACT), **_on((_E,))}),
     Outcome.CALLBACK_REQUESTED: OutcomeRule(
         "asked to call back later", False, _on(_CALLS)),
     Outcome.WRONG_NUMBER: OutcomeRule(
         "the number is wrong", False,
-        {**_on((_S, _P), E_.FAILED_CONTACT, E_.PHONE_UNVERIFIED),
+        {**_on((_S, _P, _N, _M, _C), E_.FAILED_CONTACT, E_.PHONE_UNVERIFIED),
          **_on((_E,), E_.FAMILY_UNVERIFIED)}),
     Outcome.MOVED: OutcomeRule(
         "the member lives somewhere else now", True, _on(_ALL, E_.MOVED),
@@ -299,14 +333,22 @@ OUTCOMES: dict[Outcome, OutcomeRule] = {
     Outcome.DECEASED: OutcomeRule(
         "the member has died", True, _on(_ALL, E_.DECEASED)),
     Outcome.INACCESSIBLE: OutcomeRule(
-        "could not get to the door (no effect on the member)", False, _on((_S, _D))),
+        "could not get to the door (no effect on the member)", False, _on((_S, _D, _M, _C))),
     Outcome.TEMPORARILY_AWAY: OutcomeRule(
         "away for a while (no effect on the member)", False, _on(_ALL)),
 }
 
 #: What `outreach task done` records for each kind.
 DONE_OUTCOME: dict[str, Outcome] = {_S: Outcome.REACHED, _P: Outcome.REACHED,
-                                    _D: Outcome.DELIVERED, _E: Outcome.REACHED}
+                                    _D: Outcome.DELIVERED, _E: Outcome.REACHED,
+                                    _N: Outcome.REACHED, _M: Outcome.DELIVERED,
+                                    _C: Outcome.VISITED, _X: Outcome.REACHED}
+#: How a make-up study was done, by the outcome that closed it (`Effect.MADE_UP`).
+MAKE_UP_HOW: dict[Outcome, MakeUpHow] = {
+    Outcome.REACHED: MakeUpHow.PHONE, Outcome.DELIVERED: MakeUpHow.MATERIALS,
+    Outcome.DELIVERED_TO_FAMILY: MakeUpHow.MATERIALS, Outcome.VISITED: MakeUpHow.VISIT}
+#: A notice's answer ``attendance``: what the member says they will do.
+NOTICE_ATTENDANCE = ("present", "remote", "excused")
 #: Which outcomes fit which kind of task (from the table).
 OUTCOMES_BY_KIND: dict[str, frozenset[Outcome]] = {
     k: frozenset(o for o, r in OUTCOMES.items() if r.fits(k)) for k in _ALL}
@@ -427,6 +469,13 @@ def _yes_no(key: str, text: str) -> str:
     return "yes" if parse_yes_no(text, f"answer {key}") else "no"
 
 
+def _attendance(key: str, text: str) -> str:
+    low = text.lower()
+    if low not in NOTICE_ATTENDANCE:
+        raise BadInput(f"answer {key} must be one of: {', '.join(NOTICE_ATTENDANCE)}")
+    return low
+
+
 @dataclass(frozen=True)
 class AnswerKey:
     meaning: str
@@ -447,6 +496,9 @@ ANSWERS: dict[str, AnswerKey] = {
     "needs": AnswerKey("what the member needs (free text)", _text, True),
     "interests": AnswerKey("comma-separated interests", _text, True),
     "moved_out": AnswerKey("yes if the member left the organisation (y/n)", _yes_no, False),
+    "attendance": AnswerKey("present (will come), remote (will join by phone or video) or "
+                            "excused (give the reason)", _attendance, False, 24),
+    "reason": AnswerKey("why the member cannot come (free text)", _text, False),
 }
 
 
@@ -510,6 +562,9 @@ def check_answers(kind: str, outcome: Outcome,
                            f"task (answers it takes: {what})")
         if str(value).strip():
             out[key] = check_answer(key, value)
+    if out.get("attendance") == "excused" and not out.get("reason") \
+            or out.get("reason") == SAME:
+        raise BadInput("an excused member needs answer reason (why they cannot come)")
     missing = missing_answers(kind, outcome, out)
     if missing:
         raise BadInput("a survey that reached the member needs answers: "
@@ -529,3 +584,134 @@ def parse_answers(pairs: list[str]) -> dict[str, str]:
             raise BadInput(f"--answer {key} is given twice")
         out[key] = value.strip()
     return out
+
+
+# --- quarters and periods of meetings ---------------------------------------------------------
+
+#: A quarter: YYYY-Qn, years 1900–2100.
+QUARTER_PATTERN = r"^(19\d\d|20\d\d|2100)-[Qq]([1-4])$"
+_QUARTER = re.compile(QUARTER_PATTERN)
+
+
+def quarter_of(day: dt.date) -> str:
+    """The quarter a day lies in, written YYYY-Qn."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def check_quarter(period: str) -> str:
+    """``period`` (normalised to YYYY-Qn) if it reads YYYY-Qn, else BadInput."""
+    m = _QUARTER.match(period.strip()) if isinstance(period, str) else None
+    if m is None:
+        raise BadInput(f"the quarter must read YYYY-Qn (for example 2026-Q3), "
+                       f"not {str(period)[:20]!r}")
+    return f"{m.group(1)}-Q{m.group(2)}"
+
+
+def quarter_bounds(period: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day of a YYYY-Qn quarter (default: the quarter of ``today``)."""
+    year, q = (today.year, (today.month - 1) // 3 + 1) if period is None else (
+        int(check_quarter(period)[:4]), int(check_quarter(period)[-1]))
+    first = dt.date(year, 3 * q - 2, 1)
+    last_month = 3 * q
+    return first, dt.date(year, last_month, calendar.monthrange(year, last_month)[1])
+
+
+def period_bounds(period: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day of a month (YYYY-MM) or a quarter (YYYY-Qn); default this month."""
+    if isinstance(period, str) and "q" in period.lower():
+        return quarter_bounds(period, today)
+    if isinstance(period, str) and not _PERIOD.match(period.strip()):
+        raise BadInput(f"the period must read YYYY-MM or YYYY-Qn (for example 2026-11 or "
+                       f"2026-Q4), not {str(period)[:20]!r}")
+    return month_bounds(period, today)
+
+
+# --- meetings (organisational life) -----------------------------------------------------------
+
+#: A meeting planned at least this many days ahead sends notices (away and homebound members).
+NOTICE_DAYS = Limit(1, 90, 7, "notice days")
+#: A notice task is due this many days before the meeting (never before the day it is given).
+NOTICE_LEAD_DAYS = 3
+#: A make-up study is due within this many days of closing the meeting.
+MAKE_UP_DAYS = Limit(1, 90, 30, "make-up days")
+#: Months without taking part (present, remote, made up) that need a coordinator's attention.
+LIFE_MONTHS = Limit(1, 24, 6, "months")
+#: How often a branch must hold each kind of meeting, in months (defaults; an organisation
+#: changes them in ``OUTREACH_HOME/cadence.json``, e.g. ``{"lecture": 1, "group": 3}``).
+CADENCE: dict[str, int] = {"assembly": 3, "committee": 1, "group": 1, "lecture": 3,
+                           "theme_day": 1}
+#: The cadences a file may choose (monthly, quarterly).
+CADENCE_CHOICES = (1, 3)
+CADENCE_FILE = "cadence.json"
+
+
+def cadence(path=None) -> dict[str, int]:
+    """Months per kind of meeting: `CADENCE`, overridden by ``OUTREACH_HOME/cadence.json``
+    (or ``path``). A kind set to 0 is not required at all. A bad file is one BadInput."""
+    import json
+    import os
+    from pathlib import Path
+
+    if path is None:
+        home = os.environ.get("OUTREACH_HOME") or Path.home() / ".outreach"
+        path = Path(home).expanduser() / CADENCE_FILE
+    out = dict(CADENCE)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return out
+    except OSError:
+        raise BadInput(f"cannot read the cadence file {CADENCE_FILE}") from None
+    try:
+        given = json.loads(text)
+    except ValueError:
+        raise BadInput(f"the cadence file {CADENCE_FILE} is not JSON") from None
+    if not isinstance(given, dict):
+        raise BadInput(f"the cadence file {CADENCE_FILE} must map kinds to months")
+    for kind, months in given.items():
+        if kind not in CADENCE:
+            raise BadInput(f"the cadence file names an unknown kind {shown(str(kind))}; "
+                           "kinds: " + ", ".join(CADENCE))
+        if months not in (0, *CADENCE_CHOICES) or isinstance(months, bool):
+            raise BadInput(f"the cadence of {kind} must be 1 (monthly), 3 (quarterly) or 0 "
+                           "(not required)")
+        out[kind] = months
+    return out
+
+
+def cadence_periods(months: int, first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The cadence periods (calendar months or quarters) that lie wholly in [first, last]."""
+    if months <= 0:
+        return []
+    out = []
+    year, month = first.year, first.month
+    while True:
+        start = dt.date(year, month, 1)
+        end_month = month + months - 1
+        end_year = year + (end_month - 1) // 12
+        end_month = (end_month - 1) % 12 + 1
+        end = dt.date(end_year, end_month, calendar.monthrange(end_year, end_month)[1])
+        if end > last:
+            return out
+        if start >= first and (start.month - 1) % months == 0:
+            out.append((start, end))
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+
+
+def last_ended_period(months: int, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The latest cadence period (month or quarter) that ended before ``today``."""
+    if months <= 0:
+        return None
+    back = dt.date(today.year - 1, 1, 1)
+    periods = cadence_periods(months, back, today - dt.timedelta(days=1))
+    return periods[-1] if periods else None
+
+
+def months_back(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` months earlier (the month's last day if it is shorter)."""
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    month += 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -128,7 +128,7 @@ def task_view(session: Session, *, task_id: int, actor: Actor,
                                .where(OutreachTask.member_id == m.id)
                                .order_by(Attempt.id.desc()).limit(8)).all()
     kind = str(task.kind)
-    return {
+    view = {
         "id": task.id, "kind": kind, "status": str(task.status), "due": task.due_on.isoformat(),
         "overdue": task.status in OPEN_TASK and task.due_on < (today or dt.date.today()),
         "attempts": task.attempts, "max_attempts": task.max_attempts,
@@ -141,6 +141,29 @@ def task_view(session: Session, *, task_id: int, actor: Actor,
         "outcomes": sorted(o.value for o in OUTCOMES_BY_KIND[kind]),
         "success": str(SUCCESS[kind]),
     }
+    if kind in (CampaignKind.NOTICE, CampaignKind.MAKE_UP):
+        view["meeting"] = _meeting_card(session, task)
+    return view
+
+
+def _meeting_card(session: Session, task: OutreachTask) -> dict | None:
+    """The meeting a notice or make-up task is about, and the member's attendance at it."""
+    from db.models import Attendance, CampaignRun, Meeting
+
+    row = session.execute(
+        select(Meeting, Attendance.status, Attendance.reason)
+        .join(CampaignRun, CampaignRun.meeting_id == Meeting.id)
+        .outerjoin(Attendance, (Attendance.meeting_id == Meeting.id)
+                   & (Attendance.member_id == task.member_id))
+        .where(CampaignRun.id == task.run_id)).first()
+    if row is None:
+        return None
+    mt, status, reason = row
+    return {"id": mt.id, "kind": str(mt.kind), "status": str(mt.status),
+            "on": (mt.held_on or mt.planned_on).isoformat(), "topic": mt.topic,
+            "material": mt.material, "place": mt.place, "remote": str(mt.remote),
+            "remote_details": mt.remote_details,
+            "attendance": str(status) if status else None, "attendance_reason": reason}
 
 
 # --- recording, with the survey's questions asked one by one ------------------------------

@@ -253,6 +253,16 @@ def test_overdue_is_due_strictly_before_today(ledger):
 def test_never_reached_looks_at_the_three_latest_campaign_runs(ledger):
     s, runs = ledger["s"], ledger["runs"]
     assert cov.last_runs(s) == [runs[5].id, runs[4].id, runs[3].id]
+    # a meeting's notice and make-up runs are no campaign runs (issue 12): they change nothing
+    from tasks import engine
+    from tests.db import factories as f
+
+    meeting = f.meeting(s, branch_=ledger["north"])
+    for kind in ("notice", "make_up"):
+        run = engine.meeting_run(s, kind=kind, meeting_id=meeting.id)
+        run.started_at = dt.datetime(2026, 12, 31)
+    s.flush()
+    assert cov.last_runs(s) == [runs[5].id, runs[4].id, runs[3].id]
     # A newer run (without tasks) pushes r3 out: n2 (only r3, expired) is no longer counted;
     # n3 (r3 reached, r5 still assigned) is not counted either: nobody has been due yet.
     camp = s.get(CampaignRun, runs[5].id).campaign_id

@@ -855,12 +855,45 @@ ORACLE: dict[str, dict[str, tuple[bool, set[str]]]] = {
         "deceased": (True, {"pending"}),
         "temporarily_away": (False, set()),
     },
+    # organisational life (issue 12): a notice is a call (the answer about the meeting is
+    # checked in the attendance tests below); a make-up study is a call, a delivery of the
+    # material or a visit — done by any of them, failed as a call or a doorstep would be
+    "notice": dict(_CALL_ORACLE),
+    "make_up": {
+        **_CALL_ORACLE,
+        "delivered": (True, {_T, "contact", "reached"}),
+        "delivered_to_family": (True, {_T, "contact"}),
+        "visited": (True, {_T, "contact", "reached"}),
+        "not_home": (False, {_T, "failed"}),
+        "inaccessible": (False, {_T}),
+    },
+}
+# care (issue 13): a care visit is done by a visit (with a gift, with help arranged), and
+# fails as a call or a doorstep would; a transfer is a coordinator's decision about the
+# membership, no contact with the member ("reached": considered)
+ORACLE["care_visit"] = {
+    **{o: r for o, r in _CALL_ORACLE.items() if o != "reached"},
+    "visited": (True, {_T, "contact", "reached"}),
+    "gift_delivered": (True, {_T, "contact", "reached"}),
+    "help_arranged": (True, {_T, "contact", "reached"}),
+    "not_home": (False, {_T, "failed"}),
+    "inaccessible": (False, {_T}),
+}
+ORACLE["transfer"] = {
+    "reached": (True, set()),
+    "moved": (True, {"away"}),
+    "refused": (True, set()),
+    "do_not_contact": (True, {"dnc"}),
+    "deceased": (True, {"pending"}),
+    "temporarily_away": (False, set()),
 }
 ORACLE_DONE = {"survey": "reached", "phone_visit": "reached", "delivery": "delivered",
-               "escalation": "reached"}
+               "escalation": "reached", "notice": "reached", "make_up": "delivered",
+               "care_visit": "visited", "transfer": "reached"}
 ALL_CODES = ["reached", "delivered", "delivered_to_family", "no_answer", "not_home",
              "left_message", "callback_requested", "wrong_number", "moved", "refused",
-             "do_not_contact", "deceased", "inaccessible", "temporarily_away"]
+             "do_not_contact", "deceased", "inaccessible", "temporarily_away", "visited",
+             "gift_delivered", "help_arranged"]
 PAIRS = [(k, o) for k in ORACLE for o in ALL_CODES]
 
 
@@ -877,8 +910,9 @@ def test_the_outcome_table_is_the_oracle():
         assert set(line.split(": ", 1)[1].split(" (done")[0].split(", ")) == set(rows)
     closing = {o for rows in ORACLE.values() for o, (closes, _) in rows.items() if closes}
     assert {str(o) for o in rules.CLOSING} == closing
-    assert {str(o) for o in rules.SUCCESSFUL_CONTACT} == {"reached", "delivered",
-                                                           "delivered_to_family"}
+    assert {str(o) for o in rules.SUCCESSFUL_CONTACT} == {
+        "reached", "delivered", "delivered_to_family", "visited", "gift_delivered",
+        "help_arranged"}
 
 
 def O_ALL():
@@ -1056,7 +1090,8 @@ def test_do_not_contact_on_an_escalation_stops_everything(session):
 
 #: Hand-written: the answer keys, and those that `none` may clear.
 ANSWER_KEYS = {"phone", "address", "residence", "homebound", "family_contact_name",
-               "family_contact_phone", "needs", "interests", "moved_out"}
+               "family_contact_phone", "needs", "interests", "moved_out",
+               "attendance", "reason"}  # the last two: a notice's answer (issue 12)
 CLEARABLE = {"family_contact_name", "family_contact_phone", "needs", "interests"}
 
 
@@ -1235,3 +1270,92 @@ def test_a_released_task_goes_to_someone_else_or_stays_open(db_url):
             assert (t.volunteer_id, t.released_by) == (ids[2], None)
     finally:
         eng.dispose()
+
+
+# --- notices and make-up study: the answer reaches the member's attendance (issue 12) ------
+
+
+def meeting_world(s: Session, kind: str, meeting_state: str, mark: str) -> tuple[World, object]:
+    """A member invited to (or marked at) a meeting of their branch, and a ``kind`` task of
+    that meeting's run (`tasks.engine.meeting_run`) held by a volunteer."""
+    from db.models import Attendance
+    from tasks import engine
+
+    w = world(s, kind)
+    meeting = f.meeting_in(s, meeting_state, branch_=w.branch, material="Booklet 4")
+    att = f.attendance(s, meeting_=meeting, member_=w.member, status=mark)
+    run = engine.meeting_run(s, kind=kind, meeting_id=meeting.id)
+    w.task = f.task(s, member_=w.member, run=run, status=TS.ASSIGNED, volunteer_=w.vol)
+    assert isinstance(att, Attendance)
+    return w, att
+
+
+def att_history(s: Session, att_id: int) -> list[tuple]:
+    from db.models import AttendanceStatusChange as H
+
+    return [tuple(r) for r in s.execute(select(H.from_status, H.to_status, H.actor_id)
+                                        .where(H.attendance_id == att_id).order_by(H.id))]
+
+
+def test_a_notice_that_takes_an_excuse_excuses_the_member(session):
+    w, att = meeting_world(session, K.NOTICE, "planned", "invited")
+    res = record(session, w, "reached", answers={"attendance": "Excused",
+                                                 "reason": "in hospital until May"})
+    session.refresh(att)
+    assert res.task_status == "done" and w.member.last_reached_on == TODAY
+    assert (att.status, att.reason) == ("excused", "in hospital until May")
+    assert att_history(session, att.id)[-1] == ("invited", "excused", w.vol.id)
+
+
+def test_an_excuse_without_a_reason_is_refused_and_writes_nothing(session):
+    w, att = meeting_world(session, K.NOTICE, "planned", "invited")
+    msg = refused_writes_nothing(session, BadInput, record, session, w, "reached",
+                                 answers={"attendance": "excused"})
+    assert "needs answer reason" in msg
+    assert att.status == "invited" and w.task.status == TS.ASSIGNED
+
+
+@pytest.mark.parametrize("said,note", [("remote", "will join remotely"),
+                                       ("present", "will come")])
+def test_a_notice_notes_the_intention_and_leaves_the_member_invited(session, said, note):
+    w, att = meeting_world(session, K.NOTICE, "planned", "invited")
+    record(session, w, "reached", answers={"attendance": said})
+    session.refresh(att)
+    assert (att.status, att.reason) == ("invited", note)
+    assert att_history(session, att.id) == [("new", "invited", None)]
+
+
+def test_a_notice_done_without_an_answer_only_closes_the_task(session):
+    w, att = meeting_world(session, K.NOTICE, "planned", "invited")
+    res = record(session, w, "reached")
+    session.refresh(att)
+    assert res.task_status == "done" and (att.status, att.reason) == ("invited", None)
+    with pytest.raises(BadInput, match="must be one of"):
+        record(session, meeting_world(session, K.NOTICE, "planned", "invited")[0],
+               "reached", answers={"attendance": "maybe"})
+
+
+@pytest.mark.parametrize("code,how", [("reached", "phone"), ("delivered", "materials"),
+                                      ("delivered_to_family", "materials"),
+                                      ("visited", "visit")])
+@pytest.mark.parametrize("mark", ["excused", "absent"])
+def test_a_make_up_study_done_makes_the_attendance_made_up(session, code, how, mark):
+    w, att = meeting_world(session, K.MAKE_UP, "closed", mark)
+    res = record(session, w, code)
+    session.refresh(att)
+    assert res.task_status == "done"
+    assert (att.status, att.made_up_on, att.made_up_how) == ("made_up", TODAY, how)
+    assert att_history(session, att.id)[-1] == (mark, "made_up", w.vol.id)
+
+
+def test_a_failed_make_up_attempt_leaves_the_attendance(session):
+    w, att = meeting_world(session, K.MAKE_UP, "closed", "absent")
+    res = record(session, w, "not_home")
+    session.refresh(att)
+    assert res.task_status == "assigned" and att.status == "absent"
+
+
+def test_visited_fits_only_a_make_up_study(session):
+    w, _att = meeting_world(session, K.NOTICE, "planned", "invited")
+    msg = refused_writes_nothing(session, BadInput, record, session, w, "visited")
+    assert "does not fit a notice task" in msg

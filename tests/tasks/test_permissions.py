@@ -106,6 +106,11 @@ NO_ACTOR = {
     "tasks.outcomes.coordinator_for": "lookup (a volunteer id)",
     "tasks.outcomes.escalation_run": "step of record_outcome / mark_unreachable",
     "tasks.outcomes.escalate": "step of record_outcome / mark_unreachable",
+    # The task engine for meetings: steps of the coordinator's guarded meeting functions
+    # (`tasks.meetings` plan / close), ids and counts only.
+    "tasks.engine.meeting_run": "step of guarded meeting functions (a run row, no person)",
+    "tasks.engine.give_tasks": "step of guarded meeting functions (counts only)",
+    "tasks.meetings.roles_of": "lookup for member_card (guarded; roles, no contact)",
 }
 
 
@@ -154,6 +159,23 @@ EXPECTED = {
     "tasks.worklist.list_tasks": access.PERSON,
     "tasks.worklist.task_view": access.HOLDER,
     "tasks.worklist.record_or_ask": access.HOLDER,
+    # Organisational life: coordinators plan, mark and close; the monthly flow (the
+    # system) gives out missing make-up study and reads counts.
+    "tasks.meetings.plan_meeting": access.COORDINATOR,
+    "tasks.meetings.move_meeting_date": access.COORDINATOR,
+    "tasks.meetings.cancel_meeting": access.COORDINATOR,
+    "tasks.meetings.hold_meeting": access.COORDINATOR,
+    "tasks.meetings.mark_attendance": access.COORDINATOR,
+    "tasks.meetings.import_attendance": access.COORDINATOR,
+    "tasks.meetings.close_meeting": access.COORDINATOR,
+    "tasks.meetings.set_role": access.COORDINATOR,
+    "tasks.meetings.list_meetings": access.COORDINATOR,
+    "tasks.meetings.meeting_view": access.COORDINATOR,  # members by name
+    "tasks.meetings.give_make_ups": access.COUNTS,
+    "tasks.meetings.meetings_lacking_make_ups": access.COUNTS,
+    "tasks.meetings.branches_behind": access.COUNTS,
+    "tasks.meetings.members_without_life": access.COUNTS,  # names: a coordinator
+    "tasks.meetings.meetings_report": access.COUNTS,
 }
 
 

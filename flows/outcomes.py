@@ -40,12 +40,12 @@ def apply_chunk(path: str, start: int, stop: int, actor: Actor,
             "by_outcome": rep.by_outcome, "escalations": rep.escalations}
 
 
-def who(ticket: SecretStr | str | None) -> Actor:
-    """The coordinator a run ticket stands for; the ticket is used up (committed at once,
-    so that it cannot serve twice even if the run fails later)."""
+def who(ticket: SecretStr | str | None, purpose: str = "record-outcomes") -> Actor:
+    """The coordinator a run ticket for ``purpose`` stands for; the ticket is used up
+    (committed at once, so that it cannot serve twice even if the run fails later)."""
     value = ticket.get_secret_value() if isinstance(ticket, SecretStr) else ticket
     with session_scope(common.engine()) as s:
-        return tickets.redeem(s, value, purpose="record-outcomes")
+        return tickets.redeem(s, value, purpose=purpose)
 
 
 @flow(name="record-outcomes", log_prints=False)

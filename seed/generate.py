@@ -5,7 +5,8 @@ once: given and family names, streets, districts, other cities. A seeded `random
 then combines the pools row by row, and the rows go to the database in bulk through the
 raw DBAPI connection: ``executemany`` in chunks on SQLite, ``COPY … FROM STDIN`` on
 PostgreSQL, all in one transaction. The database's triggers still write one history row
-per member (``new → unverified|active``, reason ``seeded``).
+per member (``new → unverified|active``, reason ``seeded``). In the same transaction
+`seed.meetings` adds a year of organisational life (roles, closed meetings, attendance).
 
 Same ``seed``, ``locale`` and ``today`` give the same rows (ids included when seeded into
 equal databases); the access codes are always truly random (`tasks.access`).
@@ -85,6 +86,12 @@ class SeedResult:
     away: int = 0
     homebound: int = 0
     active: int = 0
+    #: A year of organisational life (`seed.meetings`): meetings, attendance rows, of
+    #: which made up, branch roles.
+    meetings: int = 0
+    attendance: int = 0
+    made_up: int = 0
+    roles: int = 0
     #: (volunteer_id, name, role, branch_name, access code) of every volunteer added.
     codes: list[tuple[int, str, str, str, str]] = field(default_factory=list)
 
@@ -204,7 +211,8 @@ class _Db:
                     # Fresh statistics now, not when autovacuum gets round to it: planning
                     # right after a seed took 1.5x as long per batch (and handing out
                     # leftovers over 10x) on a table PostgreSQL still thought was empty.
-                    self.conn.execute("ANALYZE branches, volunteers, members")
+                    self.conn.execute("ANALYZE branches, volunteers, members, meetings, "
+                                      "attendance, branch_roles")
                     self.conn.commit()
             else:
                 self.conn.rollback()
@@ -591,8 +599,11 @@ def _member_chunks(*, rng: random.Random, pools: _Pools, locale: str, n: int, st
 
 def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
                 seed: int | None = None, locale: str = "en_US",
-                today: dt.date | None = None) -> SeedResult:
+                today: dt.date | None = None, meetings: bool = True) -> SeedResult:
     """Add a realistic ledger to a migrated database, in one transaction.
+
+    ``meetings``: also a year of organisational life for the new members
+    (`seed.meetings`: branch roles, closed meetings, attendance).
 
     ``volunteers`` (default ``max(3, members // 40)``) counts coordinators too: one per
     committee and one per five other branches, raised to that number if smaller.
@@ -620,13 +631,23 @@ def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
                                            geo_weights, created_at, result)
         db.bulk("volunteers", VOLUNTEER_COLUMNS, iter([vrows]))
         all_volunteers = [r[0] for r in vrows]
+        first_member = db.next_id("members")
         chunks = _member_chunks(
-            rng=rng, pools=pools, locale=locale, n=members, start_id=db.next_id("members"),
+            rng=rng, pools=pools, locale=locale, n=members, start_id=first_member,
             start_no=db.max_ledger_number() + 1, geos=geos, groups=groups,
             geo_weights=geo_weights, by_branch=by_branch, all_volunteers=all_volunteers,
             today=today, created_at=created_at, result=result)
         db.bulk("members", MEMBER_COLUMNS, chunks)
         db.sync_sequences()
+        if meetings:
+            from seed.meetings import seed_meetings
+
+            life = seed_meetings(db, branches=geos + groups, first_member=first_member,
+                                 last_member=first_member + members - 1, today=today,
+                                 rng=random.Random(rng.getrandbits(64)),
+                                 created_at=created_at)
+            result.meetings, result.attendance = life.meetings, life.attendance
+            result.made_up, result.roles = life.made_up, life.roles
         ok = True
     finally:
         db.finish(ok)

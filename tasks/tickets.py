@@ -1,10 +1,10 @@
 """Run tickets: who acts in a flow run, without a code in Prefect's hands.
 
-A flow that changes the ledger on a person's behalf (record-outcomes) cannot take "who"
-as a plain parameter: anyone who reaches Prefect could type any id. Nor can it take the
-person's access code: Prefect keeps flow-run parameters in clear in its database (a
-``SecretStr`` is masked in the form and the logs, not in storage), where everyone with
-the stack's auth string can read them, for as long as the run is kept.
+A flow that changes the ledger on a person's behalf (record-outcomes, plan-meeting)
+cannot take "who" as a plain parameter: anyone who reaches Prefect could type any id. Nor
+can it take the person's access code: Prefect keeps flow-run parameters in clear in its
+database (a ``SecretStr`` is masked in the form and the logs, not in storage), where
+everyone with the stack's auth string can read them, for as long as the run is kept.
 
 So the coordinator asks for a **run ticket** (`outreach outcomes ticket`, or `outreach
 outcomes import`, which makes one itself): ``ticket-<id>-<secret>``, valid for a few
@@ -32,7 +32,9 @@ from db.models import RunTicket
 from tasks.access import Actor, authenticate, require_coordinator
 
 #: What a ticket may be used for (one flow each).
-PURPOSES = frozenset({"record-outcomes"})
+PURPOSES = frozenset({"record-outcomes", "plan-meeting"})
+#: The command that prints a ticket for each purpose (named in refusals).
+ASK = {"record-outcomes": "outreach outcomes ticket", "plan-meeting": "outreach meeting ticket"}
 #: How long a ticket is good for, in minutes: the default and the most.
 MINUTES, MAX_MINUTES = 15, 60
 _FORM = re.compile(r"ticket-(\d{1,9})-([0-9a-f]{32})")
@@ -74,24 +76,23 @@ def issue(session: Session, code: str | None, *, purpose: str,
 def redeem(session: Session, ticket: str | None, *, purpose: str) -> Actor:
     """The coordinator a ticket stands for; the ticket is used up (deleted) in this
     transaction. A wrong, used, expired or misdirected ticket is refused."""
+    ask = ASK.get(purpose, "outreach outcomes ticket")
     found = _FORM.fullmatch((ticket or "").strip())
     if not found:
         hint = (" — never type an access code into Prefect; ask for a ticket with "
-                "`outreach outcomes ticket`") if re.fullmatch(r"\d+-[\w-]+", ticket or "") \
+                f"`{ask}`") if re.fullmatch(r"\d+-[\w-]+", ticket or "") \
             else ""
         raise Refused(f"that is not a run ticket{hint}")
     tid, secret = int(found.group(1)), found.group(2)
     row = session.scalar(select(RunTicket).where(RunTicket.id == tid).with_for_update())
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
-        raise Refused("wrong or used run ticket: ask for a new one with `outreach outcomes "
-                      "ticket`")
+        raise Refused(f"wrong or used run ticket: ask for a new one with `{ask}`")
     session.delete(row)
     session.flush()
     if row.purpose != purpose:
         raise Refused(f"this run ticket is for {row.purpose}, not {purpose}")
     if row.expires_at < _utcnow():
-        raise Refused("this run ticket has expired: ask for a new one with `outreach "
-                      "outcomes ticket`")
+        raise Refused(f"this run ticket has expired: ask for a new one with `{ask}`")
     code = _xor(bytes.fromhex(row.sealed), secret).decode()
     actor = authenticate(session, code)
     require_coordinator(actor)

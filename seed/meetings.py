@@ -1,0 +1,317 @@
+"""A year of organisational life for a seeded ledger: roles, meetings, attendance.
+
+Called by `seed.generate.seed_ledger` inside its transaction, after the members. For every
+branch that got members in this seeding:
+
+* **roles**: a secretary, a deputy and 2–5 committee members (local, active, not
+  homebound where the branch has them), each also a ``member_changes`` row (field
+  ``branch_role``) like `db.state.set_branch_role` writes;
+* **meetings** over the 12 months before ``today``, on the default cadence: committee,
+  group and theme day monthly, assembly and lecture quarterly — all held, then closed (the
+  guards allow ``new → held`` but not ``new → closed``: one set-based UPDATE closes them,
+  so each meeting's history reads ``new → held → closed``);
+* **attendance**: committee meetings invite the branch's committee. The other meetings
+  keep a *register per member*, not per meeting: every member is on the register of
+  ``REGISTERS`` of their branch's meetings, half a year apart (the meetings of a branch
+  take turns). A full register of every member at every meeting is 32 rows a member a
+  year: measured, an attendance row with its history costs about a third of a seeded
+  member on SQLite and over half of one on PostgreSQL (foreign-key checks of the row
+  and of its history row), so a full year would be 10–20 times the ledger's own seeding.
+  The seed keeps two registers, which is what the reports need: rates per branch and
+  kind, and for every member one meeting in each half year (so "six months without
+  organisational life" counts only those who missed it and did not catch up). New
+  meetings (`outreach meeting plan`) invite everyone as the rules say.
+  Marks: locals mostly present, away members mostly remote or excused, homebound members
+  excused; then one UPDATE moves most homebound (visit) and about two in five of the other
+  excused/absent members (phone when away, materials when local) to ``made_up``, a few
+  days to three weeks after the meeting and never after ``today``.
+
+All of it is set-based: 44 meeting rows a branch from Python, attendance by one
+``INSERT … SELECT`` over the new members (ids only, no Python per row), one UPDATE for the
+make-up study, one for closing. The history triggers write every history row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seed.generate import _Branch, _Db
+
+REASON = "seeded"
+#: Registers a member is on per year (meetings other than committee), evenly apart.
+REGISTERS = 2
+MONTHLY = ("committee", "group", "theme_day")
+QUARTERLY = ("assembly", "lecture")
+COMMITTEE_SIZE = (2, 5)
+
+_TOPICS = {
+    "assembly": [
+        ("Annual work report and the year ahead", "Branch work report"),
+        ("Electing the branch committee", "Election rules and candidate list"),
+        ("Review of membership dues and accounts", "Dues and accounts summary"),
+        ("Self-criticism and mutual evaluation", "Evaluation guidelines"),
+        ("Mid-year review of the branch plan", "Branch plan, mid-year review"),
+    ],
+    "committee": [
+        ("Planning next month's visits", "Visit roster"),
+        ("Care for members in hospital", "List of care occasions"),
+        ("Preparing the quarterly assembly", "Assembly agenda draft"),
+        ("Members living away: keeping in touch", "Contact bridge checklist"),
+        ("Dues collection and accounts", "Accounts sheet"),
+        ("Assigning make-up study", "Make-up study plan"),
+    ],
+    "group": [
+        ("Reading session: this month's study text", "Study text of the month"),
+        ("Sharing experiences of volunteering", "Volunteer stories"),
+        ("Neighbourhood safety and mutual help", "Mutual help leaflet"),
+        ("Health in old age: a doctor answers", "Health advice booklet"),
+        ("Discussing the community's proposals", "Community proposals"),
+    ],
+    "lecture": [
+        ("History of the organisation", "Lecture notes: our history"),
+        ("New rules on pensions and care", "Pension and care rules explained"),
+        ("Law for everyday life", "Everyday law handbook"),
+        ("Staying safe from fraud", "Fraud prevention guide"),
+    ],
+    "theme_day": [
+        ("Study visit to the memorial hall", "Memorial hall guide"),
+        ("Calligraphy contest", "Contest rules"),
+        ("Remembrance day ceremony", "Remembrance programme"),
+        ("Performance by the choir and dance groups", "Performance programme"),
+        ("Tree planting in the park", "Green volunteers leaflet"),
+        ("Visiting the homebound with the youth league", "Visit pairing list"),
+    ],
+}
+_PLACES = ["Community centre, room 2", "Branch office", "Library hall", "Senior activity centre"]
+_MINUTES = "Held as planned; attendance recorded; material handed out for make-up study."
+_EXCUSES_LOCAL = ("unwell", "family matters", "in hospital", "travelling")
+_MOD = 9973  # a prime: draws of neighbouring ids do not repeat in step
+
+
+def _hash(member: str, meeting: str, a: int, b: int) -> str:
+    """A deterministic draw 0..99 per (member, meeting) in SQL; the operands stay below
+    2**31 (PostgreSQL's integer) whatever the ids."""
+    return f"((({member}) % {_MOD}) * {a} + (({meeting}) % {_MOD}) * {b}) % 100"
+
+
+@dataclass
+class MeetingsResult:
+    meetings: int = 0
+    attendance: int = 0
+    made_up: int = 0
+    roles: int = 0
+
+
+def _months_back(today: dt.date, k: int) -> tuple[int, int]:
+    y, m = divmod(today.year * 12 + today.month - 1 - k, 12)
+    return y, m + 1
+
+
+def _day_in(y: int, m: int, rng: random.Random, before: dt.date) -> dt.date | None:
+    """A weekday in month (y, m) strictly before ``before``; None when there is none."""
+    first = dt.date(y, m, 1)
+    last = (dt.date(y + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1))
+    last = min(last, before - dt.timedelta(days=1))
+    if last < first:
+        return None
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    week = [d for d in days if d.weekday() < 5] or days
+    return rng.choice(week)
+
+
+def schedule(today: dt.date, rng: random.Random) -> list[tuple[str, dt.date]]:
+    """(kind, date) of one branch's meetings over the 12 months before ``today``, by date:
+    monthly kinds once in each of the 12 months before today's, quarterly kinds once in each
+    of the last four ended quarters (within those months): the current month and quarter
+    are still to come."""
+    out: list[tuple[str, dt.date]] = []
+    for k in range(1, 13):
+        y, m = _months_back(today, k)
+        for kind in MONTHLY:
+            d = _day_in(y, m, rng, today)
+            if d:
+                out.append((kind, d))
+    now = today.year * 12 + today.month - 1
+    q_now = now // 3
+    for q in range(q_now - 4, q_now):
+        months = [mm for mm in range(q * 3, q * 3 + 3) if mm >= now - 12]
+        for kind in QUARTERLY:
+            y, m = divmod(rng.choice(months), 12)
+            d = _day_in(y, m + 1, rng, today)
+            if d:
+                out.append((kind, d))
+    out.sort(key=lambda kd: (kd[1], kd[0]))
+    return out
+
+
+def _pick_roles(db: "_Db", branches: Sequence["_Branch"], lo: int, hi: int,
+                rng: random.Random, today: dt.date):
+    """Branch roles: [(member_id, branch_id, role)] and per branch the committee's ids and
+    the names of its secretary and deputy (chair and recorder)."""
+    ph = db.ph
+    # A branch that already has a committee or meetings keeps its own (an additive seed).
+    taken = {r[0] for r in db.rows("SELECT DISTINCT branch_id FROM branch_roles UNION "
+                                   "SELECT DISTINCT branch_id FROM meetings")}
+    roles, committees, heads = [], {}, {}
+    for b in branches:
+        pool = db.rows(
+            f"SELECT id, name FROM members WHERE branch_id = {ph} AND id BETWEEN {ph} AND {ph} "
+            f"AND status = 'active' AND residence = 'local' AND NOT homebound "
+            f"ORDER BY id LIMIT 60", (b.id, lo, hi))
+        if len(pool) < 4:  # a small branch: whoever is there and contactable
+            pool = db.rows(
+                f"SELECT id, name FROM members WHERE branch_id = {ph} "
+                f"AND id BETWEEN {ph} AND {ph} AND status IN ('active', 'unverified') "
+                f"ORDER BY id LIMIT 60", (b.id, lo, hi))
+        if b.id in taken or not pool:
+            continue
+        size = min(len(pool), 2 + rng.randint(*COMMITTEE_SIZE))
+        chosen = rng.sample(pool, size)
+        for i, (mid, _name) in enumerate(chosen):
+            role = "secretary" if i == 0 else "deputy" if i == 1 else "committee"
+            roles.append((mid, b.id, role, today.isoformat()))
+        committees[b.id] = [mid for mid, _ in chosen]
+        heads[b.id] = (chosen[0][1], chosen[min(1, len(chosen) - 1)][1])
+    return roles, committees, heads
+
+
+def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int,
+                  last_member: int, today: dt.date, rng: random.Random,
+                  created_at: str) -> MeetingsResult:
+    """Roles, a year of closed meetings and their attendance for the members with ids
+    ``first_member..last_member`` (this seeding's), in the caller's transaction."""
+    res = MeetingsResult()
+    if last_member < first_member or not branches:
+        return res
+    lo, hi = first_member, last_member
+    roles, committees, heads = _pick_roles(db, branches, lo, hi, rng, today)
+    if roles:
+        db.bulk("branch_roles", ("member_id", "branch_id", "role", "since"), iter([roles]))
+        db.bulk("member_changes", ("member_id", "field", "new_value", "reason", "at"),
+                iter([[(mid, "branch_role", f"{bid}:{role}", REASON, created_at)
+                       for mid, bid, role, _ in roles]]))
+        res.roles = len(roles)
+
+    # Meetings: per branch, the committee meetings first, then the others with consecutive
+    # ids by date (the registers below take turns over exactly those ids).
+    next_id = db.next_id("meetings")
+    first_meeting = next_id
+    mrows, turns, committee_meetings = [], [], []
+    for b in branches:
+        if b.id not in heads:
+            continue
+        chair, recorder = heads[b.id]
+        plan = schedule(today, rng)
+        ordered = [kd for kd in plan if kd[0] == "committee"] + \
+                  [kd for kd in plan if kd[0] != "committee"]
+        start_other = None
+        for kind, day in ordered:
+            topic, material = rng.choice(_TOPICS[kind])
+            remote = "phone" if kind in ("committee", "group") else "video"
+            mrows.append((next_id, b.id, kind, "held", day.isoformat(), day.isoformat(), topic,
+                          material, rng.choice(_PLACES), remote, chair, recorder, _MINUTES,
+                          REASON, 1, created_at))
+            if kind == "committee":
+                committee_meetings.append((next_id, b.id))
+            elif start_other is None:
+                start_other = next_id
+            next_id += 1
+        n_other = next_id - start_other if start_other is not None else 0
+        if n_other:
+            turns.append((b.id, start_other, n_other))
+    if not mrows:
+        return res
+    db.bulk("meetings", ("id", "branch_id", "kind", "status", "planned_on", "held_on", "topic",
+                         "material", "place", "remote", "chair", "recorder", "minutes",
+                         "status_reason", "version", "created_at"), iter([mrows]))
+    last_meeting = next_id - 1
+    res.meetings = len(mrows)
+    first_att = db.next_id("attendance")
+
+    # Committee meetings: the committee, nearly always there.
+    crows = []
+    for mid, bid in committee_meetings:
+        for member in committees[bid]:
+            h = ((member % _MOD) * 7919 + (mid % _MOD) * 131) % 100
+            mark, why = ("present", None) if h < 90 else ("excused", "unwell")
+            crows.append((mid, member, mark, why, REASON, 1, created_at))
+    db.bulk("attendance", ("meeting_id", "member_id", "status", "reason", "status_reason",
+                           "version", "created_at"), iter([crows]))
+
+    # Every other meeting: registers, set-based. Values are inlined (ints, dates and a
+    # timestamp this module made): no placeholders, so psycopg leaves `%` alone.
+    created = f"CAST('{created_at}' AS TIMESTAMP)" if db.pg else f"'{created_at}'"
+    day = f"'{today.isoformat()}'"
+    turn_values = ", ".join(f"({int(b)}, {int(f)}, {int(n)})" for b, f, n in turns)
+    k_values = ", ".join(f"({k})" for k in range(REGISTERS))
+    h = _hash("member_id", "meeting_id", 7919, 131)
+    excuse = " ".join(f"WHEN {i} THEN '{e}'" for i, e in enumerate(_EXCUSES_LOCAL))
+    sql = f"""
+    WITH t(branch_id, first_id, n) AS (VALUES {turn_values}),
+         k(k) AS (VALUES {k_values}),
+         x AS (
+           SELECT t.first_id + (m.id + k.k * (t.n / {REGISTERS})) % t.n AS meeting_id,
+                  m.id AS member_id, m.residence AS residence, m.homebound AS homebound
+           FROM members m JOIN t ON t.branch_id = m.branch_id CROSS JOIN k
+           WHERE m.id BETWEEN {int(lo)} AND {int(hi)}
+             AND m.status IN ('unverified', 'active', 'unreachable'))
+    INSERT INTO attendance (meeting_id, member_id, status, reason, status_reason, version,
+                            created_at)
+    SELECT meeting_id, member_id,
+      CASE WHEN homebound THEN 'excused'
+           WHEN residence = 'away' THEN
+             CASE WHEN {h} < 55 THEN 'remote'
+                  WHEN {h} < 88 THEN 'excused'
+                  ELSE 'absent' END
+           ELSE CASE WHEN {h} < 84 THEN 'present'
+                     WHEN {h} < 92 THEN 'excused'
+                     ELSE 'absent' END END,
+      CASE WHEN homebound THEN 'homebound'
+           WHEN residence = 'away' THEN
+             CASE WHEN {h} BETWEEN 55 AND 87
+                  THEN 'lives away' END
+           WHEN {h} BETWEEN 84 AND 91
+             THEN CASE (member_id + meeting_id) % {len(_EXCUSES_LOCAL)} {excuse} END
+      END,
+      '{REASON}', 1, {created}
+    FROM x"""
+    cur = db.conn.cursor()
+    try:
+        cur.execute(sql)
+        # (SQLite reports no rowcount for an INSERT that starts WITH.)
+        res.attendance = int(db.scalar(f"SELECT COUNT(*) FROM attendance "
+                                       f"WHERE id >= {int(first_att)}"))
+
+        # Make-up study: most homebound members visited, two in five of the others.
+        h2 = _hash("attendance.member_id", "attendance.meeting_id", 31, 17)
+        gap = f"(3 + (attendance.member_id + attendance.meeting_id) % 19)"
+        made = (f"mt.held_on + {gap}" if db.pg
+                else f"date(mt.held_on, '+' || {gap} || ' days')")
+        cur.execute(f"""
+        UPDATE attendance SET status = 'made_up', made_up_on = {made},
+          made_up_how = CASE WHEN m.homebound THEN 'visit'
+                             WHEN m.residence = 'away' THEN 'phone' ELSE 'materials' END,
+          status_reason = '{REASON}'
+        FROM meetings mt, members m
+        WHERE attendance.id >= {int(first_att)} AND attendance.status IN ('excused', 'absent')
+          AND mt.id = attendance.meeting_id AND m.id = attendance.member_id
+          AND {made} <= {day}
+          AND {h2} < CASE WHEN m.homebound THEN 85 WHEN m.residence = 'away' THEN 45
+                          ELSE 35 END""")
+        res.made_up = max(cur.rowcount, 0)
+
+        cur.execute(f"UPDATE meetings SET status = 'closed' "
+                    f"WHERE id BETWEEN {int(first_meeting)} AND {int(last_meeting)}")
+        if db.pg:  # explicit ids do not move the sequence
+            cur.execute("SELECT setval(pg_get_serial_sequence('meetings', 'id'), "
+                        "GREATEST((SELECT COALESCE(MAX(id), 0) FROM meetings), 1))")
+    finally:
+        cur.close()
+    return res
+
+
+__all__ = ["MeetingsResult", "REGISTERS", "schedule", "seed_meetings"]

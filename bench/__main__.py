@@ -18,6 +18,7 @@ BENCHES = {
     "bench.bench_flow": ([], ["--members", "50000"]),
     "bench.bench_meetings": ([], ["--close-members", "20000", "--report-members", "50000",
                                   "--seed-members", "20000", "--repeat", "1"]),
+    "bench.bench_scorecard": ([], ["--members", "100000", "--repeat", "3"]),
 }
 
 

@@ -60,7 +60,7 @@ def _world(url: str, clients: int, records: int) -> dict[int, tuple[str, list[in
                              "count every outcome in it)")
     today = dt.date.today()
     t0 = time.perf_counter()
-    members = max(2000, clients * records * 3)
+    members = max(2000, clients * records * 8)  # enough for the busiest 8 in small branches
     res = seed_ledger(eng, members=members, volunteers=clients + 8, seed=5, today=today)
     with session_scope(eng) as s:  # room for every task the survey makes
         s.execute(update(Volunteer).values(capacity=1_000_000))

@@ -39,12 +39,14 @@ class Report(str, Enum):
     unreachable = "unreachable"
     movements = "movements"
     meetings = "meetings"
+    scorecard = "scorecard"
 
 
 class Format(str, Enum):
     table = "table"
     csv = "csv"
     json = "json"
+    markdown = "markdown"
 
 
 #: Seconds Prefect's temporary server may take to start (Prefect's default, 20, is less
@@ -326,15 +328,22 @@ def outcomes_import(
 
 def report(
     which: Annotated[Report, typer.Argument(
-        help="coverage, volunteers, unreachable, movements or meetings.")],
-    format: Annotated[Format, typer.Option("--format", help="table, csv or json.")]
+        help="coverage, volunteers, unreachable, movements, meetings or scorecard.")],
+    format: Annotated[Format, typer.Option("--format",
+                                           help="table, csv, json or markdown.")]
     = Format.table,
     period: Annotated[Optional[str], typer.Option(
-        help="Coverage: the month (YYYY-MM), default this month; meetings: the quarter "
-             "(YYYY-Qn), default this quarter.")] = None,
+        help="Coverage: the month (YYYY-MM), default this month; meetings and scorecard: "
+             "the quarter (YYYY-Qn), default this quarter.")] = None,
     today: Annotated[Optional[str], typer.Option(help="As of this date (YYYY-MM-DD).")] = None,
     branch: Annotated[Optional[str], typer.Option(
-        help="Meetings: a branch (and those nested in it).")] = None,
+        help="Meetings and scorecard: a branch (and those nested in it).")] = None,
+    indicator: Annotated[Optional[str], typer.Option(
+        help="Scorecard with --members: movements, contact, education, care, rights or "
+             "role.")] = None,
+    members: Annotated[bool, typer.Option(
+        "--members", help="Scorecard: list the members who do not meet --indicator "
+                          "(ledger number, name, branch).")] = False,
 ) -> None:
     """Print a report (coordinators).
 
@@ -347,10 +356,22 @@ def report(
     meetings     per branch and kind for a quarter: due, held, invited, present, remote,
                  excused, absent, made_up, attendance and make-up rates; and the members
                  with no organisational life in the last six months
+    scorecard    the six haves per branch for a quarter: movements, contact, education,
+                 care, rights, role — figures, goal, green/amber/red, change from the
+                 previous quarter; --indicator NAME --members lists who does not meet it
 
     Example: outreach report coverage --format csv > coverage.csv
     """
+    if which == Report.scorecard:
+        return _scorecard_report(format, period, today, branch, indicator, members)
+    if indicator is not None or members:
+        return _refuse("--indicator and --members are for the scorecard")
     _report(which, format, period, today, branch=branch)
+
+
+@edge
+def _refuse(message: str) -> None:
+    raise BadInput(message)
 
 
 @edge
@@ -397,6 +418,39 @@ def _meetings_report(format: Format, period: str | None, day, branch: str | None
     typer.echo(line, err=format == Format.csv)
 
 
+@edge
+def _scorecard_report(format: Format, period: str | None, today: str | None,
+                      branch: str | None, indicator: str | None, members: bool) -> None:
+    import datetime as dt
+
+    from tasks import scorecard as sc
+    from tasks.people import get_branch
+    from tasks.rules import check_quarter, quarter_of
+
+    day = parse_date(today, "--today") or dt.date.today()
+    period = check_quarter(period) if period is not None else quarter_of(day)
+    if members != (indicator is not None):
+        raise BadInput("--members goes with --indicator NAME (and --indicator with --members)")
+    with db_session(write=False) as s:
+        branch_id = None
+        if branch is not None:
+            found = get_branch(s, name=branch)
+            if found is None:
+                from db.errors import NotFound
+
+                raise NotFound(f"no branch named {branch[:120]!r}")
+            branch_id = found.id
+        if members:
+            rows = sc.scorecard_members(s, actor=actor(s), period=period, branch_id=branch_id,
+                                        indicator=indicator)
+        else:
+            rows = sc.scorecard(s, actor=actor(s), period=period, branch_id=branch_id)
+    if format == Format.markdown and not members:
+        typer.echo(sc.scorecard_markdown(rows, period))
+        return
+    emit(rows, format)
+
+
 def emit(rows: list[dict], format: Format) -> None:
     if format == Format.json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
@@ -409,4 +463,5 @@ def emit(rows: list[dict], format: Format) -> None:
     else:
         from tabulate import tabulate
 
-        typer.echo(tabulate(rows, headers="keys", tablefmt="simple") if rows else "nothing to show")
+        style = "github" if format == Format.markdown else "simple"
+        typer.echo(tabulate(rows, headers="keys", tablefmt=style) if rows else "nothing to show")

@@ -386,3 +386,100 @@ def member_reactivate(
         m = reactivate_member(s, member_ref=ref, reason=reason, actor=actor(s))
         mid, status = m.id, m.status
     typer.echo(f"member {mid} is {status} again")
+
+
+# --- care: life events, hardship, contributions (issue 13) -------------------------------------
+
+_REF = typer.Argument(metavar="ID_OR_LEDGER_NO",
+                      help="Ledger number (e.g. M0000042) or member id.")
+
+
+@member_app.command("event")
+@edge
+def member_event(
+    ref: Annotated[str, _REF],
+    kind: Annotated[str, typer.Argument(metavar="hospitalised|bereaved|hardship|other")],
+    date: Annotated[Optional[str], typer.Option(
+        "--date", help="When it happened (YYYY-MM-DD; default today; not in the future).")]
+    = None,
+    note: Annotated[Optional[str], typer.Option(help="What happened, in a few words.")] = None,
+) -> None:
+    """Record a life event of a member: a care visit is made at once, due within 7 days.
+
+    A volunteer records events only for members of their own open tasks; a coordinator
+    for anyone.
+
+    Example: outreach member event M0000042 hospitalised --date 2026-11-28
+    """
+    import datetime as dt
+
+    from cli.common import parse_date
+    from tasks.care import record_event
+
+    on = parse_date(date, "--date")
+    with db_session() as s:
+        out = record_event(s, member_ref=ref, kind=kind, actor=actor(s), today=dt.date.today(),
+                           on=on, note=note)
+    task = f"care visit task {out['task_id']}" if out["task_id"] else \
+        "no care visit yet (nobody has room; the daily care planning tries again)"
+    typer.echo(f"life event {out['event_id']} recorded; care occasion {out['occasion_id']} "
+               f"due until {out['window_to']}: {task}")
+
+
+@member_app.command("hardship")
+@edge
+def member_hardship(
+    ref: Annotated[str, _REF],
+    level: Annotated[Optional[int], typer.Option(
+        "--level", help="1 (mild) to 3 (severe): a care visit every month.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="No longer in hardship.")] = False,
+) -> None:
+    """Mark a member in hardship (a monthly care visit until cleared), or clear it
+    (coordinators). Every change is kept in the member's history.
+
+    Example: outreach member hardship M0000042 --level 2
+    """
+    import datetime as dt
+
+    from tasks.care import clear_hardship, mark_hardship
+
+    if clear == (level is not None):
+        raise BadInput("give either --level 1-3 or --clear")
+    with db_session() as s:
+        if clear:
+            out = clear_hardship(s, member_ref=ref, actor=actor(s), today=dt.date.today())
+            typer.echo(f"member {out['member_id']}: hardship cleared on {out['cleared_on']} "
+                       f"({out['cancelled']} due care occasion(s) cancelled)")
+            return
+        out = mark_hardship(s, member_ref=ref, level=level, actor=actor(s),
+                            today=dt.date.today())
+    if not out["changed"]:
+        typer.echo(f"member {out['member_id']}: already in hardship at level {level} "
+                   "(unchanged)")
+        return
+    typer.echo(f"member {out['member_id']}: in hardship at level {level}; monthly care "
+               f"visits ({out['created']} made now)")
+
+
+@member_app.command("contribution")
+@edge
+def member_contribution(
+    ref: Annotated[str, _REF],
+    kind: Annotated[str, typer.Option(
+        "--kind", help="teaching, volunteering, mediation, mentoring or other.")],
+    date: Annotated[str, typer.Option("--date", help="When (YYYY-MM-DD; not in the future).")],
+    note: Annotated[Optional[str], typer.Option(help="What they did, in a few words.")] = None,
+) -> None:
+    """Record what a member did for others (coordinators): shown on `member show`,
+    counted per branch (room to play a role).
+
+    Example: outreach member contribution M0000042 --kind teaching --date 2026-11-20
+    """
+    from cli.common import parse_date
+    from tasks.care import add_contribution
+
+    on = parse_date(date, "--date")
+    with db_session() as s:
+        out = add_contribution(s, member_ref=ref, kind=kind, on=on, actor=actor(s), note=note)
+    typer.echo(f"contribution {out['id']}: member {out['member_id']} {out['kind']} on "
+               f"{out['on']}")

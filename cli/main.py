@@ -61,6 +61,9 @@ def build(*, volunteer_only: bool = False):
     from cli import meeting
 
     app.add_typer(meeting.meeting_app, name="meeting")
+    from cli import care
+
+    app.add_typer(care.care_app, name="care")
     app.command("demo")(demo.demo)
     app.add_typer(stack.stack_app, name="stack")
     app.command("serve")(serve.serve)

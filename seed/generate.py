@@ -92,6 +92,9 @@ class SeedResult:
     attendance: int = 0
     made_up: int = 0
     roles: int = 0
+    #: Care (`seed.care`): contributions, and movements of the members living away.
+    contributions: int = 0
+    movements: int = 0
     #: (volunteer_id, name, role, branch_name, access code) of every volunteer added.
     codes: list[tuple[int, str, str, str, str]] = field(default_factory=list)
 
@@ -599,11 +602,14 @@ def _member_chunks(*, rng: random.Random, pools: _Pools, locale: str, n: int, st
 
 def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
                 seed: int | None = None, locale: str = "en_US",
-                today: dt.date | None = None, meetings: bool = True) -> SeedResult:
+                today: dt.date | None = None, meetings: bool = True,
+                care: bool = True) -> SeedResult:
     """Add a realistic ledger to a migrated database, in one transaction.
 
     ``meetings``: also a year of organisational life for the new members
-    (`seed.meetings`: branch roles, closed meetings, attendance).
+    (`seed.meetings`: branch roles, closed meetings, attendance). ``care``: also
+    contributions, movements of the members living away, a few hardships and life events
+    (`seed.care`).
 
     ``volunteers`` (default ``max(3, members // 40)``) counts coordinators too: one per
     committee and one per five other branches, raised to that number if smaller.
@@ -648,6 +654,13 @@ def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
                                  created_at=created_at)
             result.meetings, result.attendance = life.meetings, life.attendance
             result.made_up, result.roles = life.made_up, life.roles
+        if care:
+            from seed.care import seed_care
+
+            cared = seed_care(db, first_member=first_member,
+                              last_member=first_member + members - 1, today=today,
+                              created_at=created_at)
+            result.contributions, result.movements = cared.contributions, cared.movements
         ok = True
     finally:
         db.finish(ok)

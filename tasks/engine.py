@@ -46,15 +46,29 @@ def run_period(meeting_id: int) -> str:
     return f"m{int(meeting_id)}"
 
 
-def check_meeting_kind(kind: CampaignKind | str) -> CampaignKind:
+def _kind_in(kind: CampaignKind | str, kinds: tuple[CampaignKind, ...],
+             who: str) -> CampaignKind:
+    """``kind`` as a CampaignKind if it is one of ``kinds``, else one BadInput line."""
     try:
         found = CampaignKind(kind)
     except ValueError:
         found = None
-    if found not in MEETING_KINDS:
-        raise BadInput(f"a meeting gives out {' or '.join(k.value for k in MEETING_KINDS)} "
-                       f"tasks, not {str(kind)[:40]!r}")
+    if found not in kinds:
+        raise BadInput(f"{who} {' or '.join(k.value for k in kinds)} tasks, "
+                       f"not {str(kind)[:40]!r}")
     return found
+
+
+def check_meeting_kind(kind: CampaignKind | str) -> CampaignKind:
+    return _kind_in(kind, MEETING_KINDS, "a meeting gives out")
+
+
+#: Every task kind the engine gives out: a meeting's, and care visits (`tasks.care`).
+ENGINE_KINDS = (*MEETING_KINDS, CampaignKind.CARE_VISIT)
+
+
+def check_engine_kind(kind: CampaignKind | str) -> CampaignKind:
+    return _kind_in(kind, ENGINE_KINDS, "the task engine gives out")
 
 
 def meeting_run(session: Session, *, kind: str, meeting_id: int) -> CampaignRun:
@@ -84,7 +98,7 @@ def give_tasks(session: Session, *, run_id: int, kind: str, member_ids_sql: str,
     ``today``: the day the tasks count as made (`rules.made_at`; default: now). Returns
     counts of the tasks made now: ``created``, ``assigned``, ``open``.
     """
-    kind = check_meeting_kind(kind)
+    kind = check_engine_kind(kind)
     rules.MAX_ATTEMPTS.check(max_attempts)
     if closes_on < due_on:
         raise BadInput(f"the tasks would close ({closes_on}) before they are due ({due_on})")

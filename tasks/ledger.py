@@ -28,6 +28,7 @@ from typing import IO, Iterable
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from db.codes import MovementSource
 from db.errors import BadInput, shown
 from db.machines import MemberStatus, TaskStatus
 from db.models import Branch, Member, MemberChange, OutreachTask, Residence, Volunteer
@@ -35,6 +36,7 @@ from db.state import flush, move_task
 from tasks.access import COORDINATOR, Actor, requires
 from tasks import rules, tree
 from tasks.csvfile import CONTROL, PHONE_SHAPE, cell_value, records, safe_cell, text_of
+from tasks.movements import record_movements, residence_move
 from tasks.people import get_or_create_branch
 
 COLUMNS = (
@@ -214,6 +216,8 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor,
         for m in session.scalars(select(Member).where(Member.ledger_no.in_(chunk))):
             existing[m.ledger_no] = m
     new_rows, changes = [], []
+    moves: list = []  # residence changes: movements (`tasks.movements`), one insert
+    today = rules.real_today()
     moved: dict[int, int] = {}  # member id → new branch id
     reason = f"ledger import ({source})"
     for r in rows:
@@ -227,6 +231,11 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor,
             new_rows.append(values)
             continue
         changed = False
+        move = residence_move(member, str(member.residence), str(r["residence"]),
+                              happened_on=today, address_changed=(
+                                  r["current_address"] != member.current_address))
+        if move is not None:
+            moves.append(move)
         for col in _TRACKED:
             old, new = getattr(member, col), r[col]
             if old != new:
@@ -253,6 +262,8 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor,
     if changes:
         session.execute(insert(MemberChange), changes)
         result.changes = len(changes)
+    if moves:
+        record_movements(session, moves, source=MovementSource.IMPORT, recorded_by=actor_id)
     if moved:
         result.released = _follow_moved(session, moved, actor_id=actor_id, reason=reason)
     flush(session, "ledger import")

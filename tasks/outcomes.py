@@ -158,16 +158,31 @@ class Visit:
 def _apply_answers(v: Visit, keys: tuple[str, ...]) -> None:
     """Write the answers among ``keys`` to the member (`same` keeps, None clears)."""
     given = {k: a for k, a in v.answers.items() if k in keys and a != rules.SAME}
+    before, before_address = str(v.member.residence), v.member.current_address
     if "residence" in given:
         v.set("residence", Residence(given["residence"]))
     if "address" in given:
         v.set("current_address" if v.member.residence == Residence.AWAY else "home_address",
               given["address"])
+    _movement(v, before, address_changed=before == Residence.AWAY.value
+              and v.member.current_address != before_address)
     if "homebound" in given:
         v.set("homebound", given["homebound"] == "yes")
     for key in ("phone", "family_contact_name", "family_contact_phone", "needs", "interests"):
         if key in given:
             v.set(key, given[key])
+
+
+def _movement(v: Visit, before: str, *, address_changed: bool) -> None:
+    """A change of residence (or of the place while away) is a movement
+    (`tasks.movements`): source survey on a survey, else outcome."""
+    from db.codes import MovementSource
+    from tasks.movements import record_movement
+
+    record_movement(v.session, v.member, str(v.member.residence), old_residence=before,
+                    source=MovementSource.SURVEY if str(v.task.kind) == K.SURVEY.value
+                    else MovementSource.OUTCOME, recorded_by=v.actor_id,
+                    happened_on=v.today, address_changed=address_changed)
 
 
 def _tried(v: Visit) -> None:
@@ -288,6 +303,14 @@ def _made_up(v: Visit) -> None:
                     made_up_how=rules.MAKE_UP_HOW[Outcome(v.task.outcome)], meeting=meeting)
 
 
+def _care_visited(v: Visit) -> None:
+    """The care occasion this visit was for → visited, when the visit is within its window
+    (after it, the daily care planning marks the occasion missed)."""
+    from tasks.care import visited
+
+    visited(v.session, task=v.task, day=v.today, actor_id=v.actor_id, reason=v.reason)
+
+
 EFFECTS: dict[Effect, Callable[[Visit], None]] = {
     Effect.TRIED: _tried, Effect.CONTACT: _contact, Effect.REACHED: _reached,
     Effect.PHONE_VERIFIED: _phone_verified, Effect.SURVEY: _survey,
@@ -296,6 +319,7 @@ EFFECTS: dict[Effect, Callable[[Visit], None]] = {
     Effect.FAMILY_UNVERIFIED: _family_unverified, Effect.MOVED: _moved,
     Effect.DO_NOT_CONTACT: _do_not_contact, Effect.DECEASED: _deceased,
     Effect.NOTICE_ANSWER: _notice_answer, Effect.MADE_UP: _made_up,
+    Effect.CARE_VISITED: _care_visited,
 }
 assert set(EFFECTS) == set(Effect), "every effect of the outcome table needs its function"
 
@@ -527,6 +551,13 @@ def confirm(session: Session, *, member_ref: str, what: str, actor: Actor) -> Me
     target = MemberStatus.DECEASED if what == "deceased" else MemberStatus.MOVED_OUT
     reason = f"confirmed {what} (task {task.id})"
     move_member(session, member, target, actor_id=actor.id, reason=reason, coordinator=True)
+    if target == MemberStatus.MOVED_OUT:
+        from db.codes import MovementKind, MovementSource
+        from tasks.movements import record_movement
+
+        record_movement(session, member, None, kind=MovementKind.MOVED_OUT,
+                        source=MovementSource.CLI, recorded_by=actor.id,
+                        happened_on=attempt.recorded_on or rules.real_today())
     attempt.confirmed_by = actor.id
     attempt.confirmed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     task.pending_confirmation = False

@@ -103,6 +103,15 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
         f"  confirmed     {member.confirmed_on or 'never'}   last reached "
         f"{member.last_reached_on or 'never'}   failed in a row {member.failed_contacts}",
     ]
+    from tasks.care import contributions_of
+
+    if member.away_since:
+        lines.append(f"  away since    {member.away_since}")
+    contributions = contributions_of(session, member.id)
+    if contributions:
+        lines.append("  contributions (newest first)")
+        for on, kind, note in contributions:
+            lines.append(f"    {on}  {kind}  {note or ''}".rstrip())
     tasks = session.execute(
         select(OutreachTask.id, OutreachTask.kind, OutreachTask.status, OutreachTask.due_on,
                OutreachTask.volunteer_id)

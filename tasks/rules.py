@@ -215,6 +215,8 @@ class Effect(StrEnum):
     NOTICE_ANSWER = "notice_answer"
     #: Make-up study: the excused or absent member's attendance → made_up (`MAKE_UP_HOW`).
     MADE_UP = "made_up"
+    #: Care: the care occasion the visit was for → visited (when within its window).
+    CARE_VISITED = "care_visited"
 
 
 #: What each effect means, in the words the help prints.
@@ -239,6 +241,7 @@ EFFECT_HELP: dict[Effect, str] = {
     Effect.NOTICE_ANSWER: "attendance=excused (needs reason): the member is excused from the "
                           "meeting; remote or present: noted on their attendance",
     Effect.MADE_UP: "the member's excused or absent attendance → made up today",
+    Effect.CARE_VISITED: "the care occasion the visit was for → visited (within its window)",
 }
 
 
@@ -302,13 +305,14 @@ OUTCOMES: dict[Outcome, OutcomeRule] = {
         {**_on((_D,), E_.CONTACT), **_on((_M,), E_.CONTACT, E_.MADE_UP)}),
     Outcome.VISITED: OutcomeRule(
         "visited the member (make-up: and went through the material together)", True,
-        {**_on((_M,), E_.CONTACT, E_.REACHED, E_.MADE_UP), **_on((_C,), E_.CONTACT, E_.REACHED)}),
+        {**_on((_M,), E_.CONTACT, E_.REACHED, E_.MADE_UP),
+         **_on((_C,), E_.CONTACT, E_.REACHED, E_.CARE_VISITED)}),
     Outcome.GIFT_DELIVERED: OutcomeRule(
         "visited the member and brought a gift or the organisation's greetings", True,
-        _on((_C,), E_.CONTACT, E_.REACHED)),
+        _on((_C,), E_.CONTACT, E_.REACHED, E_.CARE_VISITED)),
     Outcome.HELP_ARRANGED: OutcomeRule(
         "visited the member and arranged help (a carer, a hospital visit, an allowance)", True,
-        _on((_C,), E_.CONTACT, E_.REACHED)),
+        _on((_C,), E_.CONTACT, E_.REACHED, E_.CARE_VISITED)),
     Outcome.NO_ANSWER: OutcomeRule(
         "nobody answered", False,
         {**_on((_S, _P, _N, _M, _C), E_.FAILED_CONTACT), **_on((_E,))}),
@@ -591,6 +595,8 @@ def parse_answers(pairs: list[str]) -> dict[str, str]:
 #: A quarter: YYYY-Qn, years 1900–2100.
 QUARTER_PATTERN = r"^(19\d\d|20\d\d|2100)-[Qq]([1-4])$"
 _QUARTER = re.compile(QUARTER_PATTERN)
+#: The same, or empty (flow forms: empty means this quarter).
+QUARTER_OR_EMPTY_PATTERN = r"^((19\d\d|20\d\d|2100)-[Qq][1-4])?$"
 
 
 def quarter_of(day: dt.date) -> str:
@@ -648,35 +654,12 @@ CADENCE_FILE = "cadence.json"
 def cadence(path=None) -> dict[str, int]:
     """Months per kind of meeting: `CADENCE`, overridden by ``OUTREACH_HOME/cadence.json``
     (or ``path``). A kind set to 0 is not required at all. A bad file is one BadInput."""
-    import json
-    import os
-    from pathlib import Path
-
-    if path is None:
-        home = os.environ.get("OUTREACH_HOME") or Path.home() / ".outreach"
-        path = Path(home).expanduser() / CADENCE_FILE
-    out = dict(CADENCE)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return out
-    except OSError:
-        raise BadInput(f"cannot read the cadence file {CADENCE_FILE}") from None
-    try:
-        given = json.loads(text)
-    except ValueError:
-        raise BadInput(f"the cadence file {CADENCE_FILE} is not JSON") from None
-    if not isinstance(given, dict):
-        raise BadInput(f"the cadence file {CADENCE_FILE} must map kinds to months")
-    for kind, months in given.items():
-        if kind not in CADENCE:
-            raise BadInput(f"the cadence file names an unknown kind {shown(str(kind))}; "
-                           "kinds: " + ", ".join(CADENCE))
+    def check(kind: str, months) -> None:
         if months not in (0, *CADENCE_CHOICES) or isinstance(months, bool):
             raise BadInput(f"the cadence of {kind} must be 1 (monthly), 3 (quarterly) or 0 "
                            "(not required)")
-        out[kind] = months
-    return out
+
+    return _home_settings(CADENCE_FILE, path, CADENCE, "cadence", ("kind", "months"), check)
 
 
 def cadence_periods(months: int, first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
@@ -715,3 +698,140 @@ def months_back(day: dt.date, months: int) -> dt.date:
     year, month = divmod(total, 12)
     month += 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+# --- the scorecard (the six haves) ------------------------------------------------------------
+
+#: The six indicators in the order a coordinator reads them, with their default goals (per
+#: cent); an organisation changes them in ``OUTREACH_HOME/goals.json``, e.g. ``{"role": 40}``.
+GOALS: dict[str, float] = {"movements": 90, "contact": 90, "education": 80, "care": 90,
+                           "rights": 95, "role": 30}
+GOALS_FILE = "goals.json"
+#: Below the goal by at most this many points: amber; further below: red.
+AMBER_POINTS = 10
+#: The marks a cell can get (`mark`).
+MARK_NAMES = ("green", "amber", "red", "n/a")
+#: "Within a year": an address confirmed, a contribution made, in the days up to and
+#: including the quarter's last day.
+YEAR_DAYS = 365
+
+
+def _home_json(name: str, path, what: str):
+    """The JSON in ``OUTREACH_HOME/<name>`` (or ``path``); None when there is no such file.
+    A file that cannot be read or is not JSON is one BadInput naming ``what``."""
+    import json
+    import os
+    from pathlib import Path
+
+    if path is None:
+        home = os.environ.get("OUTREACH_HOME") or Path.home() / ".outreach"
+        path = Path(home).expanduser() / name
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raise BadInput(f"cannot read the {what} file {name}") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise BadInput(f"the {what} file {name} is not JSON") from None
+
+
+def _home_settings(name: str, path, defaults: dict, what: str, words: tuple[str, str],
+                   check: Callable) -> dict:
+    """``defaults``, overridden by the JSON object in ``OUTREACH_HOME/<name>`` (or
+    ``path``): every key one of the defaults', every value passing ``check(key, value)``.
+    ``words``: what a key and a value are called ("kind", "months")."""
+    out = dict(defaults)
+    given = _home_json(name, path, what)
+    if given is None:
+        return out
+    key_word, value_word = words
+    if not isinstance(given, dict):
+        raise BadInput(f"the {what} file {name} must map {key_word}s to {value_word}")
+    for key, value in given.items():
+        if key not in defaults:
+            raise BadInput(f"the {what} file names an unknown {key_word} {shown(str(key))}; "
+                           f"{key_word}s: " + ", ".join(defaults))
+        check(key, value)
+        out[key] = value
+    return out
+
+
+def goals(path=None) -> dict[str, float]:
+    """Goal per indicator (per cent, 0–100): `GOALS`, overridden by
+    ``OUTREACH_HOME/goals.json`` (or ``path``). A bad file is one BadInput."""
+    def check(name: str, goal) -> None:
+        if isinstance(goal, bool) or not isinstance(goal, (int, float)) \
+                or not 0 <= goal <= 100:
+            raise BadInput(f"the goal of {name} must be a per cent from 0 to 100")
+
+    return _home_settings(GOALS_FILE, path, GOALS, "goals", ("indicator", "per cents"), check)
+
+
+def mark(numerator: int, denominator: int, goal: float) -> str:
+    """green (at or above the goal), amber (at most `AMBER_POINTS` below), red; ``n/a``
+    when there is nothing to count (denominator 0). Exact: no rounded per cent decides."""
+    if not denominator:
+        return "n/a"
+    if 100 * numerator >= goal * denominator:
+        return "green"
+    if 100 * numerator >= (goal - AMBER_POINTS) * denominator:
+        return "amber"
+    return "red"
+
+
+# --- care (issue 13) --------------------------------------------------------------------------
+
+#: A care occasion's window: from this many days before the occasion to this many after.
+CARE_BEFORE_DAYS = Limit(0, 60, 7, "days before")
+CARE_AFTER_DAYS = Limit(0, 60, 7, "days after")
+#: Milestone birthdays: these ages, and every year from `CARE_EVERY_YEAR_FROM` (up to
+#: `CARE_OLDEST`, past which a birth date is more likely a typing error than a person).
+CARE_MILESTONES = (80, 85, 90, 95)
+CARE_EVERY_YEAR_FROM = 100
+CARE_OLDEST = 125
+#: The festivals (the Double Ninth, the Spring Festival): members of this age and over on
+#: the day, and every homebound member.
+CARE_FESTIVAL_AGE = 80
+#: A life event gives a care visit due within this many days of it being recorded.
+LIFE_EVENT_DAYS = 7
+#: Hardship levels (1 mild … 3 severe): a monthly care visit until cleared.
+HARDSHIP_LEVELS = Limit(1, 3, 1, "the hardship level")
+#: A member living away this many months gets a coordinator's transfer task (once a stay).
+TRANSFER_AFTER_MONTHS = 6
+
+
+def milestone_ages() -> tuple[int, ...]:
+    """The ages whose birthday is a care occasion."""
+    return tuple(sorted(set(CARE_MILESTONES)
+                        | set(range(CARE_EVERY_YEAR_FROM, CARE_OLDEST + 1))))
+
+
+def is_milestone(age: int) -> bool:
+    return age in CARE_MILESTONES or CARE_EVERY_YEAR_FROM <= age <= CARE_OLDEST
+
+
+def birthday_in(birth: dt.date, year: int) -> dt.date:
+    """The day a birthday is kept in ``year`` (29 February: the 28th in other years)."""
+    if birth.month == 2 and birth.day == 29 and not calendar.isleap(year):
+        return dt.date(year, 2, 28)
+    return birth.replace(year=year)
+
+
+def lunar_day(year: int, month: int, day: int) -> dt.date:
+    """The Gregorian day of a lunar date (the `lunardate` package; never by hand)."""
+    from lunardate import LunarDate
+
+    return LunarDate(year, month, day).to_solar_date()
+
+
+def double_ninth(year: int) -> dt.date:
+    """The Double Ninth festival of lunar ``year``: the 9th day of the 9th lunar month."""
+    return lunar_day(year, 9, 9)
+
+
+def spring_festival(year: int) -> dt.date:
+    """The Spring Festival (lunar new year) of ``year``: the 1st day of the 1st lunar month."""
+    return lunar_day(year, 1, 1)

@@ -86,6 +86,7 @@ TREE = {p: (c, g) for p, c, g in _walk(typer.main.get_command(build()))}
 VOLUNTEER_COMMANDS = {
     ("login",), ("logout",), ("whoami",), ("tasks",), ("task", "show"), ("task", "record"),
     ("task", "done"), ("task", "release"), ("member", "show"),
+    ("member", "event"),  # a life event of a member of one's own open tasks (care visit)
 }
 #: Commands that need no code: the schema (the first `db upgrade` comes before any
 #: coordinator), counts-only checks, the local Prefect stack and the demo (its own database).
@@ -110,6 +111,10 @@ SAMPLES = {
     ("members", "import"): [["{ledger_csv}"]],
     ("members", "export"): [["-"], ["{out_csv}"]],
     ("member", "confirm"): [["{cat_member}", "deceased"]],
+    ("member", "contribution"): [["{cat_member}", "--kind", "teaching", "--date",
+                                  "2026-11-02"]],
+    ("member", "hardship"): [["{cat_member}", "--level", "2"]],
+    ("member", "role"): [["{cat_member}", "committee", "--branch", "North"]],
     ("seed",): [["--members", "3", "--volunteers", "1", "--seed", "1", "--codes", "{out_csv}"]],
     ("campaign", "run"): [["{kind}", "--period", "2026-12", "--today", "2026-12-01"]],
     ("follow-up",): [["--today", "2026-12-01"]],
@@ -125,6 +130,7 @@ SAMPLES = {
     ("task", "done"): [["{bob_task}"]],
     ("task", "release"): [["{bob_task}"]],
     ("member", "show"): [["{bob_member}"]],
+    ("member", "event"): [["{bob_member}", "hospitalised", "--date", "2026-11-02"]],
 }
 
 
@@ -634,7 +640,8 @@ def test_every_command_that_needs_a_code_refuses_a_bad_one(world, path, args):
 
 
 #: The volunteer's commands that go through the ledger service when OUTREACH_SERVER is set.
-SERVICE_COMMANDS = sorted(VOLUNTEER_COMMANDS - {("login",), ("logout",), ("member", "show")})
+SERVICE_COMMANDS = sorted(VOLUNTEER_COMMANDS - {("login",), ("logout",), ("member", "show"),
+                                                ("member", "event")})
 
 
 @pytest.mark.parametrize("path,args", list(_cases(SERVICE_COMMANDS, every_choice=False)))
@@ -901,3 +908,16 @@ def test_right_secret_with_another_id_is_refused(world):
     r = outreach("whoami", code=world.bob)
     succeeded(r)
     assert r.stdout.startswith("Bob Volunteer"), "the right pair works"
+
+
+def test_a_volunteer_records_life_events_only_for_members_of_their_own_open_tasks(world):
+    """Rule 1 for `member event`: Bob may record that a member of his own open tasks is in
+    hospital (a care visit follows), not that anyone else is; nothing is written then."""
+    before = snapshot(world.url)
+    r = outreach("member", "event", world.placeholders()["cat_member"], "hospitalised",
+                 "--date", "2026-11-02", code=world.bob)
+    refused(r, says="not in your open tasks")
+    none_shown(r.output, contacts_of(world, world.contacts))
+    unchanged(before, snapshot(world.url))
+    succeeded(outreach("member", "event", world.placeholders()["bob_member"], "hospitalised",
+                       "--date", "2026-11-02", code=world.bob))

@@ -111,6 +111,26 @@ NO_ACTOR = {
     "tasks.engine.meeting_run": "step of guarded meeting functions (a run row, no person)",
     "tasks.engine.give_tasks": "step of guarded meeting functions (counts only)",
     "tasks.meetings.roles_of": "lookup for member_card (guarded; roles, no contact)",
+    # Care (issue 13): set-based planning steps the daily care flow runs as the system
+    # (`outreach care plan` checks a coordinator first); ids and counts only.
+    "tasks.care_jobs.close_occasions": "set-based system job",
+    "tasks.care_jobs.plan_occasions": "set-based system job",
+    "tasks.care_jobs.give_visits": "set-based system job",
+    "tasks.care_jobs.plan_transfers": "set-based system job",
+    "tasks.care_jobs.plan_care": "set-based system job",
+    "tasks.care.plan_birthdays": "step of the care jobs (counts only)",
+    "tasks.care.plan_festivals": "step of the care jobs (counts only)",
+    "tasks.care.plan_hardship": "step of the care jobs (counts only)",
+    "tasks.care.plan_hardship_of": "step of mark_hardship (guarded; a count)",
+    "tasks.care.close_occasions": "step of the care jobs (counts only)",
+    "tasks.care.care_run": "step of give_visits (a run row, no person)",
+    "tasks.care.give_visits": "step of the care jobs and record_event (counts only)",
+    "tasks.care.visited": "outcome effect: step of record_outcome (guarded)",
+    "tasks.care.plan_transfers": "step of the care jobs (a count)",
+    "tasks.care.contributions_of": "lookup for member_card (guarded; no contact)",
+    # Movements: steps of the guarded record_outcome / import_ledger / confirm.
+    "tasks.movements.record_movement": "step of guarded functions (writes one row)",
+    "tasks.movements.record_movements": "step of guarded functions (one insert)",
 }
 
 
@@ -176,6 +196,17 @@ EXPECTED = {
     "tasks.meetings.branches_behind": access.COUNTS,
     "tasks.meetings.members_without_life": access.COUNTS,  # names: a coordinator
     "tasks.meetings.meetings_report": access.COUNTS,
+    # Care (issue 13): a volunteer records a life event of their own task's member (the
+    # function narrows), a coordinator for anyone; coordinators mark hardship and
+    # contributions; counts for a coordinator or the system.
+    "tasks.care.record_event": access.PERSON,
+    "tasks.care.mark_hardship": access.COORDINATOR,
+    "tasks.care.clear_hardship": access.COORDINATOR,
+    "tasks.care.add_contribution": access.COORDINATOR,
+    "tasks.care.contributions_by_branch": access.COUNTS,
+    "tasks.care.occasions_summary": access.COUNTS,
+    "tasks.scorecard.scorecard": access.COUNTS,
+    "tasks.scorecard.scorecard_members": access.COORDINATOR,  # members by name
 }
 
 

@@ -1,0 +1,70 @@
+"""The weekly scorecard (the six haves) as Prefect artifacts and events.
+
+Published: a markdown artifact a coordinator reads at a glance (a row per branch, a
+coloured mark per indicator — 🟢 🟡 🔴, ⚪ nothing to count — with the per cent, the figures
+and the change from the previous quarter) and the same rows as a table artifact: branch
+names and counts only, never a member. Each red cell is an ``outreach.scorecard.red``
+event about its branch (ids and figures). Who is behind a red cell: coordinators ask
+`outreach report scorecard --indicator NAME --members`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Optional
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import Field
+from sqlalchemy import select
+
+from db.models import Branch
+from db.session import session_scope
+from flows import common
+from tasks import rules
+from tasks import scorecard as sc
+from tasks.access import SYSTEM
+
+@task(cache_policy=NO_CACHE)
+def build(period: str) -> tuple[list[dict], dict[str, int]]:
+    """The scorecard's rows and the branch ids by name (for the events)."""
+    with session_scope(common.engine(), write=False) as s:
+        rows = sc.scorecard(s, actor=SYSTEM, period=period)
+        ids = {name: bid for bid, name in s.execute(select(Branch.id, Branch.name))}
+    return rows, ids
+
+
+@flow(name="scorecard", log_prints=False)
+def scorecard(
+    period: Annotated[str, Field(
+        default="", title="Quarter (YYYY-Qn)", pattern=rules.QUARTER_OR_EMPTY_PATTERN,
+        description="The quarter to score. Empty: the quarter of the run date.")] = "",
+    today: Annotated[Optional[dt.date], Field(
+        default=None, title="Run date", description="Empty: today.")] = None,
+) -> dict:
+    """The six haves per branch for a quarter: movements recorded, a contact bridge,
+    effective education, a channel for care, rights assured, room for a role — each
+    green, amber or red against its goal, with the change from the previous quarter.
+
+    Args:
+        period: The quarter (YYYY-Qn); empty means the quarter of the run date.
+        today: The run date; empty means today.
+    """
+    today = common.day(today)
+    period = rules.check_quarter(period) if period else rules.quarter_of(today)
+    rows, ids = build(period)
+    common.markdown(sc.scorecard_markdown(rows, period), common.key("scorecard-summary", period),
+                    f"Six haves per branch, {period}")
+    common.table(rows, common.key("scorecard", period), f"Six haves per branch and indicator, "
+                                                        f"{period}")
+    red = sc.red_cells(rows)
+    for r in red:
+        bid = ids.get(r["branch"]) if r["branch"] != "TOTAL" else None
+        common.event("scorecard.red",
+                     f"outreach.branch.{bid}" if bid is not None else "outreach.branches",
+                     branch_id=bid if bid is not None else 0, indicator=r["indicator"],
+                     period=period, numerator=r["numerator"], denominator=r["denominator"],
+                     percent=str(r["percent"]), goal=str(r["goal"]))
+    get_run_logger().info("scorecard %s: %d rows, %d red", period, len(rows), len(red))
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in rules.MARK_NAMES}
+    return {"period": period, "rows": len(rows), **counts}

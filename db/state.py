@@ -95,28 +95,32 @@ def flush(session: Session, what: str) -> None:
                       f"({str(exc.orig).splitlines()[0]})") from exc
 
 
+def _write(session: Session, row, to: str, *, actor_id: int | None, reason: str,
+           what: str) -> None:
+    """Set a checked move's new status, who and why (the trigger copies them into the
+    history row), and flush it."""
+    row.status = to
+    row.status_by = actor_id
+    row.status_reason = reason
+    flush(session, what)
+
+
 def move_member(session: Session, member: Member, to: str, *, actor_id: int | None,
                 reason: str, coordinator: bool = False) -> None:
     """Move a member's lifecycle to ``to``; refuses illegal and coordinator-only moves."""
     current, what = _check("member", member, to)
     if (current, to) in MEMBER_COORDINATOR_ONLY and not coordinator:
         raise Refused(f"{what}: {current} → {to} needs a coordinator")
-    member.status = to
-    member.status_by = actor_id
-    member.status_reason = reason
-    flush(session, what)
+    _write(session, member, to, actor_id=actor_id, reason=reason, what=what)
 
 
 def move_task(session: Session, task: OutreachTask, to: str, *, actor_id: int | None,
               reason: str, volunteer_id: int | None = ...) -> None:
     """Move a task to ``to`` (and optionally to another volunteer); refuses illegal moves."""
     _current, what = _check("task", task, to)
-    task.status = to
     if volunteer_id is not ...:
         task.volunteer_id = volunteer_id
-    task.status_by = actor_id
-    task.status_reason = reason
-    flush(session, what)
+    _write(session, task, to, actor_id=actor_id, reason=reason, what=what)
 
 
 def move_meeting(session: Session, meeting: Meeting, to: str, *, actor_id: int | None,
@@ -130,14 +134,11 @@ def move_meeting(session: Session, meeting: Meeting, to: str, *, actor_id: int |
                       "move it")
     if to == MeetingStatus.HELD and held_on is None and meeting.held_on is None:
         raise Refused(f"{what}: give the day it was held")
-    meeting.status = to
     if planned_on is not None:
         meeting.planned_on = planned_on
     if held_on is not None:
         meeting.held_on = held_on
-    meeting.status_by = actor_id
-    meeting.status_reason = reason
-    flush(session, what)
+    _write(session, meeting, to, actor_id=actor_id, reason=reason, what=what)
 
 
 def move_attendance(session: Session, attendance: Attendance, to: str, *,
@@ -161,15 +162,12 @@ def move_attendance(session: Session, attendance: Attendance, to: str, *,
                       "an excused or absent member can still be recorded")
     if to == AttendanceStatus.MADE_UP and (made_up_on is None or made_up_how is None):
         raise Refused(f"{what}: a make-up study needs when and how (visit, phone, materials)")
-    attendance.status = to
     if note is not ...:
         attendance.reason = note
     if to == AttendanceStatus.MADE_UP:
         attendance.made_up_on = made_up_on
         attendance.made_up_how = made_up_how
-    attendance.status_by = actor_id
-    attendance.status_reason = reason
-    flush(session, what)
+    _write(session, attendance, to, actor_id=actor_id, reason=reason, what=what)
 
 
 def move_care(session: Session, occasion: CareOccasion, to: str, *, actor_id: int | None,
@@ -177,12 +175,9 @@ def move_care(session: Session, occasion: CareOccasion, to: str, *, actor_id: in
     """Move a care occasion to ``to`` (visited, missed, cancelled); refuses illegal moves.
     ``task_id``: the care visit task that visited it, when the caller has it."""
     _current, what = _check("care", occasion, to)
-    occasion.status = to
     if task_id is not ...:
         occasion.task_id = task_id
-    occasion.status_by = actor_id
-    occasion.status_reason = reason
-    flush(session, what)
+    _write(session, occasion, to, actor_id=actor_id, reason=reason, what=what)
 
 
 #: The ``member_changes.field`` of a change of role; values are ``"<branch id>:<role>"``.

@@ -23,7 +23,9 @@ process (so that its peak RSS is its own):
                 trigger): the floor, what the SELECT and the row writes alone cost.
 
 The target (issue 3) is ``plan`` within 2× of the raw INSERT … SELECT; the report gives the
-ratio to both ``raw-same`` (the equivalent statement) and ``raw`` (the stricter one). Wall
+ratio to both ``raw-same`` (the equivalent statement) and ``raw`` (the stricter one). Issue 15
+("cheaper guards") asks for ``plan`` within 5× of ``raw-bare``: what the real table's
+guards, CHECKs, foreign keys and indexes cost on top of the rows themselves. Wall
 time and CPU time are both printed (the machine is shared; CPU time is steadier): on
 SQLite the child's own CPU (SQLite runs in-process), on PostgreSQL the child's plus that
 of the server backends it used (read from /proc, same machine). Peak RSS is the child's
@@ -429,13 +431,14 @@ def _report(results: dict[str, list[dict]], label: str) -> None:
             wall = med("plan", "seconds") / med(base, "seconds")
             cpu = (statistics.median(map(total_cpu, results["plan"]))
                    / statistics.median(map(total_cpu, results[base])))
-            if max(wall, cpu) <= 2:
+            limit = 5 if base == "raw-bare" else 2  # issue 15: the guards' cost; issue 3
+            if max(wall, cpu) <= limit:
                 verdict = "met"
-            elif min(wall, cpu) > 2:
+            elif min(wall, cpu) > limit:
                 verdict = "MISSED"
             else:
-                verdict = "met on " + ("wall" if wall <= 2 else "cpu") + " time only"
-            target = "" if base == "raw-bare" else f"   target <= 2x: {verdict}"
+                verdict = "met on " + ("wall" if wall <= limit else "cpu") + " time only"
+            target = f"   target <= {limit}x: {verdict}"
             print(f"ratio plan / {base:9s} wall {wall:5.2f}x  cpu {cpu:5.2f}x{target}")
         peak = max(r["rss_mb"] for r in results["plan"])
         print(f"peak memory of plan {peak:.0f} MB (python+sqlalchemy alone: "

@@ -12,9 +12,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from db.errors import NotReady
+from i18n import _
 
 #: Every revision this outreach knows, oldest first.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 HEAD = REVISIONS[-1]
 _HERE = Path(__file__).parent
 
@@ -65,16 +66,17 @@ def _has_tables(engine: Engine) -> bool:
 def problem(engine: Engine, rev: str | None) -> str:
     """What is wrong with a database at ``rev`` (not HEAD), and what to do about it."""
     if rev is None and _has_tables(engine):
-        return ("the database has tables but no schema revision (no alembic_version): it "
-                "was not made by `outreach db upgrade`, or it was damaged; restore a backup "
-                "or check OUTREACH_DATABASE_URL")
+        return _("the database has tables but no schema revision (no alembic_version): it "
+                 "was not made by `outreach db upgrade`, or it was damaged; restore a backup "
+                 "or check OUTREACH_DATABASE_URL")
     if rev is None:
-        return "the database is not set up: run `outreach db upgrade`"
+        return _("the database is not set up: run `outreach db upgrade`")
     if rev not in REVISIONS:
-        return (f"the database is at revision {rev}, which this outreach does not know (it "
-                f"needs {HEAD}): it was upgraded by a newer outreach; install that version")
-    return f"the database is at revision {rev}, this outreach needs {HEAD}: run " \
-           "`outreach db upgrade`"
+        return _("the database is at revision {rev}, which this outreach does not know (it "
+                 "needs {head}): it was upgraded by a newer outreach; install that "
+                 "version").format(rev=rev, head=HEAD)
+    return _("the database is at revision {rev}, this outreach needs {head}: run "
+             "`outreach db upgrade`").format(rev=rev, head=HEAD)
 
 
 def require_current(engine: Engine) -> None:

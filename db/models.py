@@ -168,8 +168,9 @@ class Member(Base):
     __table_args__ = (
         # Coverage groups by branch and segment and counts by status and last reach: read
         # straight from this index, in order, without touching the rows.
+        # The scorecard reads the address's date from it too (migration 0008).
         Index("ix_members_coverage", "branch_id", "residence", "homebound", "status",
-              "last_reached_on"),
+              "last_reached_on", "address_verified_on"),
         CheckConstraint("failed_contacts >= 0", name="failed_contacts_non_negative"),
     )
 
@@ -238,7 +239,9 @@ class OutreachTask(Base):
         UniqueConstraint("run_id", "member_id"),
         # A member's tasks by run (targeting's "already has one", "never reached in the
         # last three runs") without visiting the rows.
-        Index("ix_outreach_tasks_member_run", "member_id", "run_id", "status", "outcome"),
+        # … and by kind (the scorecard's contacts; migration 0008).
+        Index("ix_outreach_tasks_member_run", "member_id", "run_id", "status", "outcome",
+              "kind"),
         Index("ix_outreach_tasks_volunteer_status", "volunteer_id", "status"),
         Index("ix_outreach_tasks_status_due", "status", "due_on"),
         CheckConstraint("attempts >= 0 AND attempts <= max_attempts", name="attempts_in_range"),
@@ -254,7 +257,7 @@ class Attempt(Base):
     __tablename__ = "attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("outreach_tasks.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("outreach_tasks.id"))
     #: Who made the attempt (the task's volunteer) …
     volunteer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
     #: … and who typed it in (the same person, or a coordinator importing a run sheet).
@@ -269,6 +272,10 @@ class Attempt(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
     confirmed_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
     confirmed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+    # A task's attempts, with their day and outcome: the scorecard's contacts in a quarter
+    # without reading the attempts (migration 0008).
+    __table_args__ = (Index("ix_attempts_task_id", "task_id", "recorded_on", "outcome"),)
 
 
 class MemberTransition(Base):
@@ -305,6 +312,8 @@ class MemberStatusChange(Base):
         ForeignKeyConstraint(["from_status", "to_status"],
                              ["member_transition.from_status", "member_transition.to_status"],
                              name="fk_member_status_changes_pair"),
+        # The changes after a day (a member's status then: the scorecard; migration 0008).
+        Index("ix_member_status_changes_at", "at", "member_id"),
     )
 
 
@@ -445,7 +454,7 @@ class Attendance(Base):
         UniqueConstraint("meeting_id", "member_id"),
         # A member's organisational life (last present/remote/made_up) and per-meeting counts.
         Index("ix_attendance_member_status", "member_id", "status"),
-        Index("ix_attendance_meeting_status", "meeting_id", "status"),
+        Index("ix_attendance_meeting_status", "meeting_id", "status", "member_id"),
         CheckConstraint("status <> 'made_up' OR (made_up_on IS NOT NULL "
                         "AND made_up_how IS NOT NULL)", name="made_up_has_when_and_how"),
         CheckConstraint("status = 'made_up' OR (made_up_on IS NULL AND made_up_how IS NULL)",

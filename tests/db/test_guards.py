@@ -506,3 +506,95 @@ def test_dialect_upserts_cannot_reset_a_row(session):
             "FROM outreach_tasks WHERE id = :id"), {"id": done}))
     assert status_of(session, "members", dead) == "deceased"
     assert status_of(session, "outreach_tasks", done) == "done"
+
+
+# --- bulk INSERT … SELECT (planning, the meeting engine, the seed) --------------------------
+
+def _bulk_tasks(session, run_id, member_ids, status_sql, volunteer_sql="NULL"):
+    """One INSERT … SELECT of a task per member, as `tasks.plan_jobs` writes them."""
+    ids = ", ".join(str(int(m)) for m in member_ids)
+    return session.execute(text(
+        f"INSERT INTO outreach_tasks (run_id, member_id, kind, status, volunteer_id, "
+        f"status_by, status_reason, attempts, max_attempts, due_on, closes_on, "
+        f"pending_confirmation, version, created_at) "
+        f"SELECT :r, m.id, 'survey', {status_sql}, {volunteer_sql}, NULL, 'bulk', 0, 3, "
+        f"'2026-01-01', '2026-01-15', :pc, 1, CURRENT_TIMESTAMP FROM members m "
+        f"WHERE m.id IN ({ids}) ORDER BY m.id"), {"r": run_id, "pc": False}).rowcount
+
+
+def _bulk_history(session, run_id):
+    return session.execute(text(
+        "SELECT t.member_id, h.from_status, h.to_status, h.volunteer_id, h.reason "
+        "FROM task_status_changes h JOIN outreach_tasks t ON t.id = h.task_id "
+        "WHERE t.run_id = :r ORDER BY t.member_id, h.id"), {"r": run_id}).all()
+
+
+def test_bulk_insert_writes_one_history_row_a_row(session):
+    """A set-based INSERT … SELECT (open and assigned rows mixed) writes exactly one
+    ``new → status`` row per task, with the task's volunteer and reason."""
+    run, v = f.campaign_run(session), f.volunteer(session)
+    members = [f.member(session).id for _ in range(6)]
+    n = _bulk_tasks(session, run.id, members,
+                    "CASE WHEN m.id % 2 = 0 THEN 'open' ELSE 'assigned' END",
+                    f"CASE WHEN m.id % 2 = 0 THEN NULL ELSE {v.id} END")
+    assert n == 6
+    assert _bulk_history(session, run.id) == [
+        (m, NEW, "open" if m % 2 == 0 else "assigned", None if m % 2 == 0 else v.id, "bulk")
+        for m in members]
+
+
+def test_bulk_insert_with_one_illegal_row_is_refused_whole(session):
+    """One row in a status that is not initial refuses the whole statement: no task and
+    no history row of it remain."""
+    run, v = f.campaign_run(session), f.volunteer(session)
+    members = [f.member(session).id for _ in range(5)]
+    last = members[-1]
+    refused(session, lambda: _bulk_tasks(
+        session, run.id, members, f"CASE WHEN m.id = {last} THEN 'done' ELSE 'assigned' END",
+        str(v.id)))
+    assert session.execute(text("SELECT count(*) FROM outreach_tasks WHERE run_id = :r"),
+                           {"r": run.id}).scalar_one() == 0
+    assert _bulk_history(session, run.id) == []
+
+
+def test_bulk_insert_of_ids_that_have_history_is_refused(session):
+    """Bringing back ids that already have history (a bulk re-insert of deleted-and-replaced
+    rows, SQLite's INSERT OR REPLACE; PostgreSQL refuses the duplicate key) is refused."""
+    done = f.task_in(session, "done")
+    before = history(session, "task", done.id)
+    verb = "INSERT OR REPLACE" if session.bind.dialect.name == "sqlite" else "INSERT"
+    refused(session, lambda: session.execute(text(
+        f"{verb} INTO outreach_tasks (id, run_id, member_id, kind, status, volunteer_id, "
+        "attempts, max_attempts, due_on, closes_on, pending_confirmation, version, created_at) "
+        "SELECT id, run_id, member_id, kind, 'open', NULL, 0, max_attempts, due_on, closes_on, "
+        "pending_confirmation, version, created_at FROM outreach_tasks WHERE id = :id"),
+        {"id": done.id}), mark=None)
+    assert status_of(session, "outreach_tasks", done.id) == "done"
+    assert history(session, "task", done.id) == before
+
+
+def test_bulk_attendance_insert_writes_history_and_refuses_illegal_rows(session):
+    """The seed's road: attendance rows by one INSERT … SELECT, marks that are initial
+    (present, excused …) each with its history row; a made_up row refused."""
+    m = f.meeting(session, status="held")
+    members = [f.member(session).id for _ in range(4)]
+    ids = ", ".join(map(str, members))
+
+    def insert(mark_sql, first_made_up=False):
+        made = f"m.id = {members[0]}" if first_made_up else "1 = 0"
+        session.execute(text(
+            f"INSERT INTO attendance (meeting_id, member_id, status, made_up_on, made_up_how, "
+            f"status_reason, version, created_at) SELECT :mt, m.id, "
+            f"CASE WHEN {made} THEN 'made_up' ELSE {mark_sql} END, "
+            f"CASE WHEN {made} THEN CAST('2026-03-20' AS DATE) END, CASE WHEN {made} THEN 'visit' END, "
+            f"'seeded', 1, CURRENT_TIMESTAMP FROM members m WHERE m.id IN ({ids})"),
+            {"mt": m.id})
+
+    refused(session, lambda: insert("'absent'", first_made_up=True))
+    insert("CASE WHEN m.id % 2 = 0 THEN 'present' ELSE 'excused' END")
+    rows = session.execute(text(
+        "SELECT a.member_id, h.from_status, h.to_status, h.reason FROM attendance a "
+        "JOIN attendance_status_changes h ON h.attendance_id = a.id WHERE a.meeting_id = :mt "
+        "ORDER BY a.member_id, h.id"), {"mt": m.id}).all()
+    assert rows == [(x, NEW, "present" if x % 2 == 0 else "excused", "seeded")
+                    for x in members]

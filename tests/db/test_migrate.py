@@ -271,8 +271,10 @@ def test_the_comparison_sees_a_changed_guard(fresh):
     migrate.upgrade(fresh)
     with fresh.begin() as conn:
         if fresh.dialect.name == "sqlite":
-            conn.execute(text("DROP TRIGGER members_guard_update"))
-            conn.execute(text(guards.statements("sqlite")[3].replace(
+            [update] = [s for s in guards.statements("sqlite")
+                        if s.startswith("CREATE TRIGGER members_update ")]
+            conn.execute(text("DROP TRIGGER members_update"))
+            conn.execute(text(update.replace(
                 "'illegal member transition'", "'illegal member move'")))
         else:
             conn.execute(text("CREATE OR REPLACE FUNCTION outreach_append_only() RETURNS "
@@ -394,6 +396,21 @@ def _triggers_by_table(eng) -> dict[str, set[str]]:
         return out
 
 
+def _as_at_head(eng, triggers: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Trigger names by table as the head holds them: unchanged, except that on SQLite
+    0007 replaced each machine's five row triggers by two (``<table>_insert``/``_update``)."""
+    if eng.dialect.name != "sqlite":
+        return triggers
+    replaced = {re.match(r"CREATE TRIGGER (\w+)", s).group(1)
+                for s in guards.replaced_statements("sqlite")[0]}
+    out = {}
+    for table, names in triggers.items():
+        out[table] = names - replaced
+        if names & replaced:
+            out[table] |= {f"{table}_insert", f"{table}_update"}
+    return out
+
+
 def _columns(eng, table: str) -> set[str]:
     return {c["name"] for c in inspect(eng).get_columns(table)}
 
@@ -410,7 +427,7 @@ def test_upgrade_from_0001_keeps_data_and_guards(fresh):
     assert migrate.upgrade(fresh) == migrate.HEAD
     assert _contents(fresh) == at_0001
     after = _triggers_by_table(fresh)
-    assert {t: after[t] for t in triggers_0001} == triggers_0001  # 0001's kept as they were
+    assert {t: after[t] for t in triggers_0001} == _as_at_head(fresh, triggers_0001)  # 0001's kept as they were
     _assert_head_matches_the_code(fresh)
     with fresh.connect() as conn:
         since = dict(conn.execute(text(
@@ -472,18 +489,62 @@ def _revision_module(prefix: str):
     return module
 
 
-@pytest.mark.parametrize("part", ["0001", "0004", "0006"])
+def _trigger_name(stmt: str) -> tuple[str, str]:
+    """(TRIGGER or FUNCTION, name) that a CREATE or a DROP statement is about."""
+    m = re.match(r"(?:CREATE|DROP) (TRIGGER|FUNCTION) (?:IF EXISTS )?(\w+)", stmt)
+    assert m, stmt
+    return m.group(1), m.group(2)
+
+
+@pytest.mark.parametrize("part", ["0001", "0004", "0006", "0007"])
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     """Byte for byte: the code's member and task guards are still what 0001 froze (a
     refactoring of `db.guards` that changed one character fails here), the meeting and
-    attendance guards what 0004 froze; together they are all of `statements`."""
+    attendance guards what 0004 froze, SQLite's two row triggers a machine what 0007 froze
+    (and the five a machine it replaced, which its downgrade brings back); together, minus
+    what 0007 replaced, they are all of `statements`."""
     rev = _revision_module(part)
     key = dialect.upper()
     assert guards.statements(dialect, part) == getattr(rev, f"{key}_GUARDS")
     assert guards.drop_statements(dialect, part) == getattr(rev, f"{key}_DROPS")
-    assert guards.statements(dialect) == guards.statements(dialect, "0001") + \
-        guards.statements(dialect, "0004") + guards.statements(dialect, "0006")
+    r7 = _revision_module("0007")
+    replaced, replaced_drops = guards.replaced_statements(dialect)
+    assert replaced == getattr(r7, f"{key}_REPLACED", [])
+    assert replaced_drops == getattr(r7, f"{key}_REPLACED_DROPS", [])
+    gone = {_trigger_name(s) for s in replaced}
+    kept = [s for p in ("0001", "0004", "0006") for s in guards.statements(dialect, p)
+            if _trigger_name(s) not in gone]
+    head = guards.statements(dialect)
+    assert sorted(head) == sorted(kept + guards.statements(dialect, "0007"))
+    assert len(set(map(_trigger_name, head))) == len(head)
+    # what removes the head's guards removes every one of them, and only those
+    assert {_trigger_name(s) for s in guards.drop_statements(dialect)} == \
+        set(map(_trigger_name, head))
+
+
+def test_0007_rewrites_every_enum_check_and_means_the_same():
+    """SQLite's enum CHECKs at 0006 are exactly 0007's list, and each rewritten CHECK (OR
+    chain) accepts and refuses what the IN list did: every value, NULL, an unknown one."""
+    import sqlite3
+
+    r7 = _revision_module("0007")
+    conn = sqlite3.connect(":memory:")
+    for table, name, col, values in r7.CHECKS:
+        for text_ in (r7.in_list(col, values), r7.or_chain(col, values)):
+            assert text_.count("CHECK (") == 1
+        conn.execute(f"CREATE TABLE a_{name} ({col} VARCHAR(24) {r7.in_list(col, values)})")
+        conn.execute(f"CREATE TABLE b_{name} ({col} VARCHAR(24) {r7.or_chain(col, values)})")
+        for value in (*values, None, "zombie", values[0].upper(), 1, ""):
+            outcome = []
+            for t in ("a", "b"):
+                try:
+                    conn.execute(f"INSERT INTO {t}_{name} VALUES (?)", (value,))
+                    outcome.append(True)
+                except sqlite3.IntegrityError:
+                    outcome.append(False)
+            assert outcome[0] == outcome[1], (name, value)
+            assert outcome[0] == (value is None or value in values), (name, value)
 
 
 def test_the_revisions_transition_rows_are_the_codes():
@@ -516,7 +577,7 @@ def test_upgrade_from_0003_with_data_to_head_and_back(fresh):
     assert migrate.upgrade(fresh) == migrate.HEAD
     assert _contents(fresh) == at_0003
     after = _triggers_by_table(fresh)
-    assert {t: after[t] for t in triggers_0003} == triggers_0003
+    assert {t: after[t] for t in triggers_0003} == _as_at_head(fresh, triggers_0003)
     assert set(after) - set(triggers_0003) == {
         "meetings", "attendance", "meeting_status_changes", "attendance_status_changes",
         "care_occasions", "care_occasion_status_changes", "movements"}
@@ -612,7 +673,7 @@ def test_upgrade_from_0004_with_data_widens_the_codes(fresh):
     _integrity_ok(fresh)
     assert _contents(fresh) == at_0004
     after = _triggers_by_table(fresh)  # nothing rebuilt, no trigger lost (0006 adds some)
-    assert {t: after[t] for t in triggers_0004} == triggers_0004
+    assert {t: after[t] for t in triggers_0004} == _as_at_head(fresh, triggers_0004)
     _assert_head_matches_the_code(fresh)
     _assert_guarded(fresh, ids, open_task="t1")
 
@@ -711,7 +772,7 @@ def test_upgrade_from_0005_with_data_adds_care_and_widens_the_codes(fresh):
     _integrity_ok(fresh)
     assert _contents(fresh) == at_0005
     after = _triggers_by_table(fresh)
-    assert {t: after[t] for t in triggers_0005} == triggers_0005
+    assert {t: after[t] for t in triggers_0005} == _as_at_head(fresh, triggers_0005)
     assert set(after) - set(triggers_0005) == {
         "care_occasions", "care_occasion_status_changes", "movements"}
     _assert_head_matches_the_code(fresh)

@@ -9,7 +9,11 @@ member) or `record_movements` (many, ONE insert), so the rule lives here:
 * away → local: kind ``back``, ``away_since`` and ``transfer_considered_on`` cleared (a
   member who leaves again gets a new transfer consideration after six months);
 * away → away with a new address: kind ``city`` (``away_since`` kept);
-* confirmed moved out: ``moved_out``; back in: ``back_in``.
+* confirmed moved out: ``moved_out``; taken back in (`tasks.people.reactivate_member`):
+  ``back_in`` — living away, a new stay away from that day (``away_since``), else local.
+
+A member imported as living away gets ``away_since`` = the day of the import (the ledger
+file has no date of moving), as does one already away without it (`tasks.ledger`).
 
 ``from_place`` / ``to_place`` are residence LABELS (``local``, ``away``, ``moved out``) or a
 city/region someone typed — never a street address: movements are shown in reports.
@@ -30,6 +34,7 @@ from sqlalchemy.orm import Session
 from db.codes import MovementKind, MovementSource, Residence
 from db.errors import BadInput
 from db.models import Member, Movement
+from i18n import _
 from tasks.csvfile import CONTROL
 
 #: The labels a movement shows for each residence (and for a member moved out).
@@ -57,8 +62,8 @@ def check_place(place: str | None) -> str | None:
         return None
     text = " ".join(str(place).split())
     if len(text) > PLACE_LEN or CONTROL.search(text) or any(ch.isdigit() for ch in text):
-        raise BadInput(f"a place is a city or region ({PLACE_LEN} characters at most, no "
-                       "street address or number)")
+        raise BadInput(_("a place is a city or region ({limit} characters at most, no street "
+                         "address or number)").format(limit=PLACE_LEN))
     return text
 
 
@@ -83,7 +88,9 @@ def record_movements(session: Session, moves: list[Move], *, source: MovementSou
     rows = []
     for mv in moves:
         m = mv.member
-        if mv.kind == MovementKind.AWAY:
+        if mv.kind == MovementKind.AWAY or (mv.kind == MovementKind.BACK_IN
+                                             and str(m.residence) == Residence.AWAY.value):
+            # a member back in who lives away starts a new stay away that day
             m.away_since = mv.happened_on
             m.transfer_considered_on = None
         elif mv.kind in (MovementKind.BACK, MovementKind.BACK_IN):

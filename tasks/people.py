@@ -13,6 +13,7 @@ from db.errors import BadInput, NotFound, Refused
 from db.machines import MemberStatus
 from db.models import Branch, BranchKind, Member, Role, Volunteer
 from db.state import move_member
+from i18n import N_, _
 from tasks.access import (
     BOOTSTRAP,
     COORDINATOR,
@@ -31,11 +32,13 @@ def _utcnow() -> dt.datetime:
 
 
 def check_name(value: str, what: str, limit: int) -> str:
-    """A name as the ledger import accepts it: no control characters, at most ``limit``."""
+    """A name as the ledger import accepts it: no control characters, at most ``limit``.
+    ``what`` (marked ``N_``) is translated here."""
     if len(value) > limit:
-        raise BadInput(f"{what} is longer than {limit} characters")
+        raise BadInput(_("{what} is longer than {limit} characters").format(what=_(what),
+                                                                           limit=limit))
     if CONTROL.search(value):
-        raise BadInput(f"{what} contains control characters")
+        raise BadInput(_("{what} contains control characters").format(what=_(what)))
     return value
 
 
@@ -54,8 +57,9 @@ def branch_name(value: str) -> str:
     bad = next((c for c in value if unicodedata.category(c) in _INVISIBLE_CATEGORIES
                 or c in _BLANK), None)
     if bad is not None:
-        raise BadInput(f"the branch name contains an invisible character (U+{ord(bad):04X})")
-    return check_name(value, "the branch name", 120)
+        raise BadInput(_("the branch name contains an invisible character ({code})")
+                       .format(code=f"U+{ord(bad):04X}"))
+    return check_name(value, N_("the branch name"), 120)
 
 
 def _look_alike(name: str) -> str:
@@ -79,15 +83,16 @@ def get_or_create_branch(session: Session, *, name: str,
     """
     name = branch_name(name)
     if not name:
-        raise BadInput("a branch needs a name")
+        raise BadInput(_("a branch needs a name"))
     branch = get_branch(session, name=name)
     if branch is not None:
         return branch, False
     key = _look_alike(name)
     for existing in session.scalars(select(Branch.name)):
         if _look_alike(existing) == key:
-            raise BadInput(f"a branch named {existing!r} exists already (a new name must "
-                           f"differ by more than case or spacing): use {existing!r}")
+            raise BadInput(_("a branch named {name} exists already (a new name must differ "
+                             "by more than case or spacing): use {name}")
+                           .format(name=repr(existing)))
     branch = Branch(name=name, kind=kind, parent_id=parent.id if parent else None)
     session.add(branch)
     session.flush()
@@ -111,12 +116,13 @@ def add_volunteer(session: Session, *, name: str, branch: str, coordinator: bool
     is stored.
     """
     if actor is None and not coordinator:
-        raise Refused(NO_COORDINATOR_YET)
-    name = check_name(name.strip(), "the name", 200)
+        raise Refused(_(NO_COORDINATOR_YET))
+    name = check_name(name.strip(), N_("the name"), 200)
     if not name:
-        raise BadInput("a volunteer needs a name")
+        raise BadInput(_("a volunteer needs a name"))
     if capacity < 0 or capacity > 10_000:
-        raise BadInput(f"capacity must be between 0 and 10000, not {capacity}")
+        raise BadInput(_("capacity must be between 0 and 10000, not {capacity}")
+                       .format(capacity=capacity))
     br, created = get_or_create_branch(session, name=branch)
     secret, salt, digest = new_credentials()
     vol = Volunteer(name=name, branch_id=br.id, capacity=capacity,
@@ -134,8 +140,9 @@ def check_seed(session: Session, *, actor: Actor | None, codes_kept: bool) -> No
     may; on a ledger without one anybody may — but only keeping the new codes, or the
     coordinators it creates could never be reached (nobody could add one again)."""
     if actor is None and not codes_kept:
-        raise BadInput("this ledger has no coordinator yet: seeding creates coordinators, "
-                       "so give --codes FILE to keep their access codes; nothing was written")
+        raise BadInput(_("this ledger has no coordinator yet: seeding creates coordinators, "
+                         "so give --codes FILE to keep their access codes; nothing was "
+                         "written"))
 
 
 def get_volunteer(session: Session, *, ref: str) -> Volunteer:
@@ -144,14 +151,14 @@ def get_volunteer(session: Session, *, ref: str) -> Volunteer:
     if ref.isascii() and ref.isdigit():
         vol = session.get(Volunteer, int(ref)) if 0 < int(ref) < 2**31 else None
         if vol is None:
-            raise NotFound(f"no volunteer with id {ref}")
+            raise NotFound(_("no volunteer with id {id}").format(id=ref))
         return vol
     found = session.scalars(select(Volunteer).where(Volunteer.name == ref)).all()
     if not found:
-        raise NotFound(f"no volunteer named {ref!r}")
+        raise NotFound(_("no volunteer named {name}").format(name=repr(ref)))
     if len(found) > 1:
-        raise BadInput(f"{len(found)} volunteers are named {ref!r}; use the id "
-                       f"({', '.join(str(v.id) for v in found[:5])})")
+        raise BadInput(_("{n} volunteers are named {name}; use the id ({ids})").format(
+            n=len(found), name=repr(ref), ids=", ".join(str(v.id) for v in found[:5])))
     return found[0]
 
 
@@ -171,8 +178,8 @@ def set_volunteer_active(session: Session, *, volunteer: Volunteer, active: bool
     if volunteer.active == active:
         return False
     if not active and volunteer.role == Role.COORDINATOR and active_coordinators(session) <= 1:
-        raise Refused(f"volunteer {volunteer.id} is the last active coordinator: add or "
-                      "activate another coordinator first")
+        raise Refused(_("volunteer {id} is the last active coordinator: add or activate "
+                        "another coordinator first").format(id=volunteer.id))
     volunteer.active = active
     if active and volunteer.role == Role.COORDINATOR:
         volunteer.coordinator_since = _utcnow()
@@ -183,17 +190,27 @@ def set_volunteer_active(session: Session, *, volunteer: Volunteer, active: bool
 @requires(COORDINATOR)
 def reactivate_member(session: Session, *, member_ref: str, reason: str,
                       actor: Actor) -> Member:
-    """Undo a member's do-not-contact (coordinators): back to unverified, the reason in the
-    history, so that the next survey confirms the details."""
-    reason = check_name(reason.strip(), "the reason", 300)
+    """Undo a member's do-not-contact, or take a moved-out member back in (coordinators):
+    back to unverified, the reason in the history, so that the next survey confirms the
+    details. Back in is a movement (``back_in``, `tasks.movements`)."""
+    reason = check_name(reason.strip(), N_("the reason"), 300)
     if not reason:
-        raise BadInput("reactivating a member needs a reason (--reason)")
+        raise BadInput(_("reactivating a member needs a reason (--reason)"))
     member = find_member(session, ref=member_ref)
-    if member.status != MemberStatus.DO_NOT_CONTACT:
-        raise Refused(f"member {member.id} is {member.status}, not do_not_contact: "
-                      "nothing to reactivate")
+    if member.status not in (MemberStatus.DO_NOT_CONTACT, MemberStatus.MOVED_OUT):
+        raise Refused(_("member {id} is {status}, not do_not_contact or moved_out: nothing "
+                        "to reactivate").format(id=member.id, status=member.status))
+    back_in = member.status == MemberStatus.MOVED_OUT
     move_member(session, member, MemberStatus.UNVERIFIED, actor_id=actor.id,
                 reason=f"reactivated: {reason}", coordinator=True)
+    if back_in:
+        from db.codes import MovementKind, MovementSource
+        from tasks import rules
+        from tasks.movements import record_movement
+
+        record_movement(session, member, None, kind=MovementKind.BACK_IN,
+                        source=MovementSource.CLI, recorded_by=actor.id,
+                        happened_on=rules.real_today())
     return member
 
 
@@ -201,10 +218,10 @@ def find_member(session: Session, *, ref: str) -> Member:
     """A member by ledger number, else by numeric id."""
     ref = ref.strip()
     if not ref:
-        raise BadInput("give a member id or ledger number")
+        raise BadInput(_("give a member id or ledger number"))
     member = session.scalars(select(Member).where(Member.ledger_no == ref)).first()
     if member is None and ref.isascii() and ref.isdigit() and 0 < int(ref) < 2**31:
         member = session.get(Member, int(ref))
     if member is None:
-        raise NotFound(f"no member with ledger number or id {ref!r}")
+        raise NotFound(_("no member with ledger number or id {ref}").format(ref=repr(ref)))
     return member

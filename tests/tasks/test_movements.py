@@ -1,6 +1,7 @@
 """Movements (`tasks.movements`): one row for every change of residence, whichever path it
-came by — a ``moved`` outcome, a survey answer, the ledger import, a confirmed move out —
-with ``away_since`` and ``transfer_considered_on`` kept; never a street address."""
+came by — a ``moved`` outcome, a survey answer, the ledger import, a confirmed move out,
+taking a moved-out member back in — with ``away_since`` (members imported as living away
+too) and ``transfer_considered_on`` kept; never a street address."""
 
 from __future__ import annotations
 
@@ -122,3 +123,51 @@ def test_a_typed_place_is_a_city_never_an_address():
     for bad in ("12 Harbour Road", "x" * 81, "a\x07b"):
         with pytest.raises(BadInput):
             movements.check_place(bad)
+
+
+def test_a_moved_out_member_taken_back_in_is_a_movement_back_in(w):
+    from tasks.people import reactivate_member
+
+    s, m = w["s"], w["m"]
+    t = _task(w, CampaignKind.PHONE_VISIT)
+    record_outcome(s, task_id=t.id, outcome="moved", actor=f.actor(s, w["vol"]), today=TODAY,
+                   answers={"moved_out": "yes"})
+    confirm(s, member_ref="MV1", what="moved", actor=f.actor(s, w["coord"]))
+    assert m.status == "moved_out"
+    reactivate_member(s, member_ref="MV1", reason="came back to town",
+                      actor=f.actor(s, w["coord"]))
+    assert m.status == "unverified"
+    back = moves(s, m.id)[-1]
+    assert back[:4] == ("back_in", "moved out", "away", "cli")
+    # still living away (the moved outcome said so): a new stay away from today
+    assert m.away_since == back[4] and m.transfer_considered_on is None
+
+
+def test_a_local_member_taken_back_in_has_no_stay_away(w):
+    from db.state import move_member
+    from tasks.people import reactivate_member
+
+    s, m = w["s"], w["m"]
+    move_member(s, m, "moved_out", actor_id=w["coord"].id, reason="left", coordinator=True)
+    reactivate_member(s, member_ref="MV1", reason="back", actor=f.actor(s, w["coord"]))
+    assert [r[:3] for r in moves(s, m.id)] == [("back_in", "moved out", "local")]
+    assert m.away_since is None
+
+
+def test_members_imported_as_living_away_are_away_since_the_import(w):
+    from tasks import care, rules
+
+    s, m = w["s"], w["m"]
+    m.residence = Residence.AWAY  # away before, with no date known
+    s.flush()
+    rows = ledger.read_ledger(_csv([("MV1", "away"), ("MV3", "away"), ("MV4", "local")]))
+    ledger.import_ledger(s, rows, actor=f.actor(s, w["coord"]))
+    day = rules.real_today()
+    new = {x.ledger_no: x for x in s.scalars(select(Member).where(
+        Member.ledger_no.in_(["MV3", "MV4"])))}
+    assert (new["MV3"].away_since, new["MV4"].away_since, m.away_since) == (day, None, day)
+    assert moves(s, m.id) == []  # no change of residence: no movement
+    # … so that six months later a coordinator considers their transfer, once
+    assert care.plan_transfers(s, today=day + dt.timedelta(days=120)) == 0
+    assert care.plan_transfers(s, today=day + dt.timedelta(days=200)) == 2
+    assert care.plan_transfers(s, today=day + dt.timedelta(days=240)) == 0

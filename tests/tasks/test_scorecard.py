@@ -344,7 +344,8 @@ def test_the_command_json_matches_the_hand_written_sql_on_a_seeded_ledger(db_url
                                                                           monkeypatch):
     """`outreach seed`, then `report scorecard --format json`: six indicators per branch,
     each figure as the oracle's (the seed's year of meetings, roles and addresses). And
-    the same rows when SQLite splits the members in two halves on two connections."""
+    the same rows when the members are split in two halves on two connections (SQLite
+    and PostgreSQL alike)."""
     from sqlalchemy.orm import Session
 
     from db.session import make_engine

@@ -3,6 +3,8 @@
 * `name_of`, `is_pg`, `is_sqlite` — which dialect a connection, engine or session speaks;
 * `fetch` — all rows of raw SQL as plain tuples straight from the driver (no Row objects);
 * `lock` — PostgreSQL: a transaction-scoped advisory lock and bulk-work settings;
+* `lock_parts` — PostgreSQL: the same lock shared, and locks on parts of the work
+  (a campaign's shards);
 * `fill_temp` — (re)fill a temporary work table from Python rows: one COPY on
   PostgreSQL, executemany on SQLite.
 
@@ -69,6 +71,24 @@ def lock(conn: Connection, key: int) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         conn.exec_driver_sql("SET LOCAL jit = off")
         conn.exec_driver_sql("SET LOCAL work_mem = '32MB'")
+
+
+def lock_parts(conn: Connection, key: int, part_key: int, *, shared: Sequence[int],
+               exclusive: Sequence[int]) -> None:
+    """PostgreSQL: like `lock`, but for one part of the work: ``key`` is taken *shared*,
+    then ``(part_key, id)`` for every id, in id order — shared for ``shared`` (the parts
+    above), exclusive for ``exclusive`` (the parts themselves) — all for this transaction,
+    in one statement. Whoever takes ``key`` exclusive (`lock`) waits for every part and
+    every part for it; two parts wait for each other only when one lies in the other."""
+    if not is_pg(conn):
+        return
+    modes = {int(i): "pg_advisory_xact_lock_shared" for i in shared}
+    modes.update({int(i): "pg_advisory_xact_lock" for i in exclusive})
+    calls = [f"pg_advisory_xact_lock_shared({int(key)})"] + [
+        f"{fn}({int(part_key)}, {i})" for i, fn in sorted(modes.items())]
+    conn.exec_driver_sql("SELECT " + ", ".join(calls))  # evaluated left to right
+    conn.exec_driver_sql("SET LOCAL jit = off")
+    conn.exec_driver_sql("SET LOCAL work_mem = '32MB'")
 
 
 def fill_temp(conn: Connection, name: str, columns: Sequence[tuple[str, str, str]],

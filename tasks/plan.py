@@ -47,6 +47,7 @@ from sqlalchemy import Connection, case, func, select
 from sqlalchemy.orm import Session
 
 from db.errors import BadInput, NotFound
+from i18n import _
 from db.machines import CONTACTABLE_MEMBER, TaskStatus
 from db.models import Branch, Campaign, CampaignKind, CampaignRun, Member, OutreachTask, Role
 from db.state import first_or_add
@@ -90,14 +91,16 @@ def check_kind(kind: CampaignKind | str) -> CampaignKind:
         return CampaignKind(kind)
     except ValueError:
         names = ", ".join(k.value for k in PLANNED_KINDS)
-        raise BadInput(f"unknown campaign kind {str(kind)[:40]!r}; use one of: {names}") from None
+        raise BadInput(_("unknown campaign kind {kind}; use one of: {names}").format(
+            kind=repr(str(kind)[:40]), names=names)) from None
 
 
 def check_planned(kind: CampaignKind | str) -> CampaignKind:
     """``kind`` if a campaign plans it (escalations are made by follow-up)."""
     kind = check_kind(kind)
     if kind not in PLANNED_KINDS:
-        raise BadInput(f"{kind.value} tasks are made by follow-up, not planned by a campaign")
+        raise BadInput(_("{kind} tasks are made by follow-up, not planned by a campaign")
+                       .format(kind=kind.value))
     return kind
 
 
@@ -147,8 +150,9 @@ def target_sql(kind: CampaignKind, branches: list[int] | None) -> str:
         CampaignKind.DELIVERY: "m.homebound = :yes AND m.residence = 'local'",
     }[kind]
     where = f"m.id >= :lo AND m.id < :hi AND m.status IN ({CONTACTABLE_SQL}) AND {rule}"
-    if branches is not None:
-        where += f" AND m.branch_id IN ({', '.join(str(int(b)) for b in sorted(branches))})"
+    if branches is not None:  # none at all: a shard with nothing under the branch asked
+        where += (f" AND m.branch_id IN ({', '.join(str(int(b)) for b in sorted(branches))})"
+                  if branches else " AND 1 = 0")
     return where
 
 
@@ -183,7 +187,7 @@ def run_and_campaign(conn: Connection | Session, run_id: int):
         select(r.period, c.kind, c.window_days, c.cadence_days, c.max_attempts, c.due_days)
         .join(c, c.id == r.campaign_id).where(r.id == run_id)).first()
     if row is None:
-        raise NotFound(f"no campaign run {run_id}")
+        raise NotFound(_("no campaign run {id}").format(id=run_id))
     return row
 
 

@@ -56,9 +56,11 @@ from db.dialect import fetch, fill_temp, is_pg, lock
 from db.errors import BadInput
 from db.models import Campaign, CampaignKind, Member
 from db.session import writer
+from i18n import _
 from tasks.rules import check_window
-from tasks import tree
+from tasks import shards, tree
 from tasks.rules import made_at
+from tasks.shards import Shard
 from tasks.plan import (
     ASSIGN_LOCK,
     ASSIGNED,
@@ -91,7 +93,7 @@ from tasks.plan import (
 def id_ranges(engine: Engine | Connection, *, size: int = DEFAULT_BATCH) -> list[tuple[int, int]]:
     """Half-open ranges ``[lo, hi)`` of ``size`` ids covering members.id (min..max)."""
     if not isinstance(size, int) or size <= 0:
-        raise BadInput("the batch size must be a positive number")
+        raise BadInput(_("the batch size must be a positive number"))
     stmt = select(func.min(Member.id), func.max(Member.id))
     if isinstance(engine, Connection):
         lo, hi = engine.execute(stmt).one()
@@ -169,7 +171,8 @@ def _volunteers(conn: Connection) -> dict[int, list[int]]:
 
 def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
                branch_id: int | None = None, within_days: int | None = None,
-               due_days: int | None = None, max_attempts: int | None = None) -> dict:
+               due_days: int | None = None, max_attempts: int | None = None,
+               shard: Shard | None = None) -> dict:
     """Plan and assign the run's tasks for targeted members with ``lo <= id < hi``.
 
     ``within_days`` overrides the campaign's window (survey) or cadence (phone visits),
@@ -178,12 +181,14 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
     Returns counts: ``targeted`` (members the rule picks for this run, planned now or
     before), ``created``, ``assigned``, ``continuity``, ``unassigned`` (created but left
     open), ``busy`` (skipped: an open task of the same kind in another run).
+    ``shard`` (`tasks.shards`): only its members, its volunteers and its locks.
     """
     with writer(engine).begin() as conn:
         campaign = run_and_campaign(conn, run_id)
         kind = CampaignKind(campaign.kind)
         if kind not in PLANNED_KINDS:
-            raise BadInput(f"{kind.value} tasks are not planned by a campaign")
+            raise BadInput(_("{kind} tasks are not planned by a campaign")
+                           .format(kind=kind.value))
         due, attempts = settings(campaign.due_days if due_days is None else due_days,
                                  campaign.max_attempts if max_attempts is None else max_attempts)
         check_window(kind, within_days)
@@ -191,7 +196,11 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
         branches = None if branch_id is None else tree.subtree(chains, branch_id)
         # PostgreSQL: serialise planners from here on (SQLite writers already are), so the
         # targets read below are still without a task when the INSERT runs.
-        lock(conn, ASSIGN_LOCK)
+        if shard is None:
+            lock(conn, ASSIGN_LOCK)
+        else:  # a shard: beside the other shards of the run, not beside other planners
+            branches = shard.targets(chains, within=branches)
+            shards.lock(conn, chains, shard)
         params: dict = {"lo": lo, "hi": hi, "run": run_id, "kind": kind.value,
                         **target_params(kind, today, within_days or campaign.window_days,
                                         within_days or campaign.cadence_days)}
@@ -209,6 +218,8 @@ def plan_range(engine: Engine, run_id: int, lo: int, hi: int, *, today: dt.date,
         created, by_reason = 0, counts_by_reason([])
         if todo:
             volunteers = _volunteers(conn)
+            if shard is not None:
+                volunteers = shard.own(volunteers, chains)
             picks = (match(todo, volunteers, chains) if volunteers
                      else [(k, None, 0) for k, _b, _l in todo])
             del todo
@@ -262,9 +273,9 @@ def assign_open(engine: Engine, run_id: int | None = None, *,
                     WHERE t.id >= :lo AND t.id < :hi AND t.status = '{OPEN}'
                       AND t.kind IN ({kinds}){run_filter}
                     ORDER BY t.id"""), {**params, "lo": start, "hi": start + batch_size}).all()
-                rows = [(key, branch, last) for key, branch, last, _ in found]
+                rows = [(key, branch, last) for key, branch, last, _who in found]
                 # whoever handed a task back does not get it again (a coordinator may give it)
-                barred = {key: who for key, _, _, who in found if who is not None}
+                barred = {key: who for key, _b, _l, who in found if who is not None}
                 if not rows:
                     continue
                 volunteers = _volunteers(conn)

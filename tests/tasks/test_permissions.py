@@ -76,6 +76,9 @@ NO_ACTOR = {
     "tasks.plan_jobs.assign_open": "set-based system job",
     "tasks.plan_jobs.plan_campaign": "set-based system job",
     "tasks.plan_jobs.preview": "set-based system job (counts only)",
+    "tasks.shard_jobs.split": "set-based system job (branch ids and counts only)",
+    "tasks.shard_jobs.plan_sharded": "set-based system job",
+    "tasks.shards.lock": "part of planning (advisory locks, no rows)",
     "tasks.plan.ensure_campaign": "part of planning (campaign rows, no person)",
     "tasks.plan.open_run": "part of planning (campaign run rows, no person)",
     # Counts and ids only: no name, phone or address of a member leaves them.
@@ -163,6 +166,7 @@ EXPECTED = {
     "tasks.ledger.import_ledger": access.COORDINATOR,
     "tasks.ledger.export_rows": access.COORDINATOR,
     "tasks.ledger.export_ledger": access.COORDINATOR,
+    "tasks.ledger.export_ledger_xlsx": access.COORDINATOR,
     "tasks.outcomes.record_outcome": access.HOLDER,
     "tasks.outcomes.release": access.HOLDER,
     "tasks.outcomes.reassign": access.COORDINATOR,

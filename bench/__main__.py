@@ -19,6 +19,7 @@ BENCHES = {
     "bench.bench_meetings": ([], ["--close-members", "20000", "--report-members", "50000",
                                   "--seed-members", "20000", "--repeat", "1"]),
     "bench.bench_scorecard": ([], ["--members", "100000", "--repeat", "3"]),
+    "bench.bench_xlsx": ([], ["--members", "20000", "--repeat", "1"]),
 }
 
 

@@ -14,6 +14,7 @@ import re
 from typing import Iterator
 
 from db.errors import BadInput
+from i18n import N_, _
 #: Dates in files and on the command line: the one rule is in `tasks.rules` (importable
 #: from here too, as before).
 from tasks.rules import FIRST_DAY, LAST_DAY, parse_day  # noqa: F401
@@ -38,10 +39,11 @@ def text_of(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"the file is not UTF-8 text (undecodable byte at offset {exc.start}); "
-                       "save it as CSV UTF-8 and try again") from None
+        raise BadInput(_("the file is not UTF-8 text (undecodable byte at offset {offset}); "
+                         "save it as CSV UTF-8 and try again").format(offset=exc.start)
+                       ) from None
     if "\x00" in text:
-        raise BadInput("the file contains NUL bytes; it is not a CSV text file")
+        raise BadInput(_("the file contains NUL bytes; it is not a CSV text file"))
     return text
 
 
@@ -79,6 +81,26 @@ def cell_value(text: str) -> str:
     if len(text) > 1 and text[0] == ESCAPE and (text[1] in FORMULA_START or text[1] == ESCAPE):
         return text[1:]
     return text
+
+
+#: What csv's own errors (strict parsing) mean, for people (`csv_problem`).
+_CSV_ERRORS = (
+    ("unexpected end of data", N_("a quote is opened and never closed (\") before the end "
+                                  "of the file")),
+    ("expected after", N_("after a closing quote (\") comes something other than a comma "
+                          "or the end of the line")),
+    ("field larger than field limit", N_("a cell is too long")),
+)
+
+
+def csv_problem(exc: Exception) -> str:
+    """A `csv.Error` of `records` as one short line in the current language (the first
+    120 characters of csv's own words when it is not one of the known ones)."""
+    text = str(exc)
+    for start, meaning in _CSV_ERRORS:
+        if start in text:
+            return _(meaning)
+    return text[:120]
 
 
 def records(text: str) -> Iterator[tuple[int, list[str]]]:

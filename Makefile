@@ -6,7 +6,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export DO_NOT_TRACK = 1
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: setup demo test test-sqlite test-postgres test-e2e bench clean
+.PHONY: setup demo test test-sqlite test-postgres test-e2e bench clean translations
 
 $(BIN)/outreach: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,11 +34,25 @@ test-postgres: setup
 /usr/bin/chromium:
 	@if [ "$$(id -u)" != 0 ]; then echo "install Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	# fonts-wqy-microhei: Chinese glyphs in the screenshots of tests/e2e/test_ui_zh.py.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+	    fonts-wqy-microhei >/dev/null
 
 test-e2e: setup /usr/bin/chromium
 	$(BIN)/python -m tests.pg_ready "$(PG_URL)"
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
+
+# The Chinese catalog: extract every message (Babel), merge into the .po, check that each
+# has a translation (none fuzzy), compile the .mo that ships in the package.
+I18N = i18n/locale
+translations: setup
+	$(BIN)/pybabel extract -F i18n/babel.cfg -k pgettext:1c,2 --no-location --sort-output \
+	    -o i18n/outreach.pot \
+	    cli tasks db flows service seed i18n
+	$(BIN)/pybabel update -i i18n/outreach.pot -d $(I18N) -D outreach -l zh_CN \
+	    --no-fuzzy-matching --ignore-obsolete --width 100 --omit-header
+	$(BIN)/pybabel compile -d $(I18N) -D outreach -l zh_CN
+	$(BIN)/python -m i18n.catalog check
 
 bench: setup
 	$(BIN)/python -m bench

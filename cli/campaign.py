@@ -17,13 +17,16 @@ from typing import Annotated, Optional
 import typer
 
 from cli.common import actor, db_session, edge, parse_date
+from db import settings
 from db.errors import BadInput
+from i18n import _, ngettext
 from tasks.csvfile import safe_cell
-from tasks.rules import DUE_DAYS, MAX_ATTEMPTS, WINDOWS, check_not_future, check_period
+from tasks.rules import (DUE_DAYS, MAX_ATTEMPTS, SHARDS, WINDOWS, check_not_future,
+                         check_period)
 
-campaign_app = typer.Typer(help="Run a campaign through Prefect (coordinators).",
+campaign_app = typer.Typer(help=_("Run a campaign through Prefect (coordinators)."),
                            no_args_is_help=True)
-outcomes_app = typer.Typer(help="Results files from paper run sheets (coordinators).",
+outcomes_app = typer.Typer(help=_("Results files from paper run sheets (coordinators)."),
                            no_args_is_help=True)
 
 
@@ -47,6 +50,7 @@ class Format(str, Enum):
     csv = "csv"
     json = "json"
     markdown = "markdown"
+    xlsx = "xlsx"
 
 
 #: Seconds Prefect's temporary server may take to start (Prefect's default, 20, is less
@@ -118,14 +122,16 @@ def _run_flow(fn, stack=None, **params):
             return _run_deployment(fn.name, stack, params)
         return fn(**params)
     except PrefectException as exc:
-        raise BadInput(f"the flow could not start: {exc.__class__.__name__}") from None
+        raise BadInput(_("the flow could not start: {name}").format(
+            name=exc.__class__.__name__)) from None
     except RuntimeError as exc:
         if "ephemeral" not in str(exc).lower() and "temporary" not in str(exc).lower():
             raise
         limit = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
-        raise NotReady(f"Prefect's temporary server did not start in {limit} s (a busy "
-                       "machine?); nothing was run: try again, or start the stack once "
-                       "(`outreach stack up`) and runs go to it") from None
+        raise NotReady(_("Prefect's temporary server did not start in {limit} s (a busy "
+                         "machine?); nothing was run: try again, or start the stack once "
+                         "(`outreach stack up`) and runs go to it").format(
+                             limit=limit)) from None
 
 
 def _run_deployment(name: str, stack, params: dict):
@@ -139,14 +145,14 @@ def _run_deployment(name: str, stack, params: dict):
     from db.errors import OutreachError, Refused
 
     if stack_mod.online_workers(stack.api_url) < 1:
-        raise Refused(f"the stack at {stack.url} has no worker online; see `outreach stack "
-                      "status`")
+        raise Refused(_("the stack at {url} has no worker online; see `outreach stack "
+                        "status`").format(url=stack.url))
     plain = {k: v.isoformat() if isinstance(v, dt.date) else
              v.get_secret_value() if isinstance(v, SecretStr) else v
              for k, v in params.items() if v is not None}
     run = run_deployment(f"{name}/{name}", parameters=plain, timeout=None, poll_interval=1)
     where = f"{stack.url}/runs/flow-run/{run.id}"
-    typer.echo(f"ran on the stack: {where}", err=True)
+    typer.echo(_("ran on the stack: {where}").format(where=where), err=True)
     state = run.state
     try:  # a failed run keeps its exception: a domain error comes back as itself
         result = state.result() if state is not None else None
@@ -156,39 +162,46 @@ def _run_deployment(name: str, stack, params: dict):
         result = None  # (an exception's text can carry SQL parameters: contact details)
     if state is not None and state.is_completed() and isinstance(result, dict):
         return result
-    ended = state.name if state is not None else "without a state"
-    raise Refused(f"the {name} run ended {ended}; its log is in the UI: {where}")
+    if state is None:
+        raise Refused(_("the {name} run ended without a state; its log is in the UI: "
+                        "{where}").format(name=name, where=where))
+    raise Refused(_("the {name} run ended {state}; its log is in the UI: {where}").format(
+        name=name, state=state.name, where=where))
 
 
 #: The flows' parameter for each kind's window (`tasks.rules.WINDOWS`: choices, default).
 _WINDOW_PARAM = {Kind.survey: "not_confirmed_within", Kind.phone_visit: "not_reached_within"}
-_WITHIN_HELP = (
-    f"Survey: not confirmed within ({', '.join(map(str, WINDOWS['survey'][0]))}); "
-    f"phone visits: not reached within ({', '.join(map(str, WINDOWS['phone_visit'][0]))}) "
-    "days.")
+_WITHIN_HELP = _(
+    "Survey: not confirmed within ({survey}); phone visits: not reached within ({phone}) "
+    "days.").format(survey=", ".join(map(str, WINDOWS["survey"][0])),
+                    phone=", ".join(map(str, WINDOWS["phone_visit"][0])))
 
 
 @campaign_app.command("run")
 @edge
 def campaign_run(
-    kind: Annotated[Kind, typer.Argument(help="survey, phone_visit or delivery.")],
+    kind: Annotated[Kind, typer.Argument(help=_("survey, phone_visit or delivery."))],
     period: Annotated[Optional[str], typer.Option(
-        help="The month, YYYY-MM (default: this month).")] = None,
+        help=_("The month, YYYY-MM (default: this month)."))] = None,
     branch: Annotated[Optional[str], typer.Option(
-        help="Only this branch and those nested in it.")] = None,
+        help=_("Only this branch and those nested in it."))] = None,
     material: Annotated[Optional[str], typer.Option(
-        help="Delivery: the title of the study material.")] = None,
+        help=_("Delivery: the title of the study material."))] = None,
     today: Annotated[Optional[str], typer.Option(
-        help="Plan as of this date (YYYY-MM-DD).")] = None,
+        help=_("Plan as of this date (YYYY-MM-DD)."))] = None,
     within_days: Annotated[Optional[int], typer.Option(help=_WITHIN_HELP)] = None,
-    due_days: Annotated[int, typer.Option(help="Tasks are due this many days later.",
+    due_days: Annotated[int, typer.Option(help=_("Tasks are due this many days later."),
                                           min=DUE_DAYS.low, max=DUE_DAYS.high)]
     = DUE_DAYS.default,
-    max_attempts: Annotated[int, typer.Option(help="Failed attempts before a task fails.",
+    max_attempts: Annotated[int, typer.Option(help=_("Failed attempts before a task fails."),
                                               min=MAX_ATTEMPTS.low, max=MAX_ATTEMPTS.high)]
     = MAX_ATTEMPTS.default,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count; write nothing.")]
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Only count; write nothing."))]
     = False,
+    shards: Annotated[int, typer.Option(
+        help=_("Split the run into this many shards planned at once on PostgreSQL (0: one "
+               "per online worker of a running stack; 1 in this process)."),
+        min=SHARDS.low, max=SHARDS.high)] = SHARDS.default,
 ) -> None:
     """Plan and assign a campaign run through Prefect and print its summary.
 
@@ -200,11 +213,11 @@ def campaign_run(
       outreach campaign run delivery --period 2026-11 --material "November booklet"
       outreach campaign run survey --period 2026-11 --branch North --dry-run
     """
-    from tabulate import tabulate
+    from cli.common import table
 
     day = parse_date(today, "--today")
     if material and kind != Kind.delivery:
-        raise BadInput("--material goes with delivery campaigns only")
+        raise BadInput(_("--material goes with delivery campaigns only"))
     if period is not None:
         check_period(period)
     _coordinator()
@@ -213,39 +226,42 @@ def campaign_run(
 
         with db_session(write=False) as s:
             if get_branch(s, name=branch) is None:
-                raise BadInput(f"no branch named {branch[:60]!r}")
+                raise BadInput(_("no branch named {name}").format(name=repr(branch[:60])))
     stack = use_prefect()
     from flows.campaigns import FLOWS
 
     params = dict(period=period or "", branch=branch or "", today=day, dry_run=dry_run,
-                  due_days=due_days, max_attempts=max_attempts)
+                  due_days=due_days, max_attempts=max_attempts, shards=shards)
     if within_days is not None:
         if kind not in _WINDOW_PARAM or within_days not in WINDOWS[kind.value][0]:
-            allowed = ", ".join(map(str, WINDOWS.get(kind.value, ((),))[0])) or "none"
-            raise BadInput(f"--within-days for {kind.value} takes one of: {allowed}")
+            allowed = ", ".join(map(str, WINDOWS.get(kind.value, ((),))[0])) or _("none")
+            raise BadInput(_("--within-days for {kind} takes one of: {allowed}").format(
+                kind=kind.value, allowed=allowed))
         params[_WINDOW_PARAM[kind]] = within_days
     if kind == Kind.delivery:
-        params["material"] = material or "Monthly study materials"
+        params["material"] = material or _("Monthly study materials")
     result = _run_flow(FLOWS[kind.value], stack, **params)
     if dry_run:
-        typer.echo(f"dry run {kind.value} {result['period']}: {result['targeted']} members "
-                   "would be targeted; nothing was written")
+        typer.echo(_("dry run {kind} {period}: {targeted} members would be targeted; nothing "
+                     "was written").format(kind=kind.value, period=result["period"],
+                                           targeted=result["targeted"]))
         return
-    typer.echo(f"{kind.value} {result['period']} (run {result['run_id']}): "
-               f"{result['targeted']} targeted, {result['created']} new tasks, "
-               f"{result['still_open']} left open without a volunteer")
+    typer.echo(_("{kind} {period} (run {run}): {targeted} targeted, {created} new tasks, "
+                 "{open} left open without a volunteer").format(
+                     kind=kind.value, period=result["period"], run=result["run_id"],
+                     targeted=result["targeted"], created=result["created"],
+                     open=result["still_open"]))
     with db_session(write=False) as s:
         from tasks.plan import summary
 
         rows = summary(s, result["run_id"])
-    typer.echo(tabulate([{k: v for k, v in r.items() if k != "branch_id"} for r in rows],
-                        headers="keys", tablefmt="simple"))
+    typer.echo(table([{k: v for k, v in r.items() if k != "branch_id"} for r in rows]))
 
 
 @edge
 def follow_up(
     today: Annotated[Optional[str], typer.Option(
-        help="Sweep as of this date (YYYY-MM-DD); not after tomorrow.")] = None,
+        help=_("Sweep as of this date (YYYY-MM-DD); not after tomorrow."))] = None,
 ) -> None:
     """Run the daily follow-up through Prefect: expire, fail, escalate, reassign, remind.
 
@@ -259,11 +275,15 @@ def follow_up(
     from flows.followup import follow_up as flow_fn
 
     result = _run_flow(flow_fn, stack, today=day)
-    typer.echo(f"follow-up {result['today']}: {result['expired']} expired, {result['failed']} "
-               f"failed, {result['unreachable']} members unreachable, {result['escalations']} "
-               f"escalations, {result['released']} released from inactive volunteers, "
-               f"{result['assigned']} assigned, {result['overdue_tasks']} overdue tasks with "
-               f"{result['volunteers_with_overdue']} volunteers")
+    typer.echo(_("follow-up {today}: {expired} expired, {failed} failed, {unreachable} "
+                 "members unreachable, {escalations} escalations, {released} released from "
+                 "inactive volunteers, {assigned} assigned, {overdue} overdue tasks with "
+                 "{volunteers} volunteers").format(
+                     today=result["today"], expired=result["expired"],
+                     failed=result["failed"], unreachable=result["unreachable"],
+                     escalations=result["escalations"], released=result["released"],
+                     assigned=result["assigned"], overdue=result["overdue_tasks"],
+                     volunteers=result["volunteers_with_overdue"]))
 
 
 def _ticket(minutes: int | None = None, purpose: str = "record-outcomes") -> str:
@@ -280,7 +300,7 @@ def _ticket(minutes: int | None = None, purpose: str = "record-outcomes") -> str
 @outcomes_app.command("ticket")
 @edge
 def outcomes_ticket(
-    minutes: Annotated[int, typer.Option(help="How long the ticket is good for (1-60).")]
+    minutes: Annotated[int, typer.Option(help=_("How long the ticket is good for (1-60)."))]
     = 15,
 ) -> None:
     """Print a run ticket for the record-outcomes form in the Prefect UI: good for one run
@@ -295,9 +315,9 @@ def outcomes_ticket(
 @outcomes_app.command("import")
 @edge
 def outcomes_import(
-    file: Annotated[Path, typer.Argument(help="Results CSV: task_id,outcome,note,answers.")],
+    file: Annotated[Path, typer.Argument(help=_("Results CSV: task_id,outcome,note,answers."))],
     today: Annotated[Optional[str], typer.Option(
-        help="Visit date for rows without a date column (YYYY-MM-DD).")] = None,
+        help=_("Visit date for rows without a date column (YYYY-MM-DD)."))] = None,
 ) -> None:
     """Apply a results file through Prefect: good rows are recorded, bad rows listed by
     line, nothing applied twice. A filled-in run sheet (`outreach tasks --format csv`)
@@ -317,9 +337,10 @@ def outcomes_import(
 
     result = _run_flow(record_outcomes, stack, path=str(file.resolve()),
                        ticket=SecretStr(ticket), today=day)
-    typer.echo(f"{file.name}: {result['rows']} rows, {result['applied']} applied, "
-               f"{result['duplicates']} already applied before, {len(result['problems'])} "
-               "refused")
+    typer.echo(_("{file}: {rows} rows, {applied} applied, {duplicates} already applied "
+                 "before, {refused} refused").format(
+                     file=file.name, rows=result["rows"], applied=result["applied"],
+                     duplicates=result["duplicates"], refused=len(result["problems"])))
     for p in result["problems"]:
         typer.echo(p, err=True)
     if result["problems"]:
@@ -328,22 +349,26 @@ def outcomes_import(
 
 def report(
     which: Annotated[Report, typer.Argument(
-        help="coverage, volunteers, unreachable, movements, meetings or scorecard.")],
+        help=_("coverage, volunteers, unreachable, movements, meetings or scorecard."))],
     format: Annotated[Format, typer.Option("--format",
-                                           help="table, csv, json or markdown.")]
+                                           help=_("table, csv, json, markdown or xlsx "
+                                                  "(Excel, with --output)."))]
     = Format.table,
+    output: Annotated[Optional[Path], typer.Option(
+        help=_("With --format xlsx: the Excel file to write (mode 0600)."))] = None,
     period: Annotated[Optional[str], typer.Option(
-        help="Coverage: the month (YYYY-MM), default this month; meetings and scorecard: "
-             "the quarter (YYYY-Qn), default this quarter.")] = None,
-    today: Annotated[Optional[str], typer.Option(help="As of this date (YYYY-MM-DD).")] = None,
+        help=_("Coverage: the month (YYYY-MM), default this month; meetings and scorecard: "
+               "the quarter (YYYY-Qn), default this quarter."))] = None,
+    today: Annotated[Optional[str], typer.Option(
+        help=_("As of this date (YYYY-MM-DD)."))] = None,
     branch: Annotated[Optional[str], typer.Option(
-        help="Meetings and scorecard: a branch (and those nested in it).")] = None,
+        help=_("Meetings and scorecard: a branch (and those nested in it)."))] = None,
     indicator: Annotated[Optional[str], typer.Option(
-        help="Scorecard with --members: movements, contact, education, care, rights or "
-             "role.")] = None,
+        help=_("Scorecard with --members: movements, contact, education, care, rights or "
+               "role."))] = None,
     members: Annotated[bool, typer.Option(
-        "--members", help="Scorecard: list the members who do not meet --indicator "
-                          "(ledger number, name, branch).")] = False,
+        "--members", help=_("Scorecard: list the members who do not meet --indicator "
+                            "(ledger number, name, branch)."))] = False,
 ) -> None:
     """Print a report (coordinators).
 
@@ -362,11 +387,15 @@ def report(
 
     Example: outreach report coverage --format csv > coverage.csv
     """
+    if (format == Format.xlsx) != (output is not None):
+        return _refuse(_("--format xlsx goes with --output FILE.xlsx (and --output with "
+                         "--format xlsx)"))
     if which == Report.scorecard:
-        return _scorecard_report(format, period, today, branch, indicator, members)
+        return _scorecard_report(format, period, today, branch, indicator, members,
+                                 output=output)
     if indicator is not None or members:
-        return _refuse("--indicator and --members are for the scorecard")
-    _report(which, format, period, today, branch=branch)
+        return _refuse(_("--indicator and --members are for the scorecard"))
+    _report(which, format, period, today, branch=branch, output=output)
 
 
 @edge
@@ -376,16 +405,15 @@ def _refuse(message: str) -> None:
 
 @edge
 def _report(which: Report, format: Format, period: str | None, today: str | None,
-            branch: str | None = None) -> None:
-    import datetime as dt
+            branch: str | None = None, output: Path | None = None) -> None:
 
     from tasks import coverage
 
-    day = parse_date(today, "--today") or dt.date.today()
+    day = parse_date(today, "--today") or settings.today()
     if which == Report.meetings:
-        return _meetings_report(format, period, day, branch)
+        return _meetings_report(format, period, day, branch, output=output)
     if branch is not None:
-        raise BadInput("--branch is for the meetings report")
+        raise BadInput(_("--branch is for the meetings report"))
     if period is not None:
         check_period(period)  # refused for every report, not only coverage
     with db_session(write=False) as s:
@@ -398,10 +426,11 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
             rows = coverage.unreachable_list(s, today=day, actor=who)
         else:
             rows = coverage.movements(s, period=period, today=day, actor=who)
-    emit(rows, format)
+    emit(rows, format, output=output)
 
 
-def _meetings_report(format: Format, period: str | None, day, branch: str | None) -> None:
+def _meetings_report(format: Format, period: str | None, day, branch: str | None,
+                     output: Path | None = None) -> None:
     from tasks.meetings import meetings_report
     from tasks.rules import check_quarter
 
@@ -412,25 +441,28 @@ def _meetings_report(format: Format, period: str | None, day, branch: str | None
     if format == Format.json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))
         return
-    emit(out["rows"], format)
-    line = (f"{out['period']} ({out['from']} to {out['to']}): {out['members_without_life']} "
-            f"members with no organisational life in the last {out['life_months']} months")
+    emit(out["rows"], format, output=output)
+    line = _("{period} ({first} to {last}): {n} members with no organisational life in the "
+             "last {months} months").format(period=out["period"], first=out["from"],
+                                            last=out["to"], n=out["members_without_life"],
+                                            months=out["life_months"])
     typer.echo(line, err=format == Format.csv)
 
 
 @edge
 def _scorecard_report(format: Format, period: str | None, today: str | None,
-                      branch: str | None, indicator: str | None, members: bool) -> None:
-    import datetime as dt
+                      branch: str | None, indicator: str | None, members: bool,
+                      output: Path | None = None) -> None:
 
     from tasks import scorecard as sc
     from tasks.people import get_branch
     from tasks.rules import check_quarter, quarter_of
 
-    day = parse_date(today, "--today") or dt.date.today()
+    day = parse_date(today, "--today") or settings.today()
     period = check_quarter(period) if period is not None else quarter_of(day)
     if members != (indicator is not None):
-        raise BadInput("--members goes with --indicator NAME (and --indicator with --members)")
+        raise BadInput(_("--members goes with --indicator NAME (and --indicator with "
+                         "--members)"))
     with db_session(write=False) as s:
         branch_id = None
         if branch is not None:
@@ -438,7 +470,7 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
             if found is None:
                 from db.errors import NotFound
 
-                raise NotFound(f"no branch named {branch[:120]!r}")
+                raise NotFound(_("no branch named {name}").format(name=repr(branch[:120])))
             branch_id = found.id
         if members:
             rows = sc.scorecard_members(s, actor=actor(s), period=period, branch_id=branch_id,
@@ -448,11 +480,18 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
     if format == Format.markdown and not members:
         typer.echo(sc.scorecard_markdown(rows, period))
         return
-    emit(rows, format)
+    emit(rows, format, output=output)
 
 
-def emit(rows: list[dict], format: Format) -> None:
-    if format == Format.json:
+def emit(rows: list[dict], format: Format, *, output: Path | None = None) -> None:
+    if format == Format.xlsx:
+        from cli.common import write_private
+        from tasks.xlsxfile import rows_workbook
+
+        write_private(str(output), rows_workbook(rows, sheet=output.stem))
+        typer.echo(ngettext("{n} row written to {path}", "{n} rows written to {path}",
+                            len(rows)).format(n=len(rows), path=output))
+    elif format == Format.json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
     elif format == Format.csv:
         if rows:
@@ -461,7 +500,7 @@ def emit(rows: list[dict], format: Format) -> None:
             w.writerows({k: safe_cell(v, phone="phone" in k) for k, v in r.items()}
                         for r in rows)
     else:
-        from tabulate import tabulate
+        from cli.common import table
 
         style = "github" if format == Format.markdown else "simple"
-        typer.echo(tabulate(rows, headers="keys", tablefmt=style) if rows else "nothing to show")
+        typer.echo(table(rows, style=style) if rows else _("nothing to show"))

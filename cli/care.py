@@ -12,23 +12,36 @@ from typing import Annotated, Optional
 import typer
 
 from cli.common import edge, parse_date
+from db import settings
+from i18n import _
 
-care_app = typer.Typer(help="Care visits: milestone birthdays, festivals, life events, "
-                            "hardship (coordinators).", no_args_is_help=True)
+care_app = typer.Typer(help=_("Care visits: milestone birthdays, festivals, life events, "
+                              "hardship (coordinators)."), no_args_is_help=True)
+
+def _occasion(code: str) -> str:
+    """A kind of care occasion as people read it (English: the code with spaces)."""
+    from tasks import labels
+
+    if labels.english():
+        return code.replace("_", " ")
+    return labels.label(code, of="care_occasion")
 
 
 def _line(result: dict) -> str:
-    made = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result["occasions"].items())
-    return (f"care {result['today']}: occasions {made}; care visits {result['created']} made "
-            f"({result['assigned']} assigned, {result['open']} open); {result['missed']} "
-            f"missed, {result['cancelled']} cancelled; {result['transfers']} transfer tasks")
+    made = ", ".join(f"{_occasion(k)} {v}" for k, v in result["occasions"].items())
+    return _("care {today}: occasions {made}; care visits {created} made ({assigned} "
+             "assigned, {open} open); {missed} missed, {cancelled} cancelled; {transfers} "
+             "transfer tasks").format(
+                 today=result["today"], made=made, created=result["created"],
+                 assigned=result["assigned"], open=result["open"], missed=result["missed"],
+                 cancelled=result["cancelled"], transfers=result["transfers"])
 
 
 @care_app.command("plan")
 @edge
 def care_plan(
     today: Annotated[Optional[str], typer.Option(
-        help="Plan as of this date (YYYY-MM-DD); not after tomorrow.")] = None,
+        help=_("Plan as of this date (YYYY-MM-DD); not after tomorrow."))] = None,
 ) -> None:
     """Plan care: occasions whose window (7 days before to 7 after) has begun get a care
     visit; closed windows without one become missed; members living away for six months
@@ -36,12 +49,11 @@ def care_plan(
 
     Example: outreach care plan --today 2027-01-30
     """
-    import datetime as dt
 
     from cli.campaign import _coordinator, _run_deployment, running_stack, use_prefect
     from tasks.rules import check_not_future
 
-    day = parse_date(today, "--today") or dt.date.today()
+    day = parse_date(today, "--today") or settings.today()
     check_not_future(day, "--today")
     _coordinator()
     if running_stack() is not None:
@@ -54,7 +66,7 @@ def care_plan(
 
         eng = engine()
         migrate.require_current(eng)
-        typer.echo("no stack running: planned here (the daily `care` deployment runs the "
-                   "same steps)", err=True)
+        typer.echo(_("no stack running: planned here (the daily `care` deployment runs the "
+                     "same steps)"), err=True)
         result = plan_care(eng, today=day)
     typer.echo(_line(result))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import typer
 
 from cli.main import INTERRUPTED  # Ctrl-C's one line (cli.main imports nothing heavy)
+from i18n import N_, _
 from db import settings
 from db.errors import BadInput, OutreachError
 
@@ -46,14 +47,14 @@ def _database_error(exc: Exception) -> None:
     if isinstance(exc, sa.OperationalError):
         text = str(exc.orig).lower()
         if "locked" in text or "busy" in text:
-            die("the database is busy; nothing was written, try again in a moment", 1)
+            die(_("the database is busy; nothing was written, try again in a moment"), 1)
         if "could not connect" in text or "connection refused" in text or \
                 "unable to open" in text:
-            die("cannot open the database (check OUTREACH_DATABASE_URL)", 1)
+            die(_("cannot open the database (check OUTREACH_DATABASE_URL)"), 1)
     elif isinstance(exc, sa.DatabaseError):
         if "not a database" in str(exc.orig).lower():
-            die("the database file is not a SQLite database (check "
-                "OUTREACH_DATABASE_URL); nothing was written", 1)
+            die(_("the database file is not a SQLite database (check "
+                  "OUTREACH_DATABASE_URL); nothing was written"), 1)
 
 
 def edge(fn: Callable) -> Callable:
@@ -64,13 +65,13 @@ def edge(fn: Callable) -> Callable:
         try:
             for value in (*args, *kwargs.values()):
                 if isinstance(value, str) and not _utf8(value):
-                    raise BadInput("an argument is not UTF-8 text: check the terminal's "
-                                   "encoding")
+                    raise BadInput(_("an argument is not UTF-8 text: check the terminal's "
+                                     "encoding"))
             return fn(*args, **kwargs)
         except OutreachError as exc:
             die(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            die(INTERRUPTED, 1)
+            die(_(INTERRUPTED), 1)
         except Exception as exc:
             _database_error(exc)
             raise
@@ -110,18 +111,18 @@ def open_private(path: str) -> int:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as exc:  # a directory, a missing folder, no permission
-        raise BadInput(f"cannot write {path!r}: {exc.strerror}; nothing was written") from None
+        raise BadInput(_("cannot write {path}: {reason}; nothing was written").format(
+            path=repr(path), reason=exc.strerror)) from None
     os.fchmod(fd, 0o600)
     return fd
 
 
-def write_private(path: str, text: str) -> None:
-    """Write a file only its owner can read (0600), even if it existed before."""
+def write_private(path: str, text: str | bytes) -> None:
+    """Write a file only its owner can read (0600), even if it existed before; text is
+    written as UTF-8, bytes as they are."""
     fd = open_private(path)
-    try:
-        os.write(fd, text.encode("utf-8"))
-    finally:
-        os.close(fd)
+    with os.fdopen(fd, "wb") as out:
+        out.write(text if isinstance(text, bytes) else text.encode("utf-8"))
 
 
 def parse_date(value: str | None, what: str):
@@ -134,3 +135,52 @@ def parse_date(value: str | None, what: str):
 
 def is_terminal() -> bool:
     return sys.stdin.isatty()
+
+
+#: The column names people read in `table` format, translated where shown (`table`); the
+#: keys themselves stay English in csv and json (programs read them). Words that mean
+#: something else elsewhere (``due``, ``invited``) are `tasks.labels.IN_CONTEXT`'s.
+COLUMNS = (
+    N_("id"), N_("name"), N_("branch"), N_("branch_id"), N_("segment"), N_("members"),
+    N_("member_id"), N_("ledger_no"), N_("role"), N_("kind"), N_("status"), N_("date"),
+    N_("unverified"), N_("active"), N_("unreachable"), N_("moved_out"), N_("deceased"),
+    N_("do_not_contact"), N_("away"), N_("homebound"), N_("capacity"), N_("open tasks"),
+    N_("wrong codes"), N_("reached"), N_("overdue"), N_("never_reached_3"), N_("open"),
+    N_("done"), N_("attempts"), N_("success rate"), N_("failed_contacts"),
+    N_("last_contact_on"), N_("family_contact_name"), N_("family_contact_phone"),
+    N_("change"), N_("at"), N_("recorded_by"), N_("targeted"), N_("assigned"),
+    N_("unassigned"), N_("held"), N_("present"), N_("remote"),
+    N_("excused"), N_("absent"), N_("made_up"), N_("attendance_rate"), N_("makeup_rate"),
+    N_("topic"), N_("remote_option"), N_("attendance"), N_("reason"), N_("from"), N_("to"),
+    N_("indicator"), N_("numerator"), N_("denominator"), N_("percent"), N_("goal"),
+)
+#: Values that are words, not codes, translated in `table` format only.
+WORDS = frozenset((N_("TOTAL"), N_("all"), N_("yes"), N_("no"), N_("system"), N_("local"),
+                   N_("away"), N_("homebound"), N_("moved out"), N_("came back"),
+                   N_("coordinator"), N_("volunteer")))
+
+
+def pad(label: str, width: int) -> str:
+    """``label`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    from unicodedata import east_asian_width
+
+    used = sum(2 if east_asian_width(ch) in "WF" else 1 for ch in label)
+    return label + " " * max(width - used, 0)
+
+
+def table(rows: list[dict], *, style: str = "simple", of: dict | None = None,
+          **options) -> str:
+    """Rows (dicts) as a text table for people: column names and the `WORDS` among the
+    values in the current language (tabulate's ``headers="keys"``, translated)."""
+    from tabulate import tabulate
+
+    from tasks import labels
+
+    rows = labels.table(rows, of=of)  # codes (status, kind, outcome …), headers by name
+    keys: list = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    body = [[_(v) if isinstance(v, str) and v in WORDS else v
+             for v in (row.get(k) for k in keys)] for row in rows]
+    heads = [_(k) if isinstance(k, str) and k else k for k in keys]
+    return tabulate(body, headers=heads, tablefmt=style, **options)

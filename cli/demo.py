@@ -18,6 +18,8 @@ from typing import Annotated, Optional
 import typer
 
 from cli.common import edge
+from db import settings
+from i18n import _
 
 # Outcome mixes per kind of task, by weight: what volunteers report back.
 MIX = {
@@ -65,7 +67,7 @@ def _round(path: Path, day: dt.date, coordinator, rng: random.Random) -> int:
         written = 0
         for r in due:
             kind = r["kind"]
-            if kind == "escalation" and day < dt.date.today():
+            if kind == "escalation" and day < settings.today():
                 # Escalations are made now, by the earlier rounds' outcomes: a call
                 # cannot be recorded on a day before its task existed.
                 continue
@@ -81,10 +83,12 @@ def _round(path: Path, day: dt.date, coordinator, rng: random.Random) -> int:
 
 @edge
 def demo(
-    members: Annotated[int, typer.Option(help="How many members to seed.", min=10)] = 3000,
-    seed: Annotated[int, typer.Option(help="Random seed of the ledger and the outcomes.")] = 7,
-    locale: Annotated[str, typer.Option(help="en_US or zh_CN.")] = "en_US",
-    today: Annotated[Optional[str], typer.Option(help="Start date (YYYY-MM-DD).")] = None,
+    members: Annotated[int, typer.Option(help=_("How many members to seed."), min=10)] = 3000,
+    seed: Annotated[int, typer.Option(help=_("Random seed of the ledger and the outcomes."))]
+    = 7,
+    locale: Annotated[Optional[str], typer.Option(
+        help=_("en_US or zh_CN (default: zh_CN when outreach speaks Chinese)."))] = None,
+    today: Annotated[Optional[str], typer.Option(help=_("Start date (YYYY-MM-DD)."))] = None,
 ) -> None:
     """Run the whole thing on a fresh embedded database and print the coverage report.
 
@@ -96,9 +100,12 @@ def demo(
     from cli.campaign import quiet_prefect
     from cli.common import parse_date
     from db import settings
+    from tasks.rules import seed_locale
+
+    locale = seed_locale(locale)
 
     # The demo plays a week that ends today: visits cannot be recorded in the future.
-    start = parse_date(today, "--today") or dt.date.today() - dt.timedelta(days=DAYS)
+    start = parse_date(today, "--today") or settings.today() - dt.timedelta(days=DAYS)
     folder = settings.home() / "demo"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in ("outreach.db", "outreach.db-wal", "outreach.db-shm"):
@@ -106,20 +113,21 @@ def demo(
     os.environ["OUTREACH_DATABASE_URL"] = f"sqlite:///{folder / 'outreach.db'}"
     quiet_prefect()
 
-    from tabulate import tabulate
-
-    from cli.common import db_session
+    from cli.common import db_session, pad, table
+    from tasks.labels import label
     from db import migrate
     from db.session import engine
     from seed.generate import seed_ledger
     from tasks import coverage
     from tasks.access import SYSTEM, authenticate
 
-    typer.echo(f"demo database: {folder / 'outreach.db'}")
+    typer.echo(_("demo database: {path}").format(path=folder / "outreach.db"))
     migrate.upgrade(engine())
     res = seed_ledger(engine(), members=members, seed=seed, locale=locale, today=start)
-    typer.echo(f"1. seeded {res.members} members ({res.away} living away, {res.homebound} "
-               f"homebound) in {res.branches} branches, {res.volunteers} volunteers")
+    typer.echo(_("1. seeded {members} members ({away} living away, {homebound} homebound) in "
+                 "{branches} branches, {volunteers} volunteers").format(
+                     members=res.members, away=res.away, homebound=res.homebound,
+                     branches=res.branches, volunteers=res.volunteers))
     code = next(c[4] for c in res.codes if c[2] == "coordinator")
     os.environ["OUTREACH_TOKEN"] = code
     with db_session(write=False) as s:
@@ -133,14 +141,18 @@ def demo(
     from tasks import tickets
 
     period = f"{start:%Y-%m}"
-    typer.echo("2. campaigns through Prefect:")
+    typer.echo(_("2. campaigns through Prefect:"))
+    booklet = _("Study booklet {period}").format(period=period)
     for name, fn, extra in (("survey", survey, {}), ("phone_visit", phone_visit, {}),
-                            ("delivery", delivery, {"material": f"Study booklet {period}"})):
+                            ("delivery", delivery, {"material": booklet})):
         out = fn(period=period, today=start, **extra)
-        typer.echo(f"   {name:12} {out['targeted']:6} targeted, {out['created']:6} tasks, "
-                   f"{out['still_open']:5} without a volunteer")
+        typer.echo("   " + _("{name} {targeted} targeted, {created} tasks, {open} without a "
+                             "volunteer").format(name=pad(label(name, of="task_kind"), 12),
+                                                 targeted=f"{out['targeted']:6}",
+                                                 created=f"{out['created']:6}",
+                                                 open=f"{out['still_open']:5}"))
     rng = random.Random(seed)
-    typer.echo("3. volunteers record what happened (three rounds of visits):")
+    typer.echo(_("3. volunteers record what happened (three rounds of visits):"))
     for i, offset in enumerate(ROUNDS, 1):
         day = start + dt.timedelta(days=offset)
         path = folder / f"results-round-{i}.csv"
@@ -148,14 +160,20 @@ def demo(
         with db_session() as s:  # the flow records as the coordinator the ticket names
             ticket = tickets.issue(s, code, purpose="record-outcomes")
         out = record_outcomes(path=str(path), ticket=SecretStr(ticket), today=day)
-        typer.echo(f"   round {i} ({day}): {n} visits, {out['applied']} recorded, "
-                   f"{out['escalations']} escalations, {len(out['problems'])} refused")
+        typer.echo("   " + _("round {i} ({day}): {n} visits, {applied} recorded, {escalations} "
+                             "escalations, {refused} refused").format(
+                                 i=i, day=day, n=n, applied=out["applied"],
+                                 escalations=out["escalations"],
+                                 refused=len(out["problems"])))
     sweep = start + dt.timedelta(days=DAYS)
     out = follow_up(today=sweep)
-    typer.echo(f"4. follow-up {sweep}: {out['failed']} failed, {out['unreachable']} became "
-               f"unreachable, {out['escalations']} escalations, {out['assigned']} assigned, "
-               f"{out['overdue_tasks']} overdue")
+    typer.echo(_("4. follow-up {day}: {failed} failed, {unreachable} became unreachable, "
+                 "{escalations} escalations, {assigned} assigned, {overdue} overdue").format(
+                     day=sweep, failed=out["failed"], unreachable=out["unreachable"],
+                     escalations=out["escalations"], assigned=out["assigned"],
+                     overdue=out["overdue_tasks"]))
     with db_session(write=False) as s:
         rows = coverage.coverage(s, today=sweep, period=period, actor=SYSTEM)
-    typer.echo(f"\nCoverage {period} (as of {sweep}):")
-    typer.echo(tabulate(rows, headers="keys", tablefmt="simple"))
+    typer.echo("\n" + _("Coverage {period} (as of {day}):").format(period=period, day=sweep))
+    typer.echo(table(rows))
+

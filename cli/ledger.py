@@ -15,13 +15,15 @@ import typer
 from cli.common import actor, db_session, edge, write_private
 from db import settings
 from db.errors import BadInput
+from i18n import _
 
-db_app = typer.Typer(help="The database: create or upgrade the schema.", no_args_is_help=True)
-volunteer_app = typer.Typer(help="Volunteers and coordinators (coordinators only).",
+db_app = typer.Typer(help=_("The database: create or upgrade the schema."),
+                     no_args_is_help=True)
+volunteer_app = typer.Typer(help=_("Volunteers and coordinators (coordinators only)."),
                             no_args_is_help=True)
-members_app = typer.Typer(help="The whole ledger as CSV (coordinators only).",
+members_app = typer.Typer(help=_("The whole ledger as CSV or Excel (coordinators only)."),
                           no_args_is_help=True)
-member_app = typer.Typer(help="One member.", no_args_is_help=True)
+member_app = typer.Typer(help=_("One member."), no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -38,9 +40,11 @@ def db_upgrade() -> None:
     rev = migrate.upgrade(engine())
     where = settings.database_url().split("@")[-1]
     if before == rev:
-        typer.echo(f"database already at revision {rev} ({where})")
+        typer.echo(_("database already at revision {rev} ({where})").format(rev=rev,
+                                                                           where=where))
     else:
-        typer.echo(f"database upgraded {before or 'empty'} → {rev} ({where})")
+        typer.echo(_("database upgraded {before} → {rev} ({where})").format(
+            before=before or _("empty"), rev=rev, where=where))
 
 
 @db_app.command("status")
@@ -51,8 +55,9 @@ def db_status() -> None:
     from db.session import engine
 
     rev = migrate.current(engine())
-    state = "up to date" if rev == migrate.HEAD else migrate.problem(engine(), rev)
-    typer.echo(f"revision {rev or 'none'} (this outreach needs {migrate.HEAD}): {state}")
+    state = _("up to date") if rev == migrate.HEAD else migrate.problem(engine(), rev)
+    typer.echo(_("revision {rev} (this outreach needs {head}): {state}").format(
+        rev=rev or _("none"), head=migrate.HEAD, state=state))
 
 
 @db_app.command("check")
@@ -67,21 +72,27 @@ def db_check() -> None:
     with db_session(write=False) as s:
         out = replay(s)
     bad = {k: v for k, v in out.items() if k not in ("members", "tasks") and v}
-    typer.echo(f"{out['members']} members and {out['tasks']} tasks checked against their "
-               f"history: " + ("all consistent" if not bad else f"PROBLEMS {bad}"))
+    if bad:
+        typer.echo(_("{members} members and {tasks} tasks checked against their history: "
+                     "PROBLEMS {bad}").format(members=out["members"], tasks=out["tasks"],
+                                              bad=bad))
+    else:
+        typer.echo(_("{members} members and {tasks} tasks checked against their history: "
+                     "all consistent").format(members=out["members"], tasks=out["tasks"]))
     if bad:
         raise typer.Exit(code=1)
 
 
 def seed(
-    members: Annotated[int, typer.Option(help="How many members to create.", min=0)] = 1000,
+    members: Annotated[int, typer.Option(help=_("How many members to create."), min=0)] = 1000,
     volunteers: Annotated[Optional[int], typer.Option(
-        help="How many volunteers (default: one per 40 members).", min=0)] = None,
+        help=_("How many volunteers (default: one per 40 members)."), min=0)] = None,
     seed_: Annotated[Optional[int], typer.Option(
-        "--seed", help="Random seed: the same seed gives the same ledger.")] = None,
-    locale: Annotated[str, typer.Option(help="Faker locale: en_US or zh_CN.")] = "en_US",
+        "--seed", help=_("Random seed: the same seed gives the same ledger."))] = None,
+    locale: Annotated[Optional[str], typer.Option(
+        help=_("en_US or zh_CN (default: zh_CN when outreach speaks Chinese)."))] = None,
     codes: Annotated[Optional[Path], typer.Option(
-        help="Write the new people's access codes to this CSV (mode 0600).")] = None,
+        help=_("Write the new people's access codes to this CSV (mode 0600)."))] = None,
 ) -> None:
     """Fill the ledger with realistic made-up members, branches and volunteers.
 
@@ -100,8 +111,9 @@ def _seed(members, volunteers, seed_, locale, codes) -> None:
     from cli.common import open_private
     from tasks.people import check_seed
 
-    if locale not in ("en_US", "zh_CN"):
-        raise BadInput(f"locale must be en_US or zh_CN, not {locale!r}")
+    from tasks.rules import seed_locale
+
+    locale = seed_locale(locale)
     with db_session(write=False) as s:
         check_seed(s, actor=_bootstrap_actor(s), codes_kept=codes is not None)
     # The codes' file is opened (0600) before anything is written: a path that cannot be
@@ -120,9 +132,12 @@ def _seed(members, volunteers, seed_, locale, codes) -> None:
             if made:  # the seed wrote nothing: neither does the command
                 codes.unlink(missing_ok=True)
         raise
-    typer.echo(f"seeded {result.members} members ({result.away} away, {result.homebound} "
-               f"homebound), {result.volunteers} volunteers ({result.coordinators} "
-               f"coordinators), {result.branches} branches")
+    typer.echo(_("seeded {members} members ({away} away, {homebound} homebound), "
+                 "{volunteers} volunteers ({coordinators} coordinators), {branches} "
+                 "branches").format(members=result.members, away=result.away,
+                                    homebound=result.homebound, volunteers=result.volunteers,
+                                    coordinators=result.coordinators,
+                                    branches=result.branches))
     if fd is not None:
         import csv
         import io
@@ -137,13 +152,14 @@ def _seed(members, volunteers, seed_, locale, codes) -> None:
         except OSError as exc:
             from db.errors import Refused
 
-            raise Refused(f"the ledger WAS seeded, but the access codes could not be written "
-                          f"to {str(codes)!r} ({exc.strerror}): give the new people codes "
-                          "with `outreach volunteer new-code ID`") from None
-        typer.echo(f"access codes written to {codes} (mode 0600)")
+            raise Refused(_("the ledger WAS seeded, but the access codes could not be "
+                            "written to {path} ({reason}): give the new people codes with "
+                            "`outreach volunteer new-code ID`").format(
+                                path=repr(str(codes)), reason=exc.strerror)) from None
+        typer.echo(_("access codes written to {path} (mode 0600)").format(path=codes))
     else:
-        typer.echo("access codes not kept (no --codes): give the new people codes with "
-                   "`outreach volunteer new-code ID`")
+        typer.echo(_("access codes not kept (no --codes): give the new people codes with "
+                     "`outreach volunteer new-code ID`"))
     _print_summary()
 
 
@@ -157,23 +173,22 @@ def _bootstrap_actor(s):
 
 
 def _print_summary() -> None:
-    from tabulate import tabulate
-
+    from cli.common import table
     from tasks.reports import ledger_summary
 
     with db_session(write=False) as s:
         rows = ledger_summary(s)
-    typer.echo(tabulate(rows, headers="keys", tablefmt="simple", intfmt=","))
+    typer.echo(table(rows, intfmt=","))
 
 
 @volunteer_app.command("add")
 @edge
 def volunteer_add(
-    name: Annotated[str, typer.Argument(help="The person's name.")],
-    branch: Annotated[str, typer.Option(help="Their branch (created if new).")],
+    name: Annotated[str, typer.Argument(help=_("The person's name."))],
+    branch: Annotated[str, typer.Option(help=_("Their branch (created if new)."))],
     coordinator: Annotated[bool, typer.Option(
-        "--coordinator", help="A coordinator rather than a volunteer.")] = False,
-    capacity: Annotated[int, typer.Option(help="Most open tasks at once.")] = 20,
+        "--coordinator", help=_("A coordinator rather than a volunteer."))] = False,
+    capacity: Annotated[int, typer.Option(help=_("Most open tasks at once."))] = 20,
 ) -> None:
     """Add a volunteer (or coordinator) and print their personal access code, once.
 
@@ -187,30 +202,30 @@ def volunteer_add(
     with db_session() as s:
         vol, code, created = add_volunteer(s, name=name, branch=branch, coordinator=coordinator,
                                            capacity=capacity, actor=_bootstrap_actor(s))
-        role = "coordinator" if coordinator else "volunteer"
     if created:
-        typer.echo(f"created branch {branch!r}")
-    typer.echo(f"added {role} {vol.id} ({vol.name}), capacity {vol.capacity}")
-    typer.echo(f"access code (shown once, keep it safe): {code}")
+        typer.echo(_("created branch {branch}").format(branch=repr(branch)))
+    added = (_("added coordinator {id} ({name}), capacity {capacity}") if coordinator else
+             _("added volunteer {id} ({name}), capacity {capacity}"))
+    typer.echo(added.format(id=vol.id, name=vol.name, capacity=vol.capacity))
+    typer.echo(_("access code (shown once, keep it safe): {code}").format(code=code))
 
 
 @volunteer_app.command("list")
 @edge
 def volunteer_list() -> None:
     """List volunteers and coordinators with their open tasks (coordinators only)."""
-    from tabulate import tabulate
-
+    from cli.common import table
     from tasks.reports import volunteer_list as rows_of
 
     with db_session(write=False) as s:
         rows = rows_of(s, actor=actor(s))
-    typer.echo(tabulate(rows, headers="keys", tablefmt="simple"))
+    typer.echo(table(rows))
 
 
 @volunteer_app.command("deactivate")
 @edge
 def volunteer_deactivate(
-    volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
+    volunteer: Annotated[str, typer.Argument(help=_("Volunteer id (or unique name)."))],
 ) -> None:
     """Mark a volunteer inactive; follow-up hands their open tasks to others.
 
@@ -224,7 +239,7 @@ def volunteer_deactivate(
 @volunteer_app.command("activate")
 @edge
 def volunteer_activate(
-    volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
+    volunteer: Annotated[str, typer.Argument(help=_("Volunteer id (or unique name)."))],
 ) -> None:
     """Mark an inactive volunteer (or coordinator) active again.
 
@@ -240,19 +255,21 @@ def _set_active(ref: str, active: bool) -> None:
         who = actor(s)
         vol = get_volunteer(s, ref=ref)
         changed = set_volunteer_active(s, volunteer=vol, active=active, actor=who)
-    state = "active" if active else "inactive"
     if not changed:
-        typer.echo(f"volunteer {vol.id} is already {state}")
+        already = (_("volunteer {id} is already active") if active else
+                   _("volunteer {id} is already inactive"))
+        typer.echo(already.format(id=vol.id))
     elif active:
-        typer.echo(f"volunteer {vol.id} is active again")
+        typer.echo(_("volunteer {id} is active again").format(id=vol.id))
     else:
-        typer.echo(f"volunteer {vol.id} is inactive; `outreach follow-up` reassigns their tasks")
+        typer.echo(_("volunteer {id} is inactive; `outreach follow-up` reassigns their "
+                     "tasks").format(id=vol.id))
 
 
 @volunteer_app.command("new-code")
 @edge
 def volunteer_new_code(
-    volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
+    volunteer: Annotated[str, typer.Argument(help=_("Volunteer id (or unique name)."))],
 ) -> None:
     """Give a volunteer a new access code, for a lost or leaked one: the old code stops
     working at once, the count of wrong codes starts again (coordinators only).
@@ -266,67 +283,86 @@ def volunteer_new_code(
         who = actor(s)
         vol = get_volunteer(s, ref=volunteer)
         code = new_code(s, volunteer=vol, actor=who)
-    typer.echo(f"new code for {vol.id} ({vol.name}); the old one no longer works")
-    typer.echo(f"access code (shown once, keep it safe): {code}")
+    typer.echo(_("new code for {id} ({name}); the old one no longer works").format(
+        id=vol.id, name=vol.name))
+    typer.echo(_("access code (shown once, keep it safe): {code}").format(code=code))
 
 
 @members_app.command("import")
 @edge
 def members_import(
-    file: Annotated[Path, typer.Argument(help="CSV file, UTF-8 (with or without BOM).")],
+    file: Annotated[Path, typer.Argument(help=_(
+        "A CSV file (UTF-8, with or without BOM) or an Excel workbook (.xlsx, first "
+        "sheet)."))],
 ) -> None:
-    """Import or update members from a CSV ledger file, all or nothing.
+    """Import or update members from a ledger file, CSV or Excel, all or nothing.
 
-    Columns, exactly: ledger_no,name,birth_date,phone,branch,residence,home_address,
-    current_address,homebound,family_contact_name,family_contact_phone. A file with any
-    bad row is refused whole, listing every problem by line number.
+    Columns, exactly, in English: ledger_no,name,birth_date,phone,branch,residence,
+    home_address,current_address,homebound,family_contact_name,family_contact_phone; or in
+    Chinese: 台账编号,姓名,出生日期,联系电话,所在支部,居住情况,家庭住址,现居住地址,行动不便,
+    家属联系人,家属联系电话. Residence local/away or 本地/外出, homebound yes/no or 是/否,
+    dates 2026-11-30, 2026/11/30 or 2026年11月30日 (in Excel also real dates). A file with
+    any bad row is refused whole, listing every problem by line (Excel: row) number.
 
-    Example: outreach members import ledger.csv
+    Example: outreach members import ledger.xlsx
     """
     from tasks.csvfile import is_file
     from tasks.ledger import import_ledger, read_ledger
 
     if not is_file(file):
-        raise BadInput(f"no such file: {file}")
+        raise BadInput(_("no such file: {path}").format(path=file))
     rows = read_ledger(file)
     with db_session() as s:
         res = import_ledger(s, rows, actor=actor(s, required=False), source=file.name)
-    typer.echo(f"imported {file.name}: {res.created} new, {res.updated} updated "
-               f"({res.changes} field changes recorded), {res.unchanged} unchanged")
+    typer.echo(_("imported {file}: {created} new, {updated} updated ({changes} field changes "
+                 "recorded), {unchanged} unchanged").format(
+                     file=file.name, created=res.created, updated=res.updated,
+                     changes=res.changes, unchanged=res.unchanged))
     if res.branches_created:
-        typer.echo(f"new branches: {', '.join(res.branches_created)}")
+        typer.echo(_("new branches: {names}").format(names=", ".join(res.branches_created)))
 
 
 @members_app.command("export")
 @edge
 def members_export(
-    file: Annotated[Path, typer.Argument(help="Where to write the CSV ('-' for stdout).")],
+    file: Annotated[Path, typer.Argument(help=_(
+        "Where to write: a .csv file, an .xlsx file (Excel), or '-' (CSV to stdout)."))],
+    lang: Annotated[Optional[str], typer.Option(
+        "--lang", help=_("Headers and words: en or zh_CN (default: the language outreach "
+                         "speaks)."))] = None,
 ) -> None:
-    """Export the whole ledger as CSV (same columns as import; it imports back unchanged).
+    """Export the whole ledger as CSV or Excel (same columns as import; it imports back
+    unchanged).
 
-    The file holds contact details: it is written with mode 0600.
+    A FILE ending in .xlsx is an Excel workbook: dates as dates, phone numbers as text,
+    the header frozen. --lang zh_CN writes the Chinese headers (台账编号,姓名,…) and
+    本地/外出, 是/否. The file holds contact details: it is written with mode 0600.
 
-    Example: outreach members export ledger.csv
+    Example: outreach members export ledger.xlsx --lang zh_CN
     """
     import io
 
-    from tasks.ledger import export_ledger
+    from i18n import current
+    from tasks.ledger import check_lang, export_ledger, export_ledger_xlsx
 
+    lang = check_lang(lang or current())
+    excel = str(file) != "-" and file.suffix.lower() == ".xlsx"
     with db_session(write=False) as s:
-        buf = io.StringIO()
-        n = export_ledger(s, buf, actor=actor(s))
+        buf = io.BytesIO() if excel else io.StringIO()
+        export = export_ledger_xlsx if excel else export_ledger
+        n = export(s, buf, actor=actor(s), lang=lang)
     if str(file) == "-":
         sys.stdout.write(buf.getvalue())
         return
     write_private(str(file), buf.getvalue())
-    typer.echo(f"exported {n} members to {file}")
+    typer.echo(_("exported {n} members to {path}").format(n=n, path=file))
 
 
 @member_app.command("show")
 @edge
 def member_show(
     ref: Annotated[str, typer.Argument(metavar="ID_OR_LEDGER_NO",
-                                       help="Ledger number (e.g. M0000042) or member id.")],
+                                       help=_("Ledger number (e.g. M0000042) or member id."))],
 ) -> None:
     """Show one member: details, contacts, open tasks and recent history.
 
@@ -346,9 +382,11 @@ def member_show(
 @edge
 def member_role(
     ref: Annotated[str, typer.Argument(metavar="ID_OR_LEDGER_NO",
-                                       help="Ledger number (e.g. M0000042) or member id.")],
-    role: Annotated[str, typer.Argument(metavar="secretary|deputy|committee|none")],
-    branch: Annotated[str, typer.Option(help="The branch (the member's, or one above it).")],
+                                       help=_("Ledger number (e.g. M0000042) or member id."))],
+    role: Annotated[str, typer.Argument(metavar="secretary|deputy|committee|none",
+                                        help=_("The role: secretary, deputy, committee, or "
+                                               "none to take it away."))],
+    branch: Annotated[str, typer.Option(help=_("The branch (the member's, or one above it)."))],
 ) -> None:
     """Give a member a role in a branch, or take it away with none (coordinators).
 
@@ -357,26 +395,27 @@ def member_role(
 
     Example: outreach member role M0000042 secretary --branch North
     """
-    import datetime as dt
 
     from tasks.meetings import set_role
 
     with db_session() as s:
         out = set_role(s, ref=ref, branch=branch, role=role, actor=actor(s),
-                       today=dt.date.today())
-    typer.echo(f"member {out['member_id']}: {out['role']} in {out['branch']}"
-               + ("" if out["changed"] else " (unchanged)"))
+                       today=settings.today())
+    said = (_("member {id}: {role} in {branch}") if out["changed"] else
+            _("member {id}: {role} in {branch} (unchanged)"))
+    typer.echo(said.format(id=out["member_id"], role=out["role"], branch=out["branch"]))
 
 
 @member_app.command("reactivate")
 @edge
 def member_reactivate(
     ref: Annotated[str, typer.Argument(metavar="ID_OR_LEDGER_NO",
-                                       help="Ledger number (e.g. M0000042) or member id.")],
-    reason: Annotated[str, typer.Option(help="Why (kept in the member's history).")],
+                                       help=_("Ledger number (e.g. M0000042) or member id."))],
+    reason: Annotated[str, typer.Option(help=_("Why (kept in the member's history)."))],
 ) -> None:
-    """Undo a member's do-not-contact (coordinators): the member is unverified again, so
-    that the next survey confirms their details; the reason goes into the history.
+    """Undo a member's do-not-contact, or take a moved-out member back in (coordinators):
+    the member is unverified again, so that the next survey confirms their details; the
+    reason goes into the history (back in: a movement too).
 
     Example: outreach member reactivate M0000042 --reason "asked to be visited again"
     """
@@ -385,24 +424,26 @@ def member_reactivate(
     with db_session() as s:
         m = reactivate_member(s, member_ref=ref, reason=reason, actor=actor(s))
         mid, status = m.id, m.status
-    typer.echo(f"member {mid} is {status} again")
+    typer.echo(_("member {id} is {status} again").format(id=mid, status=status))
 
 
 # --- care: life events, hardship, contributions (issue 13) -------------------------------------
 
 _REF = typer.Argument(metavar="ID_OR_LEDGER_NO",
-                      help="Ledger number (e.g. M0000042) or member id.")
+                      help=_("Ledger number (e.g. M0000042) or member id."))
 
 
 @member_app.command("event")
 @edge
 def member_event(
     ref: Annotated[str, _REF],
-    kind: Annotated[str, typer.Argument(metavar="hospitalised|bereaved|hardship|other")],
+    kind: Annotated[str, typer.Argument(metavar="hospitalised|bereaved|hardship|other",
+                                        help=_("What happened: hospitalised, bereaved, "
+                                               "hardship or other."))],
     date: Annotated[Optional[str], typer.Option(
-        "--date", help="When it happened (YYYY-MM-DD; default today; not in the future).")]
+        "--date", help=_("When it happened (YYYY-MM-DD; default today; not in the future)."))]
     = None,
-    note: Annotated[Optional[str], typer.Option(help="What happened, in a few words.")] = None,
+    note: Annotated[Optional[str], typer.Option(help=_("What happened, in a few words."))] = None,
 ) -> None:
     """Record a life event of a member: a care visit is made at once, due within 7 days.
 
@@ -411,19 +452,20 @@ def member_event(
 
     Example: outreach member event M0000042 hospitalised --date 2026-11-28
     """
-    import datetime as dt
 
     from cli.common import parse_date
     from tasks.care import record_event
 
     on = parse_date(date, "--date")
     with db_session() as s:
-        out = record_event(s, member_ref=ref, kind=kind, actor=actor(s), today=dt.date.today(),
+        out = record_event(s, member_ref=ref, kind=kind, actor=actor(s), today=settings.today(),
                            on=on, note=note)
-    task = f"care visit task {out['task_id']}" if out["task_id"] else \
-        "no care visit yet (nobody has room; the daily care planning tries again)"
-    typer.echo(f"life event {out['event_id']} recorded; care occasion {out['occasion_id']} "
-               f"due until {out['window_to']}: {task}")
+    said = (_("life event {event} recorded; care occasion {occasion} due until {until}: "
+              "care visit task {task}") if out["task_id"] else
+            _("life event {event} recorded; care occasion {occasion} due until {until}: no "
+              "care visit yet (nobody has room; the daily care planning tries again)"))
+    typer.echo(said.format(event=out["event_id"], occasion=out["occasion_id"],
+                           until=out["window_to"], task=out["task_id"]))
 
 
 @member_app.command("hardship")
@@ -431,34 +473,34 @@ def member_event(
 def member_hardship(
     ref: Annotated[str, _REF],
     level: Annotated[Optional[int], typer.Option(
-        "--level", help="1 (mild) to 3 (severe): a care visit every month.")] = None,
-    clear: Annotated[bool, typer.Option("--clear", help="No longer in hardship.")] = False,
+        "--level", help=_("1 (mild) to 3 (severe): a care visit every month."))] = None,
+    clear: Annotated[bool, typer.Option("--clear", help=_("No longer in hardship."))] = False,
 ) -> None:
     """Mark a member in hardship (a monthly care visit until cleared), or clear it
     (coordinators). Every change is kept in the member's history.
 
     Example: outreach member hardship M0000042 --level 2
     """
-    import datetime as dt
 
     from tasks.care import clear_hardship, mark_hardship
 
     if clear == (level is not None):
-        raise BadInput("give either --level 1-3 or --clear")
+        raise BadInput(_("give either --level 1-3 or --clear"))
     with db_session() as s:
         if clear:
-            out = clear_hardship(s, member_ref=ref, actor=actor(s), today=dt.date.today())
-            typer.echo(f"member {out['member_id']}: hardship cleared on {out['cleared_on']} "
-                       f"({out['cancelled']} due care occasion(s) cancelled)")
+            out = clear_hardship(s, member_ref=ref, actor=actor(s), today=settings.today())
+            typer.echo(_("member {id}: hardship cleared on {day} ({n} due care occasion(s) "
+                         "cancelled)").format(id=out["member_id"], day=out["cleared_on"],
+                                              n=out["cancelled"]))
             return
         out = mark_hardship(s, member_ref=ref, level=level, actor=actor(s),
-                            today=dt.date.today())
+                            today=settings.today())
     if not out["changed"]:
-        typer.echo(f"member {out['member_id']}: already in hardship at level {level} "
-                   "(unchanged)")
+        typer.echo(_("member {id}: already in hardship at level {level} (unchanged)").format(
+            id=out["member_id"], level=level))
         return
-    typer.echo(f"member {out['member_id']}: in hardship at level {level}; monthly care "
-               f"visits ({out['created']} made now)")
+    typer.echo(_("member {id}: in hardship at level {level}; monthly care visits ({n} made "
+                 "now)").format(id=out["member_id"], level=level, n=out["created"]))
 
 
 @member_app.command("contribution")
@@ -466,9 +508,10 @@ def member_hardship(
 def member_contribution(
     ref: Annotated[str, _REF],
     kind: Annotated[str, typer.Option(
-        "--kind", help="teaching, volunteering, mediation, mentoring or other.")],
-    date: Annotated[str, typer.Option("--date", help="When (YYYY-MM-DD; not in the future).")],
-    note: Annotated[Optional[str], typer.Option(help="What they did, in a few words.")] = None,
+        "--kind", help=_("teaching, volunteering, mediation, mentoring or other."))],
+    date: Annotated[str, typer.Option("--date",
+                                      help=_("When (YYYY-MM-DD; not in the future)."))],
+    note: Annotated[Optional[str], typer.Option(help=_("What they did, in a few words."))] = None,
 ) -> None:
     """Record what a member did for others (coordinators): shown on `member show`,
     counted per branch (room to play a role).
@@ -481,5 +524,5 @@ def member_contribution(
     on = parse_date(date, "--date")
     with db_session() as s:
         out = add_contribution(s, member_ref=ref, kind=kind, on=on, actor=actor(s), note=note)
-    typer.echo(f"contribution {out['id']}: member {out['member_id']} {out['kind']} on "
-               f"{out['on']}")
+    typer.echo(_("contribution {id}: member {member} {kind} on {day}").format(
+        id=out["id"], member=out["member_id"], kind=out["kind"], day=out["on"]))

@@ -8,13 +8,17 @@ commands import Prefect inside the command function.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+
+# First: the language is chosen before Typer and Click build their texts.
+from i18n import N_, _
 
 # Typer and the commands are imported inside `run` (and `build`): a Ctrl-C during those
 # first moments is then ours to answer in one line, not a traceback (issue 11, defect 14).
 
-HELP = ("Home-visit outreach: the ledger of members, campaigns and volunteers' tasks.\n\n"
+HELP = N_("Home-visit outreach: the ledger of members, campaigns and volunteers' tasks.\n\n"
         "Exit codes: 0 done, 1 refused (not allowed, illegal transition, conflict), "
         "2 bad input or usage; Ctrl-C stops with 1 and writes nothing.")
 #: First words that need only the volunteer commands.
@@ -24,7 +28,7 @@ VOLUNTEER_WORDS = frozenset({"tasks", "task", "login", "logout", "whoami"})
 def _new():
     import typer
 
-    return typer.Typer(name="outreach", help=HELP, no_args_is_help=True, add_completion=True,
+    return typer.Typer(name="outreach", help=_(HELP), no_args_is_help=True, add_completion=True,
                        pretty_exceptions_enable=False)
 
 
@@ -38,12 +42,42 @@ def _volunteer_commands(app) -> None:
     app.add_typer(volunteer.task_app, name="task")
 
 
+def _infos(app) -> list:
+    """The command infos of an app and of its sub-apps, all levels."""
+    infos = list(app.registered_commands)
+    groups = [g.typer_instance for g in app.registered_groups]
+    while groups:
+        sub = groups.pop()
+        infos += sub.registered_commands
+        groups += [g.typer_instance for g in sub.registered_groups]
+    return infos
+
+
+def commands(app):
+    """Every command function of an app and its sub-apps (once each)."""
+    seen = set()
+    for info in _infos(app):
+        if info.callback is not None and info.callback not in seen:
+            seen.add(info.callback)
+            yield info.callback
+
+
+def _translate_help(app):
+    """Typer takes a command's help from its function's docstring: give it the
+    translation (`i18n.catalog` extracts these docstrings)."""
+    for info in _infos(app):
+        doc = inspect.getdoc(info.callback) if info.callback else None
+        if info.help is None and doc:
+            info.help = _(doc)
+    return app
+
+
 def build(*, volunteer_only: bool = False):
     """The whole app, or (``volunteer_only``) the volunteer's commands alone."""
     app = _new()
     if volunteer_only:
         _volunteer_commands(app)
-        return app
+        return _translate_help(app)
     from cli import campaign, demo, ledger, serve, stack, volunteer
 
     app.add_typer(ledger.db_app, name="db")
@@ -67,7 +101,7 @@ def build(*, volunteer_only: bool = False):
     app.command("demo")(demo.demo)
     app.add_typer(stack.stack_app, name="stack")
     app.command("serve")(serve.serve)
-    return app
+    return _translate_help(app)
 
 
 def __getattr__(name: str):
@@ -89,19 +123,31 @@ def run() -> None:
     try:
         _run()
     except KeyboardInterrupt:
-        print(f"outreach: {INTERRUPTED}", file=sys.stderr)
+        print("outreach: " + _(INTERRUPTED), file=sys.stderr)
         sys.exit(1)
 
 
 #: What a command says when Ctrl-C stops it (here, and in `cli.common.edge`).
-INTERRUPTED = "interrupted; nothing was written"
+INTERRUPTED = N_("interrupted; nothing was written")
+
+
+def _click_command(app):
+    """The Click command Typer builds, with the help of Typer's completion options (plain
+    English in Typer) translated too."""
+    import typer.main
+
+    command = typer.main.get_command(app)
+    for param in command.params:
+        if param.name in ("install_completion", "show_completion") and param.help:
+            param.help = _(param.help)
+    return command
 
 
 def _run() -> None:
     first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     app = build(volunteer_only=first in VOLUNTEER_WORDS and "--help" not in sys.argv[1:2])
     try:
-        app()
+        _click_command(app)()
     except SystemExit:
         raise
     except KeyboardInterrupt:
@@ -109,6 +155,7 @@ def _run() -> None:
     except Exception as exc:  # the last line of defence, see docstring
         if os.environ.get("OUTREACH_DEBUG"):
             raise
-        print(f"outreach: internal error ({exc.__class__.__name__}); nothing more was "
-              "written. Run again with OUTREACH_DEBUG=1 for details.", file=sys.stderr)
+        print("outreach: " + _("internal error ({name}); nothing more was written. Run "
+                               "again with OUTREACH_DEBUG=1 for details.").format(
+                                   name=exc.__class__.__name__), file=sys.stderr)
         sys.exit(1)

@@ -14,11 +14,13 @@ from typing import Annotated, Optional
 import typer
 
 from cli.campaign import Format, _ticket, emit
-from cli.common import actor, db_session, edge, parse_date
+from cli.common import actor, db_session, edge, pad, parse_date
+from db import settings
 from db.errors import BadInput
+from i18n import _
 
 meeting_app = typer.Typer(
-    help="Meetings of a branch: plan, mark attendance, close (coordinators).",
+    help=_("Meetings of a branch: plan, mark attendance, close (coordinators)."),
     no_args_is_help=True)
 
 KINDS = "assembly, committee, group, lecture or theme_day"
@@ -35,31 +37,32 @@ def _coordinator(s):
 
 
 def _today(today: str | None) -> dt.date:
-    return parse_date(today, "--today") or dt.date.today()
+    return parse_date(today, "--today") or settings.today()
 
 
-FormatOpt = Annotated[Format, typer.Option("--format", help="table, csv or json.")]
+FormatOpt = Annotated[Format, typer.Option("--format", help=_("table, csv or json."))]
 TodayOpt = Annotated[Optional[str], typer.Option(
-    help="As of this date (YYYY-MM-DD), default today.")]
+    help=_("As of this date (YYYY-MM-DD), default today."))]
 
 
 @meeting_app.command("plan")
 @edge
 def plan(
-    branch: Annotated[str, typer.Option(help="The branch holding the meeting.")],
-    kind: Annotated[str, typer.Option(help=KINDS + ".")],
-    date: Annotated[str, typer.Option(help="YYYY-MM-DD; a past date records a meeting "
-                                           "already held.")],
-    topic: Annotated[Optional[str], typer.Option(help="What it is about.")] = None,
+    branch: Annotated[str, typer.Option(help=_("The branch holding the meeting."))],
+    kind: Annotated[str, typer.Option(
+        help=_("assembly, committee, group, lecture or theme_day."))],
+    date: Annotated[str, typer.Option(help=_("YYYY-MM-DD; a past date records a meeting "
+                                             "already held."))],
+    topic: Annotated[Optional[str], typer.Option(help=_("What it is about."))] = None,
     material: Annotated[Optional[str], typer.Option(
-        help="The study material (what make-up study brings or talks through).")] = None,
-    place: Annotated[Optional[str], typer.Option(help="Where it takes place.")] = None,
+        help=_("The study material (what make-up study brings or talks through)."))] = None,
+    place: Annotated[Optional[str], typer.Option(help=_("Where it takes place."))] = None,
     remote: Annotated[bool, typer.Option(
-        "--remote", help="Members far away can take part by phone.")] = False,
+        "--remote", help=_("Members far away can take part by phone."))] = False,
     video: Annotated[bool, typer.Option(
-        "--video", help="… by video conference instead (implies --remote).")] = False,
+        "--video", help=_("… by video conference instead (implies --remote)."))] = False,
     remote_details: Annotated[Optional[str], typer.Option(
-        help="The conference number or link.")] = None,
+        help=_("The conference number or link."))] = None,
     today: TodayOpt = None,
 ) -> None:
     """Plan a meeting and invite its members; prints the new meeting's id.
@@ -70,6 +73,7 @@ def plan(
 
     Example: outreach meeting plan --branch North --kind assembly --date 2026-12-10 --remote
     """
+    from tasks.labels import label
     from tasks.meetings import plan_meeting
 
     option = "video" if video else "phone" if remote else "none"
@@ -81,8 +85,11 @@ def plan(
                            remote_details=remote_details)
     n = out["notices"]
     typer.echo(out["id"])
-    typer.echo(f"meeting {out['id']} {out['status']}: {out['invited']} invited, "
-               f"{n['created']} notice tasks ({n['assigned']} assigned, {n['open']} open)",
+    typer.echo(_("meeting {id} {status}: {invited} invited, {created} notice tasks "
+                 "({assigned} assigned, {open} open)").format(
+                     id=out["id"], status=label(out["status"], of="meeting_status"),
+                     invited=out["invited"],
+                     created=n["created"], assigned=n["assigned"], open=n["open"]),
                err=True)
 
 
@@ -90,9 +97,9 @@ def plan(
 @edge
 def list_(
     branch: Annotated[Optional[str], typer.Option(
-        help="A branch (and those nested in it).")] = None,
+        help=_("A branch (and those nested in it)."))] = None,
     period: Annotated[Optional[str], typer.Option(
-        help="YYYY-MM or YYYY-Qn, default this quarter.")] = None,
+        help=_("YYYY-MM or YYYY-Qn, default this quarter."))] = None,
     format: FormatOpt = Format.table,
     today: TodayOpt = None,
 ) -> None:
@@ -111,18 +118,18 @@ def list_(
 def _id(value: str) -> int:
     text = value.strip()
     if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**31):
-        raise BadInput("a meeting id is a number (see `outreach meeting list`)")
+        raise BadInput(_("a meeting id is a number (see `outreach meeting list`)"))
     return int(text)
 
 
-MeetingId = Annotated[str, typer.Argument(metavar="ID", help="The meeting's id.")]
+MeetingId = Annotated[str, typer.Argument(metavar="ID", help=_("The meeting's id."))]
 
 
 @meeting_app.command("show")
 @edge
 def show(
     meeting_id: MeetingId,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")]
+    format: Annotated[Format, typer.Option("--format", help=_("table or json."))]
     = Format.table,
 ) -> None:
     """Show a meeting: details, roles, attendance counts, every invited member's mark.
@@ -140,21 +147,33 @@ def show(
     if format == Format.csv:
         emit(view["invited"], format)
         return
-    from tabulate import tabulate
+    from cli.common import table
+    from tasks.labels import label
 
-    lines = [f"meeting {view['id']}  {view['kind']}  {view['status']}  branch {view['branch']}",
-             f"  planned       {view['planned_on']}   held {view['held_on'] or '-'}"]
-    for key in ("topic", "material", "place", "chair", "recorder", "minutes", "decisions"):
+    lines = [_("meeting {id}  {kind}  {status}  branch {branch}").format(
+        id=view["id"], kind=label(view["kind"], of="meeting_kind"),
+        status=label(view["status"], of="meeting_status"), branch=view["branch"]),
+             _("  planned       {planned}   held {held}").format(
+                 planned=view["planned_on"], held=view["held_on"] or "-")]
+    for key, word in (("topic", _("topic")), ("material", _("material")),
+                       ("place", _("place")), ("chair", _("chair")),
+                       ("recorder", _("recorder")), ("minutes", _("minutes")),
+                       ("decisions", _("decisions"))):
         if view[key]:
-            lines.append(f"  {key:13} {view[key]}")
-    remote = view["remote"] + (f" ({view['remote_details']})" if view["remote_details"] else "")
-    lines.append(f"  remote        {remote}")
-    lines.append("  roles         " + (", ".join(
-        f"{r['role']} {r['name']} ({r['ledger_no']})" for r in view["roles"]) or "-"))
-    lines.append("  attendance    " + "  ".join(f"{k} {v}" for k, v in view["counts"].items()))
+            lines.append(f"  {pad(word, 13)} {view[key]}")
+    remote = label(view["remote"], of="remote_option") + (
+        f" ({view['remote_details']})" if view["remote_details"] else "")
+    lines.append(f"  {pad(_('remote'), 13)} {remote}")
+    lines.append(f"  {pad(_('roles'), 13)} " + (", ".join(
+        f"{label(r['role'], of='member_role')} {r['name']} ({r['ledger_no']})"
+        for r in view["roles"]) or "-"))
+    lines.append(f"  {pad(_('attendance'), 13)} " + "  ".join(
+        f"{label(k, of='attendance')} {v}" for k, v in view["counts"].items()))
     typer.echo("\n".join(lines))
     if view["invited"]:
-        typer.echo(tabulate(view["invited"], headers="keys", tablefmt="simple"))
+        typer.echo(table(view["invited"], of={"attendance": "attendance",
+                                              "segment": "residence"}))
+
 
 
 @meeting_app.command("mark")
@@ -162,9 +181,11 @@ def show(
 def mark(
     meeting_id: MeetingId,
     ledger_no: Annotated[str, typer.Argument(metavar="LEDGER_NO",
-                                             help="The member's ledger number (or id).")],
-    status: Annotated[str, typer.Argument(metavar="present|remote|excused|absent")],
-    reason: Annotated[Optional[str], typer.Option(help="Why (required for excused).")] = None,
+                                             help=_("The member's ledger number (or id)."))],
+    status: Annotated[str, typer.Argument(metavar="present|remote|excused|absent",
+                                          help=_("present, remote, excused or absent."))],
+    reason: Annotated[Optional[str], typer.Option(help=_("Why (required for excused)."))]
+    = None,
     today: TodayOpt = None,
 ) -> None:
     """Mark one invited member's attendance (a correction is a new mark).
@@ -177,8 +198,10 @@ def mark(
         who = _coordinator(s)
         out = mark_attendance(s, meeting_id=_id(meeting_id), ref=ledger_no, status=status,
                               reason=reason, actor=who, today=_today(today))
-    typer.echo(f"meeting {out['meeting_id']}: member {out['member_id']} {out['status']}"
-               + ("" if out["changed"] else " (unchanged)"))
+    said = (_("meeting {meeting}: member {member} {status}") if out["changed"] else
+            _("meeting {meeting}: member {member} {status} (unchanged)"))
+    typer.echo(said.format(meeting=out["meeting_id"], member=out["member_id"],
+                           status=out["status"]))
 
 
 @meeting_app.command("attendance")
@@ -186,7 +209,7 @@ def mark(
 def attendance(
     meeting_id: MeetingId,
     file: Annotated[Path, typer.Argument(metavar="FILE.csv",
-                                         help="Columns: ledger_no,attendance,reason.")],
+                                         help=_("Columns: ledger_no,attendance,reason."))],
     today: TodayOpt = None,
 ) -> None:
     """Mark attendance from a CSV file: all or nothing, every problem listed by line.
@@ -199,21 +222,22 @@ def attendance(
     with db_session() as s:
         who = _coordinator(s)
         if not is_file(file):
-            raise BadInput(f"no such file: {str(file)[:200]}")
+            raise BadInput(_("no such file: {path}").format(path=str(file)[:200]))
         out = import_attendance(s, meeting_id=_id(meeting_id), data=file.read_bytes(),
                                 actor=who, today=_today(today))
-    typer.echo(f"meeting {out['meeting_id']}: {out['marked']} marked, "
-               f"{out['unchanged']} unchanged")
+    typer.echo(_("meeting {meeting}: {marked} marked, {unchanged} unchanged").format(
+        meeting=out["meeting_id"], marked=out["marked"], unchanged=out["unchanged"]))
 
 
 @meeting_app.command("close")
 @edge
 def close(
     meeting_id: MeetingId,
-    chair: Annotated[Optional[str], typer.Option(help="Who chaired it.")] = None,
-    recorder: Annotated[Optional[str], typer.Option(help="Who took the minutes.")] = None,
-    minutes: Annotated[Optional[str], typer.Option(help="The minutes (short text).")] = None,
-    decisions: Annotated[Optional[str], typer.Option(help="What was decided.")] = None,
+    chair: Annotated[Optional[str], typer.Option(help=_("Who chaired it."))] = None,
+    recorder: Annotated[Optional[str], typer.Option(help=_("Who took the minutes."))] = None,
+    minutes: Annotated[Optional[str], typer.Option(help=_("The minutes (short text)."))]
+    = None,
+    decisions: Annotated[Optional[str], typer.Option(help=_("What was decided."))] = None,
     today: TodayOpt = None,
 ) -> None:
     """Close a held meeting; prints how many make-up tasks it created.
@@ -232,9 +256,12 @@ def close(
                             today=_today(today))
     made = out["make_up"]
     typer.echo(made["created"])
-    typer.echo(f"meeting {out['id']} " + ("closed" if out["closed"] else "was closed already")
-               + f": {out['marked_absent']} marked absent, {made['created']} make-up tasks "
-               f"({made['assigned']} assigned, {made['open']} open)", err=True)
+    said = (_("meeting {id} closed: {absent} marked absent, {created} make-up tasks "
+              "({assigned} assigned, {open} open)") if out["closed"] else
+            _("meeting {id} was closed already: {absent} marked absent, {created} make-up "
+              "tasks ({assigned} assigned, {open} open)"))
+    typer.echo(said.format(id=out["id"], absent=out["marked_absent"], created=made["created"],
+                           assigned=made["assigned"], open=made["open"]), err=True)
 
 
 @meeting_app.command("hold")
@@ -242,7 +269,7 @@ def close(
 def hold(
     meeting_id: MeetingId,
     on: Annotated[Optional[str], typer.Option(
-        help="The day it was held (YYYY-MM-DD), default its planned day.")] = None,
+        help=_("The day it was held (YYYY-MM-DD), default its planned day."))] = None,
     today: TodayOpt = None,
 ) -> None:
     """Record that a planned meeting was held (marking or closing does it too)."""
@@ -252,15 +279,16 @@ def hold(
         who = _coordinator(s)
         out = hold_meeting(s, meeting_id=_id(meeting_id), held_on=parse_date(on, "--on"),
                            actor=who, today=_today(today))
-    typer.echo(f"meeting {out['id']} held on {out['held_on']}")
+    typer.echo(_("meeting {id} held on {day}").format(id=out["id"], day=out["held_on"]))
 
 
 @meeting_app.command("move")
 @edge
 def move(
     meeting_id: MeetingId,
-    date: Annotated[str, typer.Option(help="The new date (YYYY-MM-DD).")],
-    reason: Annotated[Optional[str], typer.Option(help="Why (kept in its history).")] = None,
+    date: Annotated[str, typer.Option(help=_("The new date (YYYY-MM-DD)."))],
+    reason: Annotated[Optional[str], typer.Option(help=_("Why (kept in its history)."))]
+    = None,
     today: TodayOpt = None,
 ) -> None:
     """Move a planned meeting to another date (its open notices follow it)."""
@@ -270,15 +298,16 @@ def move(
         who = _coordinator(s)
         out = move_meeting_date(s, meeting_id=_id(meeting_id), on=parse_date(date, "--date"),
                                 reason=reason, actor=who, today=_today(today))
-    typer.echo(f"meeting {out['id']} planned for {out['planned_on']}; "
-               f"{out['notices_moved']} notices moved, {out['notices']['created']} new")
+    typer.echo(_("meeting {id} planned for {day}; {moved} notices moved, {new} new").format(
+        id=out["id"], day=out["planned_on"], moved=out["notices_moved"],
+        new=out["notices"]["created"]))
 
 
 @meeting_app.command("cancel")
 @edge
 def cancel(
     meeting_id: MeetingId,
-    reason: Annotated[str, typer.Option(help="Why (kept in its history).")],
+    reason: Annotated[str, typer.Option(help=_("Why (kept in its history)."))],
 ) -> None:
     """Cancel a planned meeting; its open notice tasks are cancelled."""
     from tasks.meetings import cancel_meeting
@@ -286,7 +315,8 @@ def cancel(
     with db_session() as s:
         who = _coordinator(s)
         out = cancel_meeting(s, meeting_id=_id(meeting_id), reason=reason, actor=who)
-    typer.echo(f"meeting {out['id']} cancelled; {out['notices_cancelled']} notices cancelled")
+    typer.echo(_("meeting {id} cancelled; {n} notices cancelled").format(
+        id=out["id"], n=out["notices_cancelled"]))
 
 
 @meeting_app.command("behind")
@@ -311,9 +341,9 @@ def behind(
 @meeting_app.command("without-life")
 @edge
 def without_life(
-    months: Annotated[int, typer.Option(help="Months looked back.")] = 6,
+    months: Annotated[int, typer.Option(help=_("Months looked back."))] = 6,
     branch: Annotated[Optional[str], typer.Option(
-        help="A branch (and those nested in it).")] = None,
+        help=_("A branch (and those nested in it)."))] = None,
     format: FormatOpt = Format.table,
     today: TodayOpt = None,
 ) -> None:
@@ -330,14 +360,14 @@ def without_life(
         typer.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))
         return
     emit(out["members"], format)
-    typer.echo(f"{out['count']} members without organisational life in the last "
-               f"{out['months']} months", err=True)
+    typer.echo(_("{count} members without organisational life in the last {months} "
+                 "months").format(count=out["count"], months=out["months"]), err=True)
 
 
 @meeting_app.command("ticket")
 @edge
 def ticket(
-    minutes: Annotated[int, typer.Option(help="How long the ticket is good for (1-60).")]
+    minutes: Annotated[int, typer.Option(help=_("How long the ticket is good for (1-60)."))]
     = 15,
 ) -> None:
     """Print a run ticket for the plan-meeting form in the Prefect UI.

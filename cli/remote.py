@@ -18,8 +18,10 @@ import os
 import urllib.parse
 from pathlib import Path
 
+import i18n
 from db import settings
 from db.errors import BadInput, Conflict, NotFound, OutreachError, Refused
+from i18n import _, pgettext
 
 #: Seconds to wait for an answer: a wrong code may wait 30 s on the service, a busy
 #: database another 30 s.
@@ -52,8 +54,8 @@ def check_url(url: str) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
             or parts.username or parts.password or parts.query or parts.fragment:
-        raise BadInput("the ledger service's address must look like https://host:port "
-                       "(check OUTREACH_SERVER or `outreach login --server`)")
+        raise BadInput(_("the ledger service's address must look like https://host:port "
+                         "(check OUTREACH_SERVER or `outreach login --server`)"))
     return url
 
 
@@ -99,7 +101,9 @@ class Remote:
             target += "?" + urllib.parse.urlencode(
                 {k: ("true" if v is True else v) for k, v in query.items()
                  if v is not None and v is not False})
-        headers = {"Accept": "application/json", "Connection": "close"}
+        # The service answers errors in the caller's language (zh_CN → zh-CN).
+        headers = {"Accept": "application/json", "Connection": "close",
+                   "Accept-Language": i18n.current().replace("_", "-")}
         if self.code:
             headers["Authorization"] = "Bearer " + _header_safe(self.code)
         data = None
@@ -112,8 +116,9 @@ class Remote:
             resp = conn.getresponse()
             raw = resp.read()
         except (OSError, http.client.HTTPException):
-            raise OutreachError(f"cannot reach the ledger service at {self.url} (check "
-                                "OUTREACH_SERVER or `outreach login --server`)") from None
+            raise OutreachError(_("cannot reach the ledger service at {url} (check "
+                                  "OUTREACH_SERVER or `outreach login --server`)").format(
+                                      url=self.url)) from None
         finally:
             conn.close()
         try:
@@ -124,12 +129,13 @@ class Remote:
             return answer
         if isinstance(answer, dict) and isinstance(answer.get("error"), str):
             exc = _ERRORS.get(resp.status, OutreachError)(answer["error"].splitlines()[0]
-                                                          if answer["error"] else "refused")
+                                                          if answer["error"]
+                                                          else pgettext("service", "refused"))
             if answer.get("exit_code") in (1, 2):
                 exc.exit_code = answer["exit_code"]
             raise exc
-        raise OutreachError(f"the ledger service at {self.url} answered {resp.status}; "
-                            "nothing more was written")
+        raise OutreachError(_("the ledger service at {url} answered {status}; nothing more "
+                              "was written").format(url=self.url, status=resp.status))
 
     # --- what the volunteer commands ask ---------------------------------------------------
 

@@ -7,15 +7,17 @@ from typing import Annotated, Optional
 import typer
 
 from cli.common import edge
+from i18n import _
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on (keep 127.0.0.1 behind a "
-                                           "reverse proxy that adds TLS).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8765,
+    host: Annotated[str, typer.Option(help=_("Address to listen on (keep 127.0.0.1 behind a "
+                                             "reverse proxy that adds TLS)."))] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help=_("Port to listen on."), min=1, max=65535)] = 8765,
     trusted_proxy: Annotated[Optional[list[str]], typer.Option(
-        "--trusted-proxy", help="Address of the reverse proxy whose X-Forwarded-For names "
-                                "the real client (repeat; default: believe no proxy).")] = None,
+        "--trusted-proxy", help=_("Address of the reverse proxy whose X-Forwarded-For names "
+                                  "the real client (repeat; default: believe no proxy)."))
+    ] = None,
 ) -> None:
     """Run the ledger service: an HTTP JSON API for the volunteers' commands.
 
@@ -40,6 +42,6 @@ def _serve(host: str, port: int, trusted: list[str]) -> None:
     from service.app import create_app, server_options
 
     app = create_app()  # refuses a missing or old database in one line, before listening
-    typer.echo(f"outreach ledger service on http://{host}:{port} (OpenAPI at /docs); "
-               "Ctrl-C stops it", err=True)
+    typer.echo(_("outreach ledger service on http://{host}:{port} (OpenAPI at /docs); "
+                 "Ctrl-C stops it").format(host=host, port=port), err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", **server_options(trusted))

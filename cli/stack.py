@@ -2,7 +2,9 @@
 
 `up` starts, on 127.0.0.1, a Prefect server (with its UI), creates the process work pool
 ``outreach``, deploys every flow of prefect.yaml (``prefect deploy --all`` from the project
-root) and starts the workers. It writes what it started to ``$OUTREACH_HOME/stack/``
+root, with ``--prefect-file`` a copy in the organisation's language and time zone:
+`deploy_file`, ``OUTREACH_LANG`` and ``OUTREACH_TIMEZONE`` of `db.settings`) and starts the
+workers. It writes what it started to ``$OUTREACH_HOME/stack/``
 (``stack.json``, ``server.log``, ``deploy.log``, ``worker-1.log`` …), so that `down` ends
 only those processes: each pid is checked against the command and start time recorded
 when it was started before its process group (and anything it spawned) is ended.
@@ -38,10 +40,12 @@ from typing import Annotated, Optional
 
 import typer
 
+import i18n as _i18n
 from db import settings
+from i18n import N_, _
 
-stack_app = typer.Typer(help="Run the Prefect server, deployments and workers on this "
-                             "machine (operators).", no_args_is_help=True)
+stack_app = typer.Typer(help=_("Run the Prefect server, deployments and workers on this "
+                               "machine (operators)."), no_args_is_help=True)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POOL = "outreach"
@@ -49,7 +53,8 @@ DEFAULT_PORT = 4200
 SERVICE_PORT = 8765
 AUTH_USER = "outreach"
 #: What the stack's processes keep of the caller's environment (besides those set here).
-PASSED_ON = ("PATH", "HOME", "LANG", "TZ", "TMPDIR", "PREFECT_LOGGING_LEVEL")
+PASSED_ON = ("PATH", "HOME", "LANG", "TZ", "TMPDIR", "PREFECT_LOGGING_LEVEL",
+             "PREFECT_WORKER_QUERY_SECONDS")
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 PG_PREFECT_DB = "outreach_prefect"
 PG_LEDGER_DB = "outreach"
@@ -151,7 +156,7 @@ def prefect_exe() -> str:
         return str(here)
     found = shutil.which("prefect")
     if not found:
-        raise StackError("the `prefect` command is not installed in this environment")
+        raise StackError(_("the `prefect` command is not installed in this environment"))
     return found
 
 
@@ -182,7 +187,7 @@ def _stat(pid: int) -> tuple[int, int] | None:
 def _cmdline(pid: int) -> list[str]:
     """The arguments of a living process. Linux now and then reads an empty cmdline for
     a busy process (seen here while Python starts), so an empty answer is asked again."""
-    for _ in range(50):
+    for __ in range(50):
         try:
             raw = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -358,7 +363,8 @@ def ensure_pg_database(server: str, name: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise StackError(f"cannot reach PostgreSQL at {mask(server)}: {first}") from None
+        raise StackError(_("cannot reach PostgreSQL at {url}: {why}").format(
+            url=mask(server), why=first)) from None
 
 
 def migrate_ledger(url: str) -> None:
@@ -392,7 +398,8 @@ def ledger_is_current(url: str) -> bool:
 def environment(stack: Stack, prefect_db_url: str | None, auth: str, *,
                 role: str = "client") -> dict:
     """The environment of a process the stack starts, built from nothing: a few things of
-    the caller's (PATH, HOME, LANG, LC_*, TZ), the ledger's URL, Prefect's settings, the
+    the caller's (PATH, HOME, LANG, LC_*, TZ), the organisation's language and time zone
+    (OUTREACH_LANG, OUTREACH_TIMEZONE), the ledger's URL, Prefect's settings, the
     project dir — never OUTREACH_TOKEN, a database password of the caller's shell or
     anything else. ``role``: ``server`` gets the auth string the API checks, ``client``
     (deploy, workers and the flow runs they start) the one it sends, ``service`` (the
@@ -415,6 +422,10 @@ def environment(stack: Stack, prefect_db_url: str | None, auth: str, *,
         "OUTREACH_PROJECT_DIR": str(PROJECT_DIR),
         "OUTREACH_DATABASE_URL": stack.ledger,
         "PYTHONUNBUFFERED": "1",
+        # The organisation's language and time zone: the forms `prefect deploy` builds,
+        # the artifacts the flow runs write, the schedules and "today" (`db.settings`).
+        "OUTREACH_LANG": _i18n.wanted(),
+        "OUTREACH_TIMEZONE": settings.timezone(),
         # Flow runs keep their return value (counts only) so that `outreach campaign run`
         # can print it when it sends the run to this stack; tasks keep nothing.
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
@@ -428,6 +439,17 @@ def environment(stack: Stack, prefect_db_url: str | None, auth: str, *,
     elif role == "client":
         env["PREFECT_API_AUTH_STRING"] = auth
     return env
+
+
+def deploy_file(sdir: Path, env: dict) -> Path:
+    """The prefect.yaml to deploy from: the project's, in the language and time zone of
+    the stack's processes (``OUTREACH_LANG``, ``OUTREACH_TIMEZONE`` of ``env``), written to
+    ``sdir/prefect.yaml`` (`flows.deployfile`; no Prefect imported here)."""
+    from flows import deployfile
+
+    with _i18n.language(env["OUTREACH_LANG"]):
+        return deployfile.write(PROJECT_DIR / "prefect.yaml", sdir / "prefect.yaml",
+                                timezone=env["OUTREACH_TIMEZONE"])
 
 
 def outreach_exe() -> list[str]:
@@ -444,15 +466,16 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
     """Start the stack; on any failure stop what was started and raise StackError."""
     running = load()
     if running and any(is_ours(p) for p in running.procs):
-        raise StackError(f"the stack already runs ({running.url}); `outreach stack down` "
-                         "first")
+        raise StackError(_("the stack already runs ({url}); `outreach stack down` "
+                           "first").format(url=running.url))
     if not port_free(port):
-        raise StackError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
+        raise StackError(_("port {port} on 127.0.0.1 is in use; choose another with "
+                           "--port").format(port=port))
     if service_port == port or not port_free(service_port):
-        raise StackError(f"port {service_port} on 127.0.0.1 is in use; choose another with "
-                         "--service-port")
+        raise StackError(_("port {port} on 127.0.0.1 is in use; choose another with "
+                           "--service-port").format(port=service_port))
     if workers < 1:
-        raise StackError("--workers must be at least 1")
+        raise StackError(_("--workers must be at least 1"))
     sdir = stack_dir()
     sdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     (sdir / "prefect").mkdir(exist_ok=True)
@@ -470,8 +493,8 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
     else:
         ledger = settings.database_url()
         if not ledger_is_current(ledger):
-            say(f"warning: the ledger ({mask(ledger)}) is missing or not upgraded; "
-                "flow runs will fail until `outreach db upgrade`")
+            say(_("warning: the ledger ({url}) is missing or not upgraded; flow runs will "
+                  "fail until `outreach db upgrade`").format(url=mask(ledger)))
     stack = Stack(port=port, url=f"http://127.0.0.1:{port}", home=str(sdir), ledger=ledger,
                   postgres=postgres,
                   prefect_database=mask(prefect_db_url) if prefect_db_url else "sqlite",
@@ -483,15 +506,18 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
             stack, "server", [exe, "server", "start", "--host", "127.0.0.1", "--port",
                               str(port)], environment(stack, prefect_db_url, auth,
                                                       role="server"),
-            lambda: healthy(stack.api_url), "the Prefect server", timeout)
-        say(f"server ready at {stack.url} in {stack.timings['server_ready_s']} s")
+            lambda: healthy(stack.api_url), N_("the Prefect server"), timeout)
+        say(_("server ready at {url} in {s} s").format(url=stack.url,
+                                                       s=stack.timings["server_ready_s"]))
 
         t1 = time.monotonic()
         _ensure_pool(stack, exe, env, sdir, timeout)
-        _run(["deploy", [exe, "--no-prompt", "deploy", "--all"]], env, sdir / "deploy.log",
+        _run(["deploy", [exe, "--no-prompt", "deploy", "--all", "--prefect-file",
+                         str(deploy_file(sdir, env))]], env, sdir / "deploy.log",
              timeout)
         stack.timings["deploy_s"] = round(time.monotonic() - t1, 1)
-        say(f"work pool {POOL!r} and deployments ready in {stack.timings['deploy_s']} s")
+        say(_("work pool {pool} and deployments ready in {s} s").format(
+            pool=repr(POOL), s=stack.timings["deploy_s"]))
 
         t2 = time.monotonic()
         hostname = socket.gethostname()
@@ -504,21 +530,23 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
         while online_workers(stack.api_url) < workers:
             dead = [p for p in stack.procs[1:] if not _running(p)]
             if dead:
-                raise StackError(f"a worker stopped while starting; see {dead[0].log}")
+                raise StackError(_("a worker stopped while starting; see {log}").format(
+                    log=dead[0].log))
             if time.monotonic() - t2 > timeout:
-                raise StackError(f"the workers did not come online in {timeout:.0f} s; see "
-                                 f"{stack.procs[-1].log}")
+                raise StackError(_("the workers did not come online in {s} s; see {log}")
+                                 .format(s=f"{timeout:.0f}", log=stack.procs[-1].log))
             time.sleep(0.5)
         stack.timings["workers_online_s"] = round(time.monotonic() - t2, 1)
-        say(f"{workers} worker(s) online in {stack.timings['workers_online_s']} s")
+        say(_("{n} worker(s) online in {s} s").format(n=workers,
+                                                      s=stack.timings["workers_online_s"]))
 
         stack.timings["service_ready_s"] = _start(
             stack, "service", [*outreach_exe(), "serve", "--host", "127.0.0.1", "--port",
                                str(service_port)], environment(stack, None, auth,
                                                                role="service"),
-            lambda: service_healthy(stack.service_url), "the ledger service", timeout)
-        say(f"ledger service ready at {stack.service_url} in "
-            f"{stack.timings['service_ready_s']} s")
+            lambda: service_healthy(stack.service_url), N_("the ledger service"), timeout)
+        say(_("ledger service ready at {url} in {s} s").format(
+            url=stack.service_url, s=stack.timings["service_ready_s"]))
     except BaseException:
         for p in reversed(stack.procs):
             stop(p, grace=10)
@@ -539,9 +567,11 @@ def _start(stack: Stack, name: str, argv: list[str], env: dict, ready, what: str
     save(stack)
     while not ready():
         if not _running(proc):
-            raise StackError(f"{what} stopped while starting; see {proc.log}")
+            raise StackError(_("{what} stopped while starting; see {log}").format(
+                what=_(what), log=proc.log))
         if time.monotonic() - t0 > timeout:
-            raise StackError(f"{what} did not come up in {timeout:.0f} s; see {proc.log}")
+            raise StackError(_("{what} did not come up in {s} s; see {log}").format(
+                what=_(what), s=f"{timeout:.0f}", log=proc.log))
         time.sleep(0.3)
     return round(time.monotonic() - t0, 1)
 
@@ -554,9 +584,11 @@ def _run(spec: list, env: dict, log: Path, timeout: float) -> None:
                                 stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
                                 start_new_session=True).returncode
         except subprocess.TimeoutExpired:
-            raise StackError(f"{what} took longer than {timeout:.0f} s; see {log}") from None
+            raise StackError(_("{what} took longer than {s} s; see {log}").format(
+                what=what, s=f"{timeout:.0f}", log=log)) from None
     if rc != 0:
-        raise StackError(f"{what} failed (exit {rc}); see {log}")
+        raise StackError(_("{what} failed (exit {rc}); see {log}").format(what=what, rc=rc,
+                                                                          log=log))
 
 
 def _ensure_pool(stack: Stack, exe: str, env: dict, sdir: Path, timeout: float) -> None:
@@ -567,7 +599,8 @@ def _ensure_pool(stack: Stack, exe: str, env: dict, sdir: Path, timeout: float) 
         return
     except urllib.error.HTTPError as exc:
         if exc.code != 404:
-            raise StackError(f"the Prefect API answered {exc.code} for the work pool") from None
+            raise StackError(_("the Prefect API answered {code} for the work pool").format(
+                code=exc.code)) from None
     _run(["work pool", [exe, "work-pool", "create", POOL, "--type", "process"]], env,
          sdir / "deploy.log", timeout)
 
@@ -576,38 +609,47 @@ def down(*, say=lambda line: None) -> int:
     """Stop what `up` started (workers first); returns how many processes were ended."""
     stack = load()
     if stack is None or not stack.procs:
-        say("the stack is not running")
+        say(_("the stack is not running"))
         return 0
     ended = 0
     for p in sorted(stack.procs, key=lambda p: p.name == "server"):
         how = stop(p)
         if how != "not running":
             ended += 1
-        say(f"{p.name} (pid {p.pid}): {how}")
+        say(_("{name} (pid {pid}): {how}").format(name=p.name, pid=p.pid, how=_(STOPPED[how])))
     stack.procs = []
     save(stack)
     return ended
 
 
+#: What `stop` did, as `down` says it.
+STOPPED = {"stopped": N_("stopped"), "killed": N_("killed"), "not running": N_("not running")}
+
+
 def status_lines() -> list[str]:
     stack = load()
     if stack is None or not stack.procs:
-        return ["the stack is not running (`outreach stack up`)"]
+        return [_("the stack is not running (`outreach stack up`)")]
     lines = []
     up_ = healthy(stack.api_url)
-    lines.append(f"Prefect UI:  {stack.url}   ({'healthy' if up_ else 'NOT answering'})")
-    lines.append(f"API:         {stack.api_url}")
-    lines.append(f"auth string: in {auth_path()} (the UI asks for it; keep it private)")
+    lines.append(_("Prefect UI:  {url}   ({state})").format(
+        url=stack.url, state=_("healthy") if up_ else _("NOT answering")))
+    lines.append(_("API:         {url}").format(url=stack.api_url))
+    lines.append(_("auth string: in {path} (the UI asks for it; keep it private)").format(
+        path=auth_path()))
     if stack.service_url:
-        ok = "healthy" if service_healthy(stack.service_url) else "NOT answering"
-        lines.append(f"ledger service: {stack.service_url}   ({ok})")
-    lines.append(f"ledger:      {mask(stack.ledger)}")
-    lines.append(f"Prefect db:  {stack.prefect_database}")
+        ok = _("healthy") if service_healthy(stack.service_url) else _("NOT answering")
+        lines.append(_("ledger service: {url}   ({state})").format(url=stack.service_url,
+                                                                 state=ok))
+    lines.append(_("ledger:      {url}").format(url=mask(stack.ledger)))
+    lines.append(_("Prefect db:  {url}").format(url=stack.prefect_database))
     for p in stack.procs:
-        state = "running" if is_ours(p) else "NOT running"
-        lines.append(f"{p.name:<12} pid {p.pid:<8} {state:<12} log {p.log}")
+        state = _("running") if is_ours(p) else _("NOT running")
+        lines.append(_("{name} pid {pid} {state} log {log}").format(
+            name=f"{p.name:<12}", pid=f"{p.pid:<8}", state=f"{state:<12}", log=p.log))
     if up_:
-        lines.append(f"workers online in pool {POOL!r}: {online_workers(stack.api_url)}")
+        lines.append(_("workers online in pool {pool}: {n}").format(
+            pool=repr(POOL), n=online_workers(stack.api_url)))
     return lines
 
 
@@ -622,25 +664,26 @@ def _fail(exc: StackError) -> None:
 @stack_app.command("up")
 def up_cmd(
     postgres: Annotated[bool, typer.Option(
-        "--postgres", help="Prefect's database and the ledger on PostgreSQL "
-                           "(databases created if missing, the ledger upgraded); "
-                           "two workers unless --workers says otherwise.")] = False,
-    port: Annotated[int, typer.Option(help="Port of the Prefect server and UI.")]
+        "--postgres", help=_("Prefect's database and the ledger on PostgreSQL "
+                             "(databases created if missing, the ledger upgraded); "
+                             "two workers unless --workers says otherwise."))] = False,
+    port: Annotated[int, typer.Option(help=_("Port of the Prefect server and UI."))]
     = DEFAULT_PORT,
     workers: Annotated[Optional[int], typer.Option(
-        help="How many workers to start on the pool (default 1, 2 with --postgres).")]
+        help=_("How many workers to start on the pool (default 1, 2 with --postgres)."))]
     = None,
     pg_server: Annotated[str, typer.Option(
-        help="With --postgres: the PostgreSQL server, postgresql://user@host:port.")]
+        help=_("With --postgres: the PostgreSQL server, postgresql://user@host:port."))]
     = PG_SERVER,
     prefect_db: Annotated[str, typer.Option(
-        help="With --postgres: the database Prefect keeps its runs in.")] = PG_PREFECT_DB,
+        help=_("With --postgres: the database Prefect keeps its runs in."))] = PG_PREFECT_DB,
     ledger_db: Annotated[str, typer.Option(
-        help="With --postgres: the database of the ledger.")] = PG_LEDGER_DB,
+        help=_("With --postgres: the database of the ledger."))] = PG_LEDGER_DB,
     timeout: Annotated[float, typer.Option(
-        help="Seconds to wait for the server, the deployments and the workers.")] = 180.0,
+        help=_("Seconds to wait for the server, the deployments and the workers."))] = 180.0,
     service_port: Annotated[int, typer.Option(
-        help="Port of the ledger service (`outreach serve`) on 127.0.0.1.")] = SERVICE_PORT,
+        help=_("Port of the ledger service (`outreach serve`) on 127.0.0.1."))]
+    = SERVICE_PORT,
 ) -> None:
     """Start the Prefect server (with its UI) on 127.0.0.1, deploy every flow of
     prefect.yaml, start the worker(s) and the ledger service. Logs and pids go to
@@ -660,9 +703,10 @@ def up_cmd(
                    service_port=service_port, say=typer.echo)
     except StackError as exc:
         _fail(exc)
-    typer.echo(f"the stack runs: open {stack.url} and log in with the auth string in "
-               f"{auth_path()}; ledger service at {stack.service_url}; logs in {stack.home}; "
-               "`outreach stack down` stops it")
+    typer.echo(_("the stack runs: open {url} and log in with the auth string in {auth}; "
+                 "ledger service at {service}; logs in {logs}; `outreach stack down` stops "
+                 "it").format(url=stack.url, auth=auth_path(), service=stack.service_url,
+                              logs=stack.home))
 
 
 @stack_app.command("down")

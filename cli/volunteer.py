@@ -20,9 +20,11 @@ import typer
 from cli.common import actor, db_session, edge, is_terminal, parse_date, write_private
 from db import settings
 from db.errors import BadInput
+from i18n import N_, _, ngettext
+from tasks.labels import label as name_of  # codes as people read them (English: the code)
 from tasks.rules import NOTICE_ANSWERS, SURVEY_ANSWERS, describe_outcomes
 
-task_app = typer.Typer(help="One task: show it, record what happened, hand it back.",
+task_app = typer.Typer(help=_("One task: show it, record what happened, hand it back."),
                        no_args_is_help=True)
 
 
@@ -30,6 +32,7 @@ class Format(str, Enum):
     table = "table"
     csv = "csv"
     json = "json"
+    xlsx = "xlsx"
 
 
 # --- where the work goes: the ledger on this machine, or the ledger service -----------------
@@ -118,19 +121,25 @@ def _parse_answers(pairs: list[str] | None) -> dict[str, str]:
 
 
 def tasks(
-    all_: Annotated[bool, typer.Option("--all", help="Everyone's tasks (coordinators).")] = False,
+    all_: Annotated[bool, typer.Option("--all", help=_("Everyone's tasks (coordinators)."))
+                    ] = False,
     format: Annotated[Format, typer.Option(
-        "--format", help="table, csv (a printable run sheet) or json.")] = Format.table,
-    branch: Annotated[Optional[str], typer.Option(help="Only this branch (coordinators).")] = None,
+        "--format", help=_("table, csv (a printable run sheet), json, or xlsx (the run "
+                           "sheet in Excel, with --output)."))] = Format.table,
+    branch: Annotated[Optional[str], typer.Option(
+        help=_("Only this branch (coordinators)."))] = None,
     volunteer: Annotated[Optional[int], typer.Option(
-        help="Only this volunteer's (coordinators).")] = None,
+        help=_("Only this volunteer's (coordinators)."))] = None,
     kind: Annotated[Optional[str], typer.Option(
-        help="survey, phone_visit, delivery or escalation.")] = None,
+        help=_("survey, phone_visit, delivery or escalation."))] = None,
     status: Annotated[Optional[str], typer.Option(
-        help="A task status (default: open and assigned).")] = None,
-    today: Annotated[Optional[str], typer.Option(help="Date for 'overdue' (YYYY-MM-DD).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many rows.", min=1,
+        help=_("A task status (default: open and assigned)."))] = None,
+    today: Annotated[Optional[str], typer.Option(
+        help=_("Date for 'overdue' (YYYY-MM-DD)."))] = None,
+    limit: Annotated[Optional[int], typer.Option(help=_("At most this many rows."), min=1,
                                                  max=1_000_000)] = None,
+    output: Annotated[Optional[str], typer.Option(
+        help=_("With --format xlsx: the Excel file to write (mode 0600)."))] = None,
 ) -> None:
     """List your open tasks by due date (! marks overdue ones).
 
@@ -138,23 +147,34 @@ def tasks(
     Examples:
       outreach tasks
       outreach tasks --format csv > run-sheet.csv    (print it for a delivery round)
+      outreach tasks --format xlsx --output run-sheet.xlsx    (the same, in Excel)
       outreach tasks --all --branch North --kind delivery --format json
     """
-    _tasks(all_, format, branch, volunteer, kind, status, today, limit)
+    _tasks(all_, format, branch, volunteer, kind, status, today, limit, output)
 
 
 @edge
-def _tasks(all_, format, branch, volunteer, kind, status, today, limit) -> None:
+def _tasks(all_, format, branch, volunteer, kind, status, today, limit, output=None) -> None:
+    if (format == Format.xlsx) != (output is not None):
+        raise BadInput(_("--format xlsx goes with --output FILE.xlsx (and --output with "
+                         "--format xlsx)"))
     day = parse_date(today, "--today")
     rows = backend().tasks(all=all_, branch=branch, volunteer=volunteer, kind=kind,
                            status=status, today=day, limit=limit,
-                           contacts=format == Format.csv)
+                           contacts=format in (Format.csv, Format.xlsx))
+    if format == Format.xlsx:
+        from tasks.runsheet import to_xlsx
+
+        write_private(output, to_xlsx(rows))
+        typer.echo(ngettext("{n} task written to {path}", "{n} tasks written to {path}",
+                            len(rows)).format(n=len(rows), path=output))
+        return
     print_tasks(rows, format, wide=bool(all_ or volunteer or branch), status=status)
 
 
 def print_tasks(rows: list[dict], format: Format, *, wide: bool, status: str | None) -> None:
     """The list as a table, a run sheet (csv) or JSON — the same for both backends."""
-    from tasks.runsheet import SHEET_FIELDS, sheet_rows, to_json
+    from tasks.runsheet import SHEET_FIELDS, headings, sheet_rows, to_json
 
     if format == Format.json:
         typer.echo(to_json(rows))
@@ -168,18 +188,24 @@ def print_tasks(rows: list[dict], format: Format, *, wide: bool, status: str | N
                     for r in sheet_rows(rows))
         return
     if not rows:
-        typer.echo("no open tasks" if status is None else f"no {status} tasks")
+        typer.echo(_("no open tasks") if status is None
+                   else _("no {status} tasks").format(status=name_of(status, of="task_status")))
         return
-    table = [[("!" if r["overdue"] else "") + str(r["id"]), r["kind"], r["member"], r["branch"],
-              r["due"], r["attempts"]] + ([r["volunteer_id"] or "-", r["status"]] if wide else [])
+    table = [[("!" if r["overdue"] else "") + str(r["id"]), name_of(r["kind"], of="task_kind"),
+              r["member"], r["branch"], r["due"], r["attempts"]]
+             + ([r["volunteer_id"] or "-", name_of(r["status"], of="task_status")] if wide
+                else [])
              for r in rows]
-    headers = ["task", "kind", "member", "branch", "due", "attempts"]
+    fields = ["id", "kind", "member", "branch", "due", "attempts"]
     if wide:
-        headers += ["volunteer", "status"]
-    typer.echo(simple_table(table, headers))
-    overdue = sum(r["overdue"] for r in rows)
-    typer.echo(f"{len(rows)} task{'s' if len(rows) != 1 else ''}"
-               + (f", {overdue} overdue (!)" if overdue else ""))
+        fields += ["volunteer", "status"]
+    typer.echo(simple_table(table, headings(fields)))
+    overdue, n = sum(r["overdue"] for r in rows), len(rows)
+    if overdue:
+        typer.echo(ngettext("{n} task, {overdue} overdue (!)", "{n} tasks, {overdue} overdue (!)",
+                            n).format(n=n, overdue=overdue))
+    else:
+        typer.echo(ngettext("{n} task", "{n} tasks", n).format(n=n))
 
 
 def _cells(text: str) -> int:
@@ -213,7 +239,8 @@ def simple_table(rows: list[list], headers: list[str]) -> str:
 
 @task_app.command("show")
 @edge
-def task_show(task_id: Annotated[int, typer.Argument(metavar="ID", help="The task's id.")]) -> None:
+def task_show(task_id: Annotated[int, typer.Argument(metavar="ID",
+                                                     help=_("The task's id."))]) -> None:
     """Show what a visit needs: name, phone, address, family contact, earlier attempts.
 
     Example: outreach task show 42
@@ -223,27 +250,47 @@ def task_show(task_id: Annotated[int, typer.Argument(metavar="ID", help="The tas
 
 #: What a volunteer does on a task of organisational life.
 MEETING_TODO = {
-    "notice": "call the member: tell them of the meeting, offer the remote option, take an "
-              "excuse (--answer attendance=present|remote|excused --answer reason=…)",
-    "make_up": "go through the missed meeting's material with the member: a visit (visited), "
-               "a call (reached) or the material delivered (delivered)",
+    "notice": N_("call the member: tell them of the meeting, offer the remote option, take an "
+                 "excuse (--answer attendance=present|remote|excused --answer reason=…)"),
+    "make_up": N_("go through the missed meeting's material with the member: a visit "
+                  "(visited), a call (reached) or the material delivered (delivered)"),
 }
+#: A make-up study by how it is meant to be done (`tasks.rules.make_up_how`).
+MAKE_UP_TODO = {
+    "visit": N_("visit the member at home (homebound) and go through the missed meeting's "
+                "material together; record visited"),
+    "phone": N_("call the member (living away) and talk through the missed meeting's "
+                "material; record reached"),
+    "materials": N_("bring the missed meeting's material to the member; record delivered"),
+}
+#: A card's yes / no values (codes in JSON) as people read them.
+YES_NO = {"yes": N_("yes"), "no": N_("no")}
 
 
-def _meeting_lines(kind: str, mt: dict) -> list[str]:
-    """The meeting part of a notice or make-up card."""
-    remote = "no" if mt["remote"] == "none" else mt["remote"] + (
+def _row(label: str, value) -> str:
+    """One line of a card: the label (translated) padded to 14 terminal columns."""
+    text = _(label)
+    return "  " + text + " " * max(14 - _cells(text), 1) + str(value)
+
+
+def _meeting_lines(kind: str, mt: dict, how: str | None = None) -> list[str]:
+    """The meeting part of a notice or make-up card (``how``: a make-up's way)."""
+    remote = _("no") if mt["remote"] == "none" else name_of(mt["remote"], of="remote_option") + (
         f" ({mt['remote_details']})" if mt["remote_details"] else "")
-    lines = [f"  meeting       {mt['kind']} on {mt['on']} (id {mt['id']}, {mt['status']})",
-             f"  topic         {mt['topic'] or '-'}",
-             f"  material      {mt['material'] or '-'}",
-             f"  place         {mt['place'] or '-'}",
-             f"  remote        {remote}"]
+    lines = [_row(N_("meeting"), _("{kind} on {day} (id {id}, {status})").format(
+                 kind=name_of(mt["kind"], of="meeting_kind"), day=mt["on"], id=mt["id"],
+                 status=name_of(mt["status"], of="meeting_status"))),
+             _row(N_("topic"), mt["topic"] or "-"),
+             _row(N_("material"), mt["material"] or "-"),
+             _row(N_("place"), mt["place"] or "-"),
+             _row(N_("remote"), remote)]
     if mt["attendance"]:
-        lines.append(f"  attendance    {mt['attendance']}"
-                     + (f" ({mt['attendance_reason']})" if mt["attendance_reason"] else ""))
-    if kind in MEETING_TODO:
-        lines.append(f"  what to do    {MEETING_TODO[kind]}")
+        lines.append(_row(N_("attendance"), name_of(mt["attendance"], of="attendance")
+                          + (f" ({mt['attendance_reason']})" if mt["attendance_reason"]
+                             else "")))
+    todo = MAKE_UP_TODO.get(how or "") if kind == "make_up" else None
+    if todo or kind in MEETING_TODO:
+        lines.append(_row(N_("what to do"), _(todo or MEETING_TODO[kind])))
     return lines
 
 
@@ -251,30 +298,40 @@ def render_card(view: dict) -> str:
     """`tasks.worklist.task_view` as the text `task show` prints."""
     m, vol = view["member"], view["volunteer"]
     vol_text = f"{vol['name']} ({vol['id']})" if vol else "-"
+    head = _("task {id}  {kind}  {status}  due {due}").format(
+        id=view["id"], kind=name_of(view["kind"], of="task_kind"),
+        status=name_of(view["status"], of="task_status"), due=view["due"])
+    if view["next_attempt"]:
+        attempts = _("{n} of {most}, try again from {day}").format(
+            n=view["attempts"], most=view["max_attempts"], day=view["next_attempt"])
+    else:
+        attempts = _("{n} of {most}").format(n=view["attempts"], most=view["max_attempts"])
     lines = [
-        f"task {view['id']}  {view['kind']}  {view['status']}  due {view['due']}"
-        f"{'  OVERDUE' if view['overdue'] else ''}",
-        f"  attempts      {view['attempts']} of {view['max_attempts']}"
-        + (f", try again from {view['next_attempt']}" if view["next_attempt"] else ""),
-        f"  volunteer     {vol_text}",
-        f"  member        {m['name']}  (id {m['id']}, ledger {m['ledger_no']}, {m['branch']})",
-        f"  phone         {m['phone'] or '-'}",
-        f"  address       {m['address'] or '-'}" + ("   (lives away)" if m["away"] else ""),
-        f"  homebound     {m['homebound']}",
-        f"  family        {m['family_contact_name'] or '-'}  "
-        f"{m['family_contact_phone'] or ''}".rstrip(),
+        head + ("  " + _("OVERDUE") if view["overdue"] else ""),
+        _row(N_("attempts"), attempts),
+        _row(N_("volunteer"), vol_text),
+        _row(N_("member"), _("{name}  (id {id}, ledger {ledger_no}, {branch})").format(
+            name=m["name"], id=m["id"], ledger_no=m["ledger_no"], branch=m["branch"])),
+        _row(N_("phone"), m["phone"] or "-"),
+        _row(N_("address"), m["address"] or "-") + ("   " + _("(lives away)") if m["away"]
+                                                     else ""),
+        _row(N_("homebound"), _(YES_NO.get(m["homebound"], m["homebound"]))),
+        _row(N_("family"), f"{m['family_contact_name'] or '-'}  "
+                           f"{m['family_contact_phone'] or ''}").rstrip(),
     ]
     if m["needs"]:
-        lines.append(f"  needs         {m['needs']}")
+        lines.append(_row(N_("needs"), m["needs"]))
     if view["kind"] == "escalation":
-        lines.append("  what to do    the member could not be reached: call the family contact")
+        lines.append(_row(N_("what to do"), _("the member could not be reached: call the "
+                                              "family contact")))
     if view.get("meeting"):
-        lines += _meeting_lines(view["kind"], view["meeting"])
+        lines += _meeting_lines(view["kind"], view["meeting"], view.get("how"))
     if view["earlier"]:
-        lines.append("  earlier attempts (newest first)")
+        lines.append("  " + _("earlier attempts (newest first)"))
         for a in view["earlier"]:
             lines.append(f"    {a['on']}  {a['outcome']}  {a['note'] or ''}".rstrip())
-    lines.append(f"  outcomes      {', '.join(view['outcomes'])}  (done = {view['success']})")
+    lines.append(_row(N_("outcomes"), _("{codes}  (done = {code})").format(
+        codes=", ".join(view["outcomes"]), code=view["success"])))
     return "\n".join(lines)
 
 
@@ -286,11 +343,11 @@ def _ask_answers(form: dict, answers: dict[str, str]) -> dict[str, str]:
     from tasks.rules import check_answer
 
     if not is_terminal():
-        raise BadInput("a survey that reached the member needs answers: "
-                       + ", ".join(f"--answer {k}=… ({form['fields'][k]})"
-                                   for k in form["missing"]))
-    typer.echo("The survey reached the member: please give the answers "
-               "(Enter keeps what is on record, shown in [brackets]).")
+        raise BadInput(_("a survey that reached the member needs answers: {answers}").format(
+            answers=", ".join(f"--answer {k}=… ({form['fields'][k]})"
+                              for k in form["missing"])))
+    typer.echo(_("The survey reached the member: please give the answers "
+                 "(Enter keeps what is on record, shown in [brackets])."))
     answers = dict(answers)
     for key, what in form["fields"].items():
         if key in answers:
@@ -306,7 +363,7 @@ def _ask_answers(form: dict, answers: dict[str, str]) -> dict[str, str]:
             try:
                 check_answer(key, value)
             except BadInput as exc:
-                typer.echo(f"  {exc}; please try again", err=True)
+                typer.echo("  " + _("{error}; please try again").format(error=exc), err=True)
                 continue
             answers[key] = value
             break
@@ -325,7 +382,7 @@ def _record(task_id: int, outcome: str | None, note, answers: dict[str, str], da
     return b.record(task_id, form["outcome"], note, answers, day)
 
 
-_RECORD_HELP = """Record what happened on a visit or call.
+_RECORD_HELP = N_("""Record what happened on a visit or call.
 
 \b
 Outcomes by kind of task (`outreach task show ID` lists those of one task):
@@ -337,48 +394,59 @@ Examples:
   outreach task record 42 reached --answer phone=same --answer address=same \\
       --answer residence=local --answer homebound=no
   outreach task record 42 moved --answer residence=away --answer address="5 Elm Rd, Springfield"
-""".format(outcomes=describe_outcomes(brief=True))
+""")
 
 
-@task_app.command("record", help=_RECORD_HELP)
+@task_app.command("record", help=_(_RECORD_HELP).format(outcomes=describe_outcomes(brief=True)))
 @edge
 def task_record(
-    task_id: Annotated[int, typer.Argument(metavar="ID", help="The task's id.")],
-    outcome: Annotated[str, typer.Argument(help="What happened: an outcome that fits the "
-                                                "task's kind (listed above).")],
-    note: Annotated[Optional[str], typer.Option(help="A short note for the next visit.")] = None,
+    task_id: Annotated[int, typer.Argument(metavar="ID", help=_("The task's id."))],
+    outcome: Annotated[str, typer.Argument(help=_("What happened: an outcome that fits the "
+                                                  "task's kind (listed above)."))],
+    note: Annotated[Optional[str], typer.Option(
+        help=_("A short note for the next visit."))] = None,
     answer: Annotated[Optional[list[str]], typer.Option(
-        "--answer", help="Survey answer KEY=VALUE (repeat): " + ", ".join(SURVEY_ANSWERS)
-                         + "; 'same' keeps what is on record, 'none' clears an optional "
-                           "one. A notice takes " + ", ".join(NOTICE_ANSWERS)
-                         + " (attendance=present|remote|excused; excused needs a reason)."
+        "--answer", help=_("Survey answer KEY=VALUE (repeat): {keys}; 'same' keeps what is on "
+                           "record, 'none' clears an optional one. A notice takes {notice} "
+                           "(attendance=present|remote|excused; excused needs a reason).")
+        .format(keys=", ".join(SURVEY_ANSWERS), notice=", ".join(NOTICE_ANSWERS))
     )] = None,
     today: Annotated[Optional[str], typer.Option(
-        help="Date of the visit (YYYY-MM-DD): not in the future.")] = None,
+        help=_("Date of the visit (YYYY-MM-DD): not in the future."))] = None,
 ) -> None:
     day = parse_date(today, "--today")
     _say(_record(task_id, outcome, note, _parse_answers(answer), day))
 
 
 def _say(res: dict) -> None:
-    msg = f"task {res['task_id']}: {res['outcome']} recorded; task is {res['task_status']}"
+    msg = _("task {id}: {outcome} recorded; task is {status}").format(
+        id=res["task_id"], outcome=name_of(res["outcome"], of="outcome"),
+        status=name_of(res["task_status"], of="task_status"))
     if res["task_status"] == "assigned":
-        msg += f" (attempt {res['attempts']}, try again from {res['next_attempt_on']})"
+        msg += " " + _("(attempt {n}, try again from {day})").format(
+            n=res["attempts"], day=res["next_attempt_on"])
+    parts = [msg]
     if res["pending_confirmation"]:
-        msg += "; waiting for a coordinator's confirmation"
-    msg += f"; member {res['member_id']} is {res['member_status']}"
+        parts.append(_("waiting for a coordinator's confirmation"))
+    parts.append(_("member {id} is {status}").format(
+        id=res["member_id"], status=name_of(res["member_status"], of="member_status")))
     if res["escalation_task_id"]:
-        msg += f"; escalation task {res['escalation_task_id']} created for a coordinator"
-    typer.echo(msg)
+        parts.append(_("escalation task {id} created for a coordinator").format(
+            id=res["escalation_task_id"]))
+    typer.echo(_(SEPARATOR).join(parts))
+
+
+#: Between the clauses of one line ("；" in Chinese).
+SEPARATOR = N_("; ")
 
 
 @task_app.command("done")
 @edge
 def task_done(
-    task_id: Annotated[int, typer.Argument(metavar="ID", help="The task's id.")],
-    note: Annotated[Optional[str], typer.Option(help="A short note.")] = None,
+    task_id: Annotated[int, typer.Argument(metavar="ID", help=_("The task's id."))],
+    note: Annotated[Optional[str], typer.Option(help=_("A short note."))] = None,
     answer: Annotated[Optional[list[str]], typer.Option(
-        "--answer", help="Survey answer KEY=VALUE (repeat).")] = None,
+        "--answer", help=_("Survey answer KEY=VALUE (repeat)."))] = None,
 ) -> None:
     """Record success: 'reached' for calls and surveys, 'delivered' for deliveries.
 
@@ -395,7 +463,7 @@ def task_release(task_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     Example: outreach task release 42
     """
     backend().release(task_id)
-    typer.echo(f"task {task_id} handed back; it is open again")
+    typer.echo(_("task {id} handed back; it is open again").format(id=task_id))
 
 
 # --- who you are ------------------------------------------------------------------------------
@@ -403,10 +471,10 @@ def task_release(task_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
 
 def login(
     code: Annotated[Optional[str], typer.Option(
-        help="The access code (asked for, hidden, when not given).")] = None,
+        help=_("The access code (asked for, hidden, when not given)."))] = None,
     server: Annotated[Optional[str], typer.Option(
-        help="The ledger service's address (https://host:port), kept for the next "
-             "commands: they then need no database.")] = None,
+        help=_("The ledger service's address (https://host:port), kept for the next "
+               "commands: they then need no database."))] = None,
 ) -> None:
     """Store your personal access code so that the next commands know who you are.
 
@@ -427,12 +495,12 @@ def _login(code: Optional[str], server: Optional[str]) -> None:
         if not sys.stdin.isatty():
             code = sys.stdin.readline().strip()
         else:
-            code = typer.prompt("Access code", hide_input=True)
+            code = typer.prompt(_("Access code"), hide_input=True)
     url = url or remote.server()
     if url:
         if not url.startswith("https://") and not remote.is_loopback(url):
-            typer.echo("outreach: warning: http:// sends your code unencrypted; ask your "
-                       "coordinator for the https:// address", err=True)
+            typer.echo("outreach: " + _("warning: http:// sends your code unencrypted; ask "
+                                        "your coordinator for the https:// address"), err=True)
         b = remote.Remote(url, code)
         who = b.whoami()
     else:
@@ -442,8 +510,12 @@ def _login(code: Optional[str], server: Optional[str]) -> None:
     write_private(str(settings.token_path()), code.strip() + "\n")
     if server is not None:
         write_private(str(remote.server_path()), url + "\n")
-    typer.echo(f"logged in as {who['name']} ({who['role']} {who['id']})"
-               + (f" at {url}" if server is not None else ""))
+    if server is not None:
+        typer.echo(_("logged in as {name} ({role} {id}) at {url}").format(
+            name=who["name"], role=name_of(who["role"], of="role"), id=who["id"], url=url))
+    else:
+        typer.echo(_("logged in as {name} ({role} {id})").format(
+            name=who["name"], role=name_of(who["role"], of="role"), id=who["id"]))
 
 
 def logout() -> None:
@@ -454,26 +526,28 @@ def logout() -> None:
     remote.server_path().unlink(missing_ok=True)
     if path.exists():
         path.unlink()
-        typer.echo("logged out")
+        typer.echo(_("logged out"))
     else:
-        typer.echo("not logged in")
+        typer.echo(_("not logged in"))
 
 
 @edge
 def whoami() -> None:
     """Print who the stored access code belongs to."""
     who = backend().whoami()
-    typer.echo(f"{who['name']} ({who['role']} {who['id']}, branch {who['branch_id']})")
+    typer.echo(_("{name} ({role} {id}, branch {branch})").format(
+        name=who["name"], role=name_of(who["role"], of="role"), id=who["id"],
+        branch=who["branch_id"]))
 
 
 @task_app.command("reassign")
 @edge
 def task_reassign(
     task_id: Annotated[int, typer.Argument(metavar="ID")],
-    volunteer: Annotated[str, typer.Argument(help="Volunteer id (or unique name).")],
+    volunteer: Annotated[str, typer.Argument(help=_("Volunteer id (or unique name)."))],
     force: Annotated[bool, typer.Option(
-        "--force", help="Give it even to a full volunteer or one of another branch "
-                        "(recorded in the task's history).")] = False,
+        "--force", help=_("Give it even to a full volunteer or one of another branch "
+                          "(recorded in the task's history)."))] = False,
 ) -> None:
     """Give a task to another volunteer (coordinators): one with room (open tasks below
     their capacity) of the member's branch or a branch above it, unless --force.
@@ -487,14 +561,15 @@ def task_reassign(
         who = actor(s)
         vol = get_volunteer(s, ref=volunteer)
         reassign(s, task_id=task_id, volunteer_id=vol.id, actor=who, force=force)
-    typer.echo(f"task {task_id} is now with volunteer {vol.id}")
+    typer.echo(_("task {id} is now with volunteer {volunteer}").format(id=task_id,
+                                                                       volunteer=vol.id))
 
 
 @task_app.command("skip")
 @edge
 def task_skip(
     task_id: Annotated[int, typer.Argument(metavar="ID")],
-    reason: Annotated[str, typer.Option(help="Why the task is skipped.")],
+    reason: Annotated[str, typer.Option(help=_("Why the task is skipped."))],
 ) -> None:
     """Cancel a task with a reason (coordinators).
 
@@ -504,13 +579,13 @@ def task_skip(
 
     with db_session() as s:
         skip(s, task_id=task_id, reason=reason, actor=actor(s))
-    typer.echo(f"task {task_id} cancelled")
+    typer.echo(_("task {id} cancelled").format(id=task_id))
 
 
 def member_confirm(
-    ref: Annotated[str, typer.Argument(metavar="ID", help="Member id or ledger number.")],
+    ref: Annotated[str, typer.Argument(metavar="ID", help=_("Member id or ledger number."))],
     what: Annotated[str, typer.Argument(metavar="deceased|moved",
-                                        help="The outcome to confirm.")],
+                                        help=_("The outcome to confirm."))],
 ) -> None:
     """Confirm a recorded 'deceased' (or 'moved' out of the organisation) outcome.
 
@@ -528,4 +603,5 @@ def _confirm(ref: str, what: str) -> None:
     with db_session() as s:
         m = confirm(s, member_ref=ref, what=what, actor=actor(s))
         status = m.status
-    typer.echo(f"member {m.id} is now {status}; their open tasks were cancelled")
+    typer.echo(_("member {id} is now {status}; their open tasks were cancelled").format(
+        id=m.id, status=name_of(status, of="member_status")))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from i18n import _
+
 
 class OutreachError(Exception):
     """A mistake a person can make; the message is safe to show (no contact details)."""
@@ -44,4 +46,4 @@ def shown(value: str) -> str:
     value = value.strip()
     if re.fullmatch(r"[A-Za-z][A-Za-z_\-]{0,29}", value):
         return repr(value)
-    return "that value"
+    return _("that value")

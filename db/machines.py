@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import enum
 
+from i18n import _
+
 
 class MemberStatus(enum.StrEnum):
     UNVERIFIED = "unverified"
@@ -186,7 +188,7 @@ def describe(machine: str) -> str:
     for state, targets in MACHINES[machine].items():
         if state == NEW:
             continue
-        nxt = ", ".join(sorted(str(t) for t in targets)) or "(final)"
+        nxt = ", ".join(sorted(str(t) for t in targets)) or _("(final)")
         lines.append(f"{state} → {nxt}")
     return "\n".join(lines)
 

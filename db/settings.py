@@ -1,9 +1,17 @@
-"""Where the ledger lives: ``OUTREACH_HOME`` and ``OUTREACH_DATABASE_URL``."""
+"""Where the ledger lives (``OUTREACH_HOME``, ``OUTREACH_DATABASE_URL``) and the
+organisation's time zone (``OUTREACH_TIMEZONE``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
+from typing import Mapping
+
+#: The organisation's time zone when ``OUTREACH_TIMEZONE`` is not set: Beijing time when
+#: outreach speaks Chinese, else the zone the schedules were first written for.
+DEFAULT_TIMEZONE = "America/New_York"
+CHINESE_TIMEZONE = "Asia/Shanghai"
 
 
 def home() -> Path:
@@ -35,3 +43,33 @@ def token() -> str | None:
 
 def token_path() -> Path:
     return home() / "token"
+
+
+def timezone(environ: Mapping[str, str] | None = None) -> str:
+    """The organisation's time zone (an IANA name): ``OUTREACH_TIMEZONE``, else
+    ``Asia/Shanghai`` when the language asked for is Chinese, else ``America/New_York``.
+    The schedules of the deployments (`outreach stack up`) and the organisation's today
+    (`today`) follow it. An unknown name is refused (BadInput)."""
+    import i18n
+    from db.errors import BadInput
+
+    env = os.environ if environ is None else environ
+    name = (env.get("OUTREACH_TIMEZONE") or "").strip()
+    if not name:
+        return CHINESE_TIMEZONE if i18n.wanted(env) == "zh_CN" else DEFAULT_TIMEZONE
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput(i18n._("OUTREACH_TIMEZONE {name!r} is not a time zone (for example "
+                              "Asia/Shanghai)").format(name=name)) from None
+    return name
+
+
+def today() -> dt.date:
+    """Today in the organisation's time zone (`timezone`), whatever the machine's clock
+    zone: a run at 07:00 in Beijing plans for the Beijing day."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(timezone())).date()

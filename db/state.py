@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from db.errors import Conflict, Refused
+from i18n import N_, _
 from db.machines import (
     MEMBER_COORDINATOR_ONLY,
     MISSED,
@@ -61,19 +62,22 @@ def first_or_add(session: Session, query: Select, make: Callable[[], Row]) -> Ro
 
 def _why_not(machine: str, what: str, current: str, to: str) -> str:
     nexts = [line for line in describe(machine).splitlines() if line.startswith(f"{current} →")]
-    hint = nexts[0].split("→", 1)[1].strip() if nexts else "(none)"
-    return f"{what} is {current}; it cannot become {to} (from {current}: {hint})"
+    hint = nexts[0].split("→", 1)[1].strip() if nexts else "(final)"
+    if hint == "(final)":
+        hint = _("(final)")
+    return _("{what} is {current}; it cannot become {to} (from {current}: {hint})").format(
+        what=what, current=current, to=to, hint=hint)
 
 
 #: How a row of each machine is named in messages ("care occasion 12 is due; …").
-_NAMES = {"member": "member", "task": "task", "meeting": "meeting", "attendance": "attendance",
-          "care": "care occasion"}
+_NAMES = {"member": N_("member {id}"), "task": N_("task {id}"), "meeting": N_("meeting {id}"),
+          "attendance": N_("attendance {id}"), "care": N_("care occasion {id}")}
 
 
 def _check(machine: str, row, to: str) -> tuple[str, str]:
     """``row``'s current status and its name in messages; refuses a move the machine's
     table does not allow."""
-    current, what = str(row.status), f"{_NAMES[machine]} {row.id}"
+    current, what = str(row.status), _(_NAMES[machine]).format(id=row.id)
     if not allowed(machine, current, to):
         raise Refused(_why_not(machine, what, current, to))
     return current, what
@@ -88,11 +92,11 @@ def flush(session: Session, what: str) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict(f"{what} was changed by someone else just now; nothing was written, "
-                       "look again and retry") from exc
+        raise Conflict(_("{what} was changed by someone else just now; nothing was "
+                         "written, look again and retry").format(what=what)) from exc
     except IntegrityError as exc:
-        raise Refused(f"{what}: the database refused the change "
-                      f"({str(exc.orig).splitlines()[0]})") from exc
+        raise Refused(_("{what}: the database refused the change ({why})").format(
+            what=what, why=str(exc.orig).splitlines()[0])) from exc
 
 
 def _write(session: Session, row, to: str, *, actor_id: int | None, reason: str,
@@ -110,7 +114,8 @@ def move_member(session: Session, member: Member, to: str, *, actor_id: int | No
     """Move a member's lifecycle to ``to``; refuses illegal and coordinator-only moves."""
     current, what = _check("member", member, to)
     if (current, to) in MEMBER_COORDINATOR_ONLY and not coordinator:
-        raise Refused(f"{what}: {current} → {to} needs a coordinator")
+        raise Refused(_("{what}: {current} → {to} needs a coordinator").format(
+            what=what, current=current, to=to))
     _write(session, member, to, actor_id=actor_id, reason=reason, what=what)
 
 
@@ -130,10 +135,10 @@ def move_meeting(session: Session, meeting: Meeting, to: str, *, actor_id: int |
     to that date (a row of history). Held needs the day it was held."""
     _current, what = _check("meeting", meeting, to)
     if to == MeetingStatus.PLANNED and planned_on in (None, meeting.planned_on):
-        raise Refused(f"{what} is planned for {meeting.planned_on}; give another date to "
-                      "move it")
+        raise Refused(_("{what} is planned for {day}; give another date to move it").format(
+            what=what, day=meeting.planned_on))
     if to == MeetingStatus.HELD and held_on is None and meeting.held_on is None:
-        raise Refused(f"{what}: give the day it was held")
+        raise Refused(_("{what}: give the day it was held").format(what=what))
     if planned_on is not None:
         meeting.planned_on = planned_on
     if held_on is not None:
@@ -154,14 +159,16 @@ def move_attendance(session: Session, attendance: Attendance, to: str, *,
     current, what = _check("attendance", attendance, to)
     meeting = meeting or session.get(Meeting, attendance.meeting_id)
     if meeting.status == MeetingStatus.CANCELLED:
-        raise Refused(f"{what}: meeting {meeting.id} was cancelled; its attendance stays "
-                      "as it is")
+        raise Refused(_("{what}: meeting {id} was cancelled; its attendance stays as it "
+                        "is").format(what=what, id=meeting.id))
     if meeting.status == MeetingStatus.CLOSED and not (
             current in MISSED and to == AttendanceStatus.MADE_UP):
-        raise Refused(f"{what}: meeting {meeting.id} is closed; only a make-up study of "
-                      "an excused or absent member can still be recorded")
+        raise Refused(_("{what}: meeting {id} is closed; only a make-up study of an "
+                        "excused or absent member can still be recorded").format(
+                            what=what, id=meeting.id))
     if to == AttendanceStatus.MADE_UP and (made_up_on is None or made_up_how is None):
-        raise Refused(f"{what}: a make-up study needs when and how (visit, phone, materials)")
+        raise Refused(_("{what}: a make-up study needs when and how (visit, phone, "
+                        "materials)").format(what=what))
     if note is not ...:
         attendance.reason = note
     if to == AttendanceStatus.MADE_UP:

@@ -11,10 +11,9 @@ from typing import Annotated, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import Field
-
 from flows import common
-from tasks import care_jobs
+from i18n import _
+from tasks import care_jobs, labels
 
 
 def _step(job):
@@ -33,24 +32,33 @@ give_visits = _step(care_jobs.give_visits)
 plan_transfers = _step(care_jobs.plan_transfers)
 
 
+def _occasion(kind: str) -> str:
+    """An occasion's name: the code with spaces in English (as before), else its label."""
+    return kind.replace("_", " ") if labels.english() else labels.label(kind,
+                                                                          of="care_occasion")
+
+
 def summary(result: dict) -> str:
     """The run's counts as markdown (no member, no contact detail)."""
-    lines = [f"# Care planning {result['today']}", "", "| occasions planned | count |",
-             "|---|---|"]
-    lines += [f"| {k.replace('_', ' ')} | {v} |" for k, v in result["occasions"].items()]
-    lines += ["", f"- **care visits made**: {result['created']} ({result['assigned']} "
-                  f"assigned, {result['open']} open)",
-              f"- **missed** (window closed without a visit): {result['missed']}",
-              f"- **cancelled** (member no longer contactable): {result['cancelled']}",
-              f"- **transfer tasks** (living away six months): {result['transfers']}"]
+    lines = [_("# Care planning {day}").format(day=result["today"]), "",
+             _("| occasions planned | count |"), "|---|---|"]
+    lines += [f"| {_occasion(k)} | {v} |" for k, v in result["occasions"].items()]
+    lines += ["", _("- **care visits made**: {created} ({assigned} assigned, {open} open)")
+              .format(created=result["created"], assigned=result["assigned"],
+                      open=result["open"]),
+              _("- **missed** (window closed without a visit): {n}").format(n=result["missed"]),
+              _("- **cancelled** (member no longer contactable): {n}")
+              .format(n=result["cancelled"]),
+              _("- **transfer tasks** (living away six months): {n}")
+              .format(n=result["transfers"])]
     return "\n".join(lines)
 
 
 @flow(name="care", log_prints=False)
-def care(today: Annotated[Optional[dt.date], Field(
-        default=None, title="Date of the planning",
-        description="Which day to plan care for; empty means today. Not after tomorrow.")]
-         = None) -> dict:
+def care(today: Annotated[Optional[dt.date], common.field(
+        _("Date of the planning"),
+        _("Which day to plan care for; empty means today. Not after tomorrow."),
+        default=None)] = None) -> dict:
     """Daily care planning: due occasions whose window closed become missed (cancelled
     when the member is no longer contactable); milestone birthdays, the Double Ninth, the
     Spring Festival and hardship months whose window has begun get an occasion; each
@@ -68,10 +76,14 @@ def care(today: Annotated[Optional[dt.date], Field(
     transfers = plan_transfers(today)
     result = {"today": today.isoformat(), "occasions": made, **visits, **closed,
               "transfers": transfers}
-    common.markdown(summary(result), common.key("care", today), f"Care planning of {today}")
+    common.markdown(summary(result), common.key("care", today),
+                    _("Care planning of {day}").format(day=today))
     common.table([{"kind": k, "occasions": v} for k, v in made.items()],
-                 common.key("care-occasions", today), f"Care occasions planned on {today}")
+                 common.key("care-occasions", today),
+                 _("Care occasions planned on {day}").format(day=today),
+                 of={"kind": "care_occasion"})
     if closed["missed"]:
         common.event("care.missed", f"outreach.care.{today}", count=closed["missed"])
-    log.info("care %s: %s", today, {k: v for k, v in result.items() if k != "today"})
+    log.info(_("care {day}: {counts}").format(
+        day=today, counts={k: v for k, v in result.items() if k != "today"}))
     return result

@@ -1,7 +1,19 @@
-"""What the flows share: the engine, artifacts and events — ids and counts only.
+"""What the flows share: the engine, artifacts and events — ids and counts only; the
+forms' fields in the deploying process's language.
 
 Nothing here ever logs or publishes a phone number, an address or a family contact:
 artifacts are built from the count-only summaries in `tasks/`.
+
+Language. Artifacts are written in the language of the process that runs the flow (the
+worker's ``OUTREACH_LANG``): markdown through ``_()``, table artifacts with their column
+names and codes by `tasks.labels` (English: the keys and codes as they are). The forms
+Prefect shows are fixed at ``prefect deploy``: it imports the flow and builds the
+parameter schema from the signature (`prefect.utilities.callables.parameter_schema`),
+where every field's title is the parameter's name and its help the docstring's
+``Args:`` line, whatever ``Field(title=..., description=...)`` says; only the field's
+``json_schema_extra`` is applied after them. `field` puts the title and help there when
+the deploying process speaks another language than English, so a Chinese deploy shows a
+Chinese form; an English one keeps the names and the docstrings, as before.
 """
 
 from __future__ import annotations
@@ -16,10 +28,13 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.events import emit_event
+from pydantic import Field
 from sqlalchemy import Engine
 
-from db import migrate
+from db import migrate, settings
 from db.session import engine as _engine
+from i18n import N_, _, current
+from tasks import labels
 
 
 def engine() -> Engine:
@@ -29,13 +44,35 @@ def engine() -> Engine:
 
 
 def day(value: dt.date | None) -> dt.date:
-    return value or dt.date.today()
+    """The run's day: the one asked for, else today in the organisation's time zone."""
+    return value or settings.today()
+
+
+def field(title: str, description: str, **kwargs: Any) -> Any:
+    """A form field (pydantic ``Field``) titled and explained in the current language:
+    pass ``_("…")`` texts, evaluated at import, i.e. in the deploying process's
+    language. See the module's doc for why the title goes into ``json_schema_extra``."""
+    extra = {} if current() == "en" else {"title": title, "description": description}
+    return Field(title=title, description=description, json_schema_extra=extra or None,
+                 **kwargs)
 
 
 def key(*parts: Any) -> str:
-    """An artifact key: lowercase letters, digits and dashes only."""
-    raw = "-".join(str(p) for p in parts if p not in (None, ""))
-    return "".join(c if c.isalnum() else "-" for c in raw.lower()).strip("-")
+    """An artifact key: lowercase ASCII letters, digits and dashes only (Prefect refuses
+    anything else). A part in another script (a Chinese branch name) becomes ``u`` and 8
+    hex digits of its SHA-1, so that each branch keeps a key of its own."""
+    import hashlib
+
+    out = []
+    for p in parts:
+        if p in (None, ""):
+            continue
+        text = str(p)
+        if not text.isascii():
+            text = "u" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+        out.append(text)
+    raw = "-".join(out).lower()
+    return "".join(c if c.isascii() and c.isalnum() else "-" for c in raw).strip("-")
 
 
 class Progress:
@@ -44,18 +81,68 @@ class Progress:
     def __init__(self, artifact_key: str, total: int, what: str):
         self.total, self.done, self.what = max(total, 1), 0, what
         self.id = create_progress_artifact(0.0, key=artifact_key,
-                                           description=f"{what}: 0 of {total}")
+                                           description=self._text(0, total))
+
+    def _text(self, done: int, total: int) -> str:
+        return _("{what}: {done} of {total}").format(what=self.what, done=done, total=total)
 
     def step(self, n: int = 1) -> None:
         self.done += n
         pct = min(100.0, 100.0 * self.done / self.total)
-        update_progress_artifact(self.id, pct,
-                                 description=f"{self.what}: {self.done} of {self.total}")
+        update_progress_artifact(self.id, pct, description=self._text(self.done, self.total))
 
 
-def table(rows: list[dict], artifact_key: str, description: str) -> None:
-    create_table_artifact(rows or [{"note": "nothing to show"}], key=artifact_key,
-                          description=description)
+#: Column names of the flows' own tables, besides `tasks.labels.HEADERS` (and
+#: `tasks.labels.IN_CONTEXT`: ``invited``, ``due``).
+HEADERS = {
+    "note": N_("note"),
+    "occasions": N_("occasions"),
+    "rows": N_("rows"),
+    "meeting_id": N_("meeting id"),
+    "date": N_("date"),
+    "notices": N_("notices"),
+    "notices_assigned": N_("notices assigned"),
+    "held": N_("held"),
+    "members": N_("members"),
+    "reached": N_("reached this period"),
+    "unreachable": N_("unreachable"),
+    "never_reached_3": N_("never reached in the last three runs"),
+    "segment": N_("segment"),
+    "tasks": N_("tasks"),
+    "open": N_("open"),
+    "done": N_("done"),
+    "failed": N_("failed"),
+    "success_rate": N_("success rate"),
+    "capacity": N_("capacity"),
+    "active": N_("active volunteer"),
+    "success rate": N_("success rate"),
+    "shard": N_("shard"),
+    "branches": N_("branches"),
+}
+#: The coverage report's segments (a member's, `tasks.coverage`), and its total row.
+SEGMENTS = {"away": N_("living away"), "homebound": N_("homebound"), "local": N_("local"),
+            "all": N_("all"), "TOTAL": N_("TOTAL")}
+#: Yes / no columns of the flows' tables (the volunteers' workload: ``active``).
+YES_NO = {"yes": N_("yes"), "no": N_("no")}
+
+
+def shown(rows: list[dict], *, of: dict[str, str | None] | None = None) -> list[dict]:
+    """Rows as a table artifact shows them: column names and codes in the current
+    language (`tasks.labels.table`, then `HEADERS`); English: unchanged."""
+    if labels.english():
+        return [dict(r) for r in rows]
+    rows = [{k: (_(SEGMENTS[v]) if k == "segment" and v in SEGMENTS else
+                 _(YES_NO[v]) if k == "active" and v in YES_NO else v) for k, v in r.items()}
+            for r in rows]
+    return [{(_(HEADERS[k]) if k in HEADERS else k): v for k, v in r.items()}
+            for r in labels.table(rows, of=of)]
+
+
+def table(rows: list[dict], artifact_key: str, description: str, *,
+          of: dict[str, str | None] | None = None) -> None:
+    """A table artifact (see `shown`); an empty table says so in one row."""
+    create_table_artifact(shown(rows or [{"note": _("nothing to show")}], of=of),
+                          key=artifact_key, description=description)
 
 
 def markdown(text: str, artifact_key: str, description: str) -> None:

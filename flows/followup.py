@@ -7,10 +7,9 @@ from typing import Annotated, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import Field
-
 from db.session import session_scope
 from flows import common
+from i18n import N_, _
 from tasks import followup, followup_jobs, plan_jobs
 from tasks.rules import check_not_future
 
@@ -47,11 +46,26 @@ def reminders(today: dt.date) -> tuple[list[dict], int, int]:
                 followup.open_unassigned(s))
 
 
+#: The sweep's counts as the markdown artifact names them.
+COUNTS = {
+    "expired": N_("expired"),
+    "failed": N_("failed"),
+    "unreachable": N_("unreachable"),
+    "escalations": N_("escalations"),
+    "released": N_("released"),
+    "assigned": N_("assigned"),
+    "still_open": N_("still open"),
+    "retries_due": N_("retries due"),
+    "volunteers_with_overdue": N_("volunteers with overdue"),
+    "overdue_tasks": N_("overdue tasks"),
+}
+
+
 @flow(name="follow-up", log_prints=False)
-def follow_up(today: Annotated[Optional[dt.date], Field(
-        default=None, title="Date of the sweep",
-        description="Which day to sweep for; empty means today. Not after tomorrow: "
-                    "the sweep acts on what happened.")] = None) -> dict:
+def follow_up(today: Annotated[Optional[dt.date], common.field(
+        _("Date of the sweep"),
+        _("Which day to sweep for; empty means today. Not after tomorrow: the sweep acts on "
+          "what happened."), default=None)] = None) -> dict:
     """Daily follow-up: expire closed windows, fail exhausted tasks, make members with
     repeated failed contacts unreachable and escalate them to a coordinator, hand the tasks
     of inactive volunteers to others, and list overdue tasks per volunteer.
@@ -60,7 +74,7 @@ def follow_up(today: Annotated[Optional[dt.date], Field(
         today: Which day to sweep for; empty means today.
     """
     log = get_run_logger()
-    today = check_not_future(common.day(today), "the follow-up date")
+    today = check_not_future(common.day(today), N_("the follow-up date"))
     expired = expire_closed(today)
     failed = fail_exhausted(today)
     unreachable = mark_unreachable(today)
@@ -68,7 +82,8 @@ def follow_up(today: Annotated[Optional[dt.date], Field(
     assigned = assign_open()
     overdue, retries, still_open = reminders(today)
     common.table(overdue, common.key("reminders", today),
-                 f"Overdue tasks per volunteer on {today} (send each a reminder)")
+                 _("Overdue tasks per volunteer on {day} (send each a reminder)")
+                 .format(day=today))
     result = {"today": today.isoformat(), "expired": expired, "failed": failed,
               "unreachable": unreachable["unreachable"],
               "escalations": unreachable["escalations"], "released": released,
@@ -76,14 +91,15 @@ def follow_up(today: Annotated[Optional[dt.date], Field(
               "retries_due": retries, "volunteers_with_overdue": len(overdue),
               "overdue_tasks": sum(r["overdue"] for r in overdue)}
     common.markdown(
-        "\n".join([f"# Follow-up {today}", ""] + [f"- **{k.replace('_', ' ')}**: {v}"
-                                                  for k, v in result.items() if k != "today"]),
-        common.key("follow-up", today), f"Follow-up sweep of {today}")
+        "\n".join([_("# Follow-up {day}").format(day=today), ""]
+                  + [f"- **{_(COUNTS[k])}**: {v}" for k, v in result.items() if k != "today"]),
+        common.key("follow-up", today), _("Follow-up sweep of {day}").format(day=today))
     if unreachable["unreachable"]:
         common.event("members.unreachable", f"outreach.follow-up.{today}",
                      count=unreachable["unreachable"])
     if unreachable["escalations"]:
         common.event("escalations.created", f"outreach.follow-up.{today}",
                      count=unreachable["escalations"])
-    log.info("follow-up %s: %s", today, {k: v for k, v in result.items() if k != "today"})
+    log.info(_("follow-up {day}: {counts}").format(
+        day=today, counts={k: v for k, v in result.items() if k != "today"}))
     return result

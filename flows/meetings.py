@@ -18,23 +18,24 @@ from typing import Annotated, Literal, Optional
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from db.codes import MeetingKind, RemoteOption
 from db.session import session_scope
 from flows import common
 from flows.outcomes import who
-from tasks import meetings, rules
+from i18n import _
+from tasks import labels, meetings, rules
 from tasks.access import SYSTEM, Actor
 
 PURPOSE = "plan-meeting"
 
 Kind = Literal[tuple(k.value for k in MeetingKind)]
 Remote = Literal[tuple(r.value for r in RemoteOption)]
-Today = Annotated[Optional[dt.date], Field(
-    default=None, title="Run date",
-    description="The day the run counts from (cadence, six months, make-up window). "
-                "Empty: today.")]
+Today = Annotated[Optional[dt.date], common.field(
+    _("Run date"),
+    _("The day the run counts from (cadence, six months, make-up window). Empty: today."),
+    default=None)]
 
 
 # --- organisational-life ------------------------------------------------------------------
@@ -71,11 +72,12 @@ def without_life(today: dt.date, months: int) -> int:
 @flow(name="organisational-life", log_prints=False)
 def organisational_life(
     today: Today = None,
-    months: Annotated[int, Field(
-        default=rules.LIFE_MONTHS.default, ge=rules.LIFE_MONTHS.low, le=rules.LIFE_MONTHS.high,
-        title="Months without organisational life",
-        description="Count members with no meeting attended, remotely or made up, in this "
-                    "many months.")] = rules.LIFE_MONTHS.default,
+    months: Annotated[int, common.field(
+        _("Months without organisational life"),
+        _("Count members with no meeting attended, remotely or made up, in this many "
+          "months."),
+        default=rules.LIFE_MONTHS.default, ge=rules.LIFE_MONTHS.low,
+        le=rules.LIFE_MONTHS.high)] = rules.LIFE_MONTHS.default,
 ) -> dict:
     """Monthly check of organisational life: branches behind their cadence, make-up study a
     closed meeting still lacks, members without organisational life (a count).
@@ -109,26 +111,34 @@ def organisational_life(
                  members_without_life=lonely, months=months)
 
     rows = [{"branch_id": r["branch_id"], "branch": r["branch"], "kind": r["kind"],
-             "period": f"{r['from']} to {r['to']}", "held": int(r.get("held", 0))}
+             "period": _("{first} to {last}").format(first=r["from"], last=r["to"]),
+             "held": int(r.get("held", 0))}
             for r in late]
     common.table(rows, common.key("meetings", "behind"),
-                 f"Branches behind their meeting cadence on {day.isoformat()}")
-    behind_lines = "\n".join(f"| {r['branch']} | {r['kind']} | {r['period']} | {r['held']} |"
-                             for r in rows) or "| (none) | | | |"
+                 _("Branches behind their meeting cadence on {day}").format(
+                     day=day.isoformat()), of={"kind": "meeting_kind"})
+    behind_lines = "\n".join(
+        f"| {r['branch']} | {labels.label(r['kind'], of='meeting_kind')} | {r['period']} | "
+        f"{r['held']} |" for r in rows) or _("| (none) | | | |")
+    n_behind = len({r["branch_id"] for r in rows})
     common.markdown(
-        f"# Organisational life, {day.isoformat()}\n\n"
-        f"- branches behind their cadence: **{len({r['branch_id'] for r in rows})}** "
-        f"({len(rows)} kinds of meeting)\n"
-        f"- make-up tasks created now: **{made['created']}** for {made['meetings']} closed "
-        f"meetings ({made['assigned']} assigned, {made['open']} open)\n"
-        f"- members without organisational life for {months} months: **{lonely}** "
-        f"(names: `outreach meeting without-life`, for a coordinator)\n\n"
-        "| branch | kind | period | held |\n|---|---|---|---|\n" + behind_lines + "\n",
-        common.key("meetings", "life"), "Organisational life: cadence, make-up study, counts")
-    log.info("organisational life: %d branches behind, %d make-up tasks created for %d "
-             "meetings, %d members without organisational life for %d months",
-             len({r["branch_id"] for r in rows}), made["created"], made["meetings"], lonely,
-             months)
+        _("# Organisational life, {day}").format(day=day.isoformat()) + "\n\n"
+        + _("- branches behind their cadence: **{n}** ({kinds} kinds of meeting)")
+        .format(n=n_behind, kinds=len(rows)) + "\n"
+        + _("- make-up tasks created now: **{created}** for {meetings} closed meetings "
+            "({assigned} assigned, {open} open)").format(**made) + "\n"
+        + _("- members without organisational life for {months} months: **{n}** (names: "
+            "`outreach meeting without-life`, for a coordinator)")
+        .format(months=months, n=lonely) + "\n\n"
+        + _("| branch | kind | period | held |") + "\n|---|---|---|---|\n" + behind_lines
+        + "\n",
+        common.key("meetings", "life"),
+        _("Organisational life: cadence, make-up study, counts"))
+    log.info(_("organisational life: {behind} branches behind, {created} make-up tasks "
+               "created for {meetings} meetings, {lonely} members without organisational "
+               "life for {months} months")
+             .format(behind=n_behind, created=made["created"], meetings=made["meetings"],
+                     lonely=lonely, months=months))
     return {"behind": rows, "make_up": made, "members_without_life": lonely}
 
 
@@ -146,26 +156,29 @@ def plan(actor: Actor, branch: str, kind: str, on: dt.date, today: dt.date,
 
 @flow(name="plan-meeting", log_prints=False)
 def plan_meeting(
-    branch: Annotated[str, Field(title="Branch", min_length=1, max_length=120,
-                                 description="The branch that holds the meeting.")],
-    kind: Annotated[Kind, Field(title="Kind of meeting",
-                                description="Assembly, committee, group, lecture or theme "
-                                            "day.")],
-    on: Annotated[dt.date, Field(
-        title="Date", description="A past date records a meeting already held; a date "
-                                  "a week or more ahead sends notices.")],
-    ticket: Annotated[SecretStr, Field(
-        title="Run ticket",
-        description="From `outreach meeting ticket` (good for one run, 15 minutes): the "
-                    "meeting is planned by the coordinator who asked for it. Never type "
-                    "an access code here.")],
-    topic: Annotated[str, Field(default="", max_length=200, title="Topic")] = "",
-    material: Annotated[str, Field(default="", max_length=200, title="Study material",
-                                   description="What a make-up study brings or talks "
-                                               "through.")] = "",
-    place: Annotated[str, Field(default="", max_length=200, title="Place")] = "",
-    remote: Annotated[Remote, Field(default="none", title="Remote option",
-                                    description="How members far away take part.")] = "none",
+    branch: Annotated[str, common.field(_("Branch"), _("The branch that holds the meeting."),
+                                        min_length=1, max_length=120)],
+    kind: Annotated[Kind, common.field(
+        _("Kind of meeting"),
+        _("assembly, committee, group, lecture or theme_day: the branch assembly, the "
+          "committee, a group meeting, a lecture or a theme day."))],
+    on: Annotated[dt.date, common.field(
+        _("Date"), _("A past date records a meeting already held; a date a week or more "
+                     "ahead sends notices."))],
+    ticket: Annotated[SecretStr, common.field(
+        _("Run ticket"),
+        _("From `outreach meeting ticket` (good for one run, 15 minutes): the meeting is "
+          "planned by the coordinator who asked for it. Never type an access code here."))],
+    topic: Annotated[str, common.field(_("Topic"), _("What the meeting is about."),
+                                       default="", max_length=200)] = "",
+    material: Annotated[str, common.field(_("Study material"),
+                                          _("What a make-up study brings or talks through."),
+                                          default="", max_length=200)] = "",
+    place: Annotated[str, common.field(_("Place"), _("Where the meeting is held."),
+                                       default="", max_length=200)] = "",
+    remote: Annotated[Remote, common.field(
+        _("Remote option"), _("How members far away take part: none, phone or video."),
+        default="none")] = "none",
     today: Today = None,
 ) -> dict:
     """Plan a meeting of a branch from the browser: members are invited, and members far
@@ -195,8 +208,11 @@ def plan_meeting(
                    "status": out["status"], "invited": out.get("invited", 0),
                    "notices": notices.get("created", 0),
                    "notices_assigned": notices.get("assigned", 0)}],
-                 common.key("meeting", out["id"], "planned"), "Meeting planned")
-    get_run_logger().info("meeting %d planned (%s, %s): %d invited, %d notices", out["id"],
-                          kind, out["status"], out.get("invited", 0),
-                          notices.get("created", 0))
+                 common.key("meeting", out["id"], "planned"), _("Meeting planned"),
+                 of={"kind": "meeting_kind", "status": "meeting_status"})
+    get_run_logger().info(_("meeting {id} planned ({kind}, {status}): {invited} invited, "
+                            "{notices} notices")
+                          .format(id=out["id"], kind=kind, status=out["status"],
+                                  invited=out.get("invited", 0),
+                                  notices=notices.get("created", 0)))
     return out

@@ -13,10 +13,11 @@ from typing import Annotated, Optional
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from db.session import session_scope
 from flows import common
+from i18n import _
 from tasks import tickets
 from tasks.access import Actor
 from tasks.results import apply_results, load_results_file
@@ -50,18 +51,16 @@ def who(ticket: SecretStr | str | None, purpose: str = "record-outcomes") -> Act
 
 @flow(name="record-outcomes", log_prints=False)
 def record_outcomes(
-    path: Annotated[str, Field(title="Results file",
-                               description="Path of the CSV (task_id,outcome,note,answers) "
-                                           "on the worker's machine.")],
-    ticket: Annotated[SecretStr, Field(
-        title="Run ticket",
-        description="From `outreach outcomes ticket` (good for one run, 15 minutes): the "
-                    "rows are recorded by the coordinator who asked for it. Never type "
-                    "an access code here.")],
-    today: Annotated[Optional[dt.date], Field(
-        default=None, title="Visit date",
-        description="Date of visits for rows without a date column; empty means today.")]
-    = None,
+    path: Annotated[str, common.field(
+        _("Results file"),
+        _("Path of the CSV (task_id,outcome,note,answers) on the worker's machine."))],
+    ticket: Annotated[SecretStr, common.field(
+        _("Run ticket"),
+        _("From `outreach outcomes ticket` (good for one run, 15 minutes): the rows are "
+          "recorded by the coordinator who asked for it. Never type an access code here."))],
+    today: Annotated[Optional[dt.date], common.field(
+        _("Visit date"), _("Date of visits for rows without a date column; empty means "
+                           "today."), default=None)] = None,
 ) -> dict:
     """Apply a results file: good rows are recorded, bad rows are listed by line, and no
     row is ever applied twice.
@@ -76,7 +75,7 @@ def record_outcomes(
     log = get_run_logger()
     total = count_rows(path)
     progress = common.Progress(common.key("outcomes", actor.id, "progress"),
-                               max(1, -(-total // CHUNK)), "result rows applied (chunks)")
+                               max(1, -(-total // CHUNK)), _("result rows applied (chunks)"))
     out = {"rows": total, "applied": 0, "duplicates": 0, "escalations": 0, "problems": [],
            "by_outcome": {}}
     for start in range(0, total, CHUNK):
@@ -89,11 +88,14 @@ def record_outcomes(
             out["by_outcome"][k] = out["by_outcome"].get(k, 0) + v
         progress.step()
     common.table([{"outcome": k, "rows": v} for k, v in sorted(out["by_outcome"].items())],
-                 common.key("outcomes", "applied"), "Outcomes applied from the results file")
+                 common.key("outcomes", "applied"), _("Outcomes applied from the results file"))
     if out["problems"]:
         # Problems name lines, task ids and codes — never contact details.
-        common.markdown("# Rows not applied\n\n" + "\n".join(f"- {p}" for p in out["problems"]),
-                        common.key("outcomes", "problems"), "Rows of the results file refused")
-    log.info("results: %d rows, %d applied, %d already applied, %d refused", total,
-             out["applied"], out["duplicates"], len(out["problems"]))
+        common.markdown(_("# Rows not applied") + "\n\n"
+                        + "\n".join(f"- {p}" for p in out["problems"]),
+                        common.key("outcomes", "problems"), _("Rows of the results file refused"))
+    log.info(_("results: {rows} rows, {applied} applied, {duplicates} already applied, "
+               "{refused} refused")
+             .format(rows=total, applied=out["applied"], duplicates=out["duplicates"],
+                     refused=len(out["problems"])))
     return out

@@ -14,10 +14,9 @@ from typing import Annotated, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import Field
-
 from db.session import session_scope
 from flows import common
+from i18n import _
 from tasks import coverage
 from tasks.rules import PERIOD_OR_EMPTY_PATTERN, check_period
 from tasks.access import SYSTEM
@@ -33,12 +32,12 @@ def build(today: dt.date, period: str | None) -> tuple[list[dict], list[dict], l
 
 @flow(name="coverage-report", log_prints=False)
 def coverage_report(
-    period: Annotated[str, Field(
-        default="", title="Period (YYYY-MM)", pattern=PERIOD_OR_EMPTY_PATTERN,
-        description="Which month counts as 'reached this period'. Empty: this month.")]
-    = "",
-    today: Annotated[Optional[dt.date], Field(
-        default=None, title="As of", description="The report's date. Empty: today.")] = None,
+    period: Annotated[str, common.field(
+        _("Period (YYYY-MM)"),
+        _("Which month counts as 'reached this period'. Empty: this month."),
+        default="", pattern=PERIOD_OR_EMPTY_PATTERN)] = "",
+    today: Annotated[Optional[dt.date], common.field(
+        _("As of"), _("The report's date. Empty: today."), default=None)] = None,
 ) -> dict:
     """Weekly coverage: per branch and segment (away, homebound, local) who was reached,
     who is overdue, unreachable or never reached in the last three campaigns; and the
@@ -51,15 +50,19 @@ def coverage_report(
     today = common.day(today)
     period = check_period(period or f"{today:%Y-%m}")
     rows, segments, workload = build(today, period)
-    common.table(rows, common.key("coverage", period), f"Coverage per branch and segment, "
-                                                        f"{period} as of {today}")
+    common.table(rows, common.key("coverage", period),
+                 _("Coverage per branch and segment, {period} as of {day}")
+                 .format(period=period, day=today))
     common.table(segments, common.key("coverage-segments", period),
-                 f"Coverage per segment, {period}")
-    common.table(workload,
-                 common.key("volunteer-workload", period), f"Volunteers' workload as of {today}")
-    common.markdown(coverage.coverage_markdown(rows, title=f"Coverage {period}"),
-                    common.key("coverage-summary", period), f"Coverage summary {period}")
+                 _("Coverage per segment, {period}").format(period=period))
+    common.table(workload, common.key("volunteer-workload", period),
+                 _("Volunteers' workload as of {day}").format(day=today))
+    common.markdown(coverage.coverage_markdown(
+                        rows, title=_("Coverage {period}").format(period=period)),
+                    common.key("coverage-summary", period),
+                    _("Coverage summary {period}").format(period=period))
     total = next((r for r in rows if r.get("branch") == "TOTAL"), {})
-    get_run_logger().info("coverage %s: %d branches/segments", period, len(rows))
+    get_run_logger().info(_("coverage {period}: {n} branches/segments")
+                          .format(period=period, n=len(rows)))
     return {"period": period, "today": today.isoformat(), **{k: v for k, v in total.items()
                                                              if isinstance(v, int)}}

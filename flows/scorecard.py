@@ -15,12 +15,12 @@ from typing import Annotated, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import Field
 from sqlalchemy import select
 
 from db.models import Branch
 from db.session import session_scope
 from flows import common
+from i18n import _
 from tasks import rules
 from tasks import scorecard as sc
 from tasks.access import SYSTEM
@@ -36,11 +36,12 @@ def build(period: str) -> tuple[list[dict], dict[str, int]]:
 
 @flow(name="scorecard", log_prints=False)
 def scorecard(
-    period: Annotated[str, Field(
-        default="", title="Quarter (YYYY-Qn)", pattern=rules.QUARTER_OR_EMPTY_PATTERN,
-        description="The quarter to score. Empty: the quarter of the run date.")] = "",
-    today: Annotated[Optional[dt.date], Field(
-        default=None, title="Run date", description="Empty: today.")] = None,
+    period: Annotated[str, common.field(
+        _("Quarter (YYYY-Qn)"), _("The quarter to score. Empty: the quarter of the run date."),
+        default="", pattern=rules.QUARTER_OR_EMPTY_PATTERN)] = "",
+    today: Annotated[Optional[dt.date], common.field(
+        _("Run date"), _("The day the scorecard counts from. Empty: today."),
+        default=None)] = None,
 ) -> dict:
     """The six haves per branch for a quarter: movements recorded, a contact bridge,
     effective education, a channel for care, rights assured, room for a role — each
@@ -54,9 +55,10 @@ def scorecard(
     period = rules.check_quarter(period) if period else rules.quarter_of(today)
     rows, ids = build(period)
     common.markdown(sc.scorecard_markdown(rows, period), common.key("scorecard-summary", period),
-                    f"Six haves per branch, {period}")
-    common.table(rows, common.key("scorecard", period), f"Six haves per branch and indicator, "
-                                                        f"{period}")
+                    _("Six haves per branch, {period}").format(period=period))
+    common.table(rows, common.key("scorecard", period),
+                 _("Six haves per branch and indicator, {period}").format(period=period),
+                 of={"status": "mark"})
     red = sc.red_cells(rows)
     for r in red:
         bid = ids.get(r["branch"]) if r["branch"] != "TOTAL" else None
@@ -65,6 +67,7 @@ def scorecard(
                      branch_id=bid if bid is not None else 0, indicator=r["indicator"],
                      period=period, numerator=r["numerator"], denominator=r["denominator"],
                      percent=str(r["percent"]), goal=str(r["goal"]))
-    get_run_logger().info("scorecard %s: %d rows, %d red", period, len(rows), len(red))
+    get_run_logger().info(_("scorecard {period}: {rows} rows, {red} red")
+                          .format(period=period, rows=len(rows), red=len(red)))
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in rules.MARK_NAMES}
     return {"period": period, "rows": len(rows), **counts}

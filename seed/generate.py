@@ -56,10 +56,22 @@ _INTERESTS = {
         ("dance", "Dance Group"), ("photography", "Photography Club"),
     ],
     "zh_CN": [
-        ("书法", "书法组"), ("合唱", "合唱团"), ("太极拳", "太极拳队"), ("象棋", "象棋组"),
-        ("绘画", "绘画组"), ("园艺", "园艺组"), ("舞蹈", "舞蹈队"), ("摄影", "摄影组"),
+        ("书画", "书画协会"), ("体育", "老年体育协会"), ("太极拳", "太极拳队"),
+        ("合唱", "合唱团"), ("舞蹈", "舞蹈队"), ("摄影", "摄影协会"), ("门球", "门球队"),
+        ("棋牌", "棋牌协会"),
     ],
 }
+#: zh_CN: the branches of a 街道 (sub-district) are its 社区 (communities); these are
+#: common names of both (the seed combines them with Faker's districts and cities).
+_STREET_OFFICES = ("朝阳", "东风", "新华", "解放", "人民路", "中山", "长安", "和平", "建国",
+                   "延安", "红旗", "胜利")
+_COMMUNITIES = (
+    "幸福里", "和平里", "光明", "新华", "胜利", "建设", "向阳", "团结", "长青", "民主",
+    "振兴", "文化", "兴华", "友谊", "花园", "青年路", "育才", "富强", "安康", "和谐", "春晖",
+    "金桥", "锦绣", "东湖", "西苑", "南苑", "北苑", "滨河", "翠竹", "杏林", "松鹤", "康乐",
+    "红星", "工农", "前进", "百花", "丽景", "阳光", "怡园", "桃园", "梅园", "枫林", "银杏",
+    "芙蓉", "荷花池", "紫薇",
+)
 _NEEDS = {
     "en_US": [
         "large print materials", "hard of hearing: speak slowly and clearly",
@@ -125,6 +137,8 @@ class _Pools:
         fk = Faker(locale)
         fk.seed_instance(seed if seed is not None else rng.getrandbits(64))
         self.zh = locale.startswith("zh")
+        #: zh_CN: the locality of each 街道 (committee) of the seed, by its index.
+        self.places: list[str] = []
         self.male = _unique(fk.first_name_male, 800, 1500)
         self.female = _unique(fk.first_name_female, 800, 1500)
         self.last = _unique(fk.last_name, 1000, 2500)
@@ -332,15 +346,18 @@ def _plan_branches(pools: _Pools, locale: str, members: int, rng: random.Random)
     n_geo = max(3, min(40, members // 2500 + 3, len(pools.districts)))
     n_committees = 1 if n_geo <= 6 else 2
     if pools.zh:
-        committees = [f"{pools.city}{side}片委员会" for side in ("东", "西")[:n_committees]]
-    else:
-        committees = [f"{pools.city} {side} Committee"
-                      for side in ("East", "West")[:n_committees]]
+        # A 街道 (or two, of one district) with its 社区 branches, e.g. 徐汇区东风街道党工委
+        # over 幸福里社区党支部; the interest groups (书画协会 …) under the first.
+        district = rng.choice(pools.districts)
+        committees = [f"{district}区{o}街道党工委"
+                      for o in rng.sample(_STREET_OFFICES, n_committees)]
+        geo = [(f"{c}社区党支部", i * n_committees // n_geo)
+               for i, c in enumerate(rng.sample(_COMMUNITIES, n_geo))]
+        pools.places = [f"{pools.city}{district}区"] * n_committees
+        return committees, geo, _INTERESTS[locale][:_GROUPS_PER_LEDGER]
+    committees = [f"{pools.city} {side} Committee" for side in ("East", "West")[:n_committees]]
     districts = rng.sample(pools.districts, n_geo)
-    geo = []
-    for i, d in enumerate(districts):
-        name = f"{d}区分会" if pools.zh else f"{d} District"
-        geo.append((name, i * n_committees // n_geo))
+    geo = [(f"{d} District", i * n_committees // n_geo) for i, d in enumerate(districts)]
     interests = _INTERESTS.get(locale, _INTERESTS["en_US"])[:_GROUPS_PER_LEDGER]
     return committees, geo, interests
 
@@ -364,7 +381,7 @@ def _ensure_branches(db: _Db, pools: _Pools, locale: str, members: int,
     for name, parent in geo:
         b = get(name, BranchKind.GEOGRAPHIC.value, com[parent].id)
         if pools.zh:
-            b.place = f"{pools.city}{name[:-3]}区"
+            b.place = pools.places[parent]  # the district of its 街道
         else:
             b.place = f", {pools.city}, {pools.state} {rng.choice(pools.zips)}"
         geos.append(b)
@@ -651,7 +668,7 @@ def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
             life = seed_meetings(db, branches=geos + groups, first_member=first_member,
                                  last_member=first_member + members - 1, today=today,
                                  rng=random.Random(rng.getrandbits(64)),
-                                 created_at=created_at)
+                                 created_at=created_at, locale=locale)
             result.meetings, result.attendance = life.meetings, life.attendance
             result.made_up, result.roles = life.made_up, life.roles
         if care:

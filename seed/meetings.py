@@ -89,6 +89,59 @@ _TOPICS = {
 _PLACES = ["Community centre, room 2", "Branch office", "Library hall", "Senior activity centre"]
 _MINUTES = "Held as planned; attendance recorded; material handed out for make-up study."
 _EXCUSES_LOCAL = ("unwell", "family matters", "in hospital", "travelling")
+#: Why a member was excused: homebound, living away (as stored on attendance rows).
+_WHY = {"unwell": "unwell", "homebound": "homebound", "away": "lives away"}
+
+#: The same in Chinese (``locale="zh_CN"``): topics and materials as branches write them.
+_TOPICS_ZH = {
+    "assembly": [
+        ("支部年度工作报告和明年工作打算", "支部年度工作报告"),
+        ("支部委员会换届选举", "选举办法和候选人名单"),
+        ("党费收缴使用情况报告", "党费收缴使用情况汇总"),
+        ("开展批评与自我批评，民主评议党员", "民主评议党员工作指引"),
+        ("支部工作计划半年回顾", "支部工作计划半年小结"),
+    ],
+    "committee": [
+        ("研究下月走访安排", "下月走访安排表"),
+        ("关心住院党员", "关怀对象名单"),
+        ("筹备季度支部党员大会", "支部党员大会议程（草案）"),
+        ("外出党员联系工作", "外出党员联系清单"),
+        ("党费收缴和账目", "党费账目表"),
+        ("安排补学", "补学安排"),
+    ],
+    "group": [
+        ("学习本月学习材料", "本月学习材料"),
+        ("交流志愿服务体会", "志愿服务故事汇编"),
+        ("邻里守望与互帮互助", "邻里互助宣传单"),
+        ("老年健康知识：医生答疑", "老年健康知识手册"),
+        ("讨论社区建议", "社区建议汇总"),
+    ],
+    "lecture": [
+        ("党的光辉历程", "党课讲稿：党的光辉历程"),
+        ("养老和医保新政策解读", "养老和医保政策解读"),
+        ("身边的法律知识", "日常法律知识读本"),
+        ("防范电信诈骗", "防诈骗指南"),
+    ],
+    "theme_day": [
+        ("参观革命纪念馆", "纪念馆参观指南"),
+        ("书画比赛", "书画比赛规则"),
+        ("清明祭扫烈士墓", "祭扫活动安排"),
+        ("合唱团、舞蹈队文艺汇演", "文艺汇演节目单"),
+        ("公园义务植树", "绿色志愿者宣传单"),
+        ("与团员青年一起走访行动不便党员", "结对走访名单"),
+    ],
+}
+_PLACES_ZH = ["社区党群服务中心二楼会议室", "支部活动室", "社区图书室", "老年活动中心"]
+_MINUTES_ZH = "会议按计划召开；已登记出席情况；补学材料已分发。"
+_EXCUSES_LOCAL_ZH = ("身体不适", "家中有事", "住院", "外出旅行")
+_WHY_ZH = {"unwell": "身体不适", "homebound": "行动不便", "away": "外出"}
+
+
+def _texts(locale: str):
+    """(topics, places, minutes, local excuses, why) in the seed's language."""
+    if locale.startswith("zh"):
+        return _TOPICS_ZH, _PLACES_ZH, _MINUTES_ZH, _EXCUSES_LOCAL_ZH, _WHY_ZH
+    return _TOPICS, _PLACES, _MINUTES, _EXCUSES_LOCAL, _WHY
 _MOD = 9973  # a prime: draws of neighbouring ids do not repeat in step
 
 
@@ -181,10 +234,12 @@ def _pick_roles(db: "_Db", branches: Sequence["_Branch"], lo: int, hi: int,
 
 def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int,
                   last_member: int, today: dt.date, rng: random.Random,
-                  created_at: str) -> MeetingsResult:
+                  created_at: str, locale: str = "en_US") -> MeetingsResult:
     """Roles, a year of closed meetings and their attendance for the members with ids
-    ``first_member..last_member`` (this seeding's), in the caller's transaction."""
+    ``first_member..last_member`` (this seeding's), in the caller's transaction; topics,
+    materials, places and reasons in the language of ``locale``."""
     res = MeetingsResult()
+    topics, places, minutes, excuses, why_text = _texts(locale)
     if last_member < first_member or not branches:
         return res
     lo, hi = first_member, last_member
@@ -210,10 +265,10 @@ def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int
                   [kd for kd in plan if kd[0] != "committee"]
         start_other = None
         for kind, day in ordered:
-            topic, material = rng.choice(_TOPICS[kind])
+            topic, material = rng.choice(topics[kind])
             remote = "phone" if kind in ("committee", "group") else "video"
             mrows.append((next_id, b.id, kind, "held", day.isoformat(), day.isoformat(), topic,
-                          material, rng.choice(_PLACES), remote, chair, recorder, _MINUTES,
+                          material, rng.choice(places), remote, chair, recorder, minutes,
                           REASON, 1, created_at))
             if kind == "committee":
                 committee_meetings.append((next_id, b.id))
@@ -237,7 +292,7 @@ def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int
     for mid, bid in committee_meetings:
         for member in committees[bid]:
             h = ((member % _MOD) * 7919 + (mid % _MOD) * 131) % 100
-            mark, why = ("present", None) if h < 90 else ("excused", "unwell")
+            mark, why = ("present", None) if h < 90 else ("excused", why_text["unwell"])
             crows.append((mid, member, mark, why, REASON, 1, created_at))
     db.bulk("attendance", ("meeting_id", "member_id", "status", "reason", "status_reason",
                            "version", "created_at"), iter([crows]))
@@ -249,7 +304,7 @@ def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int
     turn_values = ", ".join(f"({int(b)}, {int(f)}, {int(n)})" for b, f, n in turns)
     k_values = ", ".join(f"({k})" for k in range(REGISTERS))
     h = _hash("member_id", "meeting_id", 7919, 131)
-    excuse = " ".join(f"WHEN {i} THEN '{e}'" for i, e in enumerate(_EXCUSES_LOCAL))
+    excuse = " ".join(f"WHEN {i} THEN '{e}'" for i, e in enumerate(excuses))
     sql = f"""
     WITH t(branch_id, first_id, n) AS (VALUES {turn_values}),
          k(k) AS (VALUES {k_values}),
@@ -270,12 +325,12 @@ def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int
            ELSE CASE WHEN {h} < 84 THEN 'present'
                      WHEN {h} < 92 THEN 'excused'
                      ELSE 'absent' END END,
-      CASE WHEN homebound THEN 'homebound'
+      CASE WHEN homebound THEN '{why_text["homebound"]}'
            WHEN residence = 'away' THEN
              CASE WHEN {h} BETWEEN 55 AND 87
-                  THEN 'lives away' END
+                  THEN '{why_text["away"]}' END
            WHEN {h} BETWEEN 84 AND 91
-             THEN CASE (member_id + meeting_id) % {len(_EXCUSES_LOCAL)} {excuse} END
+             THEN CASE (member_id + meeting_id) % {len(excuses)} {excuse} END
       END,
       '{REASON}', 1, {created}
     FROM x"""

@@ -39,10 +39,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import i18n
 from db import migrate, settings
 from db.errors import BadInput, Conflict, NotFound, NotReady, OutreachError, Refused
 from db.models import LoginFailure
 from db.session import make_engine, session_scope
+from i18n import N_, _, pgettext
 from tasks import access
 from tasks.rules import parse_day
 
@@ -53,7 +55,9 @@ ADDRESS_WINDOW = dt.timedelta(minutes=15)
 #: Domain errors → HTTP status (first match wins: NotFound is a BadInput, Conflict a Refused).
 STATUS = ((NotFound, 404), (BadInput, 400), (Conflict, 409), (Refused, 403), (NotReady, 503),
           (OutreachError, 400))
-BUSY = "the database is busy; nothing was written, try again in a moment"
+BUSY = N_("the database is busy; nothing was written, try again in a moment")
+#: The HTTP errors the framework answers itself (no such path, wrong method), as said.
+HTTP_WORDS = {"not found": N_("not found"), "method not allowed": N_("method not allowed")}
 
 
 class Unauthenticated(Exception):
@@ -84,7 +88,26 @@ def _utcnow() -> dt.datetime:
 
 
 def _one_line(text: str) -> str:
-    return (text.strip().splitlines() or ["refused"])[0][:500]
+    return (text.strip().splitlines() or [pgettext("service", "refused")])[0][:500]
+
+
+def language_of(header: str | None) -> str | None:
+    """The language an ``Accept-Language`` header asks for, among those outreach speaks
+    (``zh-CN,zh;q=0.9,en;q=0.8`` → ``zh_CN``); None when it names none of them (the
+    service's own language then)."""
+    best, best_q = None, 0.0
+    for i, part in enumerate((header or "")[:200].split(",")[:10]):
+        tag, __, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                continue
+        lang = i18n.normalise(tag)
+        if lang is not None and q > best_q:
+            best, best_q = lang, q
+    return best
 
 
 def _error(status: int, message: str, exit_code: int, **headers) -> JSONResponse:
@@ -110,7 +133,7 @@ class Ledger:
     def count_address(self, address: str) -> None:
         """One more wrong code from ``address``, in a short transaction of its own (after
         the request's: on SQLite a second writer would wait for the first). Best effort."""
-        for _ in range(2):  # two first failures at once: the second insert updates instead
+        for __ in range(2):  # two first failures at once: the second insert updates instead
             try:
                 with session_scope(self.engine) as s:
                     now = _utcnow()
@@ -162,14 +185,14 @@ class Ledger:
         except OperationalError as exc:
             text = str(exc.orig).lower()
             if "locked" in text or "busy" in text:
-                raise Failure(503, BUSY) from None
+                raise Failure(503, _(BUSY)) from None
             log.error("database error (%s)", exc.__class__.__name__)
-            raise Failure(503, "the ledger's database cannot be reached; nothing was "
-                               "written") from None
+            raise Failure(503, _("the ledger's database cannot be reached; nothing was "
+                                 "written")) from None
         except Exception as exc:  # never a traceback with SQL parameters in a log
             log.error("internal error (%s)", exc.__class__.__name__)
-            raise Failure(500, f"internal error ({exc.__class__.__name__}); nothing more "
-                               "was written") from None
+            raise Failure(500, _("internal error ({name}); nothing more was written").format(
+                name=exc.__class__.__name__)) from None
         finally:
             access.settle(self.engine)
             if wrong:
@@ -233,8 +256,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def _no_store(request: Request, call_next):
-        response = await call_next(request)
+        # The caller's language (`cli.remote` sends the volunteer's) for every line of
+        # this request: a context variable, so each request has its own.
+        with i18n.language(language_of(request.headers.get("accept-language"))) as lang:
+            response = await call_next(request)
         response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("Content-Language", lang.replace("_", "-"))
         return response
 
     @app.exception_handler(OutreachError)
@@ -257,13 +284,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError):
         first = (exc.errors() or [{}])[0]  # the place and the rule, never the value sent
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
-        return _error(422, f"bad request: {where or 'input'}: {first.get('msg', 'invalid')}",
-                      2)
+        return _error(422, _("bad request: {where}: {problem}").format(
+            where=where or _("input"), problem=first.get("msg", _("invalid"))), 2)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return _error(exc.status_code, str(exc.detail).lower(), 2 if exc.status_code < 500
-                      else 1, **(exc.headers or {}))
+        text = str(exc.detail).lower()
+        return _error(exc.status_code, _(HTTP_WORDS[text]) if text in HTTP_WORDS else text,
+                      2 if exc.status_code < 500 else 1, **(exc.headers or {}))
 
     @app.get("/health", tags=["service"])
     def health() -> dict:
@@ -277,7 +305,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.get("/me", tags=["volunteer"])
     def me(request: Request, code: str | None = Depends(_code)) -> dict:
         """Who the code belongs to (`outreach whoami`, `outreach login`)."""
-        with ledger.acting(request, code) as (_, who):
+        with ledger.acting(request, code) as (__, who):
             return {"id": who.id, "name": who.name, "role": str(who.role),
                     "branch_id": who.branch_id}
 

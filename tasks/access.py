@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import BadInput, NotFound, Refused
 from db.models import OutreachTask, Role, Volunteer
+from i18n import N_, _
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 GROUPS, GROUP_LEN = 4, 4
@@ -47,7 +48,7 @@ GROUPS, GROUP_LEN = 4, 4
 
 def new_secret(rng: secrets.SystemRandom | None = None) -> str:
     rng = rng or secrets.SystemRandom()
-    chars = "".join(rng.choice(ALPHABET) for _ in range(GROUPS * GROUP_LEN))
+    chars = "".join(rng.choice(ALPHABET) for __ in range(GROUPS * GROUP_LEN))
     return "-".join(chars[i:i + GROUP_LEN] for i in range(0, len(chars), GROUP_LEN))
 
 
@@ -71,10 +72,11 @@ def _normal(secret: str) -> str:
 
 
 def parse_code(code: str) -> tuple[int, str]:
-    head, _, secret = code.strip().partition("-")
+    head, __, secret = code.strip().partition("-")
     if not (code.isascii() and head.isdigit() and len(head) <= 9) or \
             len(_normal(secret)) != GROUPS * GROUP_LEN:
-        raise BadInput("that is not an access code (it looks like 17-ABCD-EFGH-JKMN-PQRS)")
+        raise BadInput(_("that is not an access code (it looks like "
+                         "17-ABCD-EFGH-JKMN-PQRS)"))
     return int(head), secret
 
 
@@ -145,7 +147,7 @@ def authenticate(session: Session, code: str | None, *, wait: bool = True) -> Ac
     holding a worker thread.
     """
     if not code:
-        raise Refused("no access code: run `outreach login` or set OUTREACH_TOKEN")
+        raise Refused(_("no access code: run `outreach login` or set OUTREACH_TOKEN"))
     vid, secret = parse_code(code)
     vol = session.get(Volunteer, vid)
     if vol is None:
@@ -156,7 +158,7 @@ def authenticate(session: Session, code: str | None, *, wait: bool = True) -> Ac
     if vol.failed_logins:
         _pending[vol.id] = 0
     if not vol.active:
-        raise Refused(f"volunteer {vol.id} is not active any more")
+        raise Refused(_("volunteer {id} is not active any more").format(id=vol.id))
     return Actor(id=vol.id, name=vol.name, role=str(vol.role), branch_id=vol.branch_id,
                  key=_KEY)
 
@@ -165,7 +167,7 @@ def _wrong(delay: float, wait: bool) -> None:
     """Refuse a wrong code, after ``delay`` seconds or (``wait=False``) telling them."""
     if wait:
         time.sleep(delay)
-    refused = Refused("wrong access code")
+    refused = Refused(_("wrong access code"))
     refused.delay = 0.0 if wait else delay
     raise refused
 
@@ -208,10 +210,10 @@ COUNTS = "coordinator or system"
 BOOTSTRAP = "coordinator, or nobody before the first coordinator"
 ALL_RULES = (COORDINATOR, HOLDER, PERSON, COUNTS, BOOTSTRAP)
 
-NO_COORDINATOR_YET = ("there is no coordinator yet: create one first with "
-                      "`outreach volunteer add NAME --branch BRANCH --coordinator`")
-NEEDS_COORDINATOR_CODE = ("this needs a coordinator's access code: run `outreach login` "
-                          "or set OUTREACH_TOKEN")
+NO_COORDINATOR_YET = N_("there is no coordinator yet: create one first with "
+                         "`outreach volunteer add NAME --branch BRANCH --coordinator`")
+NEEDS_COORDINATOR_CODE = N_("this needs a coordinator's access code: run `outreach login` "
+                            "or set OUTREACH_TOKEN")
 
 #: Every guarded service function: "module.name" → its rule (filled by `requires`).
 RULES: dict[str, str] = {}
@@ -228,15 +230,16 @@ def coordinator_exists(session: Session) -> bool:
 def require_coordinator(actor: Actor) -> None:
     """A coordinator, as a person: the system and volunteers are refused."""
     if not isinstance(actor, Actor):
-        raise Refused(NEEDS_COORDINATOR_CODE)
+        raise Refused(_(NEEDS_COORDINATOR_CODE))
     if actor.is_system:
-        raise Refused("a scheduled job may not do this: it needs a coordinator")
+        raise Refused(_("a scheduled job may not do this: it needs a coordinator"))
     if not actor.is_coordinator:
         raise _only_coordinators(actor)
 
 
 def _only_coordinators(actor: Actor) -> Refused:
-    return Refused(f"only a coordinator may do this (you are volunteer {actor.id})")
+    return Refused(_("only a coordinator may do this (you are volunteer {id})").format(
+        id=actor.id))
 
 
 def check(rule: str, actor: Actor | None, *, session: Session | None = None,
@@ -246,11 +249,12 @@ def check(rule: str, actor: Actor | None, *, session: Session | None = None,
         if session is not None and not coordinator_exists(session):
             if rule == BOOTSTRAP:
                 return
-            raise Refused(NO_COORDINATOR_YET)
+            raise Refused(_(NO_COORDINATOR_YET))
         if rule in (COORDINATOR, BOOTSTRAP, COUNTS):
-            raise Refused(NEEDS_COORDINATOR_CODE)
+            raise Refused(_(NEEDS_COORDINATOR_CODE))
     if not isinstance(actor, Actor):
-        raise Refused("this needs an access code: run `outreach login` or set OUTREACH_TOKEN")
+        raise Refused(_("this needs an access code: run `outreach login` or set "
+                        "OUTREACH_TOKEN"))
     if rule in (COORDINATOR, BOOTSTRAP):
         require_coordinator(actor)
     elif rule == COUNTS:
@@ -258,15 +262,15 @@ def check(rule: str, actor: Actor | None, *, session: Session | None = None,
             raise _only_coordinators(actor)
     elif rule in (PERSON, HOLDER):
         if actor.is_system:
-            raise Refused("a scheduled job may not do this: it is a person's to do")
+            raise Refused(_("a scheduled job may not do this: it is a person's to do"))
         if rule == HOLDER and not actor.is_coordinator:
             task = (session.get(OutreachTask, task_id)
                     if session is not None and isinstance(task_id, int)
                     and 0 < task_id < 2**31 else None)
             if task is None:
-                raise NotFound(f"no task with id {task_id}")
+                raise NotFound(_("no task with id {id}").format(id=task_id))
             if task.volunteer_id != actor.id:
-                raise Refused(f"task {task.id} is not yours")
+                raise Refused(_("task {id} is not yours").format(id=task.id))
     else:
         raise ValueError(f"unknown access rule {rule!r}")
 

@@ -54,6 +54,7 @@ from db.models import (
     Residence,
 )
 from db.state import first_or_add, flush, move_care
+from i18n import N_, _
 from tasks import rules
 from tasks.access import COORDINATOR, COUNTS, PERSON, Actor, requires
 from tasks.csvfile import CONTROL
@@ -80,8 +81,8 @@ def _note(note: str | None) -> str | None:
         return None
     text = str(note).strip()
     if len(text) > NOTE_LEN or CONTROL.search(text):
-        raise BadInput(f"the note is too long ({NOTE_LEN} characters at most) or contains "
-                       "control characters")
+        raise BadInput(_("the note is too long ({limit} characters at most) or contains "
+                         "control characters").format(limit=NOTE_LEN))
     return text
 
 
@@ -89,13 +90,15 @@ def _choice(enum_cls, value: str, what: str):
     try:
         return enum_cls(str(value).strip().lower())
     except ValueError:
-        raise BadInput(f"unknown {what} {shown(str(value))}; one of: "
-                       + ", ".join(k.value for k in enum_cls)) from None
+        raise BadInput(_("unknown {what} {value}; one of: {choices}").format(
+            what=_(what), value=shown(str(value)),
+            choices=", ".join(k.value for k in enum_cls))) from None
 
 
 def _day(day: dt.date, what: str) -> dt.date:
     if not isinstance(day, dt.date) or not rules.FIRST_DAY <= day <= rules.LAST_DAY:
-        raise BadInput(f"{what} is not a possible date (years 1900 to 2100)")
+        raise BadInput(_("{what} is not a possible date (years 1900 to 2100)").format(
+            what=_(what)))
     return rules.check_not_future(day, what)
 
 
@@ -333,7 +336,7 @@ def _link(session: Session, pairs: list[tuple[int, int]]) -> None:
     for i in range(0, len(pairs), CHUNK):
         part = pairs[i:i + CHUNK]
         session.execute(
-            update(CareOccasion).where(CareOccasion.id.in_([o for o, _ in part]))
+            update(CareOccasion).where(CareOccasion.id.in_([o for o, __ in part]))
             .values(task_id=case(dict(part), value=CareOccasion.id),
                     version=CareOccasion.version + 1)
             .execution_options(synchronize_session=False))
@@ -419,11 +422,12 @@ def record_event(session: Session, *, member_ref: str, kind: str, actor: Actor,
     if not actor.is_coordinator and not session.scalar(select(OutreachTask.id).where(
             OutreachTask.member_id == member.id, OutreachTask.volunteer_id == actor.id,
             OutreachTask.status.in_([str(s) for s in OPEN_TASK])).limit(1)):
-        raise Refused(f"member {member.id} is not in your open tasks")
-    what = _choice(LifeEventKind, kind, "life event")
-    day = _day(on or today, "the event's date")
+        raise Refused(_("member {id} is not in your open tasks").format(id=member.id))
+    what = _choice(LifeEventKind, kind, N_("life event"))
+    day = _day(on or today, N_("the event's date"))
     if member.status not in CONTACTABLE_MEMBER:
-        raise Refused(f"member {member.id} is {member.status}: no care visit can be made")
+        raise Refused(_("member {id} is {status}: no care visit can be made").format(
+            id=member.id, status=member.status))
     event = LifeEvent(member_id=member.id, kind=what, happened_on=day, note=_note(note),
                       recorded_by=actor.id)
     session.add(event)
@@ -489,7 +493,7 @@ def clear_hardship(session: Session, *, member_ref: str, actor: Actor, today: dt
     member = find_member(session, ref=str(member_ref))
     row = session.get(Hardship, member.id)
     if row is None or row.cleared_on is not None:
-        raise Refused(f"member {member.id} is not marked in hardship")
+        raise Refused(_("member {id} is not marked in hardship").format(id=member.id))
     old = f"level {row.level}"
     row.cleared_on, row.cleared_by = max(today, row.since), actor.id
     session.add(MemberChange(member_id=member.id, field=HARDSHIP_FIELD, old_value=old,
@@ -511,8 +515,8 @@ def add_contribution(session: Session, *, member_ref: str, kind: str, on: dt.dat
     """Record what a member did for others (teaching, volunteering, mediation, mentoring,
     other) on a day not in the future."""
     member = find_member(session, ref=str(member_ref))
-    what = _choice(ContributionKind, kind, "kind of contribution")
-    day = _day(on, "the contribution's date")
+    what = _choice(ContributionKind, kind, N_("kind of contribution"))
+    day = _day(on, N_("the contribution's date"))
     row = Contribution(member_id=member.id, kind=what, happened_on=day, note=_note(note),
                        recorded_by=actor.id)
     session.add(row)

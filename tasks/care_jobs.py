@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from db.codes import CareOccasionKind as CK
 from db.session import session_scope
+from i18n import N_
 from tasks import care
 from tasks.rules import check_not_future
 
@@ -26,7 +27,7 @@ KINDS = (CK.BIRTHDAY, CK.DOUBLE_NINTH, CK.SPRING_FESTIVAL, CK.LIFE_EVENT, CK.HAR
 
 
 def care_day(today: dt.date) -> dt.date:
-    return check_not_future(today, "the care planning date")
+    return check_not_future(today, N_("the care planning date"))
 
 
 def close_occasions(engine: Engine, *, today: dt.date) -> dict[str, int]:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db.dialect import is_pg, is_sqlite
 from db.errors import BadInput
+from i18n import _
 from db.machines import MemberStatus, TaskStatus
 from db.models import (
     Attempt,
@@ -162,7 +163,7 @@ def coverage(session: Session, *, today: dt.date, actor: Actor, period: str | No
     ``branch_id`` keeps that branch and the branches nested under it.
     """
     if per not in ("branch", "segment"):
-        raise BadInput(f"per must be branch or segment, not {per!r}")
+        raise BadInput(_("per must be branch or segment, not {per}").format(per=repr(per)))
     first, last = month_bounds(period, today)
     _tune_for_reports(session)
     keep = [Member.status.not_in(GONE)]
@@ -408,28 +409,35 @@ def movements(session: Session, *, actor: Actor, since: dt.date | None = None,
 # --- markdown for Prefect -----------------------------------------------------------------
 
 
-_HEAD = "| members | reached | overdue | unreachable | never reached (3 runs) |"
 _RULE = "|---|---:|---:|---:|---:|---:|"
+
+
+def _head(first: str) -> str:
+    """The header of the markdown table, its first column ``first`` (branch or segment)."""
+    return "| " + " | ".join([first, _("members"), _("reached"), _("overdue"),
+                              _("unreachable"), _("never reached (3 runs)")]) + " |"
 
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
-def coverage_markdown(rows: list[dict], *, title: str = "Coverage") -> str:
+def coverage_markdown(rows: list[dict], *, title: str | None = None) -> str:
     """A short markdown summary of `coverage` rows: counts and branch names only."""
+    title = _("Coverage") if title is None else title
     total = next((r for r in rows if "TOTAL" in (r.get("branch"), r.get("segment"))), None)
     if total is None or not total.get("members"):
-        return f"# {title}\n\nNo members to cover."
+        return f"# {title}\n\n" + _("No members to cover.")
     lines = [
         f"# {title}",
         "",
-        f"- members: **{total['members']}**",
-        f"- reached this period: **{total['reached']}** "
-        f"({_pct(total['reached'], total['members'])})",
-        f"- overdue: **{total['overdue']}**",
-        f"- unreachable: **{total['unreachable']}**",
-        f"- never reached in the last three campaign runs: **{total['never_reached_3']}**",
+        _("- members: **{n}**").format(n=total["members"]),
+        _("- reached this period: **{n}** ({pct})").format(
+            n=total["reached"], pct=_pct(total["reached"], total["members"])),
+        _("- overdue: **{n}**").format(n=total["overdue"]),
+        _("- unreachable: **{n}**").format(n=total["unreachable"]),
+        _("- never reached in the last three campaign runs: **{n}**").format(
+            n=total["never_reached_3"]),
         "",
     ]
     body = [r for r in rows if r is not total]
@@ -439,16 +447,16 @@ def coverage_markdown(rows: list[dict], *, title: str = "Coverage") -> str:
             agg = per.setdefault(r["branch"], dict.fromkeys(COVERAGE_COLUMNS, 0))
             for col in COVERAGE_COLUMNS:
                 agg[col] += r[col]
-        lines += [f"| branch {_HEAD}", _RULE]
+        lines += [_head(_("branch")), _RULE]
         for name, agg in per.items():
             clean = str(name).replace("|", "/")
             lines.append(f"| {clean} | {agg['members']} | {agg['reached']} "
                          f"({_pct(agg['reached'], agg['members'])}) | {agg['overdue']} | "
                          f"{agg['unreachable']} | {agg['never_reached_3']} |")
     elif body:
-        lines += [f"| segment {_HEAD}", _RULE]
+        lines += [_head(_("segment")), _RULE]
         for r in body:
-            lines.append(f"| {r['segment']} | {r['members']} | {r['reached']} | {r['overdue']} "
+            lines.append(f"| {_(r['segment'])} | {r['members']} | {r['reached']} | {r['overdue']} "
                          f"| {r['unreachable']} | {r['never_reached_3']} |")
     return "\n".join(lines)
 

@@ -33,6 +33,7 @@ from db.dialect import fetch, lock
 from db.errors import BadInput, NotFound
 from db.models import Campaign, CampaignKind, CampaignRun, Meeting
 from db.state import first_or_add
+from i18n import N_, _
 from tasks import rules, tree
 from tasks.plan import ASSIGN_LOCK, CONTACTABLE_SQL, ensure_campaign, match
 from tasks.plan_jobs import _insert_tasks, _volunteers, _write_picks
@@ -48,19 +49,20 @@ def run_period(meeting_id: int) -> str:
 
 def _kind_in(kind: CampaignKind | str, kinds: tuple[CampaignKind, ...],
              who: str) -> CampaignKind:
-    """``kind`` as a CampaignKind if it is one of ``kinds``, else one BadInput line."""
+    """``kind`` as a CampaignKind if it is one of ``kinds``, else one BadInput line
+    (``who``: a sentence with ``{kinds}`` and ``{kind}``, translated)."""
     try:
         found = CampaignKind(kind)
     except ValueError:
         found = None
     if found not in kinds:
-        raise BadInput(f"{who} {' or '.join(k.value for k in kinds)} tasks, "
-                       f"not {str(kind)[:40]!r}")
+        raise BadInput(_(who).format(kinds=_(" or ").join(k.value for k in kinds),
+                                     kind=repr(str(kind)[:40])))
     return found
 
 
 def check_meeting_kind(kind: CampaignKind | str) -> CampaignKind:
-    return _kind_in(kind, MEETING_KINDS, "a meeting gives out")
+    return _kind_in(kind, MEETING_KINDS, N_("a meeting gives out {kinds} tasks, not {kind}"))
 
 
 #: Every task kind the engine gives out: a meeting's, and care visits (`tasks.care`).
@@ -68,7 +70,8 @@ ENGINE_KINDS = (*MEETING_KINDS, CampaignKind.CARE_VISIT)
 
 
 def check_engine_kind(kind: CampaignKind | str) -> CampaignKind:
-    return _kind_in(kind, ENGINE_KINDS, "the task engine gives out")
+    return _kind_in(kind, ENGINE_KINDS,
+                    N_("the task engine gives out {kinds} tasks, not {kind}"))
 
 
 def meeting_run(session: Session, *, kind: str, meeting_id: int) -> CampaignRun:
@@ -77,7 +80,7 @@ def meeting_run(session: Session, *, kind: str, meeting_id: int) -> CampaignRun:
     kind = check_meeting_kind(kind)
     meeting = session.get(Meeting, meeting_id)
     if meeting is None:
-        raise NotFound(f"no meeting with id {meeting_id}")
+        raise NotFound(_("no meeting with id {id}").format(id=meeting_id))
     campaign = ensure_campaign(session, kind)
     period = run_period(meeting.id)
     return first_or_add(
@@ -101,16 +104,18 @@ def give_tasks(session: Session, *, run_id: int, kind: str, member_ids_sql: str,
     kind = check_engine_kind(kind)
     rules.MAX_ATTEMPTS.check(max_attempts)
     if closes_on < due_on:
-        raise BadInput(f"the tasks would close ({closes_on}) before they are due ({due_on})")
+        raise BadInput(_("the tasks would close ({closes_on}) before they are due ({due_on})")
+                       .format(closes_on=closes_on, due_on=due_on))
     session.flush()
     conn = session.connection()
     found = conn.execute(select(Campaign.kind, CampaignRun.meeting_id)
                          .join(CampaignRun, CampaignRun.campaign_id == Campaign.id)
                          .where(CampaignRun.id == run_id)).first()
     if found is None:
-        raise NotFound(f"no campaign run {run_id}")
+        raise NotFound(_("no campaign run {id}").format(id=run_id))
     if str(found.kind) != kind.value:
-        raise BadInput(f"run {run_id} is a {found.kind} run, not a {kind.value} run")
+        raise BadInput(_("run {id} is a {found} run, not a {kind} run")
+                       .format(id=run_id, found=found.kind, kind=kind.value))
     # PostgreSQL: serialise with planners (loads read below stay true until the INSERT).
     lock(conn, ASSIGN_LOCK)
     rows = fetch(conn, f"""

@@ -19,6 +19,7 @@ from db.machines import OPEN_TASK, MemberStatus, TaskStatus, sources
 from db.models import CampaignKind, Member, MemberStatusChange, OutreachTask, Volunteer
 from db.session import session_scope
 from db.state import move_task
+from i18n import N_
 from tasks.outcomes import coordinator_for, escalate
 from tasks.rules import (
     UNREACHABLE_AFTER,
@@ -30,7 +31,7 @@ from tasks.rules import (
 
 def sweep_day(today: dt.date) -> dt.date:
     """The sweep's day, refused when it is in the future (`rules.check_not_future`)."""
-    return check_not_future(today, "the follow-up date")
+    return check_not_future(today, N_("the follow-up date"))
 
 
 def _close(engine: Engine, today: dt.date, to: TaskStatus, why: str, *where) -> int:

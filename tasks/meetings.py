@@ -54,6 +54,7 @@ from db.models import (
     OutreachTask,
 )
 from db.state import flush, move_attendance, move_meeting, set_branch_role
+from i18n import N_, _
 from tasks import rules, tree
 from tasks.access import COORDINATOR, COUNTS, Actor, require_coordinator, requires
 from tasks.csvfile import CONTROL, cell_value, records, text_of
@@ -84,8 +85,8 @@ def _text(value: str | None, what: str, limit: int = SHORT_TEXT) -> str | None:
     if not text:
         return None
     if len(text) > limit or CONTROL.search(text):
-        raise BadInput(f"{what} is too long ({limit} characters at most) or contains "
-                       "control characters")
+        raise BadInput(_("{what} is too long ({limit} characters at most) or contains "
+                         "control characters").format(what=_(what), limit=limit))
     return text
 
 
@@ -93,40 +94,42 @@ def check_kind(kind: str) -> MeetingKind:
     try:
         return MeetingKind(str(kind).strip().lower())
     except ValueError:
-        raise BadInput(f"unknown kind of meeting {shown(str(kind))}; one of: "
-                       + ", ".join(k.value for k in MeetingKind)) from None
+        raise BadInput(_("unknown kind of meeting {value}; one of: {choices}").format(
+            value=shown(str(kind)), choices=", ".join(k.value for k in MeetingKind))) from None
 
 
 def check_remote(remote: str | None) -> RemoteOption:
     try:
         return RemoteOption(str(remote or "none").strip().lower())
     except ValueError:
-        raise BadInput(f"unknown remote option {shown(str(remote))}; one of: "
-                       + ", ".join(r.value for r in RemoteOption)) from None
+        raise BadInput(_("unknown remote option {value}; one of: {choices}").format(
+            value=shown(str(remote)),
+            choices=", ".join(r.value for r in RemoteOption))) from None
 
 
-def check_mark(status: str, what: str = "attendance") -> A:
+def check_mark(status: str, what: str = N_("attendance")) -> A:
     low = str(status).strip().lower()
     if low not in {str(m) for m in MARKS}:
-        raise BadInput(f"{what} must be one of {', '.join(str(m) for m in MARKS)}, "
-                       f"not {shown(str(status))}")
+        raise BadInput(_("{what} must be one of {choices}, not {value}").format(
+            what=_(what), choices=", ".join(str(m) for m in MARKS),
+            value=shown(str(status))))
     return A(low)
 
 
 def _branch(session: Session, name: str) -> Branch:
     branch = get_branch(session, name=str(name))
     if branch is None:
-        raise NotFound(f"no branch named {str(name)[:120]!r}")
+        raise NotFound(_("no branch named {name}").format(name=repr(str(name)[:120])))
     return branch
 
 
 def _meeting(session: Session, meeting_id) -> Meeting:
     if not isinstance(meeting_id, int) or isinstance(meeting_id, bool) \
             or not 0 < meeting_id < 2**31:
-        raise NotFound(f"no meeting with id {str(meeting_id)[:20]}")
+        raise NotFound(_("no meeting with id {id}").format(id=str(meeting_id)[:20]))
     meeting = session.get(Meeting, meeting_id)
     if meeting is None:
-        raise NotFound(f"no meeting with id {meeting_id}")
+        raise NotFound(_("no meeting with id {id}").format(id=meeting_id))
     return meeting
 
 
@@ -225,16 +228,16 @@ def plan_meeting(session: Session, *, branch: str, kind: str, on: dt.date, actor
     the_kind = check_kind(kind)
     option = check_remote(remote)
     if not isinstance(on, dt.date) or not rules.FIRST_DAY <= on <= rules.LAST_DAY:
-        raise BadInput("the meeting's date is not a possible date (years 1900 to 2100)")
+        raise BadInput(_("the meeting's date is not a possible date (years 1900 to 2100)"))
     held = on < today
     if held:
-        rules.check_not_future(on, "the meeting's date")
+        rules.check_not_future(on, N_("the meeting's date"))
     meeting = Meeting(
         branch_id=the_branch.id, kind=the_kind, planned_on=on,
         status=MS.HELD if held else MS.PLANNED, held_on=on if held else None,
-        topic=_text(topic, "the topic"), material=_text(material, "the material"),
-        place=_text(place, "the place"), remote=option,
-        remote_details=_text(remote_details, "the remote details"),
+        topic=_text(topic, N_("the topic")), material=_text(material, N_("the material")),
+        place=_text(place, N_("the place")), remote=option,
+        remote_details=_text(remote_details, N_("the remote details")),
         status_by=actor.id,
         status_reason="recorded after it was held" if held else "planned")
     session.add(meeting)
@@ -253,10 +256,10 @@ def move_meeting_date(session: Session, *, meeting_id: int, on: dt.date, actor: 
     move far enough ahead sends the notices it had not sent yet."""
     meeting = _meeting(session, meeting_id)
     if not isinstance(on, dt.date) or on < today or on > rules.LAST_DAY:
-        raise BadInput("a meeting can be moved to today or a later date only (to record "
-                       "one already held, use `meeting hold`)")
+        raise BadInput(_("a meeting can be moved to today or a later date only (to record "
+                         "one already held, use `meeting hold`)"))
     move_meeting(session, meeting, MS.PLANNED, actor_id=actor.id, planned_on=on,
-                 reason=_text(reason, "the reason", LONG_TEXT) or f"moved to {on}")
+                 reason=_text(reason, N_("the reason"), LONG_TEXT) or f"moved to {on}")
     due = max(today, on - dt.timedelta(days=rules.NOTICE_LEAD_DAYS))
     moved = session.execute(
         update(OutreachTask)
@@ -272,9 +275,9 @@ def move_meeting_date(session: Session, *, meeting_id: int, on: dt.date, actor: 
 def cancel_meeting(session: Session, *, meeting_id: int, actor: Actor, reason: str) -> dict:
     """Cancel a planned meeting (a reason is required); its open notice tasks are cancelled."""
     meeting = _meeting(session, meeting_id)
-    why = _text(reason, "the reason", LONG_TEXT)
+    why = _text(reason, N_("the reason"), LONG_TEXT)
     if not why:
-        raise BadInput("say why the meeting is cancelled (--reason)")
+        raise BadInput(_("say why the meeting is cancelled (--reason)"))
     move_meeting(session, meeting, MS.CANCELLED, actor_id=actor.id, reason=why)
     cancelled = session.execute(
         update(OutreachTask)
@@ -292,9 +295,10 @@ def _hold(session: Session, meeting: Meeting, actor: Actor, today: dt.date,
     """A planned meeting whose day has come becomes held (on its planned day by default)."""
     day = held_on or meeting.planned_on
     if day > today:
-        raise Refused(f"meeting {meeting.id} is planned for {meeting.planned_on}; it cannot "
-                      "be held before it happens (an excuse can be taken already)")
-    rules.check_not_future(day, "the day it was held")
+        raise Refused(_("meeting {id} is planned for {day}; it cannot be held before it "
+                        "happens (an excuse can be taken already)").format(
+                            id=meeting.id, day=meeting.planned_on))
+    rules.check_not_future(day, N_("the day it was held"))
     move_meeting(session, meeting, MS.HELD, actor_id=actor.id, held_on=day,
                  reason=f"held on {day}")
 
@@ -316,8 +320,8 @@ def _ready_for(session: Session, meeting: Meeting, status: A, actor: Actor,
     """Refuse a mark the meeting's state does not take; hold a planned meeting whose day
     has come when someone is marked as having been there (or not)."""
     if meeting.status in (MS.CLOSED, MS.CANCELLED):
-        raise Refused(f"meeting {meeting.id} is {meeting.status}; its attendance cannot be "
-                      "marked any more")
+        raise Refused(_("meeting {id} is {status}; its attendance cannot be marked any "
+                        "more").format(id=meeting.id, status=meeting.status))
     if meeting.status == MS.PLANNED and status != A.EXCUSED:
         _hold(session, meeting, actor, today)
 
@@ -328,14 +332,15 @@ def mark_attendance(session: Session, *, meeting_id: int, ref: str, status: str,
     """Mark one invited member present, remote, excused (with a reason) or absent."""
     meeting = _meeting(session, meeting_id)
     mark = check_mark(status)
-    why = _text(reason, "the reason", LONG_TEXT)
+    why = _text(reason, N_("the reason"), LONG_TEXT)
     if mark == A.EXCUSED and not why:
-        raise BadInput("an excused member needs a reason (--reason)")
+        raise BadInput(_("an excused member needs a reason (--reason)"))
     member = find_member(session, ref=ref)
     att = session.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id,
                                                    Attendance.member_id == member.id)).first()
     if att is None:
-        raise BadInput(f"member {member.id} was not invited to meeting {meeting.id}")
+        raise BadInput(_("member {member} was not invited to meeting {meeting}").format(
+            member=member.id, meeting=meeting.id))
     if att.status == mark:
         return {"meeting_id": meeting.id, "member_id": member.id, "status": str(mark),
                 "changed": False}
@@ -359,27 +364,30 @@ def _read_attendance(data: bytes) -> tuple[list[tuple[int, str, str, str]], list
     rows: list[tuple[int, str, str, str]] = []
     lines = records(text_of(data))
     try:
-        _, header = next(lines, (1, None))
+        __, header = next(lines, (1, None))
     except csv.Error as exc:
-        raise AttendanceFileError([f"line 1: {str(exc)[:120]}"]) from None
+        raise AttendanceFileError([_("line {line}: {problem}").format(
+            line=1, problem=str(exc)[:120])]) from None
     if header is None:
-        raise BadInput("the file is empty: expected the header " + ",".join(ATTENDANCE_COLUMNS))
+        raise BadInput(_("the file is empty: expected the header {columns}").format(
+            columns=",".join(ATTENDANCE_COLUMNS)))
     header = [h.strip().lower() for h in header]
     if header not in (list(ATTENDANCE_COLUMNS), list(ATTENDANCE_COLUMNS[:2])):
-        raise AttendanceFileError([f"line 1: the header must be "
-                                   f"{','.join(ATTENDANCE_COLUMNS)} (reason may be left out)"])
+        raise AttendanceFileError([_("line 1: the header must be {columns} (reason may be "
+                                     "left out)").format(columns=",".join(ATTENDANCE_COLUMNS))])
     try:
         for line, values in lines:
             if not values or all(not v.strip() for v in values):
                 continue
             if len(values) != len(header):
-                problems.append(f"line {line}: {len(values)} fields, the header has "
-                                f"{len(header)}")
+                problems.append(_("line {line}: {n} fields, the header has {m}").format(
+                    line=line, n=len(values), m=len(header)))
                 continue
             cells = [cell_value(v.strip()) for v in values] + [""]
             rows.append((line, cells[0], cells[1], cells[2]))
     except csv.Error as exc:
-        problems.append(f"line {exc.line}: {str(exc)[:120]}")
+        problems.append(_("line {line}: {problem}").format(line=exc.line,
+                                                            problem=str(exc)[:120]))
     return rows, problems
 
 
@@ -390,8 +398,8 @@ def import_attendance(session: Session, *, meeting_id: int, data: bytes, actor: 
     first; one problem and nothing is marked (every problem is listed with its line)."""
     meeting = _meeting(session, meeting_id)
     if meeting.status in (MS.CLOSED, MS.CANCELLED):
-        raise Refused(f"meeting {meeting.id} is {meeting.status}; its attendance cannot be "
-                      "marked any more")
+        raise Refused(_("meeting {id} is {status}; its attendance cannot be marked any "
+                        "more").format(id=meeting.id, status=meeting.status))
     rows, problems = _read_attendance(data)
     numbers = sorted({r[1] for r in rows if r[1]})
     members: dict[str, int] = {}
@@ -410,40 +418,43 @@ def import_attendance(session: Session, *, meeting_id: int, data: bytes, actor: 
     todo: list[tuple[Attendance, A, str | None]] = []
     for line, number, status, reason in rows:
         if not number:
-            problems.append(f"line {line}: the ledger number is empty")
+            problems.append(_("line {line}: the ledger number is empty").format(line=line))
             continue
         if number in seen:
-            problems.append(f"line {line}: that ledger number is already on line "
-                            f"{seen[number]}")
+            problems.append(_("line {line}: that ledger number is already on line "
+                              "{first}").format(line=line, first=seen[number]))
             continue
         seen[number] = line
         mid = members.get(number)
         if mid is None:
-            problems.append(f"line {line}: unknown ledger number (no member has it)")
+            problems.append(_("line {line}: unknown ledger number (no member has it)").format(
+                line=line))
             continue
         att = invited.get(mid)
         if att is None:
-            problems.append(f"line {line}: member {mid} was not invited to meeting "
-                            f"{meeting.id}")
+            problems.append(_("line {line}: member {member} was not invited to meeting "
+                              "{meeting}").format(line=line, member=mid, meeting=meeting.id))
             continue
         try:
-            mark = check_mark(status, "the attendance")
-            why = _text(reason, "the reason", LONG_TEXT)
+            mark = check_mark(status, N_("the attendance"))
+            why = _text(reason, N_("the reason"), LONG_TEXT)
         except BadInput as exc:
-            problems.append(f"line {line}: {exc}")
+            problems.append(_("line {line}: {problem}").format(line=line, problem=exc))
             continue
         if mark == A.EXCUSED and not why:
-            problems.append(f"line {line}: excused needs a reason")
+            problems.append(_("line {line}: excused needs a reason").format(line=line))
         elif att.status == A.MADE_UP:
-            problems.append(f"line {line}: member {mid} has made up this meeting already")
+            problems.append(_("line {line}: member {member} has made up this meeting "
+                              "already").format(line=line, member=mid))
         elif future and mark != A.EXCUSED:
-            problems.append(f"line {line}: meeting {meeting.id} is planned for "
-                            f"{meeting.planned_on}; before it only excused can be marked")
+            problems.append(_("line {line}: meeting {meeting} is planned for {day}; before it "
+                              "only excused can be marked").format(
+                                  line=line, meeting=meeting.id, day=meeting.planned_on))
         elif att.status != mark:
             todo.append((att, mark, why))
     if problems:
         raise AttendanceFileError(problems)
-    if todo and meeting.status == MS.PLANNED and any(m != A.EXCUSED for _, m, _ in todo):
+    if todo and meeting.status == MS.PLANNED and any(m != A.EXCUSED for __, m, ___ in todo):
         _hold(session, meeting, actor, today)
     for att, mark, why in todo:
         move_attendance(session, att, mark, actor_id=actor.id, note=why, meeting=meeting,
@@ -463,15 +474,16 @@ def close_meeting(session: Session, *, meeting_id: int, actor: Actor, today: dt.
     absent member gets a make-up task. Closing a closed meeting again creates nothing."""
     meeting = _meeting(session, meeting_id)
     if meeting.status == MS.CANCELLED:
-        raise Refused(f"meeting {meeting.id} was cancelled; there is nothing to close")
+        raise Refused(_("meeting {id} was cancelled; there is nothing to close").format(
+            id=meeting.id))
     if meeting.status == MS.CLOSED:
         return {"id": meeting.id, "closed": False, "marked_absent": 0, "make_up": _zeros()}
     if meeting.status == MS.PLANNED:
         _hold(session, meeting, actor, today)
-    meeting.chair = _text(chair, "the chair") or meeting.chair
-    meeting.recorder = _text(recorder, "the recorder") or meeting.recorder
-    meeting.minutes = _text(minutes, "the minutes", LONG_TEXT) or meeting.minutes
-    meeting.decisions = _text(decisions, "the decisions", LONG_TEXT) or meeting.decisions
+    meeting.chair = _text(chair, N_("the chair")) or meeting.chair
+    meeting.recorder = _text(recorder, N_("the recorder")) or meeting.recorder
+    meeting.minutes = _text(minutes, N_("the minutes"), LONG_TEXT) or meeting.minutes
+    meeting.decisions = _text(decisions, N_("the decisions"), LONG_TEXT) or meeting.decisions
     flush(session, f"meeting {meeting.id}")
     absent = session.execute(
         update(Attendance)
@@ -491,8 +503,8 @@ def give_make_ups(session: Session, *, meeting_id: int, actor: Actor, today: dt.
     """The make-up tasks a closed meeting still lacks (the monthly flow; idempotent)."""
     meeting = _meeting(session, meeting_id)
     if meeting.status != MS.CLOSED:
-        raise Refused(f"meeting {meeting.id} is {meeting.status}; make-up study is given "
-                      "out when it is closed")
+        raise Refused(_("meeting {id} is {status}; make-up study is given out when it is "
+                        "closed").format(id=meeting.id, status=meeting.status))
     return _make_ups(session, meeting, today)
 
 
@@ -526,18 +538,20 @@ def set_role(session: Session, *, ref: str, branch: str, role: str, actor: Actor
     committee — or none. Returns whether anything changed."""
     low = str(role).strip().lower()
     if low != rules.NONE and low not in {r.value for r in MemberRole}:
-        raise BadInput(f"unknown role {shown(str(role))}; one of: "
-                       + ", ".join([r.value for r in MemberRole] + [rules.NONE]))
+        raise BadInput(_("unknown role {value}; one of: {choices}").format(
+            value=shown(str(role)),
+            choices=", ".join([r.value for r in MemberRole] + [rules.NONE])))
     member = find_member(session, ref=ref)
     the_branch = _branch(session, branch)
     new = None if low == rules.NONE else MemberRole(low)
     if new is not None:
         if the_branch.id not in tree.ancestors(session, member.branch_id):
-            raise Refused(f"member {member.id} is not a member of branch "
-                          f"{the_branch.name!r} (nor of a branch nested in it)")
+            raise Refused(_("member {id} is not a member of branch {branch} (nor of a branch "
+                            "nested in it)").format(id=member.id,
+                                                    branch=repr(the_branch.name)))
         if str(member.status) not in _CONTACTABLE:
-            raise Refused(f"member {member.id} is {member.status}; only a current member "
-                          "can hold a role")
+            raise Refused(_("member {id} is {status}; only a current member can hold a "
+                            "role").format(id=member.id, status=member.status))
     changed = set_branch_role(session, member, the_branch.id, new, actor_id=actor.id,
                               reason=f"role in {the_branch.name}: {new or 'none'}",
                               today=today)
@@ -580,7 +594,7 @@ def list_meetings(session: Session, *, actor: Actor, today: dt.date,
         stmt = stmt.where(Meeting.branch_id.in_(tree.subtree_ids(
             session, _branch(session, branch).id)))
     found = session.execute(stmt).all()
-    counts = _counts(session, [m.id for m, _ in found])
+    counts = _counts(session, [m.id for m, __ in found])
     rows = []
     for m, bname in found:
         c = counts[m.id]

@@ -46,6 +46,7 @@ from db.models import (
     Volunteer,
 )
 from db.state import first_or_add, flush, move_attendance, move_member, move_task
+from i18n import N_, _
 from tasks.access import COORDINATOR, HOLDER, Actor, requires
 from tasks import rules
 from tasks.csvfile import CONTROL
@@ -66,8 +67,14 @@ K = CampaignKind
 SUCCESS = rules.DONE_OUTCOME
 #: Outcomes that close the task as done (`rules.CLOSING`).
 DONE = rules.CLOSING
-#: Survey answers: key → what to give (prompts and help).
+#: Survey answers: key → what to give (prompts and help), in the language of the import;
+#: `survey_fields` gives them in the language in force (the ledger service's caller's).
 SURVEY_FIELDS: dict[str, str] = {k: rules.answer_help(k) for k in rules.SURVEY_ANSWERS}
+
+
+def survey_fields() -> dict[str, str]:
+    """Survey answers: key → what to give, in the current language."""
+    return {k: rules.answer_help(k) for k in rules.SURVEY_ANSWERS}
 
 
 @dataclass
@@ -91,7 +98,7 @@ MAX_ID = 2**31 - 1
 def load_task(session: Session, task_id: int) -> OutreachTask:
     task = session.get(OutreachTask, task_id) if 0 < task_id <= MAX_ID else None
     if task is None:
-        raise NotFound(f"no task with id {task_id}")
+        raise NotFound(_("no task with id {id}").format(id=task_id))
     return task
 
 
@@ -100,7 +107,7 @@ def require_holder(task: OutreachTask, actor: Actor) -> None:
     if actor.is_coordinator:
         return
     if task.volunteer_id != actor.id:
-        raise Refused(f"task {task.id} is not yours")
+        raise Refused(_("task {id} is not yours").format(id=task.id))
 
 
 def _set(session: Session, member: Member, field: str, value, actor_id: int | None,
@@ -337,7 +344,8 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
     today = today or rules.real_today()
     answers = dict(answers or {})
     if note is not None and (len(note) > 2000 or CONTROL.search(note)):
-        raise BadInput("the note is too long (2000 characters at most) or has control characters")
+        raise BadInput(_("the note is too long (2000 characters at most) or has control "
+                         "characters"))
     if source_key is not None:
         done = session.scalars(select(Attempt).where(Attempt.source_key == source_key)).first()
         if done is not None:
@@ -349,13 +357,16 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
     task = load_task(session, task_id)
     require_holder(task, actor)
     if expected_version is not None and task.version != expected_version:
-        raise Refused(f"task {task.id} changed since you looked at it; look again")
+        raise Refused(_("task {id} changed since you looked at it; look again").format(
+            id=task.id))
     kind = str(task.kind)
     code = check_outcome(kind, outcome)
     answers = check_answers(kind, code, answers)
     if task.status != TaskStatus.ASSIGNED:
-        raise Refused(f"task {task.id} is {task.status}; only an assigned task takes outcomes")
-    rules.check_recorded_day(today, not_before=task.created_at.date(), what="the visit's date")
+        raise Refused(_("task {id} is {status}; only an assigned task takes outcomes").format(
+            id=task.id, status=task.status))
+    rules.check_recorded_day(today, not_before=task.created_at.date(),
+                             what=N_("the visit's date"))
     member = session.get(Member, task.member_id)
     retry_days = session.scalar(select(Campaign.retry_days).join(
         CampaignRun, CampaignRun.campaign_id == Campaign.id).where(CampaignRun.id == task.run_id))
@@ -377,7 +388,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
             move_task(session, task, TaskStatus.FAILED, actor_id=actor.id,
                       reason=f"{reason} (attempts exhausted)")
         else:
-            flush(session, f"task {task.id}")
+            flush(session, _("task {id}").format(id=task.id))
     visit = Visit(session, task, member, answers, today, actor.id, reason)
     for effect in rule.effects(kind):
         EFFECTS[effect](visit)
@@ -387,7 +398,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
         move_member(session, member, MemberStatus.UNREACHABLE, actor_id=actor.id,
                     reason=f"{member.failed_contacts} failed contacts in a row")
         escalation_id = escalate(session, member=member, today=today, actor_id=actor.id)
-    flush(session, f"task {task.id}")
+    flush(session, _("task {id}").format(id=task.id))
     crashpoints.reach("outcome.recorded")
     return Recorded(task.id, str(code), str(task.status), member.id, str(member.status),
                     task.attempts, task.next_attempt_on, task.pending_confirmation,
@@ -450,7 +461,7 @@ def escalate(session: Session, *, member: Member, today: dt.date,
                         due_on=today + dt.timedelta(days=camp.due_days),
                         closes_on=today + dt.timedelta(days=camp.due_days * 4))
     session.add(task)
-    flush(session, f"escalation for member {member.id}")
+    flush(session, _("escalation for member {id}").format(id=member.id))
     return task.id
 
 
@@ -482,22 +493,28 @@ def reassign(session: Session, *, task_id: int, volunteer_id: int, actor: Actor,
     task = load_task(session, task_id)
     vol = session.get(Volunteer, volunteer_id) if 0 < volunteer_id <= MAX_ID else None
     if vol is None:
-        raise NotFound(f"no volunteer with id {volunteer_id}")
+        raise NotFound(_("no volunteer with id {id}").format(id=volunteer_id))
     if not vol.active:
-        raise Refused(f"volunteer {vol.id} is not active")
+        raise Refused(_("volunteer {id} is not active").format(id=vol.id))
     if task.volunteer_id == vol.id:
-        raise Refused(f"task {task.id} is already with volunteer {vol.id}")
+        raise Refused(_("task {task} is already with volunteer {id}").format(task=task.id,
+                                                                           id=vol.id))
     member = session.get(Member, task.member_id)
-    why = []
+    why, said = [], []  # for the history (English, data) and for the person
     held = session.scalar(select(func.count()).select_from(OutreachTask).where(
         OutreachTask.volunteer_id == vol.id, OutreachTask.status.in_(list(OPEN_TASK))))
     if held >= vol.capacity:
         why.append(f"volunteer {vol.id} is full ({held} open tasks, capacity {vol.capacity})")
+        said.append(_("volunteer {id} is full ({held} open tasks, capacity {capacity})")
+                    .format(id=vol.id, held=held, capacity=vol.capacity))
     if vol.branch_id not in ancestors(session, member.branch_id):
         why.append(f"volunteer {vol.id} is not of member {member.id}'s branch or a branch "
                    "above it")
+        said.append(_("volunteer {id} is not of member {member}'s branch or a branch above "
+                      "it").format(id=vol.id, member=member.id))
     if why and not force:
-        raise Refused("; ".join(why) + " (a coordinator may give it anyway with --force)")
+        raise Refused(_("{why} (a coordinator may give it anyway with --force)").format(
+            why="; ".join(said)))
     reason = f"reassigned from {task.volunteer_id or 'nobody'} to {vol.id}"
     if why:
         reason += " (forced: " + "; ".join(why) + ")"
@@ -511,9 +528,9 @@ def reassign(session: Session, *, task_id: int, volunteer_id: int, actor: Actor,
 def skip(session: Session, *, task_id: int, reason: str, actor: Actor) -> OutreachTask:
     """Cancel a task with a reason (coordinators)."""
     if not reason.strip():
-        raise BadInput("a skip needs a reason")
+        raise BadInput(_("a skip needs a reason"))
     if CONTROL.search(reason):
-        raise BadInput("the reason contains control characters")
+        raise BadInput(_("the reason contains control characters"))
     task = load_task(session, task_id)
     move_task(session, task, TaskStatus.CANCELLED, actor_id=actor.id,
               reason=f"skipped: {reason.strip()[:300]}")
@@ -531,7 +548,8 @@ def confirm(session: Session, *, member_ref: str, what: str, actor: Actor) -> Me
     from tasks.people import find_member
 
     if what not in ("deceased", "moved"):
-        raise BadInput(f"confirm takes deceased or moved, not {what[:20]!r}")
+        raise BadInput(_("confirm takes deceased or moved, not {value}").format(
+            value=repr(what[:20])))
     member = find_member(session, ref=member_ref)
     code = O.DECEASED if what == "deceased" else O.MOVED
     row = session.execute(
@@ -540,14 +558,16 @@ def confirm(session: Session, *, member_ref: str, what: str, actor: Actor) -> Me
                Attempt.outcome == code, Attempt.confirmed_by.is_(None))
         .order_by(Attempt.id.desc())).first()
     if row is None:
-        raise Refused(f"member {member.id} has no {what} outcome waiting for confirmation")
+        raise Refused(_("member {id} has no {what} outcome waiting for confirmation").format(
+            id=member.id, what=what))
     attempt, task = row
     if actor.id in (attempt.volunteer_id, attempt.recorded_by):
-        raise Refused(f"you recorded this {what} outcome; another coordinator must confirm it")
+        raise Refused(_("you recorded this {what} outcome; another coordinator must confirm "
+                        "it").format(what=what))
     since = session.get(Volunteer, actor.id).coordinator_since
     if since is None or since > attempt.recorded_at:
-        raise Refused(f"you became a coordinator after this {what} outcome was recorded; a "
-                      "coordinator who was one before must confirm it")
+        raise Refused(_("you became a coordinator after this {what} outcome was recorded; a "
+                        "coordinator who was one before must confirm it").format(what=what))
     target = MemberStatus.DECEASED if what == "deceased" else MemberStatus.MOVED_OUT
     reason = f"confirmed {what} (task {task.id})"
     move_member(session, member, target, actor_id=actor.id, reason=reason, coordinator=True)
@@ -562,5 +582,5 @@ def confirm(session: Session, *, member_ref: str, what: str, actor: Actor) -> Me
     attempt.confirmed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     task.pending_confirmation = False
     _cancel_other_tasks(session, member.id, None, actor.id, reason)
-    flush(session, f"member {member.id}")
+    flush(session, _("member {id}").format(id=member.id))
     return member

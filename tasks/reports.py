@@ -6,6 +6,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.errors import Refused
+from i18n import _
 from db.machines import OPEN_TASK
 from db.models import (
     Branch,
@@ -68,60 +69,83 @@ def can_see_contacts(session: Session, *, actor: Actor, member_id: int) -> bool:
             OutreachTask.status.in_(list(OPEN_TASK)))) > 0
 
 
+def _field(label: str, value) -> str:
+    """A line of a member's card: the label padded to 13 terminal columns, the value."""
+    from unicodedata import east_asian_width
+
+    used = sum(2 if east_asian_width(ch) in "WF" else 1 for ch in label)
+    return f"  {label}{' ' * max(13 - used, 0)} {value}"
+
+
 @requires(PERSON)
 def member_card(session: Session, *, ref: str, actor: Actor) -> str:
     """A member's details as text, for someone allowed to see them."""
     member = find_member(session, ref=ref)
     if not can_see_contacts(session, actor=actor, member_id=member.id):
-        raise Refused(f"member {member.id} is not in your open tasks")
+        raise Refused(_("member {id} is not in your open tasks").format(id=member.id))
     branch = session.get(Branch, member.branch_id)
     away = member.residence == Residence.AWAY
+    never = _("never")
     lines = [
-        f"member {member.id}  ledger {member.ledger_no}  {member.name}",
-        f"  branch        {branch.name}",
+        _("member {id}  ledger {ledger_no}  {name}").format(
+            id=member.id, ledger_no=member.ledger_no, name=member.name),
+        _field(_("branch"), branch.name),
     ]
     from tasks.meetings import roles_of
 
+    from tasks.labels import label, reason as why
+
     roles = roles_of(session, member.id)
     if roles:
-        lines.append("  roles         " + ", ".join(f"{r} of {b}" for b, r in roles))
+        lines.append(_field(_("roles"), ", ".join(
+            _("{role} of {branch}").format(role=label(r, of="member_role"), branch=b)
+            for b, r in roles)))
+    residence = label(member.residence, of="residence")
+    if member.homebound:
+        residence += "  (" + _("homebound") + ")"
     lines += [
-        f"  status        {member.status}",
-        f"  born          {member.birth_date or '-'}",
-        f"  residence     {member.residence}{'  (homebound)' if member.homebound else ''}",
-        f"  phone         {member.phone or '-'}   verified {member.phone_verified_on or 'never'}",
-        f"  home address  {member.home_address or '-'}",
+        _field(_("status"), label(member.status, of="member_status")),
+        _field(_("born"), member.birth_date or "-"),
+        _field(_("residence"), residence),
+        _field(_("phone"), _("{phone}   verified {day}").format(
+            phone=member.phone or "-", day=member.phone_verified_on or never)),
+        _field(_("home address"), member.home_address or "-"),
     ]
     if away or member.current_address:
-        lines.append(f"  lives now at  {member.current_address or '-'}")
+        lines.append(_field(_("lives now at"), member.current_address or "-"))
     lines += [
-        f"  address verified {member.address_verified_on or 'never'}",
-        f"  family        {member.family_contact_name or '-'}  "
-        f"{member.family_contact_phone or ''}".rstrip(),
-        f"  interests     {member.interests or '-'}",
-        f"  needs         {member.needs or '-'}",
-        f"  confirmed     {member.confirmed_on or 'never'}   last reached "
-        f"{member.last_reached_on or 'never'}   failed in a row {member.failed_contacts}",
+        _field(_("address verified"), member.address_verified_on or never),
+        _field(_("family"), f"{member.family_contact_name or '-'}  "
+                            f"{member.family_contact_phone or ''}").rstrip(),
+        _field(_("interests"), member.interests or "-"),
+        _field(_("needs"), member.needs or "-"),
+        _field(_("confirmed"), _("{confirmed}   last reached {reached}   failed in a row "
+                                 "{failed}").format(confirmed=member.confirmed_on or never,
+                                                    reached=member.last_reached_on or never,
+                                                    failed=member.failed_contacts)),
     ]
     from tasks.care import contributions_of
 
     if member.away_since:
-        lines.append(f"  away since    {member.away_since}")
+        lines.append(_field(_("away since"), member.away_since))
     contributions = contributions_of(session, member.id)
     if contributions:
-        lines.append("  contributions (newest first)")
+        lines.append("  " + _("contributions (newest first)"))
         for on, kind, note in contributions:
-            lines.append(f"    {on}  {kind}  {note or ''}".rstrip())
+            lines.append(f"    {on}  {label(kind, of='contribution')}  {note or ''}".rstrip())
     tasks = session.execute(
         select(OutreachTask.id, OutreachTask.kind, OutreachTask.status, OutreachTask.due_on,
                OutreachTask.volunteer_id)
         .where(OutreachTask.member_id == member.id, OutreachTask.status.in_(list(OPEN_TASK)))
         .order_by(OutreachTask.due_on)).all()
     if tasks:
-        lines.append("  open tasks")
+        lines.append("  " + _("open tasks"))
         for t in tasks:
-            lines.append(f"    task {t.id}  {t.kind}  {t.status}  due {t.due_on}  "
-                         f"volunteer {t.volunteer_id or '-'}")
+            lines.append("    " + _("task {id}  {kind}  {status}  due {due}  volunteer "
+                                   "{volunteer}").format(
+                id=t.id, kind=label(t.kind, of="task_kind"),
+                status=label(t.status, of="task_status"), due=t.due_on,
+                volunteer=t.volunteer_id or "-"))
     history = session.execute(
         select(MemberStatusChange.at, MemberStatusChange.from_status,
                MemberStatusChange.to_status, MemberStatusChange.actor_id,
@@ -133,11 +157,14 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
         .where(MemberChange.member_id == member.id)
         .order_by(MemberChange.id.desc()).limit(5)).all()
     if history or changes:
-        lines.append("  history (newest first)")
+        lines.append("  " + _("history (newest first)"))
         for h in history:
-            lines.append(f"    {h.at:%Y-%m-%d %H:%M}  {h.from_status} → {h.to_status}  "
-                         f"by {h.actor_id or 'system'}  {h.reason or ''}".rstrip())
+            lines.append("    " + _("{at}  {old} → {new}  by {who}  {reason}").format(
+                at=f"{h.at:%Y-%m-%d %H:%M}", old=label(h.from_status, of="member_status"),
+                new=label(h.to_status, of="member_status"),
+                who=h.actor_id or _("system"), reason=why(h.reason)).rstrip())
         for c in changes:
-            lines.append(f"    {c.at:%Y-%m-%d %H:%M}  {c.field} changed  by {c.actor_id or 'system'}"
-                         f"  {c.reason or ''}".rstrip())
+            lines.append("    " + _("{at}  {field} changed  by {who}  {reason}").format(
+                at=f"{c.at:%Y-%m-%d %H:%M}", field=c.field, who=c.actor_id or _("system"),
+                reason=why(c.reason)).rstrip())
     return "\n".join(lines)

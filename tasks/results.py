@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from db import crashpoints
 from db.errors import BadInput, OutreachError, shown
+from i18n import _
 from tasks.access import PERSON, Actor, requires
 from tasks.csvfile import is_file, records, text_of
 from tasks.outcomes import record_outcome
@@ -48,9 +49,9 @@ def parse_answer_cell(cell: str) -> dict[str, str]:
         try:
             data = json.loads(cell)
         except json.JSONDecodeError:
-            raise BadInput("answers is not valid JSON") from None
+            raise BadInput(_("answers is not valid JSON")) from None
         if not isinstance(data, dict):
-            raise BadInput("answers JSON must be an object")
+            raise BadInput(_("answers JSON must be an object"))
         return {str(k).lower(): str(v) for k, v in data.items()}
     return parse_answers([p for p in (x.strip() for x in cell.split(";")) if p])
 
@@ -59,16 +60,17 @@ def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
     """(line, row) pairs of a results file; refuses a file that is not CSV at all."""
     lines = records(text_of(data))
     try:
-        _, header = next(lines, (1, None))
+        __, header = next(lines, (1, None))
     except csv.Error as exc:
-        raise BadInput(f"line 1: {str(exc)[:100]}; nothing was applied") from None
+        raise BadInput(_("line {line}: {problem}; nothing was applied").format(
+            line=1, problem=str(exc)[:100])) from None
     if not header:
-        raise BadInput("the file is empty: expected the header task_id,outcome,note,answers")
+        raise BadInput(_("the file is empty: expected the header task_id,outcome,note,answers"))
     names = [n.strip() for n in header]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
-        raise BadInput(f"line 1: the header lacks {', '.join(missing)} "
-                       "(expected task_id,outcome,note,answers)")
+        raise BadInput(_("line 1: the header lacks {columns} (expected "
+                         "task_id,outcome,note,answers)").format(columns=", ".join(missing)))
     rows = []
     try:
         for start, values in lines:
@@ -78,10 +80,12 @@ def read_results(data: bytes) -> list[tuple[int, dict[str, str]]]:
             for name in names[len(values):]:
                 row.setdefault(name, None)
             if any(v.strip() for v in values[len(names):]):
-                row[None] = f"{len(values)} fields, the header has {len(names)}"
+                row[None] = _("{n} fields, the header has {m}").format(n=len(values),
+                                                                       m=len(names))
             rows.append((start, row))
     except csv.Error as exc:
-        raise BadInput(f"line {exc.line}: {str(exc)[:100]}; nothing was applied") from None
+        raise BadInput(_("line {line}: {problem}; nothing was applied").format(
+            line=exc.line, problem=str(exc)[:100])) from None
     return rows
 
 
@@ -116,7 +120,7 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
         check_not_future(today, "the date of the visits (--today)")
     report = ResultsReport()
     seen: dict[tuple, int] = {}
-    for ident in map(_ident, (row for _, row in rows[:start])):
+    for ident in map(_ident, (row for __, row in rows[:start])):
         seen[ident] = seen.get(ident, 0) + 1
     for line, row in rows[start:stop]:
         ident = _ident(row)
@@ -124,13 +128,15 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
         key = row_key(row, seen[ident])
         try:
             if row.get(None):  # like csv.DictReader's restkey: fields beyond the header
-                raise BadInput(f"{row[None]} (is there an unquoted comma in a note?)")
+                raise BadInput(_("{problem} (is there an unquoted comma in a note?)").format(
+                    problem=row[None]))
             raw_id = (row.get("task_id") or "").strip()
             if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
-                raise BadInput(f"task_id {shown(raw_id)} is not a task id")
+                raise BadInput(_("task_id {value} is not a task id").format(
+                    value=shown(raw_id)))
             outcome = (row.get("outcome") or "").strip()
             if not outcome:
-                raise BadInput("outcome is empty")
+                raise BadInput(_("outcome is empty"))
             answers = parse_answer_cell(row.get("answers") or "")
             day = today
             if (row.get("date") or "").strip():
@@ -141,7 +147,7 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
                                      actor=actor, note=note, answers=answers, today=day,
                                      source_key=key)
         except OutreachError as exc:
-            report.problems.append(f"line {line}: {exc}")
+            report.problems.append(_("line {line}: {problem}").format(line=line, problem=exc))
             continue
         if res.duplicate:
             report.duplicates += 1
@@ -157,5 +163,5 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
 def load_results_file(path: str | Path) -> list[tuple[int, dict[str, str]]]:
     p = Path(path)
     if not is_file(p):
-        raise BadInput(f"no such file: {path}")
+        raise BadInput(_("no such file: {path}").format(path=path))
     return read_results(p.read_bytes())

@@ -20,6 +20,7 @@ from typing import Callable
 
 from db.codes import CampaignKind, MakeUpHow, Outcome, Residence
 from db.errors import BadInput, shown
+from i18n import N_, _
 
 K = CampaignKind
 
@@ -39,21 +40,24 @@ class Limit:
     def check(self, value: int) -> int:
         if not isinstance(value, int) or isinstance(value, bool) \
                 or not self.low <= value <= self.high:
-            raise BadInput(f"{self.what} must be between {self.low} and {self.high}, "
-                           f"not {str(value)[:20]}")
+            raise BadInput(_("{what} must be between {low} and {high}, not {value}").format(
+                what=_(self.what), low=self.low, high=self.high, value=str(value)[:20]))
         return value
 
 
 #: A planned task is due this many days after planning.
-DUE_DAYS = Limit(1, 90, 14, "due days")
+DUE_DAYS = Limit(1, 90, 14, N_("due days"))
 #: Failed attempts before a task counts as failed.
-MAX_ATTEMPTS = Limit(1, 5, 3, "attempts")
+MAX_ATTEMPTS = Limit(1, 5, 3, N_("attempts"))
 #: Days until a failed attempt is tried again.
-RETRY_DAYS = Limit(1, 30, 2, "retry days")
+RETRY_DAYS = Limit(1, 30, 2, N_("retry days"))
 #: Members per planning batch (one Prefect task each).
-BATCH_SIZE = Limit(100, 200_000, 100_000, "the batch size")
+BATCH_SIZE = Limit(100, 200_000, 100_000, N_("the batch size"))
+#: Shards of a campaign run planned in parallel on PostgreSQL, each its own flow run on
+#: the work pool (`tasks.shards`); 0: one per online worker of the pool.
+SHARDS = Limit(0, 64, 0, N_("shards"))
 #: A volunteer's most open tasks at once.
-CAPACITY = Limit(0, 10_000, 20, "capacity")
+CAPACITY = Limit(0, 10_000, 20, N_("capacity"))
 #: Consecutive failed contacts that make a member unreachable.
 UNREACHABLE_AFTER = 3
 
@@ -71,8 +75,9 @@ def check_window(kind: str, days: int | None) -> int | None:
         return None
     choices = WINDOWS.get(str(kind), ((), 0))[0]
     if days not in choices:
-        allowed = ", ".join(str(d) for d in choices) or "none"
-        raise BadInput(f"the window for {kind} takes one of: {allowed} (days)")
+        allowed = ", ".join(str(d) for d in choices) or _("none")
+        raise BadInput(_("the window for {kind} takes one of: {allowed} (days)").format(
+            kind=kind, allowed=allowed))
     return days
 
 
@@ -100,17 +105,49 @@ def parse_day(value: str, what: str) -> dt.date:
             raise ValueError
         day = dt.date.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"{what} is not a date YYYY-MM-DD") from None
+        raise BadInput(_("{what} is not a date YYYY-MM-DD").format(what=_(what))) from None
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise BadInput(f"{what} {day} is not a possible date (years 1900 to 2100)")
+        raise BadInput(_("{what} {day} is not a possible date (years 1900 to 2100)").format(
+            what=_(what), day=day))
+    return day
+
+
+#: Dates as a ledger file may hold them besides YYYY-MM-DD (issue 14): 2026/11/30 (also
+#: 2026/1/5) and 2026年11月30日 (also 2026年1月5日), ASCII digits only.
+_FILE_DAY = re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"
+                       r"|([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日")
+
+
+def parse_file_day(value: str, what: str) -> dt.date:
+    """A date in a ledger file: YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日 (month and day with
+    one or two digits in the last two), years 1900 to 2100; else BadInput naming ``what``
+    (never repeating the value)."""
+    from i18n import _
+
+    text = value.strip()
+    m = _FILE_DAY.fullmatch(text)
+    if m is None:
+        if _DAY.fullmatch(text) and text.isascii():
+            return parse_day(text, what)
+        raise BadInput(_("{what} is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日)")
+                       .format(what=what))
+    year, month, day_ = (int(g) for g in m.groups() if g is not None)
+    try:
+        day = dt.date(year, month, day_)
+    except ValueError:
+        raise BadInput(_("{what} is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日)")
+                       .format(what=what)) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadInput(_("{what} {day} is not a possible date (years 1900 to 2100)")
+                       .format(what=what, day=day))
     return day
 
 
 def check_period(period: str) -> str:
     """``period`` if it reads YYYY-MM, else BadInput."""
     if not isinstance(period, str) or not _PERIOD.match(period.strip()):
-        raise BadInput(f"period must read YYYY-MM (for example 2026-11), "
-                       f"not {str(period)[:20]!r}")
+        raise BadInput(_("period must read YYYY-MM (for example 2026-11), not {value}").format(
+            value=repr(str(period)[:20])))
     return period.strip()
 
 
@@ -134,8 +171,11 @@ FUTURE_SLACK = dt.timedelta(days=1)
 
 
 def real_today() -> dt.date:
-    """Today by the machine's clock (one place, so tests and rules agree)."""
-    return dt.date.today()
+    """Today in the organisation's time zone (`db.settings.today`: OUTREACH_TIMEZONE), one
+    place, so tests and rules agree."""
+    from db import settings
+
+    return settings.today()
 
 
 def check_not_future(day: dt.date, what: str) -> dt.date:
@@ -148,14 +188,15 @@ def check_not_future(day: dt.date, what: str) -> dt.date:
     """
     latest = real_today() + FUTURE_SLACK
     if day > latest:
-        raise BadInput(f"{what} {day} is in the future (the latest possible is {latest})")
+        raise BadInput(_("{what} {day} is in the future (the latest possible is {latest})")
+                       .format(what=_(what), day=day, latest=latest))
     return day
 
 
 # --- yes / no, same / none --------------------------------------------------------------------
 
-YES = frozenset({"yes", "y", "true", "1"})
-NO = frozenset({"no", "n", "false", "0"})
+YES = frozenset({"yes", "y", "true", "1", "是"})
+NO = frozenset({"no", "n", "false", "0", "否"})
 #: An answer that keeps what is on record.
 SAME = "same"
 #: An answer that clears an optional field.
@@ -171,7 +212,26 @@ def parse_yes_no(value: str, what: str, *, empty: bool | None = None) -> bool:
         return False
     if low == "" and empty is not None:
         return empty
-    raise BadInput(f"{what} must be yes or no (y/n, true/false, 1/0)")
+    raise BadInput(_("{what} must be yes or no (y/n, true/false, 1/0)").format(what=_(what)))
+
+
+#: Where a member lives, as a ledger file says it (English or Chinese) → `Residence`.
+RESIDENCE_WORDS = {"local": Residence.LOCAL, "away": Residence.AWAY,
+                   "本地": Residence.LOCAL, "外出": Residence.AWAY}
+
+
+def parse_residence(value: str, what: str) -> Residence:
+    """local/away (any case) or 本地/外出; empty means local; else BadInput naming ``what``
+    (the value shown only through `shown`: a shifted cell can hold an address)."""
+    from i18n import _
+
+    word = value.strip().lower()
+    if not word:
+        return Residence.LOCAL
+    if word in RESIDENCE_WORDS:
+        return RESIDENCE_WORDS[word]
+    raise BadInput(_("{what} must be local or away (本地 or 外出), not {value}")
+                   .format(what=what, value=shown(value)))
 
 
 # --- the outcome table ------------------------------------------------------------------------
@@ -221,27 +281,27 @@ class Effect(StrEnum):
 
 #: What each effect means, in the words the help prints.
 EFFECT_HELP: dict[Effect, str] = {
-    Effect.TRIED: "last contact attempt today",
-    Effect.CONTACT: "failed contacts in a row back to 0",
-    Effect.REACHED: "last reached today",
-    Effect.PHONE_VERIFIED: "phone verified today",
-    Effect.SURVEY: "the answers are applied; record, address and family contact confirmed",
-    Effect.ACTIVATE: "unverified or unreachable member → active",
-    Effect.FAILED_CONTACT: "one more failed contact in a row "
-                           "(unreachable after {n}, and a coordinator calls the family)",
-    Effect.PHONE_UNVERIFIED: "phone marked unverified (the next survey picks the member up)",
-    Effect.FAMILY_VERIFIED: "family contact verified today (the member stays as they are)",
-    Effect.FAMILY_UNVERIFIED: "family contact marked unverified",
-    Effect.MOVED: "residence, address and phone from the answers (no answers: away); "
-                  "living away, their open deliveries are cancelled; moved_out=yes waits "
-                  "for a coordinator's confirmation",
-    Effect.DO_NOT_CONTACT: "member → do_not_contact; their other open tasks are cancelled",
-    Effect.DECEASED: "waits for a second coordinator's confirmation (`member confirm`), "
-                     "then → deceased and their other open tasks are cancelled",
-    Effect.NOTICE_ANSWER: "attendance=excused (needs reason): the member is excused from the "
-                          "meeting; remote or present: noted on their attendance",
-    Effect.MADE_UP: "the member's excused or absent attendance → made up today",
-    Effect.CARE_VISITED: "the care occasion the visit was for → visited (within its window)",
+    Effect.TRIED: N_("last contact attempt today"),
+    Effect.CONTACT: N_("failed contacts in a row back to 0"),
+    Effect.REACHED: N_("last reached today"),
+    Effect.PHONE_VERIFIED: N_("phone verified today"),
+    Effect.SURVEY: N_("the answers are applied; record, address and family contact confirmed"),
+    Effect.ACTIVATE: N_("unverified or unreachable member → active"),
+    Effect.FAILED_CONTACT: N_("one more failed contact in a row "
+                              "(unreachable after {n}, and a coordinator calls the family)"),
+    Effect.PHONE_UNVERIFIED: N_("phone marked unverified (the next survey picks the member up)"),
+    Effect.FAMILY_VERIFIED: N_("family contact verified today (the member stays as they are)"),
+    Effect.FAMILY_UNVERIFIED: N_("family contact marked unverified"),
+    Effect.MOVED: N_("residence, address and phone from the answers (no answers: away); "
+                     "living away, their open deliveries are cancelled; moved_out=yes waits "
+                     "for a coordinator's confirmation"),
+    Effect.DO_NOT_CONTACT: N_("member → do_not_contact; their other open tasks are cancelled"),
+    Effect.DECEASED: N_("waits for a second coordinator's confirmation (`member confirm`), "
+                        "then → deceased and their other open tasks are cancelled"),
+    Effect.NOTICE_ANSWER: N_("attendance=excused (needs reason): the member is excused from the "
+                             "meeting; remote or present: noted on their attendance"),
+    Effect.MADE_UP: N_("the member's excused or absent attendance → made up today"),
+    Effect.CARE_VISITED: N_("the care occasion the visit was for → visited (within its window)"),
 }
 
 
@@ -287,8 +347,8 @@ _CALLS = (_S, _P, _E, _N, _M, _C)
 
 OUTCOMES: dict[Outcome, OutcomeRule] = {
     Outcome.REACHED: OutcomeRule(
-        "spoke with the member (escalation: with the family contact; transfer: the "
-        "coordinator considered it)", True,
+        N_("spoke with the member (escalation: with the family contact; transfer: the "
+           "coordinator considered it)"), True,
         {**_on((_S,), E_.CONTACT, E_.REACHED, E_.PHONE_VERIFIED, E_.SURVEY, E_.ACTIVATE),
          **_on((_P,), E_.CONTACT, E_.REACHED, E_.PHONE_VERIFIED, E_.ACTIVATE),
          **_on((_E,), E_.FAMILY_VERIFIED),
@@ -298,48 +358,48 @@ OUTCOMES: dict[Outcome, OutcomeRule] = {
          **_on((_X,))},
         answers={_S: SURVEY_ANSWERS, _N: NOTICE_ANSWERS}, required={_S: SURVEY_REQUIRED}),
     Outcome.DELIVERED: OutcomeRule(
-        "handed the material to the member", True,
+        N_("handed the material to the member"), True,
         {**_on((_D,), E_.CONTACT, E_.REACHED), **_on((_M,), E_.CONTACT, E_.REACHED, E_.MADE_UP)}),
     Outcome.DELIVERED_TO_FAMILY: OutcomeRule(
-        "left the material with the member's family", True,
+        N_("left the material with the member's family"), True,
         {**_on((_D,), E_.CONTACT), **_on((_M,), E_.CONTACT, E_.MADE_UP)}),
     Outcome.VISITED: OutcomeRule(
-        "visited the member (make-up: and went through the material together)", True,
+        N_("visited the member (make-up: and went through the material together)"), True,
         {**_on((_M,), E_.CONTACT, E_.REACHED, E_.MADE_UP),
          **_on((_C,), E_.CONTACT, E_.REACHED, E_.CARE_VISITED)}),
     Outcome.GIFT_DELIVERED: OutcomeRule(
-        "visited the member and brought a gift or the organisation's greetings", True,
+        N_("visited the member and brought a gift or the organisation's greetings"), True,
         _on((_C,), E_.CONTACT, E_.REACHED, E_.CARE_VISITED)),
     Outcome.HELP_ARRANGED: OutcomeRule(
-        "visited the member and arranged help (a carer, a hospital visit, an allowance)", True,
+        N_("visited the member and arranged help (a carer, a hospital visit, an allowance)"), True,
         _on((_C,), E_.CONTACT, E_.REACHED, E_.CARE_VISITED)),
     Outcome.NO_ANSWER: OutcomeRule(
-        "nobody answered", False,
+        N_("nobody answered"), False,
         {**_on((_S, _P, _N, _M, _C), E_.FAILED_CONTACT), **_on((_E,))}),
     Outcome.NOT_HOME: OutcomeRule(
-        "nobody at home", False, _on((_S, _D, _M, _C), E_.FAILED_CONTACT)),
+        N_("nobody at home"), False, _on((_S, _D, _M, _C), E_.FAILED_CONTACT)),
     Outcome.LEFT_MESSAGE: OutcomeRule(
-        "left a message, no answer yet", False,
+        N_("left a message, no answer yet"), False,
         {**_on((_S, _P, _N, _M, _C), E_.FAILED_CONTACT), **_on((_E,))}),
     Outcome.CALLBACK_REQUESTED: OutcomeRule(
-        "asked to call back later", False, _on(_CALLS)),
+        N_("asked to call back later"), False, _on(_CALLS)),
     Outcome.WRONG_NUMBER: OutcomeRule(
-        "the number is wrong", False,
+        N_("the number is wrong"), False,
         {**_on((_S, _P, _N, _M, _C), E_.FAILED_CONTACT, E_.PHONE_UNVERIFIED),
          **_on((_E,), E_.FAMILY_UNVERIFIED)}),
     Outcome.MOVED: OutcomeRule(
-        "the member lives somewhere else now", True, _on(_ALL, E_.MOVED),
+        N_("the member lives somewhere else now"), True, _on(_ALL, E_.MOVED),
         answers={k: MOVED_ANSWERS for k in _ALL}),
     Outcome.REFUSED: OutcomeRule(
-        "did not want this visit (no effect on the member)", True, _on(_ALL)),
+        N_("did not want this visit (no effect on the member)"), True, _on(_ALL)),
     Outcome.DO_NOT_CONTACT: OutcomeRule(
-        "asked never to be contacted again", True, _on(_ALL, E_.DO_NOT_CONTACT)),
+        N_("asked never to be contacted again"), True, _on(_ALL, E_.DO_NOT_CONTACT)),
     Outcome.DECEASED: OutcomeRule(
-        "the member has died", True, _on(_ALL, E_.DECEASED)),
+        N_("the member has died"), True, _on(_ALL, E_.DECEASED)),
     Outcome.INACCESSIBLE: OutcomeRule(
-        "could not get to the door (no effect on the member)", False, _on((_S, _D, _M, _C))),
+        N_("could not get to the door (no effect on the member)"), False, _on((_S, _D, _M, _C))),
     Outcome.TEMPORARILY_AWAY: OutcomeRule(
-        "away for a while (no effect on the member)", False, _on(_ALL)),
+        N_("away for a while (no effect on the member)"), False, _on(_ALL)),
 }
 
 #: What `outreach task done` records for each kind.
@@ -351,6 +411,32 @@ DONE_OUTCOME: dict[str, Outcome] = {_S: Outcome.REACHED, _P: Outcome.REACHED,
 MAKE_UP_HOW: dict[Outcome, MakeUpHow] = {
     Outcome.REACHED: MakeUpHow.PHONE, Outcome.DELIVERED: MakeUpHow.MATERIALS,
     Outcome.DELIVERED_TO_FAMILY: MakeUpHow.MATERIALS, Outcome.VISITED: MakeUpHow.VISIT}
+
+
+#: Faker locales the seed and the demo speak.
+SEED_LOCALES = ("en_US", "zh_CN")
+
+
+def seed_locale(value: str | None) -> str:
+    """The seed's locale: the one asked for, else Chinese when outreach speaks Chinese."""
+    from i18n import current
+
+    if value is None:
+        return "zh_CN" if current() == "zh_CN" else "en_US"
+    if value not in SEED_LOCALES:
+        raise BadInput(_("locale must be en_US or zh_CN, not {locale}").format(
+            locale=repr(value)))
+    return value
+
+
+def make_up_how(*, homebound: bool, away: bool) -> MakeUpHow:
+    """How a make-up study is meant to be done (issue 12): a visit when the member is
+    homebound, a call when they live away, the meeting's material brought otherwise."""
+    if homebound:
+        return MakeUpHow.VISIT
+    return MakeUpHow.PHONE if away else MakeUpHow.MATERIALS
+
+
 #: A notice's answer ``attendance``: what the member says they will do.
 NOTICE_ATTENDANCE = ("present", "remote", "excused")
 #: Which outcomes fit which kind of task (from the table).
@@ -368,11 +454,12 @@ def check_outcome(kind: str, outcome: str) -> Outcome:
     try:
         code = Outcome(str(outcome).strip().lower())
     except ValueError:
-        raise BadInput(f"unknown outcome {shown(outcome)}; one of: "
-                       + ", ".join(o.value for o in Outcome)) from None
+        raise BadInput(_("unknown outcome {value}; one of: {codes}").format(
+            value=shown(outcome), codes=", ".join(o.value for o in Outcome))) from None
     if not OUTCOMES[code].fits(kind):
-        raise BadInput(f"outcome {code} does not fit a {kind} task; one of: "
-                       + ", ".join(sorted(o.value for o in OUTCOMES_BY_KIND[str(kind)])))
+        raise BadInput(_("outcome {code} does not fit a {kind} task; one of: {codes}").format(
+            code=code, kind=kind,
+            codes=", ".join(sorted(o.value for o in OUTCOMES_BY_KIND[str(kind)]))))
     return code
 
 
@@ -397,12 +484,14 @@ def becomes_unreachable(failed_contacts, status):
     return bool(many) and str(status) in UNREACHABLE_FROM
 
 
-def check_recorded_day(day: dt.date, *, not_before: dt.date, what: str = "the date") -> dt.date:
+def check_recorded_day(day: dt.date, *, not_before: dt.date,
+                       what: str = N_("the date")) -> dt.date:
     """A day on which something happened: not in the future (`check_not_future`) and not
     before ``not_before`` (the day the task was made: ``OutreachTask.created_at``)."""
     check_not_future(day, what)
     if day < not_before:
-        raise BadInput(f"{what} {day} is before the task existed (made {not_before})")
+        raise BadInput(_("{what} {day} is before the task existed (made {made})").format(
+            what=_(what), day=day, made=not_before))
     return day
 
 
@@ -420,20 +509,22 @@ def describe_outcomes(kind: str | None = None, *, brief: bool = False) -> str:
     kinds = [str(kind)] if kind else [str(x) for x in _ALL]
     if brief:
         return "\n".join(f"{k}: " + ", ".join(c.value for c, r in OUTCOMES.items() if r.fits(k))
-                         + f" (done = {DONE_OUTCOME[k]})" for k in kinds)
+                         + " " + _("(done = {code})").format(code=DONE_OUTCOME[k])
+                         for k in kinds)
     lines = []
     for k in kinds:
-        lines.append(f"{k} (done = {DONE_OUTCOME[k]}):")
+        lines.append(_("{kind} (done = {code}):").format(kind=k, code=DONE_OUTCOME[k]))
         for code, rule in OUTCOMES.items():
             if not rule.fits(k):
                 continue
-            does = [EFFECT_HELP[e].format(n=UNREACHABLE_AFTER) for e in rule.effects(k)
+            does = [_(EFFECT_HELP[e]).format(n=UNREACHABLE_AFTER) for e in rule.effects(k)
                     if e != Effect.TRIED]
-            end = "closes the task" if rule.closes else "an attempt, tried again later"
+            end = _("closes the task") if rule.closes else _("an attempt, tried again later")
             takes = rule.answers.get(k)
-            lines.append(f"  {code.value:20} {rule.meaning}; {end}"
+            lines.append(f"  {code.value:20} {_(rule.meaning)}; {end}"
                          + (f"; {'; '.join(does)}" if does else "")
-                         + (f" (answers: {', '.join(takes)})" if takes else ""))
+                         + (" " + _("(answers: {keys})").format(keys=", ".join(takes))
+                            if takes else ""))
     return "\n".join(lines)
 
 
@@ -454,7 +545,7 @@ def _phone(key: str, text: str) -> str:
     low, high = _PHONE_LEN
     if not (low <= len(text) <= high and PHONE_SHAPE.match(text)
             and any(c.isdigit() for c in text)):
-        raise BadInput(f"answer {key} is not a phone number")
+        raise BadInput(_("answer {key} is not a phone number").format(key=key))
     return text
 
 
@@ -465,18 +556,19 @@ def _text(key: str, text: str) -> str:
 def _residence(key: str, text: str) -> str:
     low = text.lower()
     if low not in (Residence.LOCAL, Residence.AWAY):
-        raise BadInput(f"answer {key} must be local, away or same")
+        raise BadInput(_("answer {key} must be local, away or same").format(key=key))
     return low
 
 
 def _yes_no(key: str, text: str) -> str:
-    return "yes" if parse_yes_no(text, f"answer {key}") else "no"
+    return "yes" if parse_yes_no(text, _("answer {key}").format(key=key)) else "no"
 
 
 def _attendance(key: str, text: str) -> str:
     low = text.lower()
     if low not in NOTICE_ATTENDANCE:
-        raise BadInput(f"answer {key} must be one of: {', '.join(NOTICE_ATTENDANCE)}")
+        raise BadInput(_("answer {key} must be one of: {values}").format(
+            key=key, values=", ".join(NOTICE_ATTENDANCE)))
     return low
 
 
@@ -491,27 +583,28 @@ class AnswerKey:
 
 
 ANSWERS: dict[str, AnswerKey] = {
-    "phone": AnswerKey("the member's phone number", _phone, False, 40),
-    "address": AnswerKey("where the member lives now", _text, False),
-    "residence": AnswerKey("local or away", _residence, False),
-    "homebound": AnswerKey("yes or no (y/n)", _yes_no, False),
-    "family_contact_name": AnswerKey("a family member to call", _text, True, 200),
-    "family_contact_phone": AnswerKey("that family member's phone", _phone, True, 40),
-    "needs": AnswerKey("what the member needs (free text)", _text, True),
-    "interests": AnswerKey("comma-separated interests", _text, True),
-    "moved_out": AnswerKey("yes if the member left the organisation (y/n)", _yes_no, False),
-    "attendance": AnswerKey("present (will come), remote (will join by phone or video) or "
-                            "excused (give the reason)", _attendance, False, 24),
-    "reason": AnswerKey("why the member cannot come (free text)", _text, False),
+    "phone": AnswerKey(N_("the member's phone number"), _phone, False, 40),
+    "address": AnswerKey(N_("where the member lives now"), _text, False),
+    "residence": AnswerKey(N_("local or away"), _residence, False),
+    "homebound": AnswerKey(N_("yes or no (y/n)"), _yes_no, False),
+    "family_contact_name": AnswerKey(N_("a family member to call"), _text, True, 200),
+    "family_contact_phone": AnswerKey(N_("that family member's phone"), _phone, True, 40),
+    "needs": AnswerKey(N_("what the member needs (free text)"), _text, True),
+    "interests": AnswerKey(N_("comma-separated interests"), _text, True),
+    "moved_out": AnswerKey(N_("yes if the member left the organisation (y/n)"), _yes_no, False),
+    "attendance": AnswerKey(N_("present (will come), remote (will join by phone or video) or "
+                               "excused (give the reason)"), _attendance, False, 24),
+    "reason": AnswerKey(N_("why the member cannot come (free text)"), _text, False),
 }
 
 
 def answer_help(key: str) -> str:
     """``phone: the member's phone number ('same' keeps it)`` — for prompts and help."""
     spec = ANSWERS[key]
-    extra = f"'{SAME}' keeps what is on record" + (f", '{NONE}' clears it"
-                                                  if spec.clearable else "")
-    return f"{spec.meaning} ({extra})"
+    if spec.clearable:
+        return _("{meaning} ('same' keeps what is on record, 'none' clears it)").format(
+            meaning=_(spec.meaning))
+    return _("{meaning} ('same' keeps what is on record)").format(meaning=_(spec.meaning))
 
 
 def check_answer(key: str, value: str) -> str | None:
@@ -521,22 +614,25 @@ def check_answer(key: str, value: str) -> str | None:
     """
     spec = ANSWERS.get(key)
     if spec is None:
-        raise BadInput(f"there is no answer {shown(key)}; answers are: " + ", ".join(ANSWERS))
+        raise BadInput(_("there is no answer {key}; answers are: {keys}").format(
+            key=shown(key), keys=", ".join(ANSWERS)))
     text = str(value).strip()
     if not text:
-        raise BadInput(f"answer {key} is empty: {answer_help(key)}")
+        raise BadInput(_("answer {key} is empty: {help}").format(key=key,
+                                                                 help=answer_help(key)))
     low = text.lower()
     if low == SAME:
         return SAME
     if low == NONE:
         if spec.clearable:
             return None
-        raise BadInput(f"answer {key} cannot be '{NONE}': give {spec.meaning} or '{SAME}'")
+        raise BadInput(_("answer {key} cannot be 'none': give {meaning} or 'same'").format(
+            key=key, meaning=_(spec.meaning)))
     from tasks.csvfile import CONTROL  # (csvfile imports this module)
 
     if len(text) > spec.limit or CONTROL.search(text):
-        raise BadInput(f"answer {key} is too long ({spec.limit} characters at most) "
-                       "or contains control characters")
+        raise BadInput(_("answer {key} is too long ({limit} characters at most) or contains "
+                         "control characters").format(key=key, limit=spec.limit))
     return spec.check(key, text)
 
 
@@ -557,22 +653,23 @@ def check_answers(kind: str, outcome: Outcome,
                   answers: dict[str, str]) -> dict[str, str | None]:
     """All answers of one outcome, checked: keys it takes, each value (`check_answer`),
     required ones present. Returns them normalised (empty ones dropped)."""
-    taken, _ = answers_taken(kind, outcome)
+    taken = answers_taken(kind, outcome)[0]
     out: dict[str, str | None] = {}
     for key, value in answers.items():
         if key not in taken:
-            what = ", ".join(taken) if taken else "none"
-            raise BadInput(f"answer {shown(key)} does not fit outcome {outcome} of a {kind} "
-                           f"task (answers it takes: {what})")
+            what = ", ".join(taken) if taken else _("none")
+            raise BadInput(_("answer {key} does not fit outcome {outcome} of a {kind} task "
+                             "(answers it takes: {keys})").format(
+                                 key=shown(key), outcome=outcome, kind=kind, keys=what))
         if str(value).strip():
             out[key] = check_answer(key, value)
     if out.get("attendance") == "excused" and not out.get("reason") \
             or out.get("reason") == SAME:
-        raise BadInput("an excused member needs answer reason (why they cannot come)")
+        raise BadInput(_("an excused member needs answer reason (why they cannot come)"))
     missing = missing_answers(kind, outcome, out)
     if missing:
-        raise BadInput("a survey that reached the member needs answers: "
-                       + ", ".join(f"{k} ({answer_help(k)})" for k in missing))
+        raise BadInput(_("a survey that reached the member needs answers: {answers}").format(
+            answers=", ".join(f"{k} ({answer_help(k)})" for k in missing)))
     return out
 
 
@@ -583,9 +680,10 @@ def parse_answers(pairs: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip().lower()
         if not sep or not key:
-            raise BadInput(f"an answer must look like KEY=VALUE, not {shown(item)}")
+            raise BadInput(_("an answer must look like KEY=VALUE, not {value}").format(
+                value=shown(item)))
         if key in out:
-            raise BadInput(f"--answer {key} is given twice")
+            raise BadInput(_("--answer {key} is given twice").format(key=key))
         out[key] = value.strip()
     return out
 
@@ -608,8 +706,8 @@ def check_quarter(period: str) -> str:
     """``period`` (normalised to YYYY-Qn) if it reads YYYY-Qn, else BadInput."""
     m = _QUARTER.match(period.strip()) if isinstance(period, str) else None
     if m is None:
-        raise BadInput(f"the quarter must read YYYY-Qn (for example 2026-Q3), "
-                       f"not {str(period)[:20]!r}")
+        raise BadInput(_("the quarter must read YYYY-Qn (for example 2026-Q3), not {value}")
+                       .format(value=repr(str(period)[:20])))
     return f"{m.group(1)}-Q{m.group(2)}"
 
 
@@ -627,21 +725,21 @@ def period_bounds(period: str | None, today: dt.date) -> tuple[dt.date, dt.date]
     if isinstance(period, str) and "q" in period.lower():
         return quarter_bounds(period, today)
     if isinstance(period, str) and not _PERIOD.match(period.strip()):
-        raise BadInput(f"the period must read YYYY-MM or YYYY-Qn (for example 2026-11 or "
-                       f"2026-Q4), not {str(period)[:20]!r}")
+        raise BadInput(_("the period must read YYYY-MM or YYYY-Qn (for example 2026-11 or "
+                         "2026-Q4), not {value}").format(value=repr(str(period)[:20])))
     return month_bounds(period, today)
 
 
 # --- meetings (organisational life) -----------------------------------------------------------
 
 #: A meeting planned at least this many days ahead sends notices (away and homebound members).
-NOTICE_DAYS = Limit(1, 90, 7, "notice days")
+NOTICE_DAYS = Limit(1, 90, 7, N_("notice days"))
 #: A notice task is due this many days before the meeting (never before the day it is given).
 NOTICE_LEAD_DAYS = 3
 #: A make-up study is due within this many days of closing the meeting.
-MAKE_UP_DAYS = Limit(1, 90, 30, "make-up days")
+MAKE_UP_DAYS = Limit(1, 90, 30, N_("make-up days"))
 #: Months without taking part (present, remote, made up) that need a coordinator's attention.
-LIFE_MONTHS = Limit(1, 24, 6, "months")
+LIFE_MONTHS = Limit(1, 24, 6, N_("months"))
 #: How often a branch must hold each kind of meeting, in months (defaults; an organisation
 #: changes them in ``OUTREACH_HOME/cadence.json``, e.g. ``{"lecture": 1, "group": 3}``).
 CADENCE: dict[str, int] = {"assembly": 3, "committee": 1, "group": 1, "lecture": 3,
@@ -656,10 +754,11 @@ def cadence(path=None) -> dict[str, int]:
     (or ``path``). A kind set to 0 is not required at all. A bad file is one BadInput."""
     def check(kind: str, months) -> None:
         if months not in (0, *CADENCE_CHOICES) or isinstance(months, bool):
-            raise BadInput(f"the cadence of {kind} must be 1 (monthly), 3 (quarterly) or 0 "
-                           "(not required)")
+            raise BadInput(_("the cadence of {kind} must be 1 (monthly), 3 (quarterly) or 0 "
+                             "(not required)").format(kind=kind))
 
-    return _home_settings(CADENCE_FILE, path, CADENCE, "cadence", ("kind", "months"), check)
+    return _home_settings(CADENCE_FILE, path, CADENCE, "cadence", (N_("kind"), N_("months")),
+                          check)
 
 
 def cadence_periods(months: int, first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
@@ -731,11 +830,11 @@ def _home_json(name: str, path, what: str):
     except FileNotFoundError:
         return None
     except OSError:
-        raise BadInput(f"cannot read the {what} file {name}") from None
+        raise BadInput(_("cannot read the file {name}").format(name=name)) from None
     try:
         return json.loads(text)
     except ValueError:
-        raise BadInput(f"the {what} file {name} is not JSON") from None
+        raise BadInput(_("the file {name} is not JSON").format(name=name)) from None
 
 
 def _home_settings(name: str, path, defaults: dict, what: str, words: tuple[str, str],
@@ -749,11 +848,13 @@ def _home_settings(name: str, path, defaults: dict, what: str, words: tuple[str,
         return out
     key_word, value_word = words
     if not isinstance(given, dict):
-        raise BadInput(f"the {what} file {name} must map {key_word}s to {value_word}")
+        raise BadInput(_("the file {name} must be a JSON object: {keys} → {values}").format(
+            name=name, keys=_(key_word), values=_(value_word)))
     for key, value in given.items():
         if key not in defaults:
-            raise BadInput(f"the {what} file names an unknown {key_word} {shown(str(key))}; "
-                           f"{key_word}s: " + ", ".join(defaults))
+            raise BadInput(_("the file {name} names an unknown {word} {key}; known: {known}")
+                           .format(name=name, word=_(key_word), key=shown(str(key)),
+                                   known=", ".join(defaults)))
         check(key, value)
         out[key] = value
     return out
@@ -765,9 +866,11 @@ def goals(path=None) -> dict[str, float]:
     def check(name: str, goal) -> None:
         if isinstance(goal, bool) or not isinstance(goal, (int, float)) \
                 or not 0 <= goal <= 100:
-            raise BadInput(f"the goal of {name} must be a per cent from 0 to 100")
+            raise BadInput(_("the goal of {name} must be a per cent from 0 to 100").format(
+                name=name))
 
-    return _home_settings(GOALS_FILE, path, GOALS, "goals", ("indicator", "per cents"), check)
+    return _home_settings(GOALS_FILE, path, GOALS, "goals", (N_("indicator"), N_("per cents")),
+                          check)
 
 
 def mark(numerator: int, denominator: int, goal: float) -> str:
@@ -785,8 +888,8 @@ def mark(numerator: int, denominator: int, goal: float) -> str:
 # --- care (issue 13) --------------------------------------------------------------------------
 
 #: A care occasion's window: from this many days before the occasion to this many after.
-CARE_BEFORE_DAYS = Limit(0, 60, 7, "days before")
-CARE_AFTER_DAYS = Limit(0, 60, 7, "days after")
+CARE_BEFORE_DAYS = Limit(0, 60, 7, N_("days before"))
+CARE_AFTER_DAYS = Limit(0, 60, 7, N_("days after"))
 #: Milestone birthdays: these ages, and every year from `CARE_EVERY_YEAR_FROM` (up to
 #: `CARE_OLDEST`, past which a birth date is more likely a typing error than a person).
 CARE_MILESTONES = (80, 85, 90, 95)
@@ -798,7 +901,7 @@ CARE_FESTIVAL_AGE = 80
 #: A life event gives a care visit due within this many days of it being recorded.
 LIFE_EVENT_DAYS = 7
 #: Hardship levels (1 mild … 3 severe): a monthly care visit until cleared.
-HARDSHIP_LEVELS = Limit(1, 3, 1, "the hardship level")
+HARDSHIP_LEVELS = Limit(1, 3, 1, N_("the hardship level"))
 #: A member living away this many months gets a coordinator's transfer task (once a stay).
 TRANSFER_AFTER_MONTHS = 6
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import BadInput, Refused
 from db.models import RunTicket
+from i18n import _
 from tasks.access import Actor, authenticate, require_coordinator
 
 #: What a ticket may be used for (one flow each).
@@ -58,9 +59,9 @@ def issue(session: Session, code: str | None, *, purpose: str,
     """A ticket for one ``purpose`` run by the coordinator whose ``code`` this is; shown
     once, never stored. Expired tickets are cleared on the way."""
     if purpose not in PURPOSES:
-        raise BadInput(f"no run ticket for {purpose[:40]!r}")
+        raise BadInput(_("no run ticket for {purpose}").format(purpose=repr(purpose[:40])))
     if not 1 <= minutes <= MAX_MINUTES:
-        raise BadInput(f"a run ticket lasts 1 to {MAX_MINUTES} minutes")
+        raise BadInput(_("a run ticket lasts 1 to {most} minutes").format(most=MAX_MINUTES))
     require_coordinator(authenticate(session, code))
     now = _utcnow()
     session.execute(delete(RunTicket).where(RunTicket.expires_at < now))
@@ -79,20 +80,23 @@ def redeem(session: Session, ticket: str | None, *, purpose: str) -> Actor:
     ask = ASK.get(purpose, "outreach outcomes ticket")
     found = _FORM.fullmatch((ticket or "").strip())
     if not found:
-        hint = (" — never type an access code into Prefect; ask for a ticket with "
-                f"`{ask}`") if re.fullmatch(r"\d+-[\w-]+", ticket or "") \
-            else ""
-        raise Refused(f"that is not a run ticket{hint}")
+        if re.fullmatch(r"\d+-[\w-]+", ticket or ""):
+            raise Refused(_("that is not a run ticket — never type an access code into "
+                            "Prefect; ask for a ticket with `{ask}`").format(ask=ask))
+        raise Refused(_("that is not a run ticket"))
     tid, secret = int(found.group(1)), found.group(2)
     row = session.scalar(select(RunTicket).where(RunTicket.id == tid).with_for_update())
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
-        raise Refused(f"wrong or used run ticket: ask for a new one with `{ask}`")
+        raise Refused(_("wrong or used run ticket: ask for a new one with `{ask}`").format(
+            ask=ask))
     session.delete(row)
     session.flush()
     if row.purpose != purpose:
-        raise Refused(f"this run ticket is for {row.purpose}, not {purpose}")
+        raise Refused(_("this run ticket is for {it}, not {purpose}").format(
+            it=row.purpose, purpose=purpose))
     if row.expires_at < _utcnow():
-        raise Refused(f"this run ticket has expired: ask for a new one with `{ask}`")
+        raise Refused(_("this run ticket has expired: ask for a new one with `{ask}`").format(
+            ask=ask))
     code = _xor(bytes.fromhex(row.sealed), secret).decode()
     actor = authenticate(session, code)
     require_coordinator(actor)

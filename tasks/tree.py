@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import NotFound
 from db.models import Branch
+from i18n import _
 
 T = TypeVar("T")
 #: Deeper than this is a loop in bad data, not a tree.
@@ -51,7 +52,7 @@ def chains(bind: Session | Connection) -> Chains:
 def subtree(all_chains: Chains, branch_id: int) -> list[int]:
     """``branch_id`` and every branch nested under it, in id order (pure)."""
     if branch_id not in all_chains:
-        raise NotFound(f"no branch with id {branch_id}")
+        raise NotFound(_("no branch with id {id}").format(id=branch_id))
     return sorted(b for b, chain in all_chains.items() if branch_id in chain)
 
 

@@ -12,17 +12,20 @@ from sqlalchemy.orm import Session
 from db.errors import BadInput, Refused
 from db.machines import OPEN_TASK, TaskStatus
 from db.models import Attempt, Branch, CampaignKind, Member, OutreachTask, Residence, Volunteer
+from i18n import _
 from tasks.access import HOLDER, PERSON, Actor, require_coordinator, requires
 from tasks.outcomes import (
     MAX_ID,
     SUCCESS,
-    SURVEY_FIELDS,
+    SURVEY_FIELDS,  # noqa: F401 (re-exported)
     Recorded,
     load_task,
     record_outcome,
     require_holder,
+    survey_fields,
 )
-from tasks.rules import OUTCOMES_BY_KIND, check_answers, check_outcome, missing_answers
+from tasks.rules import (OUTCOMES_BY_KIND, check_answers, check_outcome, make_up_how,
+                         missing_answers)
 from tasks.runsheet import LIST_FIELDS, SHEET_FIELDS, sheet_rows, to_json  # noqa: F401 (re-exported)
 
 
@@ -47,8 +50,8 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
         try:
             st = TaskStatus(status)
         except ValueError:
-            raise BadInput(f"unknown status {status[:20]!r}; one of: "
-                           + ", ".join(s.value for s in TaskStatus)) from None
+            raise BadInput(_("unknown status {value}; one of: {codes}").format(
+                value=repr(status[:20]), codes=", ".join(s.value for s in TaskStatus))) from None
         stmt = stmt.where(OutreachTask.status == st)
     else:
         stmt = stmt.where(OutreachTask.status.in_(list(OPEN_TASK)))
@@ -63,14 +66,14 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
 
         br = get_branch(session, name=branch)
         if br is None:
-            raise BadInput(f"no branch named {branch[:60]!r}")
+            raise BadInput(_("no branch named {name}").format(name=repr(branch[:60])))
         stmt = stmt.where(Member.branch_id.in_(subtree_ids(session, branch_id=br.id)))
     if kind is not None:
         try:
             stmt = stmt.where(OutreachTask.kind == CampaignKind(kind))
         except ValueError:
-            raise BadInput(f"unknown kind {kind[:20]!r}; one of: "
-                           + ", ".join(k.value for k in CampaignKind)) from None
+            raise BadInput(_("unknown kind {value}; one of: {codes}").format(
+                value=repr(kind[:20]), codes=", ".join(k.value for k in CampaignKind))) from None
     if limit:
         stmt = stmt.limit(limit)
     out = []
@@ -118,8 +121,8 @@ def task_view(session: Session, *, task_id: int, actor: Actor,
     task = load_task(session, task_id)
     require_holder(task, actor)
     if not _visible(task, actor):
-        raise Refused(f"task {task.id} is {task.status}; contact details are shown only "
-                      "for your open tasks")
+        raise Refused(_("task {id} is {status}; contact details are shown only for your "
+                        "open tasks").format(id=task.id, status=task.status))
     m = session.get(Member, task.member_id)
     branch = session.get(Branch, m.branch_id)
     vol = session.get(Volunteer, task.volunteer_id) if task.volunteer_id else None
@@ -143,6 +146,9 @@ def task_view(session: Session, *, task_id: int, actor: Actor,
     }
     if kind in (CampaignKind.NOTICE, CampaignKind.MAKE_UP):
         view["meeting"] = _meeting_card(session, task)
+    if kind == CampaignKind.MAKE_UP:
+        view["how"] = str(make_up_how(homebound=m.homebound,
+                                      away=m.residence == Residence.AWAY))
     return view
 
 
@@ -209,4 +215,4 @@ def record_or_ask(session: Session, *, task_id: int, outcome: str | None, actor:
     if _visible(task, actor):
         member = session.get(Member, task.member_id)
         on_record = {k: v for k, v in _contact(member).items() if v}
-    return AnswerForm(task.id, kind, code.value, missing, dict(SURVEY_FIELDS), on_record)
+    return AnswerForm(task.id, kind, code.value, missing, survey_fields(), on_record)

@@ -467,3 +467,26 @@ def test_without_life_counts_the_same_through_the_index_or_a_scan(w, monkeypatch
         got = mt.members_without_life(s, actor=c, today=day, names=True)
         counts.add((got["count"], tuple(m["ledger_no"] for m in got["members"])))
     assert counts == {(4, ("C1", "O1", "A1", "H1"))}  # by branch, then ledger number
+
+
+def test_a_make_up_task_says_how_visit_when_homebound_call_when_away(w):
+    from tasks.worklist import task_view
+
+    s, c = w["s"], w["coord"]
+    mid = _plan(w, TODAY - dt.timedelta(days=2))["id"]
+    mt.close_meeting(s, meeting_id=mid, actor=c, today=TODAY)
+    made = _tasks(s, mid, CampaignKind.MAKE_UP)
+    how = {ref: task_view(s, task_id=t.id, actor=c, today=TODAY)["how"]
+           for ref, t in made.items()}
+    assert how["H1"] == "visit" and how["A1"] == "phone" and how["L1"] == "materials"
+    from cli.volunteer import render_card
+
+    card = render_card(task_view(s, task_id=made["A1"].id, actor=c, today=TODAY))
+    assert "call the member (living away)" in card and "record reached" in card
+
+
+@pytest.mark.parametrize("homebound, away, want", [
+    (True, False, MakeUpHow.VISIT), (True, True, MakeUpHow.VISIT),
+    (False, True, MakeUpHow.PHONE), (False, False, MakeUpHow.MATERIALS)])
+def test_make_up_how_follows_the_members_situation(homebound, away, want):
+    assert rules.make_up_how(homebound=homebound, away=away) == want

@@ -92,7 +92,7 @@ def localise(config: dict, *, timezone: str) -> dict:
                     t[k] = _(t[k])
         params = d.get("parameters") or {}
         for k, v in params.items():
-            if isinstance(v, str):
+            if isinstance(v, str) and v:  # _("") is the catalog's header
                 params[k] = _(v)
         for s in d.get("schedules") or []:
             if isinstance(s, dict) and ("cron" in s or "rrule" in s or "interval" in s):

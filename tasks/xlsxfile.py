@@ -51,7 +51,8 @@ FORMULA_START = ("=", "+", "-", "@")
 _EPOCH = dt.date(1899, 12, 30).toordinal()
 #: Before this day Excel counts from 1899-12-31 (its 29 February 1900 comes after it).
 _MARCH_1900 = dt.date(1900, 3, 1).toordinal()
-_EPOCH_DT = dt.datetime(1899, 12, 30)
+#: Excel's first day: an earlier date is written as its ISO text.
+FIRST_DAY = dt.date(1900, 1, 1)
 
 # Styles (cellXfs in styles.xml): 0 general, 1 date, 2 date-time, 3 bold header,
 # 4 text, 5 text with quote prefix.
@@ -190,13 +191,19 @@ def _cell(ref: str, v) -> str:
         return (f'<c r="{ref}" s="{s}" t="inlineStr"><is><t xml:space="preserve">{_xml(v)}'
                 '</t></is></c>')
     if t is dt.date:
+        if v < FIRST_DAY:  # Excel has no day before 1900-01-01: keep it as text
+            return _cell(ref, v.isoformat())
         return f'<c r="{ref}" s="{_DATE}"><v>{_serial(v)}</v></c>'
     if t is int or (t is float and v == v and abs(v) != float("inf")):
         return f'<c r="{ref}"><v>{v!r}</v></c>'
     if t is bool:
         return f'<c r="{ref}" t="b"><v>{int(v)}</v></c>'
     if t is dt.datetime:
-        days = (v.replace(tzinfo=None) - _EPOCH_DT) / dt.timedelta(days=1)
+        if v.date() < FIRST_DAY:
+            return _cell(ref, v.isoformat(sep=" "))
+        naive = v.replace(tzinfo=None)
+        seconds = (naive - dt.datetime.combine(naive.date(), dt.time())).total_seconds()
+        days = _serial(naive.date()) + seconds / 86400  # _serial: Excel's 1900-02-29
         return f'<c r="{ref}" s="{_DATETIME}"><v>{days!r}</v></c>'
     return _cell(ref, str(v))
 
@@ -258,7 +265,8 @@ def _book(name: str) -> str:
     quoted = "'" + name + "'"
     return _HEAD_XML + (
         f'<workbook {_NS}><bookViews><workbookView/></bookViews>'
-        f'<sheets><sheet name="{_xml(name)}" sheetId="1" r:id="rId1"/></sheets>'
+        f'<sheets><sheet name="{_xml(name).replace(chr(34), "&quot;")}" sheetId="1" '
+        f'r:id="rId1"/></sheets>'
         f'<definedNames><definedName name="_xlnm.Print_Titles" localSheetId="0">'
         f'{_xml(quoted)}!$1:$1</definedName></definedNames></workbook>')
 
@@ -341,7 +349,7 @@ def write_workbook(out: IO[bytes], *, headers: Sequence[str], rows: Iterable[Seq
                                 f' t="inlineStr"><is><t xml:space="preserve">'
                                 f'{_SPECIAL.sub(_escape_match, v) if _SPECIAL.search(v) else v}'
                                 '</t></is></c>')
-                    elif t is dt.date:
+                    elif t is dt.date and v >= FIRST_DAY:
                         cells.append(f'<c r="{letters[i]}{r}" s="{_DATE}"><v>'
                                      f'{_serial(v)}</v></c>')
                     elif v is not None:

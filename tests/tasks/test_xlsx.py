@@ -284,3 +284,21 @@ def test_an_unknown_export_language_is_refused(session):
     coord = f.actor(session, f.coordinator(session))
     with pytest.raises(BadInput, match="en or zh_CN"):
         export_ledger(session, io.StringIO(), actor=coord, lang="fr")
+
+
+def test_a_sheet_name_with_quotes_and_days_before_excels_first_stay_readable():
+    """A quote in the sheet's name (a report's output file name) is escaped; a day before
+    1900-01-01, which Excel cannot show, is kept as its ISO text; a date-time early in
+    1900 reads back on its own day (Excel's 1900-02-29)."""
+    data = workbook_bytes(headers=["day", "at"],
+                          rows=[[dt.date(1899, 6, 1), dt.datetime(1900, 1, 1, 12, 0)],
+                                [dt.date(1900, 1, 1), dt.datetime(1899, 12, 31, 8, 0)]],
+                          sheet='say "hi" & <b>')
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book.worksheets[0]
+    assert ws.title == 'say "hi" & <b>'
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert rows[0][0] == "1899-06-01"
+    assert rows[0][1] == dt.datetime(1900, 1, 1, 12, 0)
+    assert rows[1][0] == dt.datetime(1900, 1, 1)
+    assert rows[1][1] == "1899-12-31 08:00:00"

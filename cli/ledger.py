@@ -294,6 +294,9 @@ def members_import(
     file: Annotated[Path, typer.Argument(help=_(
         "A CSV file (UTF-8, with or without BOM) or an Excel workbook (.xlsx, first "
         "sheet)."))],
+    encoding: Annotated[str, typer.Option(
+        "--encoding", help=_("A CSV file's encoding: utf-8 (the default) or gb18030 (GBK, "
+                             "what Chinese Excel's plain CSV is)."))] = "utf-8",
 ) -> None:
     """Import or update members from a ledger file, CSV or Excel, all or nothing.
 
@@ -306,12 +309,13 @@ def members_import(
 
     Example: outreach members import ledger.xlsx
     """
-    from tasks.csvfile import is_file
+    from tasks.csvfile import check_encoding, is_file
     from tasks.ledger import import_ledger, read_ledger
 
+    check_encoding(encoding)
     if not is_file(file):
         raise BadInput(_("no such file: {path}").format(path=file))
-    rows = read_ledger(file)
+    rows = read_ledger(file, encoding=encoding)
     with db_session() as s:
         res = import_ledger(s, rows, actor=actor(s, required=False), source=file.name)
     typer.echo(_("imported {file}: {created} new, {updated} updated ({changes} field changes "
@@ -396,6 +400,7 @@ def member_role(
     Example: outreach member role M0000042 secretary --branch North
     """
 
+    from tasks.labels import label
     from tasks.meetings import set_role
 
     with db_session() as s:
@@ -403,7 +408,8 @@ def member_role(
                        today=settings.today())
     said = (_("member {id}: {role} in {branch}") if out["changed"] else
             _("member {id}: {role} in {branch} (unchanged)"))
-    typer.echo(said.format(id=out["member_id"], role=out["role"], branch=out["branch"]))
+    typer.echo(said.format(id=out["member_id"], role=label(out["role"], of="member_role"),
+                           branch=out["branch"]))
 
 
 @member_app.command("reactivate")
@@ -419,12 +425,14 @@ def member_reactivate(
 
     Example: outreach member reactivate M0000042 --reason "asked to be visited again"
     """
+    from tasks.labels import label
     from tasks.people import reactivate_member
 
     with db_session() as s:
         m = reactivate_member(s, member_ref=ref, reason=reason, actor=actor(s))
         mid, status = m.id, m.status
-    typer.echo(_("member {id} is {status} again").format(id=mid, status=status))
+    typer.echo(_("member {id} is {status} again").format(
+        id=mid, status=label(status, of="member_status")))
 
 
 # --- care: life events, hardship, contributions (issue 13) -------------------------------------
@@ -520,9 +528,11 @@ def member_contribution(
     """
     from cli.common import parse_date
     from tasks.care import add_contribution
+    from tasks.labels import label
 
     on = parse_date(date, "--date")
     with db_session() as s:
         out = add_contribution(s, member_ref=ref, kind=kind, on=on, actor=actor(s), note=note)
     typer.echo(_("contribution {id}: member {member} {kind} on {day}").format(
-        id=out["id"], member=out["member_id"], kind=out["kind"], day=out["on"]))
+        id=out["id"], member=out["member_id"], kind=label(out["kind"], of="contribution"),
+        day=out["on"]))

@@ -192,6 +192,7 @@ def mark(
 
     Example: outreach meeting mark 12 M0000042 excused --reason "in hospital"
     """
+    from tasks.labels import label
     from tasks.meetings import mark_attendance
 
     with db_session() as s:
@@ -201,7 +202,7 @@ def mark(
     said = (_("meeting {meeting}: member {member} {status}") if out["changed"] else
             _("meeting {meeting}: member {member} {status} (unchanged)"))
     typer.echo(said.format(meeting=out["meeting_id"], member=out["member_id"],
-                           status=out["status"]))
+                           status=label(out["status"], of="attendance")))
 
 
 @meeting_app.command("attendance")

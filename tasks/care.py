@@ -56,6 +56,7 @@ from db.models import (
 from db.state import first_or_add, flush, move_care
 from i18n import N_, _
 from tasks import rules
+from tasks.labels import label
 from tasks.access import COORDINATOR, COUNTS, PERSON, Actor, requires
 from tasks.csvfile import CONTROL
 from tasks.people import find_member
@@ -427,7 +428,7 @@ def record_event(session: Session, *, member_ref: str, kind: str, actor: Actor,
     day = _day(on or today, N_("the event's date"))
     if member.status not in CONTACTABLE_MEMBER:
         raise Refused(_("member {id} is {status}: no care visit can be made").format(
-            id=member.id, status=member.status))
+            id=member.id, status=label(member.status, of="member_status")))
     event = LifeEvent(member_id=member.id, kind=what, happened_on=day, note=_note(note),
                       recorded_by=actor.id)
     session.add(event)

@@ -1,6 +1,8 @@
 """Reading the CSV files people bring (ledgers, results): one way, shared.
 
-UTF-8 with or without BOM; ``strict`` parsing, so a quote left open is an error on its
+UTF-8 with or without BOM (a ledger may also be GB18030/GBK, what Chinese Excel's plain
+"CSV" saves, when the person says so: the encoding is never guessed, because Latin-1 text
+decodes as GBK too, into the wrong characters); ``strict`` parsing, so a quote left open is an error on its
 line instead of silently swallowing the rest of the file into one cell; every record
 comes with the line it starts on (blank lines and multi-line cells counted), which is
 what people see in their editor.
@@ -34,11 +36,36 @@ def is_file(path) -> bool:
         return False
 
 
-def text_of(data: bytes) -> str:
-    """The file's text; refuses what is not UTF-8 text."""
+#: The encodings a person may name for a CSV file (`text_of`): UTF-8, and GB18030, the
+#: superset of GBK that Chinese Excel's plain "CSV" is written in.
+ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "gb18030": "gb18030",
+             "gbk": "gb18030", "gb2312": "gb18030"}
+
+
+def check_encoding(name: str) -> str:
+    """The codec for an encoding a person named (``--encoding``), or BadInput."""
+    codec = ENCODINGS.get(name.strip().lower().replace("_", "-"))
+    if codec is None:
+        raise BadInput(_("unknown encoding {name}: use utf-8 or gb18030").format(name=name))
+    return codec
+
+
+def text_of(data: bytes, encoding: str = "utf-8", *, hint: bool = False) -> str:
+    """The file's text in the named encoding (UTF-8 unless told; see `ENCODINGS`); refuses
+    what does not decode. With ``hint`` the refusal of a UTF-8 file also names the
+    ``--encoding gb18030`` option (the commands that have it)."""
+    codec = check_encoding(encoding)
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(codec)
     except UnicodeDecodeError as exc:
+        if codec != "utf-8-sig":
+            raise BadInput(_("the file is not {encoding} text (undecodable byte at offset "
+                             "{offset})").format(encoding=encoding, offset=exc.start)
+                           ) from None
+        if hint:
+            raise BadInput(_("the file is not UTF-8 text (undecodable byte at offset {offset}); "
+                             "save it as CSV UTF-8, or, for a CSV saved by Chinese Excel, add "
+                             "--encoding gb18030").format(offset=exc.start)) from None
         raise BadInput(_("the file is not UTF-8 text (undecodable byte at offset {offset}); "
                          "save it as CSV UTF-8 and try again").format(offset=exc.start)
                        ) from None

@@ -225,13 +225,19 @@ def _find_header(lines: Iterator[tuple[int, list]]) -> tuple[int, list] | None:
     return next((s for s in seen if any(v not in ("", None) for v in s[1])), None)
 
 
-def read_ledger(source: str | Path | IO[bytes]) -> list[dict]:
-    """Parse and check a ledger file, CSV or Excel (told apart by what is in it); raises
+def read_ledger(source: str | Path | IO[bytes], *, encoding: str = "utf-8") -> list[dict]:
+    """Parse and check a ledger file, CSV or Excel (told apart by what is in it, not by
+    its name; a CSV in ``encoding``, see `tasks.csvfile.ENCODINGS`); raises
     `LedgerFileError` listing every problem."""
     from tasks import xlsxfile
 
     data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
     excel = xlsxfile.is_workbook(data)
+    named = "" if hasattr(source, "read") else Path(source).suffix.lower()
+    if not excel and named in (".xlsx", ".xlsm", ".xls", ".ods"):
+        raise BadInput(_("the file is named {suffix} but is not an Excel workbook; open it "
+                         "in Excel and save it as .xlsx (or as CSV UTF-8 named .csv)")
+                       .format(suffix=named))
     where = _Where(excel)
     empty = _("the file is empty: expected the header {header}").format(
         header=",".join(COLUMNS))
@@ -246,7 +252,7 @@ def read_ledger(source: str | Path | IO[bytes]) -> list[dict]:
         while header and not header[-1]:
             header.pop()
     else:
-        lines = records(text_of(data))
+        lines = records(text_of(data, encoding, hint=True))
         try:
             line1, header = next(lines, (1, None))
         except csv.Error as exc:

@@ -56,6 +56,7 @@ from db.models import (
 from db.state import flush, move_attendance, move_meeting, set_branch_role
 from i18n import N_, _
 from tasks import rules, tree
+from tasks.labels import label
 from tasks.access import COORDINATOR, COUNTS, Actor, require_coordinator, requires
 from tasks.csvfile import CONTROL, cell_value, records, text_of
 from tasks.ledger import LedgerFileError
@@ -321,7 +322,7 @@ def _ready_for(session: Session, meeting: Meeting, status: A, actor: Actor,
     has come when someone is marked as having been there (or not)."""
     if meeting.status in (MS.CLOSED, MS.CANCELLED):
         raise Refused(_("meeting {id} is {status}; its attendance cannot be marked any "
-                        "more").format(id=meeting.id, status=meeting.status))
+                        "more").format(id=meeting.id, status=label(meeting.status, of="meeting_status")))
     if meeting.status == MS.PLANNED and status != A.EXCUSED:
         _hold(session, meeting, actor, today)
 
@@ -399,7 +400,7 @@ def import_attendance(session: Session, *, meeting_id: int, data: bytes, actor: 
     meeting = _meeting(session, meeting_id)
     if meeting.status in (MS.CLOSED, MS.CANCELLED):
         raise Refused(_("meeting {id} is {status}; its attendance cannot be marked any "
-                        "more").format(id=meeting.id, status=meeting.status))
+                        "more").format(id=meeting.id, status=label(meeting.status, of="meeting_status")))
     rows, problems = _read_attendance(data)
     numbers = sorted({r[1] for r in rows if r[1]})
     members: dict[str, int] = {}
@@ -504,7 +505,7 @@ def give_make_ups(session: Session, *, meeting_id: int, actor: Actor, today: dt.
     meeting = _meeting(session, meeting_id)
     if meeting.status != MS.CLOSED:
         raise Refused(_("meeting {id} is {status}; make-up study is given out when it is "
-                        "closed").format(id=meeting.id, status=meeting.status))
+                        "closed").format(id=meeting.id, status=label(meeting.status, of="meeting_status")))
     return _make_ups(session, meeting, today)
 
 
@@ -551,7 +552,7 @@ def set_role(session: Session, *, ref: str, branch: str, role: str, actor: Actor
                                                     branch=repr(the_branch.name)))
         if str(member.status) not in _CONTACTABLE:
             raise Refused(_("member {id} is {status}; only a current member can hold a "
-                            "role").format(id=member.id, status=member.status))
+                            "role").format(id=member.id, status=label(member.status, of="member_status")))
     changed = set_branch_role(session, member, the_branch.id, new, actor_id=actor.id,
                               reason=f"role in {the_branch.name}: {new or 'none'}",
                               today=today)

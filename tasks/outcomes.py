@@ -47,6 +47,7 @@ from db.models import (
 )
 from db.state import first_or_add, flush, move_attendance, move_member, move_task
 from i18n import N_, _
+from tasks.labels import label
 from tasks.access import COORDINATOR, HOLDER, Actor, requires
 from tasks import rules
 from tasks.csvfile import CONTROL
@@ -364,7 +365,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
     answers = check_answers(kind, code, answers)
     if task.status != TaskStatus.ASSIGNED:
         raise Refused(_("task {id} is {status}; only an assigned task takes outcomes").format(
-            id=task.id, status=task.status))
+            id=task.id, status=label(task.status, of="task_status")))
     rules.check_recorded_day(today, not_before=task.created_at.date(),
                              what=N_("the visit's date"))
     member = session.get(Member, task.member_id)

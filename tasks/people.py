@@ -14,6 +14,7 @@ from db.machines import MemberStatus
 from db.models import Branch, BranchKind, Member, Role, Volunteer
 from db.state import move_member
 from i18n import N_, _
+from tasks.labels import label
 from tasks.access import (
     BOOTSTRAP,
     COORDINATOR,
@@ -199,7 +200,8 @@ def reactivate_member(session: Session, *, member_ref: str, reason: str,
     member = find_member(session, ref=member_ref)
     if member.status not in (MemberStatus.DO_NOT_CONTACT, MemberStatus.MOVED_OUT):
         raise Refused(_("member {id} is {status}, not do_not_contact or moved_out: nothing "
-                        "to reactivate").format(id=member.id, status=member.status))
+                        "to reactivate").format(id=member.id,
+                                                status=label(member.status, of="member_status")))
     back_in = member.status == MemberStatus.MOVED_OUT
     move_member(session, member, MemberStatus.UNVERIFIED, actor_id=actor.id,
                 reason=f"reactivated: {reason}", coordinator=True)

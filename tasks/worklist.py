@@ -13,6 +13,7 @@ from db.errors import BadInput, Refused
 from db.machines import OPEN_TASK, TaskStatus
 from db.models import Attempt, Branch, CampaignKind, Member, OutreachTask, Residence, Volunteer
 from i18n import _
+from tasks.labels import label
 from tasks.access import HOLDER, PERSON, Actor, require_coordinator, requires
 from tasks.outcomes import (
     MAX_ID,
@@ -122,7 +123,7 @@ def task_view(session: Session, *, task_id: int, actor: Actor,
     require_holder(task, actor)
     if not _visible(task, actor):
         raise Refused(_("task {id} is {status}; contact details are shown only for your "
-                        "open tasks").format(id=task.id, status=task.status))
+                        "open tasks").format(id=task.id, status=label(task.status, of="task_status")))
     m = session.get(Member, task.member_id)
     branch = session.get(Branch, m.branch_id)
     vol = session.get(Volunteer, task.volunteer_id) if task.volunteer_id else None

@@ -184,9 +184,17 @@ def _serial(day: dt.date) -> int:
     return o - _EPOCH if o >= _MARCH_1900 else o - _EPOCH - 1
 
 
+#: The most characters a cell holds in Excel; a longer text (a report could have one; the
+#: ledger's own fields are far shorter) is cut there and ends with "…", or Excel refuses
+#: to open the whole workbook.
+CELL_MAX = 32767
+
+
 def _cell(ref: str, v) -> str:
     t = type(v)
     if t is str:
+        if len(v) > CELL_MAX:
+            v = v[:CELL_MAX - 1] + "…"
         s = _QUOTED if v[:1] in FORMULA_START else _TEXT
         return (f'<c r="{ref}" s="{s}" t="inlineStr"><is><t xml:space="preserve">{_xml(v)}'
                 '</t></is></c>')
@@ -341,7 +349,7 @@ def write_workbook(out: IO[bytes], *, headers: Sequence[str], rows: Iterable[Seq
                 cells = [f'<row r="{r}">']
                 for i, v in enumerate(row):
                     t = type(v)
-                    if t is str:
+                    if t is str and len(v) <= CELL_MAX:
                         if v:
                             style = _QUOTED if v[0] in FORMULA_START else _TEXT
                             cells.append(

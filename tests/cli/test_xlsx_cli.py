@@ -164,3 +164,21 @@ def test_the_volunteer_path_loads_no_excel_library_unless_asked(db_url, tmp_path
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         assert f"LOADED {loaded}" in out.stdout, (argv, out.stdout)
+
+
+def test_a_ledger_saved_by_chinese_excel_as_plain_csv_imports_with_its_encoding(db_url, tmp_path):
+    """Chinese Excel's plain "CSV" is GBK: refused with the way out, imported when named."""
+    coord, _ = bootstrap()
+    path = tmp_path / "台账.csv"
+    rows = [list(ZH_COLUMNS), ["G001", "钱七", "1943-01-02", "", "东区", "本地", "", "", "是", "",
+                               ""]]
+    path.write_bytes("\n".join(",".join(r) for r in rows).encode("gbk") + b"\n")
+    r = outreach("members", "import", str(path), code=coord)
+    assert r.exit_code == 2 and "--encoding gb18030" in r.output and "Traceback" not in r.output
+    r = outreach("members", "import", str(path), "--encoding", "klingon", code=coord)
+    assert r.exit_code == 2 and "unknown encoding klingon" in r.output
+    r = outreach("members", "import", str(path), "--encoding", "gb18030", code=coord)
+    assert r.exit_code == 0, r.output
+    with session_scope(make_engine(db_url)) as s:
+        m = s.scalar(select(Member).where(Member.ledger_no == "G001"))
+        assert (m.name, m.homebound) == ("钱七", True)

@@ -103,3 +103,21 @@ def test_a_report_has_chinese_headers(db_url, zh):
     r = outreach("report", "coverage", code=coord)
     assert r.exit_code == 0, r.output
     assert CJK.search(r.stdout), r.stdout
+
+
+def test_statuses_and_roles_inside_sentences_are_named_not_coded(db_url, zh):
+    """A code people only read is named in Chinese inside a sentence too (角色, 状态)."""
+    coord, _ = bootstrap()
+    from db.session import make_engine, session_scope
+    from tests.db import factories as f
+
+    with session_scope(make_engine(db_url)) as s:
+        b = f.branch(s)
+        f.member(s, branch_=b, ledger_no="R1", residence="local")
+        branch = b.name
+    r = outreach("member", "role", "R1", "secretary", "--branch", branch, code=coord)
+    assert r.exit_code == 0, r.output
+    assert "书记" in r.stdout, r.stdout
+    assert "secretary" not in r.stdout
+    r = outreach("member", "reactivate", "R1", "--reason", "x", code=coord)
+    assert r.exit_code != 0 and "unverified" not in r.stderr and "active" not in r.stderr, r.stderr

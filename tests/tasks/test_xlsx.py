@@ -110,6 +110,39 @@ def test_more_rows_than_a_sheet_holds_are_refused(monkeypatch):
         workbook_bytes(headers=["a"], rows=[["1"]] * 4)
 
 
+def test_a_text_longer_than_a_cell_holds_is_cut_where_excel_cuts(tmp_path):
+    from tasks.xlsxfile import CELL_MAX
+
+    long = "报" * (CELL_MAX + 10)
+    ws = _open(workbook_bytes(headers=["a", "b"], rows=[[long, "x" * CELL_MAX]]))
+    cut = ws.cell(row=2, column=1).value
+    assert len(cut) == CELL_MAX and cut.endswith("…") and cut[:-1] == long[:CELL_MAX - 1]
+    assert ws.cell(row=2, column=2).value == "x" * CELL_MAX  # exactly the most: whole
+
+
+def test_a_csv_named_xlsx_is_told_apart_from_a_broken_workbook(tmp_path):
+    path = tmp_path / "ledger.xlsx"
+    path.write_bytes(",".join(COLUMNS).encode() + b"\n")
+    with pytest.raises(BadInput, match="named .xlsx but is not an Excel workbook"):
+        read_ledger(path)
+
+
+def test_a_gbk_csv_is_read_when_named_and_refused_with_the_way_out_when_not(tmp_path):
+    row = ["Z1", "王芳", "1940-02-03", "", "北区", "外出", "", "", "否", "", ""]
+    text = ",".join(ZH_COLUMNS) + "\n" + ",".join(row) + "\n"
+    path = tmp_path / "台账.csv"
+    path.write_bytes(text.encode("gbk"))
+    with pytest.raises(BadInput, match="--encoding gb18030"):
+        read_ledger(path)
+    [got] = read_ledger(path, encoding="gb18030")
+    assert (got["name"], got["branch"], got["residence"]) == ("王芳", "北区", "away")
+    with pytest.raises(BadInput, match="unknown encoding latin9"):
+        read_ledger(path, encoding="latin9")
+    path.write_bytes(b"\xff\xfe\xfd" + text.encode("utf-8"))  # no GB18030 either
+    with pytest.raises(BadInput, match="not gb18030 text"):
+        read_ledger(path, encoding="gb18030")
+
+
 def test_what_is_no_workbook_is_refused_in_one_line():
     with pytest.raises(BadInput, match="not an Excel workbook"):
         list(sheet_records(b"PK\x03\x04 not really a zip"))

@@ -60,6 +60,46 @@ PG_PREFECT_DB = "outreach_prefect"
 PG_LEDGER_DB = "outreach"
 
 
+#: Seconds between a flow run's heartbeats (Prefect's minimum is 30).
+HEARTBEAT_S = 60
+#: The automation `up` creates (once): a flow run whose heartbeats stop for three beats
+#: without its ending is marked Crashed: Prefect's own "zombie flow run" recipe for a
+#: self-hosted server.
+UNRESPONSIVE = "crash unresponsive flow runs"
+
+
+def unresponsive_automation() -> dict:
+    """The body of `UNRESPONSIVE` for ``POST /automations/``."""
+    ends = ["prefect.flow-run.heartbeat", "prefect.flow-run.Completed",
+            "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
+            "prefect.flow-run.Crashed"]
+    return {
+        "name": UNRESPONSIVE,
+        "description": _("A flow run that stopped sending heartbeats (its machine or worker "
+                         "died) is marked Crashed, so that whatever waits for it fails and "
+                         "can be run again."),
+        "enabled": True,
+        "trigger": {"type": "event", "posture": "Proactive",
+                    "after": ["prefect.flow-run.heartbeat"], "expect": ends,
+                    "match": {"prefect.resource.id": ["prefect.flow-run.*"]},
+                    "for_each": ["prefect.resource.id"], "threshold": 1,
+                    "within": 3 * HEARTBEAT_S},
+        "actions": [{"type": "change-flow-run-state", "state": "CRASHED",
+                     "message": _("no heartbeat for {s} s: the flow run's process is gone")
+                     .format(s=3 * HEARTBEAT_S)}],
+    }
+
+
+def ensure_unresponsive_automation(api_url: str) -> bool:
+    """Create `UNRESPONSIVE` on the stack's server unless it is there; True if made."""
+    found = _http("POST", f"{api_url}/automations/filter",
+                  {"automations": {"name": {"any_": [UNRESPONSIVE]}}})
+    if found:
+        return False
+    _http("POST", f"{api_url}/automations/", unresponsive_automation())
+    return True
+
+
 class StackError(Exception):
     """Something a person can fix: one line, exit code 1."""
 
@@ -430,6 +470,10 @@ def environment(stack: Stack, prefect_db_url: str | None, auth: str, *,
         # can print it when it sends the run to this stack; tasks keep nothing.
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
+        # Flow runs say they are alive every minute; `UNRESPONSIVE` marks one that stops
+        # (its machine died) Crashed, so that a campaign waiting for its shards fails
+        # instead of waiting for ever.
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S),
     })
     env.setdefault("PATH", os.defpath)
     if role == "server":
@@ -515,6 +559,11 @@ def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,
         _run(["deploy", [exe, "--no-prompt", "deploy", "--all", "--prefect-file",
                          str(deploy_file(sdir, env))]], env, sdir / "deploy.log",
              timeout)
+        try:
+            ensure_unresponsive_automation(stack.api_url)
+        except (OSError, ValueError) as exc:
+            raise StackError(_("could not create the automation {name}: {why}").format(
+                name=repr(UNRESPONSIVE), why=exc)) from None
         stack.timings["deploy_s"] = round(time.monotonic() - t1, 1)
         say(_("work pool {pool} and deployments ready in {s} s").format(
             pool=repr(POOL), s=stack.timings["deploy_s"]))

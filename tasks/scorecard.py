@@ -38,38 +38,48 @@ rows to a branch and those nested in it; TOTAL sums the rows):
 6. ``role`` — of the members not homebound: a contribution in the 365 days up to and
    including the quarter's last day.
 
-Set-based: per quarter one GROUP BY over the members — by branch and their flags packed
-in one integer (`_BITS`), the attendance and notice counts and the contributions as
-outer-joined sets, contacts and deliveries as EXISTS probes of the members they concern
-(`_probe`; never an ``IN (subquery)`` in the select list), the meetings asked of each
-branch as a CASE over literal branch lists — and one over the quarter's care occasions,
-for the quarter and the one before it. The status history is read only when some status
-changed after the quarter's last day (`_changed_since`), and a quarter before the first
-member is not queried (`_existed`). On a big ledger the queries run for each half of the
-member ids on two connections (`_run`; PostgreSQL with `PG_WORK_MEM`). The branch tree is
-read in Python (`tasks.tree`). Reads only; migration 0008's indexes carry what it reads.
-Measured (`bench.bench_scorecard`, 1,000,000 members): SQLite ~3 s, PostgreSQL ~8 s —
-over the 3 s asked; see README "Benchmarks".
+Set-based, and one pass over the members for the quarter AND the one before it (the
+change): `_facts` reads each member once with what every indicator of both quarters needs
+— whether they were counted, address confirmed, contacted, delivered to, contributed
+(a bit per quarter), their attendance and notice counts per quarter (`_attendance_counts`:
+one grouping of one stream of marks, notices read by their runs) and the contributions as
+outer-joined sets; contacts and deliveries as correlated look-ups of the members they
+concern on SQLite, as per-member sets of those members joined on PostgreSQL (`_bitmask`;
+never an ``IN (subquery)`` in the select list). The members are grouped by branch, those
+facts packed in one integer (`_packed`) and the counts — a few thousand groups — and each
+group is judged in Python (`_judge`: the meetings asked of a branch come from the branch
+tree, `tasks.tree`), not each member in SQL. One more GROUP BY per quarter over its care
+occasions. The status history is read only for a quarter after whose last day some
+status changed (`_changed_since`), and a quarter before the first member is not queried
+(`_existed`). On a big ledger the queries run for each half of the member ids on two
+connections (`_run`; PostgreSQL with `PG_WORK_MEM`). Reads only; migration 0008's indexes
+carry what it reads. `scorecard_members` lists a cell's members with the same facts and
+the same rules in SQL (`_indicators`).
+Measured (`bench.bench_scorecard`, 1,000,000 members, 2026-11-30, machine shared, load
+5–6): see README "Benchmarks" — still over the 3 s asked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     String,
     and_,
     case,
     exists,
+    false,
     func,
     literal,
     or_,
     select,
     text,
     type_coerce,
-    union,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -210,26 +220,6 @@ def _id_range(lo: int | None, hi: int | None):
     return conds
 
 
-def _probe(session: Session, member_id, lo: int | None, hi: int | None, found, col,
-           name: str, *, correlated: bool):
-    """``member_id`` is one of the members ``found`` (a SELECT of ``col``, a member id):
-    (an outer join or None, the condition).
-
-    ``correlated``: an EXISTS, worked out only for the members the condition before it
-    lets through (away members, homebound ones): SQLite probes the member's covering
-    indexes (a set would be every contact of the quarter, each a look-up into its task);
-    PostgreSQL probes them too or hashes the set once, as it costs them. Else the set,
-    distinct, outer-joined: hashed once (PostgreSQL) or indexed once (SQLite).
-
-    Never ``member_id IN (subquery)`` in the select list: PostgreSQL makes it a SubPlan,
-    hashed only while the set fits in work_mem and otherwise scanned again for every
-    member — at a million members the scorecard ran for more than 15 minutes."""
-    if correlated:
-        return None, exists(found.where(col == member_id))
-    got = found.where(*_id_range(lo, hi)(col)).distinct().subquery(name)
-    return (got, got.c[col.key] == member_id), got.c[col.key].is_not(None)
-
-
 def _required(hosts: dict[int, int], chains: dict[int, tuple[int, ...]], branch_col):
     """How many meetings are asked of a member of ``branch_col``'s branch: those its
     branch and the branches above it held (``hosts``: branch → meetings). A CASE over
@@ -245,121 +235,274 @@ def _required(hosts: dict[int, int], chains: dict[int, tuple[int, ...]], branch_
                 else_=0)
 
 
-def _meeting_facts(session: Session, first: dt.date, last: dt.date):
-    """For education and rights: the meetings held in the quarter, the branch tree, and
-    a function of a member id range giving per member how many of them they fulfilled
-    (``edu``, ``rights``: subqueries of member_id, n).
+@dataclass(frozen=True)
+class _Quarter:
+    """What is known of a quarter before its members are read: its days, whether the
+    status history must be read (`_changed_since`), the lectures and theme days (``edu``)
+    and assemblies (``asm``) held in it, as meeting ids and as branch → how many held."""
 
-    A meeting counts for the members it invited (its branch and those nested in it, when
-    it was planned): the attendance and notice rows are the invitations, so no branch
-    test is made per row. (A member who moved to another branch within the quarter is
-    counted on their old branch's meetings too.)"""
-    chains = tree.chains(session)
+    first: dt.date
+    last: dt.date
+    history: bool
+    edu_ids: tuple[int, ...]
+    asm_ids: tuple[int, ...]
+    edu_hosts: dict[int, int]
+    asm_hosts: dict[int, int]
+
+    @property
+    def year_from(self) -> dt.date:
+        return self.last - dt.timedelta(days=rules.YEAR_DAYS - 1)
+
+    @property
+    def meetings(self) -> bool:
+        return bool(self.edu_ids or self.asm_ids)
+
+
+def _quarter_facts(session: Session, first: dt.date, last: dt.date) -> _Quarter:
     edu = _held(session, first, last, EDUCATION_KINDS)
     asm = _held(session, first, last, (MeetingKind.ASSEMBLY.value,))
-    hosts_edu: dict[int, int] = {}
-    hosts_asm: dict[int, int] = {}
-    for _m, b in edu:
-        hosts_edu[b] = hosts_edu.get(b, 0) + 1
-    for _m, b in asm:
-        hosts_asm[b] = hosts_asm.get(b, 0) + 1
+
+    def hosts(held) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for _m, b in held:
+            out[b] = out.get(b, 0) + 1
+        return out
+
+    return _Quarter(first, last, _changed_since(session, last),
+                    tuple(sorted(m for m, _b in edu)), tuple(sorted(m for m, _b in asm)),
+                    hosts(edu), hosts(asm))
+
+
+def _attendance_counts(session: Session, qs: list[_Quarter], lo: int | None, hi: int | None):
+    """Per member (ids ``lo`` … ``hi``), for every quarter ``i`` of ``qs``: ``e<i>``, how
+    many of its lectures and theme days they were present at, remote or made up, and
+    ``a<i>``, how many of its assemblies they were present at or remote, or had a done
+    notice task for: ONE grouping of one stream of (member, meeting) rows, a subquery —
+    or None when no quarter held a meeting.
+
+    The meetings count for the members they invited (their branch and those nested in
+    it, when they were planned): the attendance and notice rows are the invitations, so
+    no branch test is made per row. (A member who moved to another branch within the
+    quarter is counted on their old branch's meetings too.) A notice counts once per
+    member and assembly, and not where the member took part already: a notice's
+    (member, meeting) is kept only when no present/remote attendance row has it (one
+    probe of ``ix_attendance_meeting_status``), and notices are read by their runs (the
+    runs of the quarters' assemblies, few), not by scanning every done task."""
+    if not any(q.meetings for q in qs):
+        return None
+    ids = _id_range(lo, hi)
     took = [str(s) for s in TOOK_PART]
-    edu_ids = [m for m, _b in edu] or [-1]
-    asm_ids = [m for m, _b in asm] or [-1]
+    # each part tagged with its column (``slot``: 2 i for e<i>, 2 i + 1 for a<i>), so
+    # that the grouping compares an integer, not a meeting id against lists of them
+    parts = []
+    for i, q in enumerate(qs):
+        if q.edu_ids:
+            parts.append(select(Attendance.member_id, literal(2 * i).label("slot"))
+                         .where(Attendance.meeting_id.in_(q.edu_ids),
+                                Attendance.status.in_(took), *ids(Attendance.member_id)))
+        if not q.asm_ids:
+            continue
+        parts.append(select(Attendance.member_id, literal(2 * i + 1).label("slot"))
+                     .where(Attendance.meeting_id.in_(q.asm_ids),
+                            Attendance.status.in_(RIGHTS_TOOK_PART), *ids(Attendance.member_id)))
+        runs = list(session.execute(select(CampaignRun.id).where(
+            CampaignRun.meeting_id.in_(q.asm_ids))).scalars())
+        if runs:
+            seen = Attendance.__table__.alias(f"seen{i}")
+            notified = (
+                select(OutreachTask.member_id, CampaignRun.meeting_id)
+                .join(CampaignRun, CampaignRun.id == OutreachTask.run_id)
+                .where(OutreachTask.run_id.in_(runs),
+                       OutreachTask.kind == CampaignKind.NOTICE.value,
+                       _no_index(session, OutreachTask.status) == TaskStatus.DONE.value,
+                       *ids(OutreachTask.member_id),
+                       ~exists(select(seen.c.id).where(
+                           seen.c.meeting_id == CampaignRun.meeting_id,
+                           seen.c.status.in_(RIGHTS_TOOK_PART),
+                           seen.c.member_id == OutreachTask.member_id)))
+                .distinct().subquery(f"notified{i}"))
+            parts.append(select(notified.c.member_id, literal(2 * i + 1).label("slot")))
+    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("marks")
 
-    def per_member(lo: int | None, hi: int | None):
-        ids = _id_range(lo, hi)
+    def count(slot: int, held):
+        if not held:
+            return literal(0)
+        return func.sum(case((rows.c.slot == slot, 1), else_=0))
 
-        edu_n = (select(Attendance.member_id, func.count().label("n"))
-                 .where(Attendance.meeting_id.in_(edu_ids), Attendance.status.in_(took),
-                        *ids(Attendance.member_id))
-                 .group_by(Attendance.member_id).subquery("edu"))
-        asm_pairs = union(
-            select(Attendance.member_id, Attendance.meeting_id)
-            .where(Attendance.meeting_id.in_(asm_ids),
-                   Attendance.status.in_(RIGHTS_TOOK_PART), *ids(Attendance.member_id)),
-            select(OutreachTask.member_id, CampaignRun.meeting_id.label("meeting_id"))
-            .join(CampaignRun, CampaignRun.id == OutreachTask.run_id)
-            .where(CampaignRun.meeting_id.in_(asm_ids),
-                   OutreachTask.kind == CampaignKind.NOTICE.value,
-                   OutreachTask.status == TaskStatus.DONE.value,
-                   *ids(OutreachTask.member_id))).subquery("asm_pairs")
-        asm_n = (select(asm_pairs.c.member_id, func.count().label("n"))
-                 .group_by(asm_pairs.c.member_id).subquery("rights"))
-        return edu_n, asm_n
-
-    return hosts_edu, hosts_asm, chains, per_member
+    cols = [rows.c.member_id]
+    for i, q in enumerate(qs):
+        cols += [count(2 * i, q.edu_ids).label(f"e{i}"),
+                 count(2 * i + 1, q.asm_ids).label(f"a{i}")]
+    return select(*cols).group_by(rows.c.member_id).subquery("marked")
 
 
-def _flags(session: Session, first: dt.date, last: dt.date, scope: list[int] | None,
-           lo: int | None = None, hi: int | None = None, facts=..., history: bool | None = None):
-    """Per counted member (ids ``lo`` … ``hi``): 0/1 columns, an ``*_in`` (in the
-    denominator) and an ``*_ok`` (in the numerator) per member-based indicator. A
-    subquery. ``facts``: `_meeting_facts` when the caller has them already; ``history``:
-    `_changed_since` (None: asked here)."""
-    if history is None:
-        history = _changed_since(session, last)
-    pop = _population(last, scope, lo, hi, history)
-    year_from = last - dt.timedelta(days=rules.YEAR_DAYS - 1)
-    away = pop.c.residence == Residence.AWAY.value
-    free = pop.c.homebound.is_(False)
-    joins = []
+def _no_index(session: Session, col):
+    """``col`` as SQLite may not read it from an index (``col || ''`` for a text, ``col +
+    0`` for a number): where the index it would pick is the slower way in. PostgreSQL:
+    ``col``."""
+    if is_pg(session):
+        return col
+    if isinstance(col.type, Integer):
+        return col + 0
+    return type_coerce(col, String()) + ""
 
-    def probe(found, col, name, *, correlated=False):
-        join, cond = _probe(session, pop.c.id, lo, hi, found, col, name,
-                            correlated=correlated)
-        if join is not None:
-            joins.append(join)
-        return cond
+
+def _bitmask(session: Session, qs: list[_Quarter], member_id, found, day, name: str,
+             lo: int | None, hi: int | None, joins: list, concerned):
+    """Bit ``i`` set when the member ``member_id`` has a row of ``found`` (a SELECT whose
+    first column is a member id, ``day`` its date) in quarter ``i``: an integer column.
+
+    SQLite: worked out per member, as a correlated look-up into the member's covering
+    indexes (an EXISTS for one quarter; for more, one aggregate over the quarters' rows —
+    the member's rows are read once, not once per quarter). It stays inside a CASE, so
+    only the members it concerns (away, homebound) are probed. PostgreSQL: the rows of
+    the quarters, of members ``lo`` … ``hi`` only, grouped by member into their bits
+    (one hash join and one hash aggregate for every quarter) and outer-joined (appended
+    to ``joins``) — as an EXISTS it hashed the rows of every member, in each half, once
+    per quarter.
+
+    Never ``member_id IN (subquery)`` in the select list: PostgreSQL makes it a SubPlan,
+    hashed only while the set fits in work_mem and otherwise scanned again for every
+    member — at a million members the scorecard ran for more than 15 minutes."""
+    col = found.selected_columns[0]
+    agg = sum((func.max(case((day.between(q.first, q.last), 1 << i), else_=0))
+               for i, q in enumerate(qs)), literal(0))
+    days = day.between(min(q.first for q in qs), max(q.last for q in qs))
+    if is_pg(session):
+        who = Member.__table__.alias(f"{name}_who")
+        got = (found.with_only_columns(col.label("member_id"), agg.label("bits"))
+               .join(who, who.c.id == col)
+               .where(days, concerned(who), *_id_range(lo, hi)(col), *_id_range(lo, hi)(who.c.id))
+               .group_by(col).subquery(name))
+        joins.append((got, got.c.member_id == member_id))
+        return func.coalesce(got.c.bits, 0)
+    if len(qs) == 1:
+        return case((exists(found.where(col == member_id, days)), 1), else_=0)
+    probe = found.with_only_columns(agg).where(col == member_id, days).scalar_subquery()
+    return func.coalesce(probe, 0)
+
+
+def _facts(session: Session, qs: list[_Quarter], scope: list[int] | None,
+           lo: int | None = None, hi: int | None = None):
+    """One row per member (ids ``lo`` … ``hi``) counted in any quarter of ``qs``, with the
+    raw facts every indicator of every quarter is worked out from (`_indicators`): one
+    pass over the members for all the quarters. A subquery.
+
+    Columns: ``member_id``, ``branch_id``, ``residence``, ``homebound``,
+    ``address_verified_on``; ``counted<i>`` (contactable on quarter ``i``'s last day);
+    ``contacted``, ``delivered``, ``contributed``: bit ``i`` for quarter ``i`` (a
+    successful contact in it; a completed delivery in it, homebound members only; a
+    contribution in the 365 days up to its last day); ``e<i>``, ``a<i>``
+    (`_attendance_counts`)."""
+    joins: list = []
+    counted = []
+    for i, q in enumerate(qs):
+        if not q.history:
+            counted.append(Member.status.in_(CONTACTABLE))
+            continue
+        later = (select(MemberStatusChange.member_id,
+                        func.min(MemberStatusChange.id).label("first_id"))
+                 .where(MemberStatusChange.at >= _after(q.last),
+                        # "+ 0": read the history by its date (ix_member_status_changes_at),
+                        # not a row look-up per entry of the member_id index
+                        *_id_range(lo, hi)(MemberStatusChange.member_id + 0))
+                 .group_by(MemberStatusChange.member_id).subquery(f"later{i}"))
+        first_change = MemberStatusChange.__table__.alias(f"first_change{i}")
+        joins += [(later, later.c.member_id == Member.id),
+                  (first_change, first_change.c.id == later.c.first_id)]
+        counted.append(func.coalesce(first_change.c.from_status, Member.status)
+                       .in_(CONTACTABLE))
+    same = all(not q.history for q in qs)
+    away = Member.residence == Residence.AWAY.value
+    home = Member.homebound.is_(True)
 
     # SQLite: kind || '', so that a member's tasks are read once from
     # ix_outreach_tasks_member_run (which carries the kind), not looked up once per kind
     kind = OutreachTask.kind if is_pg(session) else type_coerce(OutreachTask.kind, String()) + ""
-    contact = probe(
-        select(OutreachTask.member_id).join(Attempt, Attempt.task_id == OutreachTask.id)
-        .where(kind.in_(MEMBER_KINDS), Attempt.outcome.in_(SUCCESS),
-               Attempt.recorded_on.between(first, last)), OutreachTask.member_id,
-        "contacted", correlated=True)
-    contributed = probe(
-        select(Contribution.member_id)
-        .where(Contribution.happened_on.between(year_from, last)), Contribution.member_id,
-        "contributed")
-
-    def flag(cond):
-        return case((cond, 1), else_=0)
-
-    cols = [pop.c.id.label("member_id"), pop.c.branch_id,
-            literal(1).label("movements_in"),
-            flag(pop.c.address_verified_on.between(year_from, last)).label("movements_ok"),
-            flag(away).label("contact_in"), flag(and_(away, contact)).label("contact_ok"),
-            flag(free).label("role_in"), flag(and_(free, contributed)).label("role_ok")]
-    if facts is ...:
-        facts = _meeting_facts(session, first, last)
-    hosts_edu, hosts_asm, chains, per_member = facts
-    if not hosts_edu and not hosts_asm:
-        cols += [literal(0).label(n) for n in
-                 ("education_in", "education_ok", "rights_in", "rights_ok")]
-    else:
+    contacts = (select(OutreachTask.member_id)
+                .join(Attempt, Attempt.task_id == OutreachTask.id)
+                .where(kind.in_(MEMBER_KINDS), Attempt.outcome.in_(SUCCESS)))
+    contacted = case((away, _bitmask(session, qs, Member.id, contacts, Attempt.recorded_on,
+                                     "contacted", lo, hi, joins,
+                                     lambda m: m.c.residence == Residence.AWAY.value)), else_=0)
+    if any(q.meetings for q in qs):
         # A delivered attempt closes its task as done (`rules.OUTCOMES`): no status test.
-        delivery = probe(
-            select(OutreachTask.member_id).join(Attempt, Attempt.task_id == OutreachTask.id)
-            .where(OutreachTask.kind == CampaignKind.DELIVERY.value,
-                   Attempt.outcome.in_(DELIVERED), Attempt.recorded_on.between(first, last)),
-            OutreachTask.member_id, "delivered", correlated=True)
-        edu, rights = per_member(lo, hi)
-        joins += [(edu, edu.c.member_id == pop.c.id), (rights, rights.c.member_id == pop.c.id)]
-        n_edu = _required(hosts_edu, chains, pop.c.branch_id)
-        n_asm = _required(hosts_asm, chains, pop.c.branch_id)
-        cols += [
-            flag(n_edu > 0).label("education_in"),
-            flag(and_(n_edu > 0, func.coalesce(edu.c.n, 0) >= n_edu,
-                      or_(free, delivery))).label("education_ok"),
-            flag(n_asm > 0).label("rights_in"),
-            flag(and_(n_asm > 0, func.coalesce(rights.c.n, 0) >= n_asm)).label("rights_ok")]
-    stmt = select(*cols).select_from(pop)
+        deliveries = (select(OutreachTask.member_id)
+                      .join(Attempt, Attempt.task_id == OutreachTask.id)
+                      .where(OutreachTask.kind == CampaignKind.DELIVERY.value,
+                             Attempt.outcome.in_(DELIVERED)))
+        delivered = case((home, _bitmask(session, qs, Member.id, deliveries,
+                                         Attempt.recorded_on, "delivered", lo, hi, joins,
+                                         lambda m: m.c.homebound.is_(True))),
+                         else_=0)
+    else:
+        delivered = literal(0)
+    # The contributions: one grouping (by member, read in order from
+    # ix_contributions_member_on) for every quarter's year, outer-joined.
+    years = [(q.year_from, q.last) for q in qs]
+    contrib = (select(Contribution.member_id,
+                      sum((func.max(case((Contribution.happened_on.between(a, b), 1 << i),
+                                         else_=0)) for i, (a, b) in enumerate(years)),
+                          literal(0)).label("bits"))
+               .where(Contribution.happened_on.between(min(a for a, _b in years),
+                                                       max(b for _a, b in years)),
+                      *_id_range(lo, hi)(Contribution.member_id))
+               .group_by(Contribution.member_id).subquery("contributed"))
+    joins.append((contrib, contrib.c.member_id == Member.id))
+    marked = _attendance_counts(session, qs, lo, hi)
+    if marked is not None:
+        joins.append((marked, marked.c.member_id == Member.id))
+
+    cols = [Member.id.label("member_id"), Member.branch_id, Member.residence, Member.homebound,
+            Member.address_verified_on]
+    for i, c in enumerate(counted):
+        cols.append((literal(1) if same else case((c, 1), else_=0)).label(f"counted{i}"))
+        cols.append(case((Member.address_verified_on.between(qs[i].year_from, qs[i].last), 1),
+                         else_=0).label(f"verified{i}"))
+    cols += [contacted.label("contacted"), delivered.label("delivered"),
+             func.coalesce(contrib.c.bits, 0).label("contributed")]
+    for i in range(len(qs)):
+        for name in ("e", "a"):
+            cols.append((func.coalesce(marked.c[f"{name}{i}"], 0) if marked is not None
+                         else literal(0)).label(f"{name}{i}"))
+    stmt = select(*cols).select_from(Member)
     for target, on in joins:
         stmt = stmt.outerjoin(target, on)
-    return pop, stmt.subquery("flags")
+    # (SQLite reads a half of the members as a range of the table's rows: measured
+    # faster than the whole covering ix_members_coverage scanned for each half)
+    stmt = stmt.where(counted[0] if same else or_(*counted), *_id_range(lo, hi)(Member.id))
+    if scope is not None:
+        stmt = stmt.where(Member.branch_id.in_(scope))
+    if not is_pg(session):
+        # SQLite would flatten the facts into the query above them and work out each of
+        # them (the probes too) once per use: a LIMIT keeps them a co-routine, each
+        # member's facts worked out once.
+        stmt = stmt.limit(-1)
+    return stmt.subquery("facts")
+
+
+def _indicators(facts, i: int, q: _Quarter, chains) -> dict[str, tuple]:
+    """Quarter ``i`` of `_facts`: indicator → (in the denominator, in the numerator),
+    SQL conditions over the facts' columns."""
+    def bit(col):
+        return col.op("&")(1 << i) != 0
+
+    counted = facts.c[f"counted{i}"] == 1
+    away = facts.c.residence == Residence.AWAY.value
+    free = facts.c.homebound.is_(False)
+    n_edu = _required(q.edu_hosts, chains, facts.c.branch_id)
+    n_asm = _required(q.asm_hosts, chains, facts.c.branch_id)
+    edu_in = and_(counted, n_edu > 0) if q.edu_ids else false()
+    asm_in = and_(counted, n_asm > 0) if q.asm_ids else false()
+    return {
+        "movements": (counted, and_(counted, facts.c.address_verified_on.between(
+            q.year_from, q.last))),
+        "contact": (and_(counted, away), and_(counted, away, bit(facts.c.contacted))),
+        "education": (edu_in, and_(edu_in, facts.c[f"e{i}"] >= n_edu,
+                                   or_(free, bit(facts.c.delivered)))),
+        "rights": (asm_in, and_(asm_in, facts.c[f"a{i}"] >= n_asm)),
+        "role": (and_(counted, free), and_(counted, free, bit(facts.c.contributed))),
+    }
 
 
 def _care_counts(first: dt.date, last: dt.date, scope: list[int] | None, lo: int | None,
@@ -385,13 +528,6 @@ def _care(first: dt.date, last: dt.date):
     # the other statuses listed (not "!= cancelled"): ranges of ix_care_occasions_status_on
     return (CareOccasion.occasion_on.between(first, last),
             CareOccasion.status.in_([s.value for s in CareStatus if s != CareStatus.CANCELLED]))
-
-
-#: The member flags packed into one integer per member (bit i: `_BITS`[i] is 1), so that
-#: the GROUP BY sorts or hashes (branch, bits) pairs instead of ten sums per row: grouping
-#: a million rows with ten aggregates cost SQLite more than computing them.
-_BITS = tuple(f"{name}_{part}" for name in INDICATORS if name != "care"
-              for part in ("in", "ok"))
 
 
 def _run(session: Session, parts_for) -> list:
@@ -423,48 +559,107 @@ def _run(session: Session, parts_for) -> list:
         return [row for rows in halves for row in rows]
 
 
+def _packed(facts, n: int):
+    """The facts of a member (`_facts`, ``n`` quarters) packed in one integer, so that the
+    members are grouped by (branch, this, the meeting counts) — a few thousand groups —
+    and every indicator is judged once per group, in Python (`_judge`), not once per
+    member in SQL. Bits, low to high: away, not homebound, then ``n`` bits each of
+    contacted, delivered, contributed, counted, address confirmed (bit ``i``: quarter
+    ``i``)."""
+    def flag(cond, weight: int):
+        return case((cond, weight), else_=0)
+
+    word = (flag(facts.c.residence == Residence.AWAY.value, 1)
+            + flag(facts.c.homebound.is_(False), 2)
+            + facts.c.contacted * 4 + facts.c.delivered * (4 << n)
+            + facts.c.contributed * (4 << 2 * n))
+    for i in range(n):
+        word = word + facts.c[f"counted{i}"] * (4 << (3 * n + i)) \
+            + facts.c[f"verified{i}"] * (4 << (4 * n + i))
+    return word
+
+
+def _judge(q: _Quarter, i: int, n: int, word: int, edu_n: int, asm_n: int, need_edu: int,
+           need_asm: int) -> dict[str, tuple[bool, bool]] | None:
+    """Quarter ``i`` of ``n`` for a group of members (`_packed` ``word``, their counts of
+    the quarter's meetings ``edu_n``, ``asm_n``, and how many their branch was asked,
+    ``need_edu``, ``need_asm``): indicator → (in the denominator, in the numerator); None
+    when they are not counted in that quarter. The same rules as `_indicators`."""
+    def bit(field: int) -> bool:
+        return bool(word >> (2 + field * n + i) & 1)
+
+    if not bit(3):
+        return None
+    away, free = bool(word & 1), bool(word & 2)
+    edu_in = bool(q.edu_ids) and need_edu > 0
+    asm_in = bool(q.asm_ids) and need_asm > 0
+    return {
+        "movements": (True, bit(4)),
+        "contact": (away, away and bit(0)),
+        "education": (edu_in, edu_in and edu_n >= need_edu and (free or bit(1))),
+        "rights": (asm_in, asm_in and asm_n >= need_asm),
+        "role": (free, free and bit(2)),
+    }
+
+
+def _asked(hosts: dict[int, int], chains: dict[int, tuple[int, ...]]) -> dict[int, int]:
+    """Branch → how many meetings were asked of its members: those it and the branches
+    above it held (``hosts``: branch → meetings held)."""
+    return {b: sum(hosts.get(up, 0) for up in chain) for b, chain in chains.items()}
+
+
 def _counts(session: Session, periods: list[str], scope: list[int] | None
             ) -> list[dict[int, dict[str, tuple[int, int]]]]:
     """Per quarter of ``periods``: branch id → indicator → (numerator, denominator).
 
-    Two GROUP BY queries per quarter (members by branch and flags, care occasions by
-    branch); on a big SQLite ledger they run for each half of the member ids on two
-    connections (`coverage._run_parts`)."""
+    One GROUP BY over the members for all the quarters (`_facts`: each member read once;
+    grouped by branch, their facts packed in one integer (`_packed`) and their meeting
+    counts; `_judge` decides per group), and one over each quarter's care occasions; on
+    a big ledger they run for each half of the member ids on two connections (`_run`)."""
     bounds = [_quarter(p)[1:] for p in periods]
-    facts = [_meeting_facts(session, first, last) for first, last in bounds]
-    history = [_changed_since(session, last) for _, last in bounds]
     # A quarter before the ledger's first member counts nobody: no query for it.
-    live = [_existed(session, last) for _, last in bounds]
+    live = [i for i, (_f, last) in enumerate(bounds) if _existed(session, last)]
+    qs = [_quarter_facts(session, *bounds[i]) for i in live]
+    chains = tree.chains(session) if any(q.meetings for q in qs) else {}
+    asked = [(_asked(q.edu_hosts, chains), _asked(q.asm_hosts, chains)) for q in qs]
+    n = len(qs)
+    #: the meeting counts grouped by: (quarter, "e" or "a") of the quarters that held some
+    marks = [(j, name) for j, q in enumerate(qs) for name, ids in (("e", q.edu_ids),
+                                                                   ("a", q.asm_ids)) if ids]
 
     def parts_for(lo, hi):
-        out = []
-        for i, (first, last) in enumerate(bounds):
-            if not live[i]:
-                continue
-            _pop, flags = _flags(session, first, last, scope, lo, hi, facts[i], history[i])
-            if not is_pg(session):
-                # SQLite would flatten the flags into the GROUP BY and work out each of them
-                # (the probes too) twice, for the sort key and for the row: a LIMIT keeps
-                # them a co-routine, each member's flags worked out once.
-                flags = select(flags).limit(-1).subquery("once")
-            bits = sum((flags.c[name] * (1 << k) for k, name in enumerate(_BITS)),
-                       literal(0)).label("bits")
-            out.append(select(literal(f"m{i}"), flags.c.branch_id, bits, func.count())
-                       .group_by(flags.c.branch_id, bits))
-            out.append(_care_counts(first, last, scope, lo, hi, history[i], tag=f"c{i}"))
+        if not qs:
+            return []
+        facts = _facts(session, qs, scope, lo, hi)
+        word = _packed(facts, n).label("word")
+        counts = [facts.c[f"{name}{j}"] for j, name in marks]
+        out = [select(literal("m"), facts.c.branch_id, word, *counts, func.count())
+               .group_by(facts.c.branch_id, word, *counts)]
+        for j, q in enumerate(qs):
+            out.append(_care_counts(q.first, q.last, scope, lo, hi, q.history, tag=f"c{j}"))
         return out
 
     result: list[dict[int, dict[str, list[int]]]] = [{} for _p in periods]
-    for tag, branch, a, b in _run(session, parts_for):
-        into = result[int(tag[1:])].setdefault(branch, {n: [0, 0] for n in INDICATORS})
+    for tag, branch, a, b, *rest in _run(session, parts_for):
         if tag[0] == "c":
+            into = result[live[int(tag[1:])]].setdefault(
+                branch, {name: [0, 0] for name in INDICATORS})
             into["care"][0] += int(a or 0)
             into["care"][1] += int(b)
             continue
-        for k, name in enumerate(_BITS):
-            if int(a) >> k & 1:
-                into[name[:name.rindex("_")]][1 if name.endswith("_in") else 0] += int(b)
-    return [{b: {n: (v[0], v[1]) for n, v in fig.items()} for b, fig in quarter.items()}
+        got = dict(zip(marks, [b, *rest[:-1]]))
+        members = int(([b, *rest])[-1])
+        for j, i in enumerate(live):
+            edu_need, asm_need = asked[j][0].get(branch, 0), asked[j][1].get(branch, 0)
+            judged = _judge(qs[j], j, n, int(a), int(got.get((j, "e")) or 0),
+                            int(got.get((j, "a")) or 0), edu_need, asm_need)
+            if judged is None:
+                continue  # not counted in this quarter
+            into = result[i].setdefault(branch, {name: [0, 0] for name in INDICATORS})
+            for name, (cell_in, cell_ok) in judged.items():
+                into[name][1] += members if cell_in else 0
+                into[name][0] += members if cell_ok else 0
+    return [{b: {name: (v[0], v[1]) for name, v in fig.items()} for b, fig in quarter.items()}
             for quarter in result]
 
 
@@ -540,14 +735,17 @@ def scorecard_members(session: Session, *, actor: Actor, period: str,
     _period, first, last = _quarter(period)
     scope = _scope(session, branch_id)
     _tune(session)
-    pop, flags = _flags(session, first, last, scope)
     if indicator == "care":
+        pop = _population(last, scope, history=_changed_since(session, last))
         ids = (select(CareOccasion.member_id).join(pop, pop.c.id == CareOccasion.member_id)
                .where(*_care(first, last),
                       CareOccasion.status != CareStatus.VISITED.value))
     else:
-        ids = select(flags.c.member_id).where(flags.c[f"{indicator}_in"] == 1,
-                                              flags.c[f"{indicator}_ok"] == 0)
+        q = _quarter_facts(session, first, last)
+        facts = _facts(session, [q], scope)
+        cell_in, cell_ok = _indicators(facts, 0, q, tree.chains(session))[indicator]
+        # (a NULL, e.g. no address date, is "not met", as in the scorecard's CASE)
+        ids = select(facts.c.member_id).where(cell_in, case((cell_ok, 1), else_=0) == 0)
     stmt = (select(Member.ledger_no, Member.name, Branch.name)
             .join(Branch, Branch.id == Member.branch_id).where(Member.id.in_(ids))
             .order_by(Branch.name, Member.ledger_no))

@@ -1,0 +1,97 @@
+"""The scorecard's one pass over the members for a quarter and the one before it
+(`tasks.scorecard._facts`): the figures of both quarters stay the hand-written SQL's
+(`tests.tasks.test_scorecard._oracle`) when the status history is read for either quarter
+or both, when a member has several marks for the same assembly (present and notified, or
+notified twice), and when the members are read in two halves. SQLite, and PostgreSQL when
+``OUTREACH_TEST_DATABASE_URL`` is set."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from db.codes import CampaignKind, MeetingKind
+from tasks import scorecard as sc
+from tasks.access import SYSTEM
+from tests.db import factories as f
+from tests.tasks.test_scorecard import LAST, PERIOD, PREVIOUS, _cells, _oracle, ledger  # noqa: F401
+
+
+def _figures(rows) -> dict[tuple[str, str], tuple[int, int]]:
+    return {k: (r["numerator"], r["denominator"]) for k, r in _cells(rows).items()
+            if k[0] != "TOTAL"}
+
+
+def _expected(session, period: str) -> dict[tuple[str, str], tuple[int, int]]:
+    branches = {b for b, _n in _oracle(session, period)}
+    got = _oracle(session, period)
+    return {(b, n): got.get((b, n), (0, 0)) for b in branches for n in sc.INDICATORS}
+
+
+def _check_both(session) -> list[dict]:
+    """The scorecard of PERIOD (its previous quarter computed in the same pass) and of
+    PREVIOUS alone: every branch's figures as the oracle's, and the change as the
+    difference of the two."""
+    now = sc.scorecard(session, actor=SYSTEM, period=PERIOD)
+    before = sc.scorecard(session, actor=SYSTEM, period=PREVIOUS)
+    for rows, period in ((now, PERIOD), (before, PREVIOUS)):
+        figures = _figures(rows)
+        expected = _expected(session, period)
+        assert {k: v for k, v in figures.items() if k in expected} == expected, period
+        assert all(v == (0, 0) for k, v in figures.items() if k not in expected)
+    old = {(r["branch"], r["indicator"]): r["percent"] for r in before}
+    for r in now:
+        prev = old.get((r["branch"], r["indicator"]))
+        if r["percent"] is not None and prev is not None:
+            assert r["change"] == round(r["percent"] - prev, 1), r
+    return now
+
+
+@pytest.mark.parametrize("history", ["none", "both", "this", "previous"])
+def test_both_quarters_in_one_pass_match_the_sql_whichever_reads_the_history(
+        session, ledger, monkeypatch, history):  # noqa: F811
+    """The status history is read only for a quarter after whose last day some status
+    changed (`_changed_since`); forcing it for either quarter must not change a figure
+    (nothing changed after either last day here, so both ways give the same status)."""
+    plain = _check_both(session)
+    forced = {"none": lambda last: False, "both": lambda last: True,
+              "this": lambda last: last == LAST, "previous": lambda last: last != LAST}[history]
+    monkeypatch.setattr(sc, "_changed_since", lambda _session, last: forced(last))
+    assert _check_both(session) == plain
+
+
+def test_an_assembly_counts_once_per_member_however_many_marks(session, ledger):  # noqa: F811
+    """B holds a second assembly in the quarter: b1 present at the first and notified of
+    it too, absent at the second; b3 notified of the first by two notice runs; b2
+    notified of the first only. Nobody took part in both: 0 of 3 — counting marks
+    instead of assemblies would give b1 and b3 two."""
+    b, m, boss = ledger["b"], ledger["m"], ledger["boss"]
+    first = next(a for a in _assemblies(session, b.id))
+    second = f.meeting_in(session, "held", branch_=b, kind=MeetingKind.ASSEMBLY,
+                          planned_on=dt.date(2027, 3, 2))
+    for key in ("b1", "b2", "b3"):
+        f.attendance_in(session, "absent", meeting_=second, member_=m[key], actor=boss)
+    for _ in range(2):
+        run = f.campaign_run(session, campaign_=f.campaign(session, kind=CampaignKind.NOTICE),
+                             meeting_id=first)
+        f.task_in(session, "done", member_=m["b3"], run=run)
+    run = f.campaign_run(session, campaign_=f.campaign(session, kind=CampaignKind.NOTICE),
+                         meeting_id=first)
+    f.task_in(session, "done", member_=m["b1"], run=run)
+    now = _check_both(session)
+    assert _figures(now)[("B-branch", "rights")] == (0, 3)
+    boss_actor = f.actor(session, boss)
+    assert [r["ledger_no"] for r in sc.scorecard_members(
+        session, actor=boss_actor, period=PERIOD, branch_id=b.id, indicator="rights")] == [
+        "L-b1", "L-b2", "L-b3"]
+
+
+def _assemblies(session, branch_id: int) -> list[int]:
+    from sqlalchemy import select
+
+    from db.models import Meeting
+
+    return list(session.scalars(select(Meeting.id).where(
+        Meeting.branch_id == branch_id, Meeting.kind == MeetingKind.ASSEMBLY.value)
+        .order_by(Meeting.id)))

@@ -11,8 +11,6 @@ Runs on a fresh SQLite file, and on a throw-away PostgreSQL schema when
 from __future__ import annotations
 
 import importlib.util
-import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,35 +18,11 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from db import migrate
-from db.session import make_engine
+# the same fresh database per dialect as the other migration tests
+from tests.db.test_migrate import fresh  # noqa: F401
 
-PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
-DIALECTS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
 BEFORE = "0006"
-
-
-@pytest.fixture(params=DIALECTS)
-def fresh(request, tmp_path):
-    """An engine on an empty database (a new SQLite file or a new PostgreSQL schema)."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'roundtrip.db'}")
-        yield eng
-        eng.dispose()
-        return
-    url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"rt_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    eng = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def _revision(prefix: str):

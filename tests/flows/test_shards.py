@@ -461,97 +461,95 @@ def _play_the_pool(dep_id, keys: list[str], ends: list, seen: list,
     return thread
 
 
+@pytest.fixture
+def shard_pool(prefect_harness, monkeypatch):
+    """A `campaign-shard` deployment on the harness's server and a campaign run (its
+    `_this_run`) that starts its shards there: yields (deployment id, the run)."""
+    import uuid
+    from types import SimpleNamespace
+
+    from prefect.client.orchestration import get_client
+
+    from flows import campaigns
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("campaign-shard")
+        dep_id = client.create_deployment(flow_id=flow_id, name="campaign-shard")
+    run = SimpleNamespace(id=uuid.uuid4(), deployment_id=uuid.uuid4(), run_count=1,
+                          work_pool_name="outreach")
+    monkeypatch.setattr(campaigns, "_this_run", lambda: run)
+    monkeypatch.setattr(campaigns, "SHARD_POLL_S", 0.05)
+    try:
+        yield dep_id, run
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(dep_id)
+
+
 @pytest.mark.prefect
-def test_a_shard_that_fails_or_crashes_on_the_pool_fails_the_run(prefect_harness, monkeypatch):
+def test_a_shard_that_fails_or_crashes_on_the_pool_fails_the_run(shard_pool):
     """The run starts its shards on the pool (`run_deployment`), waits; one shard crashes
     (its worker killed), the other completes: the run fails with ShardFailed and does not
     go on to hand out leftovers. Retried (the same flow run, its next attempt) it starts
     fresh shards instead of finding the failed ones again."""
-    import uuid
-    from types import SimpleNamespace
-
     from prefect.client.orchestration import get_client
     from prefect.states import Completed, Crashed, Failed
 
     from flows import campaigns
 
+    dep_id, run = shard_pool
+    each = [{"run_id": 7, "regions": [3], "alone": [], "today": TODAY, "first_id": 1,
+             "stop_id": 11, "batch_size": 5, "shard": i, "of": 2} for i in (1, 2)]
+
+    def keys(attempt: int) -> list[str]:
+        return [f"{run.id}-{attempt}-shard-{i}" for i in (1, 2)]
+
+    first: list = []
+    pool = _play_the_pool(dep_id, keys(1), [Completed(), Crashed(message="killed")],
+                          first)
+    steps = _Steps(total=4)
+    with pytest.raises(campaigns.ShardFailed) as err:
+        campaigns._on_the_pool(each, "survey-2026-11", steps)
+    pool.join(10)
+    assert "1 of 2 shards" in str(err.value) and "shard 2: Crashed" in str(err.value)
+    assert steps.done == steps.total  # it waited for both before it failed
     with get_client(sync_client=True) as client:
-        flow_id = client.create_flow_from_name("campaign-shard")
-        dep_id = client.create_deployment(flow_id=flow_id, name="campaign-shard")
-    try:
-        run = SimpleNamespace(id=uuid.uuid4(), deployment_id=uuid.uuid4(), run_count=1,
-                              work_pool_name="outreach")
-        monkeypatch.setattr(campaigns, "_this_run", lambda: run)
-        monkeypatch.setattr(campaigns, "SHARD_POLL_S", 0.05)
-        each = [{"run_id": 7, "regions": [3], "alone": [], "today": TODAY, "first_id": 1,
-                 "stop_id": 11, "batch_size": 5, "shard": i, "of": 2} for i in (1, 2)]
+        assert [client.read_flow_run(i).state.type.value for i in first] == [
+            "COMPLETED", "CRASHED"]
 
-        def keys(attempt: int) -> list[str]:
-            return [f"{run.id}-{attempt}-shard-{i}" for i in (1, 2)]
-
-        first: list = []
-        pool = _play_the_pool(dep_id, keys(1), [Completed(), Crashed(message="killed")],
-                              first)
-        steps = _Steps(total=4)
-        with pytest.raises(campaigns.ShardFailed) as err:
-            campaigns._on_the_pool(each, "survey-2026-11", steps)
-        pool.join(10)
-        assert "1 of 2 shards" in str(err.value) and "shard 2: Crashed" in str(err.value)
-        assert steps.done == steps.total  # it waited for both before it failed
-        with get_client(sync_client=True) as client:
-            assert [client.read_flow_run(i).state.type.value for i in first] == [
-                "COMPLETED", "CRASHED"]
-
-        # the same flow run retried: its next attempt starts two new shards
-        run.run_count = 2
-        second: list = []
-        pool = _play_the_pool(dep_id, keys(2), [Failed(message="boom"), Failed()], second)
-        with pytest.raises(campaigns.ShardFailed, match="2 of 2 shards .*shard 1: Failed"):
-            campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
-        pool.join(10)
-        assert len(second) == 2 and not set(second) & set(first)
-    finally:
-        with get_client(sync_client=True) as client:
-            client.delete_deployment(dep_id)
+    # the same flow run retried: its next attempt starts two new shards
+    run.run_count = 2
+    second: list = []
+    pool = _play_the_pool(dep_id, keys(2), [Failed(message="boom"), Failed()], second)
+    with pytest.raises(campaigns.ShardFailed, match="2 of 2 shards .*shard 1: Failed"):
+        campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
+    pool.join(10)
+    assert len(second) == 2 and not set(second) & set(first)
 
 
 @pytest.mark.prefect
-def test_the_run_reads_its_shards_counts_through_the_server(prefect_harness, monkeypatch):
+def test_the_run_reads_its_shards_counts_through_the_server(shard_pool):
     """Shards on other machines: the run takes each shard's counts from the artifact the
     shard left on the Prefect server (never from a result file on the shard's own disk);
     a completed shard that left none fails the run with one line."""
-    import uuid
-    from types import SimpleNamespace
-
-    from prefect.client.orchestration import get_client
     from prefect.states import Completed
 
     from flows import campaigns
 
-    with get_client(sync_client=True) as client:
-        flow_id = client.create_flow_from_name("campaign-shard")
-        dep_id = client.create_deployment(flow_id=flow_id, name="campaign-shard")
-    try:
-        run = SimpleNamespace(id=uuid.uuid4(), deployment_id=uuid.uuid4(), run_count=1,
-                              work_pool_name="outreach")
-        monkeypatch.setattr(campaigns, "_this_run", lambda: run)
-        monkeypatch.setattr(campaigns, "SHARD_POLL_S", 0.05)
-        each = [{"run_id": 9, "regions": [3], "alone": [], "today": TODAY, "first_id": 1,
-                 "stop_id": 11, "batch_size": 5, "shard": i, "of": 2} for i in (1, 2)]
-        keys = [f"{run.id}-1-shard-{i}" for i in (1, 2)]
-        counts = [{"run_id": 9, "shard": i, "of": 2, "created": 10 * i, "assigned": i}
-                  for i in (1, 2)]
-        pool = _play_the_pool(dep_id, keys, [Completed(), Completed()], [], counts)
-        got = campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
-        pool.join(10)
-        assert [(g["shard"], g["created"], g["assigned"]) for g in got] == [(1, 10, 1),
-                                                                            (2, 20, 2)]
-        run.run_count = 2
-        keys = [f"{run.id}-2-shard-{i}" for i in (1, 2)]
-        pool = _play_the_pool(dep_id, keys, [Completed(), Completed()], [], [counts[0], None])
-        with pytest.raises(campaigns.ShardFailed, match="shard 2 completed but left no counts"):
-            campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
-        pool.join(10)
-    finally:
-        with get_client(sync_client=True) as client:
-            client.delete_deployment(dep_id)
+    dep_id, run = shard_pool
+    each = [{"run_id": 9, "regions": [3], "alone": [], "today": TODAY, "first_id": 1,
+             "stop_id": 11, "batch_size": 5, "shard": i, "of": 2} for i in (1, 2)]
+    keys = [f"{run.id}-1-shard-{i}" for i in (1, 2)]
+    counts = [{"run_id": 9, "shard": i, "of": 2, "created": 10 * i, "assigned": i}
+              for i in (1, 2)]
+    pool = _play_the_pool(dep_id, keys, [Completed(), Completed()], [], counts)
+    got = campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
+    pool.join(10)
+    assert [(g["shard"], g["created"], g["assigned"]) for g in got] == [(1, 10, 1),
+                                                                        (2, 20, 2)]
+    run.run_count = 2
+    keys = [f"{run.id}-2-shard-{i}" for i in (1, 2)]
+    pool = _play_the_pool(dep_id, keys, [Completed(), Completed()], [], [counts[0], None])
+    with pytest.raises(campaigns.ShardFailed, match="shard 2 completed but left no counts"):
+        campaigns._on_the_pool(each, "survey-2026-11", _Steps(total=4))
+    pool.join(10)

@@ -312,7 +312,9 @@ def run_shards(found: list[Shard], *, run_id: int, spans: list[tuple[int, int]],
     return totals
 
 
-@flow(name="campaign-shard", log_prints=False, persist_result=True, result_serializer="json")
+# No saved result: the run reads a shard's counts from its artifact (`shard_counts`), and
+# a result file would only pile up on the disk of the shard's machine.
+@flow(name="campaign-shard", log_prints=False, persist_result=False)
 def campaign_shard(run_id: int, regions: list[int], alone: Optional[list[int]] = None,
                    today: Today = None, first_id: int = 0, stop_id: int = 0,
                    batch_size: BatchSize = BATCH_SIZE.default, branch_id: Optional[int] = None,

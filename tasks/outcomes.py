@@ -366,7 +366,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
     if task.status != TaskStatus.ASSIGNED:
         raise Refused(_("task {id} is {status}; only an assigned task takes outcomes").format(
             id=task.id, status=label(task.status, of="task_status")))
-    rules.check_recorded_day(today, not_before=task.created_at.date(),
+    rules.check_recorded_day(today, not_before=rules.local_day(task.created_at),
                              what=N_("the visit's date"))
     member = session.get(Member, task.member_id)
     retry_days = session.scalar(select(Campaign.retry_days).join(

@@ -495,6 +495,19 @@ def check_recorded_day(day: dt.date, *, not_before: dt.date,
     return day
 
 
+def local_day(at: dt.datetime) -> dt.date:
+    """The organisation's day (`db.settings.timezone`) of ``at``, a naive UTC timestamp as
+    the ledger stores them (``created_at``). Its UTC date is the wrong day for hours on
+    end: a task made at 00:30 UTC in New York's evening is a task of the day before, and a
+    visit recorded that evening (the local today) was refused as "before the task
+    existed"."""
+    from zoneinfo import ZoneInfo
+
+    from db import settings
+
+    return at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(settings.timezone())).date()
+
+
 def made_at(day: dt.date) -> dt.datetime:
     """When a task planned "on" ``day`` counts as made (``OutreachTask.created_at``, UTC):
     now — or, for a plan dated before the real today, the start of that day, so that the

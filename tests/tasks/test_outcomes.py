@@ -1203,6 +1203,20 @@ def test_a_visit_before_the_task_existed_is_refused(session):
     assert record(session, w, "no_answer", today=dt.date(2026, 11, 5)).attempts == 1
 
 
+def test_the_task_is_made_on_the_organisations_day_not_utcs(session, monkeypatch):
+    """created_at is UTC: 00:30 UTC on 5 November is the evening of the 4th in New York
+    (a visit that evening was refused as before the task existed: the e2e run of 1
+    December 00:10 UTC caught it) and the morning of the 5th in Beijing."""
+    w = world(session, K.PHONE_VISIT)
+    w.task.created_at = dt.datetime(2026, 11, 5, 0, 30)
+    monkeypatch.setenv("OUTREACH_TIMEZONE", "Asia/Shanghai")
+    msg = refused_writes_nothing(session, BadInput, record, session, w, "no_answer",
+                                 today=dt.date(2026, 11, 4))
+    assert "before the task existed (made 2026-11-05)" in msg
+    monkeypatch.setenv("OUTREACH_TIMEZONE", "America/New_York")
+    assert record(session, w, "no_answer", today=dt.date(2026, 11, 4)).attempts == 1
+
+
 def test_a_back_dated_plan_counts_from_its_day():
     from tasks.rules import made_at, real_today
 

@@ -182,7 +182,8 @@ def _bulk_load(db: "_Db", cur, *, empty: bool):
     * PostgreSQL: both tables' foreign keys are dropped and added again after the load,
       which checks every row in one join (PostgreSQL's advice for populating a database);
       the history's foreign key to the transition table is what refuses an illegal pair;
-    * when attendance was empty, the secondary indexes are built after the rows.
+    * when attendance was empty, its and its history's indexes are built after the rows
+      (on PostgreSQL the primary and unique keys too: adding them back checks them).
 
     Everything is put back from the database's own definitions (``sqlite_master``,
     ``pg_get_triggerdef``, ``pg_get_constraintdef``, ``pg_get_indexdef``): the schema is
@@ -222,6 +223,15 @@ def _bulk_load(db: "_Db", cur, *, empty: bool):
         for name, _sql in built:
             cur.execute(f"DROP INDEX {name}")
         restore[:0] = [sql for _n, sql in built]
+        if db.pg:  # and the primary and unique keys' indexes, each built by one sort
+            unique = db.rows(
+                "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
+                f"FROM pg_constraint c WHERE c.contype IN ('p', 'u') "
+                f"AND c.conrelid IN ({tables}) ORDER BY c.contype, c.conname")
+            for table, name, _definition in unique:
+                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            restore[:0] = [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                           for table, name, definition in unique]
     yield
     for sql in restore:
         cur.execute(sql)
@@ -327,17 +337,29 @@ def _pick_roles(db: "_Db", branches: Sequence["_Branch"], lo: int, hi: int,
     taken = {r[0] for r in db.rows("SELECT DISTINCT branch_id FROM branch_roles UNION "
                                    "SELECT DISTINCT branch_id FROM meetings")}
     roles, committees, heads = [], {}, {}
+    locals_ = ("status = 'active' AND residence = 'local' AND NOT homebound "
+               f"AND id BETWEEN {int(lo)} AND {int(hi)}")
+    pools: dict[int, list] = {}
+    if db.pg:
+        # One pass over the members just copied in (and reading them sets their hint bits
+        # once): a query per branch read their fresh pages at random, 0.1 s a branch.
+        for bid, mid, name in db.rows(
+                "SELECT branch_id, id, name FROM (SELECT branch_id, id, name, row_number() "
+                "OVER (PARTITION BY branch_id ORDER BY id) AS n FROM members "
+                f"WHERE {locals_}) q WHERE n <= 60 ORDER BY branch_id, id"):
+            pools.setdefault(bid, []).append((mid, name))
     for b in branches:
-        pool = db.rows(
-            f"SELECT id, name FROM members WHERE branch_id = {ph} AND id BETWEEN {ph} AND {ph} "
-            f"AND status = 'active' AND residence = 'local' AND NOT homebound "
-            f"ORDER BY id LIMIT 60", (b.id, lo, hi))
+        if b.id in taken:
+            continue
+        pool = pools.get(b.id, []) if db.pg else db.rows(
+            f"SELECT id, name FROM members WHERE branch_id = {ph} AND {locals_} "
+            f"ORDER BY id LIMIT 60", (b.id,))
         if len(pool) < 4:  # a small branch: whoever is there and contactable
             pool = db.rows(
                 f"SELECT id, name FROM members WHERE branch_id = {ph} "
                 f"AND id BETWEEN {ph} AND {ph} AND status IN ('active', 'unverified') "
                 f"ORDER BY id LIMIT 60", (b.id, lo, hi))
-        if b.id in taken or not pool:
+        if not pool:
             continue
         size = min(len(pool), 2 + rng.randint(*COMMITTEE_SIZE))
         chosen = rng.sample(pool, size)

@@ -237,27 +237,40 @@ def _bulk_load(db: "_Db", cur, *, empty: bool):
         cur.execute(sql)
 
 
-def _mark(x: str, member: str | None = None, h: str | None = None) -> str:
-    """SQL: the mark a member got at a meeting (before any make-up), drawn from the ids:
-    locals mostly present, away members mostly remote or excused, homebound members
-    excused. ``x`` has the member's ``homebound`` and ``residence`` and, unless
-    ``member`` names another alias for those, ``member_id`` and ``meeting_id``; ``h``:
-    the draw already computed."""
-    who = member or x
-    h = h or _hash(f"{x}.member_id", f"{x}.meeting_id", 7919, 131)
-    return f"""(CASE WHEN {who}.homebound THEN 'excused'
-           WHEN {who}.residence = 'away' THEN
-             CASE WHEN {h} < 55 THEN 'remote' WHEN {h} < 88 THEN 'excused'
+#: The draw's thresholds of the marks: away members remote below 55, excused below 88,
+#: else absent; locals present below 84, excused below 92, else absent.
+_AWAY = (55, 88)
+_LOCAL = (84, 92)
+
+
+def _mark(x: str, h: str) -> str:
+    """SQL: the mark a member got at a meeting (before any make-up), drawn from the ids
+    (``h``: the draw, `_hash`): locals mostly present, away members mostly remote or
+    excused, homebound members excused. ``x`` has the member's ``homebound`` and
+    ``residence``."""
+    return f"""(CASE WHEN {x}.homebound THEN 'excused'
+           WHEN {x}.residence = 'away' THEN
+             CASE WHEN {h} < {_AWAY[0]} THEN 'remote' WHEN {h} < {_AWAY[1]} THEN 'excused'
                   ELSE 'absent' END
-           ELSE CASE WHEN {h} < 84 THEN 'present' WHEN {h} < 92 THEN 'excused'
+           ELSE CASE WHEN {h} < {_LOCAL[0]} THEN 'present' WHEN {h} < {_LOCAL[1]} THEN 'excused'
                      ELSE 'absent' END END)"""
+
+
+def _mark_made_up(a: str) -> str:
+    """SQL: the mark a made-up attendance row ``a`` had before: excused or absent, drawn
+    again from its ids. How it was made up says who the member was (a visit: homebound, a
+    call: away, materials: local), so the members need not be read again."""
+    h = _hash(f"{a}.member_id", f"{a}.meeting_id", 7919, 131)
+    return f"""(CASE {a}.made_up_how WHEN 'visit' THEN 'excused'
+           WHEN 'phone' THEN CASE WHEN {h} < {_AWAY[1]} THEN 'excused' ELSE 'absent' END
+           ELSE CASE WHEN {h} < {_LOCAL[1]} THEN 'excused' ELSE 'absent' END END)"""
 
 
 def _history(db: "_Db", cur, first: int) -> None:
     """The history rows of the attendance from id ``first`` on, exactly as the row
     triggers write them, in two ``INSERT … SELECT``: ``new → mark`` for every row (a
-    made-up row's mark drawn again, `_mark`), then ``mark → made_up`` for the made-up
-    ones — the later step with the later id, as when an UPDATE made them up."""
+    made-up row's mark drawn again, `_mark_made_up`), then ``mark → made_up`` for the
+    made-up ones — the later step with the later id, as when an UPDATE made them up."""
     now = "(now() AT TIME ZONE 'utc')" if db.pg else "CURRENT_TIMESTAMP"
     if db.scalar(f"SELECT 1 FROM attendance_status_changes WHERE attendance_id >= {int(first)} "
                  "LIMIT 1"):
@@ -266,16 +279,13 @@ def _history(db: "_Db", cur, first: int) -> None:
     cur.execute(f"""
     INSERT INTO attendance_status_changes ({cols})
     SELECT a.id, 'new',
-      CASE WHEN a.status = 'made_up'
-           THEN (SELECT {_mark("a", "m")} FROM members m WHERE m.id = a.member_id)
-           ELSE a.status END,
+      CASE WHEN a.status = 'made_up' THEN {_mark_made_up("a")} ELSE a.status END,
       a.status_by, a.status_reason, {now}
     FROM attendance a WHERE a.id >= {int(first)}""")
     cur.execute(f"""
     INSERT INTO attendance_status_changes ({cols})
-    SELECT a.id, {_mark("a", "m")}, 'made_up', a.status_by, a.status_reason, {now}
-    FROM attendance a JOIN members m ON m.id = a.member_id
-    WHERE a.id >= {int(first)} AND a.status = 'made_up'""")
+    SELECT a.id, {_mark_made_up("a")}, 'made_up', a.status_by, a.status_reason, {now}
+    FROM attendance a WHERE a.id >= {int(first)} AND a.status = 'made_up'""")
 
 
 @dataclass
@@ -469,8 +479,8 @@ def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int
       CASE WHEN {made_up} THEN 'made_up' ELSE y.mark END,
       CASE WHEN y.homebound THEN '{why_text["homebound"]}'
            WHEN y.residence = 'away' THEN
-             CASE WHEN y.h BETWEEN 55 AND 87 THEN '{why_text["away"]}' END
-           WHEN y.h BETWEEN 84 AND 91
+             CASE WHEN y.h BETWEEN {_AWAY[0]} AND {_AWAY[1] - 1} THEN '{why_text["away"]}' END
+           WHEN y.h BETWEEN {_LOCAL[0]} AND {_LOCAL[1] - 1}
              THEN CASE (y.member_id + y.meeting_id) % {len(excuses)} {excuse} END
       END,
       CASE WHEN {made_up} THEN {made_on} END,
@@ -479,7 +489,7 @@ def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int
              ELSE 'materials' END END,
       '{REASON}', 1, {created}
     FROM (
-      SELECT z.*, {_mark("z", h="z.h")} AS mark FROM (
+      SELECT z.*, {_mark("z", "z.h")} AS mark FROM (
         SELECT x.*, {_hash("x.member_id", "x.meeting_id", 7919, 131)} AS h,
                {_hash("x.member_id", "x.meeting_id", 31, 17)} AS h2,
                (3 + (x.member_id + x.meeting_id) % 19) AS gap, d.held, d.slack

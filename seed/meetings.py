@@ -30,9 +30,9 @@ All of it is set-based: 44 meeting rows a branch from Python, attendance by one
 ``INSERT … SELECT`` over the new members (ids only, no Python per row) with each row's
 final mark, its history by two more (`_bulk_load`: the attendance triggers and, on
 PostgreSQL, the foreign-key checks set aside for the load, every guarantee kept), one
-UPDATE for closing the meetings. Measured at 1M members (`bench.bench_meetings`), the
-year of meetings adds 40% to the ledger's seeding on SQLite and 46% on PostgreSQL (before
-`_bulk_load`: +61% and over +200%).
+UPDATE for closing the meetings. Measured at 1M members (`bench.bench_meetings`, medians
+of 3), the year of meetings adds 37% to the ledger's seeding on SQLite and 34% on
+PostgreSQL (before `_bulk_load`: +61% and over +200%).
 """
 
 from __future__ import annotations

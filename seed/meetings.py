@@ -243,9 +243,15 @@ _AWAY = (55, 88)
 _LOCAL = (84, 92)
 
 
+def _mark_draw(x: str) -> str:
+    """SQL: the draw 0..99 a member's mark comes from (`_mark`), of row ``x``'s
+    ``member_id`` and ``meeting_id``: the INSERT and the history draw it alike."""
+    return _hash(f"{x}.member_id", f"{x}.meeting_id", 7919, 131)
+
+
 def _mark(x: str, h: str) -> str:
     """SQL: the mark a member got at a meeting (before any make-up), drawn from the ids
-    (``h``: the draw, `_hash`): locals mostly present, away members mostly remote or
+    (``h``: the draw, `_mark_draw`): locals mostly present, away members mostly remote or
     excused, homebound members excused. ``x`` has the member's ``homebound`` and
     ``residence``."""
     return f"""(CASE WHEN {x}.homebound THEN 'excused'
@@ -260,7 +266,7 @@ def _mark_made_up(a: str) -> str:
     """SQL: the mark a made-up attendance row ``a`` had before: excused or absent, drawn
     again from its ids. How it was made up says who the member was (a visit: homebound, a
     call: away, materials: local), so the members need not be read again."""
-    h = _hash(f"{a}.member_id", f"{a}.meeting_id", 7919, 131)
+    h = _mark_draw(a)
     return f"""(CASE {a}.made_up_how WHEN 'visit' THEN 'excused'
            WHEN 'phone' THEN CASE WHEN {h} < {_AWAY[1]} THEN 'excused' ELSE 'absent' END
            ELSE CASE WHEN {h} < {_LOCAL[1]} THEN 'excused' ELSE 'absent' END END)"""
@@ -490,7 +496,7 @@ def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int
       '{REASON}', 1, {created}
     FROM (
       SELECT z.*, {_mark("z", "z.h")} AS mark FROM (
-        SELECT x.*, {_hash("x.member_id", "x.meeting_id", 7919, 131)} AS h,
+        SELECT x.*, {_mark_draw("x")} AS h,
                {_hash("x.member_id", "x.meeting_id", 31, 17)} AS h2,
                (3 + (x.member_id + x.meeting_id) % 19) AS gap, d.held, d.slack
         FROM (

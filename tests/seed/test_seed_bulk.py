@@ -67,8 +67,7 @@ def test_bulk_seed_keeps_schema_history_and_guards(eng):
     assert n_hist == res.attendance + res.made_up
     # A made-up row's first mark, drawn again from how it was made up, is the mark the
     # member's own facts draw (what the INSERT decided before making it up).
-    drawn = seed_meetings._mark("m", seed_meetings._hash("a.member_id", "a.meeting_id",
-                                                         7919, 131))
+    drawn = seed_meetings._mark("m", seed_meetings._mark_draw("a"))
     wrong = _rows(eng, f"""SELECT COUNT(*) FROM attendance a
         JOIN members m ON m.id = a.member_id
         JOIN attendance_status_changes h ON h.attendance_id = a.id AND h.from_status = 'new'

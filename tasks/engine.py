@@ -126,8 +126,9 @@ def give_tasks(session: Session, *, run_id: int, kind: str, member_ids_sql: str,
         ORDER BY m.id""", {**params, "give_run": run_id})
     if not rows:
         return {"created": 0, "assigned": 0, "open": 0}
-    volunteers = _volunteers(conn)
-    picks = (match(rows, volunteers, tree.chains(conn)) if volunteers
+    chains = tree.chains(conn)
+    volunteers = _volunteers(conn, rows, chains)
+    picks = (match(rows, volunteers, chains) if volunteers
              else [(k, None, 0) for k, _b, _l in rows])
     del rows
     assigned = sum(1 for _k, v, _r in picks if v is not None)

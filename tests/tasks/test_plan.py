@@ -547,22 +547,29 @@ def _one_by_one(rows, volunteers, chains):
     return [out[key] for key, _b, _l in rows]
 
 
+def _random_tree(rng, most: int):
+    """A random branch tree of 1 to ``most`` - 1 branches: (branch → parent, branch →
+    chain)."""
+    parent: dict[int, int | None] = {1: None}
+    for b in range(2, rng.randint(2, most)):
+        parent[b] = rng.choice(list(parent))
+    chains = {}
+    for b, up in parent.items():
+        chain, cur = [b], up
+        while cur is not None:
+            chain.append(cur)
+            cur = parent[cur]
+        chains[b] = tuple(chain)
+    return parent, chains
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_match_equals_handing_out_one_by_one_to_the_least_loaded(seed):
     import copy
     import random
 
     rng = random.Random(seed)
-    parent = {1: None}
-    for b in range(2, rng.randint(2, 9)):
-        parent[b] = rng.choice(list(parent))
-    chains = {}
-    for b in parent:
-        chain, cur = [b], parent[b]
-        while cur is not None:
-            chain.append(cur)
-            cur = parent[cur]
-        chains[b] = tuple(chain)
+    parent, chains = _random_tree(rng, 9)
     volunteers = {}
     for vid in rng.sample(range(1, 500), rng.randint(0, 25)):
         cap = rng.randint(0, 6)
@@ -646,3 +653,82 @@ def test_a_run_can_override_window_due_days_and_attempts(db_url):
     with pytest.raises(BadInput, match="takes one of"):
         plan_jobs.preview(eng, "survey", "2026-11", today=today, within_days=30)
     eng.dispose()
+
+
+# --- only the volunteers a range can use (plan_jobs._volunteers, relevant_branches) -------
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_match_over_the_rows_relevant_volunteers_picks_the_same(seed):
+    """`match` given only the volunteers of the rows' branches and those above them (what
+    `_volunteers` reads for a range) picks exactly what it picks given everybody."""
+    import copy
+    import random
+
+    rng = random.Random(1000 + seed)
+    parent, chains = _random_tree(rng, 14)
+    volunteers = {}
+    for vid in rng.sample(range(1, 500), rng.randint(0, 30)):
+        cap = rng.randint(1, 6)
+        volunteers[vid] = [rng.choice(list(parent)), cap, rng.randint(0, cap - 1)]
+    some = rng.sample(list(parent), rng.randint(1, len(parent)))  # the range's branches
+    ids = list(volunteers) + [999]
+    rows = [(key, rng.choice(some), rng.choice(ids + [None] * 3))
+            for key in sorted(rng.sample(range(1, 10_000), rng.randint(0, 80)))]
+    barred = {key: rng.choice(ids) for key, _b, _l in rows if rng.random() < 0.2}
+    relevant = plan_jobs.relevant_branches(rows, chains)
+    assert relevant == {b for _k, branch, _l in rows for b in chains[branch]}
+    everybody = copy.deepcopy(volunteers)
+    few = {vid: list(v) for vid, v in volunteers.items() if v[0] in relevant}
+    assert plan.match(rows, few, chains, barred) == plan.match(rows, everybody, chains, barred)
+    assert few == {vid: v for vid, v in everybody.items() if vid in few}  # the same loads
+
+
+def _tree_with_volunteers(s):
+    """A root with 24 children, a volunteer in each of the 25 branches."""
+    root = f.branch(s)
+    kids = [f.branch(s, parent=root) for _ in range(24)]
+    vols = {b.id: f.volunteer(s, branch_=b, capacity=3) for b in [root, *kids]}
+    return root, kids, vols
+
+
+def test_volunteers_of_a_range_are_those_its_rows_branches_may_use(eng):
+    with build(eng) as s:
+        root, kids, vols = _tree_with_volunteers(s)
+        busy = f.member(s, branch_=root)
+    # one task assigned to the root's volunteer: its load must be read in both ways
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    assert tasks_of(eng, out["run_id"])[busy.id].volunteer_id == vols[root.id].id
+    with eng.connect() as conn:
+        chains = plan_jobs.tree.chains(conn)
+        everybody = plan_jobs._volunteers(conn)
+        one = plan_jobs._volunteers(conn, [(1, kids[0].id, None)], chains)
+        two = plan_jobs._volunteers(conn, [(1, kids[0].id, None), (2, kids[1].id, None)],
+                                    chains)
+        most = plan_jobs._volunteers(conn, [(i, k.id, None) for i, k in enumerate(kids[:12])],
+                                     chains)  # 13 of 25 branches
+        none = plan_jobs._volunteers(conn, [], chains)
+    assert everybody[vols[root.id].id] == [root.id, 3, 1]
+    assert one == {v.id: everybody[v.id] for v in (vols[root.id], vols[kids[0].id])}
+    assert set(two) == {vols[b.id].id for b in (root, kids[0], kids[1])}
+    assert most == everybody  # more than half the tree: every load read in one pass
+    assert none == {}
+
+
+def test_assign_open_goes_on_past_a_batch_nobody_it_may_use_has_room_for(eng):
+    with build(eng) as s:
+        root = f.branch(s)
+        # 17 branches: a batch's two (its own and the root) are few enough to be read alone
+        a, b, *_others = [f.branch(s, parent=root) for _ in range(16)]
+        f.volunteer(s, branch_=a, capacity=0)
+        first = f.member(s, branch_=a)  # lower id: the first batch, no room for it
+        second = f.member(s, branch_=b)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    assert out["unassigned"] == 2
+    with build(eng) as s:
+        helper = f.volunteer(s, branch_=b, capacity=2)
+    res = plan_jobs.assign_open(eng, out["run_id"], batch_size=1)
+    assert res == {"assigned": 1, "continuity": 0, "parent": 0, "still_open": 1}
+    got = tasks_of(eng, out["run_id"])
+    assert got[second.id].volunteer_id == helper.id
+    assert got[first.id].status == TS.OPEN

@@ -13,7 +13,9 @@ Nothing but ids ever leaves the database. One range, one transaction (`plan_rang
 1. one SELECT returns (member id, branch id, last_reached_by, state) for the range's
    targeted members, state = to plan / already has a task in this run / busy elsewhere
    (`tasks.plan.state_sql`, the same expression the dry run `preview` counts with);
-2. one SELECT returns the volunteers who may take tasks and their load (`_volunteers`);
+2. one SELECT returns the volunteers who may take the range's members and their load
+   (`_volunteers`: those of the members' branches and the branches above them, or
+   everybody when that is much of the tree);
 3. `tasks.plan.match` (pure Python) gives each member to plan a volunteer, or none;
 4. the picks — (member id, volunteer id or NULL, reason code), three ints a row — go into
    a temporary table (`db.dialect.fill_temp`: executemany on SQLite, COPY on PostgreSQL),

@@ -732,3 +732,21 @@ def test_assign_open_goes_on_past_a_batch_nobody_it_may_use_has_room_for(eng):
     got = tasks_of(eng, out["run_id"])
     assert got[second.id].volunteer_id == helper.id
     assert got[first.id].status == TS.OPEN
+
+
+def test_assign_open_passes_over_full_branches_but_not_a_parent_with_room(eng):
+    with build(eng) as s:
+        top = f.branch(s)
+        leaf, full = f.branch(s, parent=top), f.branch(s)  # ``full``: a tree of its own
+        f.volunteer(s, branch_=leaf, capacity=0)
+        f.volunteer(s, branch_=full, capacity=0)
+        m_full, m_leaf = f.member(s, branch_=full), f.member(s, branch_=leaf)
+    out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
+    assert out["unassigned"] == 2
+    with build(eng) as s:
+        helper = f.volunteer(s, branch_=top, capacity=5)  # room above the leaf only
+    res = plan_jobs.assign_open(eng, out["run_id"], batch_size=1)
+    assert res == {"assigned": 1, "continuity": 0, "parent": 1, "still_open": 1}
+    got = tasks_of(eng, out["run_id"])
+    assert got[m_leaf.id].volunteer_id == helper.id
+    assert got[m_full.id].status == TS.OPEN

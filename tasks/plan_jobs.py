@@ -166,9 +166,9 @@ def _volunteers(conn: Connection, rows: list[tuple[int, int, int | None]] | None
     ``rows`` (key, branch_id, last_reached_by) and ``chains``: only the volunteers `match`
     can give those rows — those of the rows' branches and the branches above them
     (`relevant_branches`) — when those are a small part of the tree (`_READ_ALL_FROM`),
-    their loads counted one volunteer at a time. `match` never picks
-    anybody else (continuity too asks for a volunteer of the row's chain), so the picks are
-    the same; what changes is the cost. Reading every volunteer's load in every range
+    their loads counted one volunteer at a time. `match` never picks anybody else
+    (continuity too asks for a volunteer of the row's chain), so the picks are the same;
+    what changes is the cost. Reading every volunteer's load in every range
     grows with the square of the ledger (more ranges, each reading more volunteers): at
     5,000,000 members (125,000 volunteers, 50 ranges) it was 63 s of a 326 s survey on
     PostgreSQL. Where member ids follow the branches (a ledger imported branch by
@@ -324,6 +324,8 @@ def assign_open(engine: Engine, run_id: int | None = None, *,
                     WHERE t.id >= :lo AND t.id < :hi AND t.status = '{OPEN}'
                       AND t.kind IN ({kinds}){run_filter}
                     ORDER BY t.id"""), {**params, "lo": start, "hi": start + batch_size}).all()
+                if not found:
+                    continue
                 chains = tree.chains(conn)
                 # only the tasks of branches where somebody (in them or above) had room
                 rows = [(key, branch, last) for key, branch, last, _who in found

@@ -293,7 +293,7 @@ def assign_open(engine: Engine, run_id: int | None = None, *,
 
     Same rule as planning (`match`: continuity, own branch then up the tree, least loaded
     first); open → assigned by one set-based UPDATE per batch whose history the triggers
-    write. One short transaction per batch of task ids; stops as soon as nobody has room.
+    write. One short transaction per batch of task ids; nothing when nobody has room.
     Returns counts ``assigned``, ``continuity``, ``parent`` and ``still_open``.
 
     The branches where some volunteer has room are read once, when the hand-out begins: a
@@ -336,9 +336,7 @@ def assign_open(engine: Engine, run_id: int | None = None, *,
                     continue
                 volunteers = _volunteers(conn, rows, chains)
                 if not volunteers:
-                    if not _volunteers(conn):
-                        break  # nobody at all has room
-                    continue  # nobody who may take this batch's tasks has room
+                    continue  # their room was taken since the hand-out began
                 picks = [p for p in match(rows, volunteers, chains, barred) if p[2]]
                 if not picks:
                     continue

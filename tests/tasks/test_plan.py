@@ -21,7 +21,7 @@ from db.models import (
     TaskStatusChange,
 )
 from db.session import make_engine
-from tasks import plan, plan_jobs
+from tasks import plan, plan_jobs, tree
 from tests.db import factories as f
 
 TODAY = dt.date(2026, 11, 2)
@@ -700,7 +700,7 @@ def test_volunteers_of_a_range_are_those_its_rows_branches_may_use(eng):
     out = plan_jobs.plan_campaign(eng, CampaignKind.SURVEY, PERIOD, today=TODAY)
     assert tasks_of(eng, out["run_id"])[busy.id].volunteer_id == vols[root.id].id
     with eng.connect() as conn:
-        chains = plan_jobs.tree.chains(conn)
+        chains = tree.chains(conn)
         everybody = plan_jobs._volunteers(conn)
         one = plan_jobs._volunteers(conn, [(1, kids[0].id, None)], chains)
         two = plan_jobs._volunteers(conn, [(1, kids[0].id, None), (2, kids[1].id, None)],
@@ -718,8 +718,7 @@ def test_volunteers_of_a_range_are_those_its_rows_branches_may_use(eng):
 def test_assign_open_goes_on_past_a_batch_nobody_it_may_use_has_room_for(eng):
     with build(eng) as s:
         root = f.branch(s)
-        # 17 branches: a batch's two (its own and the root) are few enough to be read alone
-        a, b, *_others = [f.branch(s, parent=root) for _ in range(16)]
+        a, b = f.branch(s, parent=root), f.branch(s, parent=root)
         f.volunteer(s, branch_=a, capacity=0)
         first = f.member(s, branch_=a)  # lower id: the first batch, no room for it
         second = f.member(s, branch_=b)

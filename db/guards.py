@@ -29,6 +29,10 @@ history row: a row trigger's call costs about half of what the history row it wr
 call a row instead of three. (The other half of SQLite's cost was the enum CHECKs, rebuilt
 for every row: 0007 rewrites them, see there.)
 
+Revision 0009 adds triggers that are not a machine's: the contact summary
+(`summary_statements`), each member's two newest quarters with a successful contact and
+with a completed delivery, kept on ``members`` from the attempts for the scorecard.
+
 PostgreSQL gets statement triggers with transition tables, so a bulk INSERT … SELECT of a
 million tasks writes its history in one set-based statement; 0007 leaves them as they are.
 (No ``LIMIT 1`` in the guards' SELECT … INTO: it keeps the first row anyway, and with it
@@ -257,6 +261,166 @@ def _part_drops(dialect: str, part: str, head: bool) -> list[str]:
     return out
 
 
+# --- the contact summary (0009) -----------------------------------------------------------------
+
+#: The revision that added the contact summary (`summary_statements`).
+SUMMARY_SINCE = "0009"
+#: What the summary counts, as the database holds it — the scorecard's rules
+#: (``tasks.rules``: `SUCCESSFUL_CONTACT` on a task of `MEMBER_KINDS`; a delivery task
+#: delivered to the member or the family). `db/` imports nothing of ours, so they are
+#: written out here; `tests/db/test_summary.py` holds them equal to the rules.
+CONTACT_KINDS = ("care_visit", "delivery", "make_up", "notice", "phone_visit", "survey")
+CONTACT_OUTCOMES = ("delivered", "delivered_to_family", "gift_delivered", "help_arranged",
+                    "reached", "visited")
+DELIVERY_KIND = "delivery"
+DELIVERY_OUTCOMES = ("delivered", "delivered_to_family")
+#: (column of the newest quarter, column of the one before, kinds, outcomes)
+SUMMARIES = (("contact_quarter", "contact_quarter_before", CONTACT_KINDS, CONTACT_OUTCOMES),
+             ("delivery_quarter", "delivery_quarter_before", (DELIVERY_KIND,),
+              DELIVERY_OUTCOMES))
+
+
+def _any(col: str, values) -> str:
+    """``col = 'a' OR col = 'b' …`` in brackets: SQLite builds an ephemeral index of an IN
+    list for every row a trigger runs for (see revision 0007)."""
+    return "(" + " OR ".join(f"{col} = '{v}'" for v in values) + ")"
+
+
+def quarter_key(dialect: str, day: str) -> str:
+    """SQL for the quarter of the date ``day`` as one integer: year × 4 + quarter − 1
+    (2026-Q4 → 8107), so that the quarters are ordered and the next one is one more."""
+    if dialect == "sqlite":
+        return (f"(CAST(substr({day}, 1, 4) AS INTEGER) * 4 "
+                f"+ (CAST(substr({day}, 6, 2) AS INTEGER) - 1) / 3)")
+    return (f"(CAST(extract(year FROM {day}) AS integer) * 4 "
+            f"+ (CAST(extract(month FROM {day}) AS integer) - 1) / 3)")
+
+
+def _sqlite_recount(task: str) -> str:
+    """SQLite: the summary of the member of task ``task`` worked out again from all their
+    attempts (after an attempt was changed or deleted: rare)."""
+    key = quarter_key("sqlite", "a.recorded_on")
+    sets = []
+    for top, before, kinds, outcomes in SUMMARIES:
+        rows = ("FROM outreach_tasks t JOIN attempts a ON a.task_id = t.id "
+                f"WHERE t.member_id = members.id AND {_any('t.kind', kinds)} "
+                f"AND {_any('a.outcome', outcomes)}")
+        sets.append(f"{top} = (SELECT max({key}) {rows})")
+        sets.append(f"{before} = (SELECT max({key}) {rows} AND {key} < "
+                    f"(SELECT max({key}) {rows}))")
+    return (f"UPDATE members SET {', '.join(sets)} "
+            f"WHERE id = (SELECT member_id FROM outreach_tasks WHERE id = {task});")
+
+
+def _sqlite_summary() -> list[str]:
+    """SQLite's three row triggers on ``attempts``: an insert moves the member's two
+    newest quarters along (no read of the other attempts); an update of the task, outcome
+    or day, or a delete, works them out again."""
+    k = quarter_key("sqlite", "NEW.recorded_on")
+    inserts = []
+    for top, before, kinds, outcomes in SUMMARIES:
+        inserts.append(
+            f"""UPDATE members SET
+            {before} = CASE WHEN {top} IS NULL THEN NULL WHEN {k} > {top} THEN {top}
+              WHEN {k} = {top} OR {before} >= {k} THEN {before} ELSE {k} END,
+            {top} = CASE WHEN {top} IS NULL OR {k} > {top} THEN {k} ELSE {top} END
+            WHERE {_any('NEW.outcome', outcomes)} AND id = (SELECT member_id FROM outreach_tasks
+              WHERE id = NEW.task_id AND {_any('kind', kinds)});""")
+    any_outcome = _any("NEW.outcome", sorted({o for s in SUMMARIES for o in s[3]}))
+    return [
+        f"""CREATE TRIGGER attempts_summary_insert AFTER INSERT ON attempts
+        WHEN {any_outcome}
+        BEGIN
+          {(chr(10) + '          ').join(inserts)}
+        END""",
+        f"""CREATE TRIGGER attempts_summary_update AFTER UPDATE OF task_id, outcome, recorded_on ON attempts
+        BEGIN
+          {_sqlite_recount('OLD.task_id')}
+          {_sqlite_recount('NEW.task_id')}
+        END""",
+        f"""CREATE TRIGGER attempts_summary_delete AFTER DELETE ON attempts
+        BEGIN
+          {_sqlite_recount('OLD.task_id')}
+        END""",
+    ]
+
+
+def _postgres_recount(source: str) -> str:
+    """PostgreSQL: the summary of every member with a task among ``source``'s rows (a
+    transition table, or a UNION of both) worked out again from all their attempts: one
+    set-based UPDATE a statement (a bulk INSERT … SELECT of attempts reads each member's
+    once), writing only the rows that change."""
+    key = quarter_key("postgresql", "a.recorded_on")
+    flags = ", ".join(f"({_any('t.kind', kinds)} AND {_any('a.outcome', outcomes)}) AS f{i}"
+                      for i, (_t, _b, kinds, outcomes) in enumerate(SUMMARIES))
+    either = " OR ".join(f"({_any('t.kind', s[2])} AND {_any('a.outcome', s[3])})"
+                         for s in SUMMARIES)
+    tops = ", ".join(f"max(q) FILTER (WHERE f{i}) AS top{i}" for i in range(len(SUMMARIES)))
+    befores = ", ".join(f"max(g.q) FILTER (WHERE g.f{i} AND g.q < p.top{i}) AS before{i}"
+                        for i in range(len(SUMMARIES)))
+    top_cols = ", ".join(f"p.top{i}" for i in range(len(SUMMARIES)))
+    sets = ", ".join(f"{top} = s.top{i}, {before} = s.before{i}"
+                     for i, (top, before, _k, _o) in enumerate(SUMMARIES))
+    changed = " OR ".join(f"m.{top} IS DISTINCT FROM s.top{i} OR m.{before} IS DISTINCT FROM "
+                          f"s.before{i}" for i, (top, before, _k, _o) in enumerate(SUMMARIES))
+    return f"""WITH hit AS (SELECT DISTINCT t.member_id FROM outreach_tasks t
+              WHERE t.id IN (SELECT task_id FROM {source})),
+          got AS (SELECT t.member_id, {key} AS q, {flags}
+            FROM hit h JOIN outreach_tasks t ON t.member_id = h.member_id
+            JOIN attempts a ON a.task_id = t.id WHERE {either}),
+          top AS (SELECT member_id, {tops} FROM got GROUP BY member_id),
+          s AS (SELECT h.member_id, {top_cols}, {befores}
+            FROM hit h LEFT JOIN top p ON p.member_id = h.member_id
+            LEFT JOIN got g ON g.member_id = h.member_id
+            GROUP BY h.member_id, {top_cols})
+          UPDATE members m SET {sets}
+          FROM s WHERE m.id = s.member_id AND ({changed});"""
+
+
+def _postgres_summary() -> list[str]:
+    """PostgreSQL's statement triggers on ``attempts`` (insert, update, delete), each
+    working out again the summary of the members whose attempts the statement touched."""
+    out = []
+    for event, source, refs in (
+            ("insert", "new_rows", "NEW TABLE AS new_rows"),
+            ("update", "(SELECT task_id FROM old_rows UNION SELECT task_id FROM new_rows) x",
+             "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+            ("delete", "old_rows", "OLD TABLE AS old_rows")):
+        out.append(f"""CREATE FUNCTION attempts_summary_after_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          {_postgres_recount(source)}
+          RETURN NULL;
+        END $$""")
+        out.append(f"""CREATE TRIGGER attempts_summary_after_{event} AFTER {event.upper()} ON attempts
+        REFERENCING {refs} FOR EACH STATEMENT EXECUTE FUNCTION attempts_summary_after_{event}()""")
+    return out
+
+
+def summary_statements(dialect: str) -> list[str]:
+    """The DDL of the contact summary (revision 0009): triggers on ``attempts`` that keep,
+    on each member, the two newest quarters with a successful contact
+    (``contact_quarter``, ``contact_quarter_before``) and with a completed delivery
+    (``delivery_quarter``, ``delivery_quarter_before``) — what the scorecard reads instead
+    of looking up every member's tasks and attempts (`tasks.scorecard._summary_bits`).
+
+    Two quarters, not one: the scorecard scores a quarter and the one before it, and
+    with the newest two known it is exact for both without reading a single attempt
+    (a quarter between or above them has none; only one older than the second needs a
+    look). The summary is derived, not history: every insert, change and delete of an
+    attempt keeps it (what a task's member and kind are never changes after it is made).
+    """
+    return _sqlite_summary() if dialect == "sqlite" else _postgres_summary()
+
+
+def summary_drops(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS attempts_summary_{e}"
+                for e in ("insert", "update", "delete")]
+    return [stmt for e in ("insert", "update", "delete")
+            for stmt in (f"DROP TRIGGER IF EXISTS attempts_summary_after_{e} ON attempts",
+                         f"DROP FUNCTION IF EXISTS attempts_summary_after_{e}()")]
+
+
 def _machine_tables() -> list[str]:
     return [_MACHINES[m][0] for p in PARTS.values() for m in p[0]]
 
@@ -269,9 +433,12 @@ def statements(dialect: str, part: str | None = None) -> list[str]:
         if dialect != "sqlite":
             return []
         return [stmt for p in PARTS.values() for m in p[0] for stmt in _sqlite(m)]
+    if part == SUMMARY_SINCE:
+        return summary_statements(dialect)
     if part:
         return _part_statements(dialect, part, head=False)
-    return [stmt for p in PARTS for stmt in _part_statements(dialect, p, head=True)]
+    return [stmt for p in PARTS for stmt in _part_statements(dialect, p, head=True)
+            ] + summary_statements(dialect)
 
 
 def drop_statements(dialect: str, part: str | None = None) -> list[str]:
@@ -279,9 +446,12 @@ def drop_statements(dialect: str, part: str | None = None) -> list[str]:
     revision's downgrade removes of them (``part``)."""
     if part == SQLITE_ROWS_SINCE:
         return _sqlite_drops(_machine_tables(), head=True) if dialect == "sqlite" else []
+    if part == SUMMARY_SINCE:
+        return summary_drops(dialect)
     if part:
         return _part_drops(dialect, part, head=False)
-    return [stmt for p in reversed(PARTS) for stmt in _part_drops(dialect, p, head=True)]
+    return summary_drops(dialect) + [
+        stmt for p in reversed(PARTS) for stmt in _part_drops(dialect, p, head=True)]
 
 
 def replaced_statements(dialect: str) -> tuple[list[str], list[str]]:

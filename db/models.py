@@ -163,6 +163,15 @@ class Member(Base):
     #: When a transfer task was made for the current stay away (None: not yet). A
     #: member gets it once per stay: the service clears it when the member comes back.
     transfer_considered_on: Mapped[Optional[dt.date]] = mapped_column(Date)
+    #: The contact summary, kept by the database (`db.guards.summary_statements`, revision
+    #: 0009) from the attempts and never written by the code: the two newest quarters
+    #: (year × 4 + quarter − 1) with a successful contact on one of the member's own tasks,
+    #: and with a completed delivery. The scorecard reads them instead of every member's
+    #: tasks and attempts.
+    contact_quarter: Mapped[Optional[int]] = mapped_column(Integer)
+    contact_quarter_before: Mapped[Optional[int]] = mapped_column(Integer)
+    delivery_quarter: Mapped[Optional[int]] = mapped_column(Integer)
+    delivery_quarter_before: Mapped[Optional[int]] = mapped_column(Integer)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

@@ -43,9 +43,10 @@ change): `_facts` reads each member once with what every indicator of both quart
 — whether they were counted, address confirmed, contacted, delivered to, contributed
 (a bit per quarter), their attendance and notice counts per quarter (`_attendance_counts`:
 one grouping of one stream of marks, notices read by their runs) and the contributions as
-outer-joined sets; contacts and deliveries as correlated look-ups of the members they
-concern on SQLite, as per-member sets of those members joined on PostgreSQL (`_bitmask`;
-never an ``IN (subquery)`` in the select list). The members are grouped by branch, those
+outer-joined sets; contacts and deliveries from the member's row: the database keeps
+on it the two newest quarters with a contact and with a delivery (`_summary_bits`,
+revision 0009), and only a quarter older than both is looked up in the member's tasks and
+attempts (never an ``IN (subquery)`` in the select list). The members are grouped by branch, those
 facts packed in one integer (`_packed`) and the counts — a few thousand groups — and each
 group is judged in Python (`_judge`: the meetings asked of a branch come from the branch
 tree, `tasks.tree`), not each member in SQL. One more GROUP BY per quarter over its care
@@ -53,7 +54,7 @@ occasions. The status history is read only for a quarter after whose last day so
 status changed (`_changed_since`), and a quarter before the first member is not queried
 (`_existed`). On a big ledger the queries run for each half of the member ids on two
 connections (`_run`; PostgreSQL with `PG_WORK_MEM`). Reads only; migration 0008's indexes
-carry what it reads. `scorecard_members` lists a cell's members with the same facts and
+and 0009's summary carry what it reads. `scorecard_members` lists a cell's members with the same facts and
 the same rules in SQL (`_indicators`).
 Measured (`bench.bench_scorecard`, 1,000,000 members, 2026-11-30, machine shared, load
 5–6): see README "Benchmarks" — still over the 3 s asked.
@@ -347,39 +348,37 @@ def _no_index(session: Session, col):
     return type_coerce(col, String()) + ""
 
 
-def _bitmask(session: Session, qs: list[_Quarter], member_id, found, day, name: str,
-             lo: int | None, hi: int | None, joins: list, concerned):
-    """Bit ``i`` set when the member ``member_id`` has a row of ``found`` (a SELECT whose
-    first column is a member id, ``day`` its date) in quarter ``i``: an integer column.
+def quarter_key(day: dt.date) -> int:
+    """A quarter as the contact summary writes it (`db.guards.quarter_key`): year × 4 +
+    quarter − 1."""
+    return day.year * 4 + (day.month - 1) // 3
 
-    SQLite: worked out per member, as a correlated look-up into the member's covering
-    indexes (an EXISTS for one quarter; for more, one aggregate over the quarters' rows —
-    the member's rows are read once, not once per quarter). It stays inside a CASE, so
-    only the members it concerns (away, homebound) are probed. PostgreSQL: the rows of
-    the quarters, of members ``lo`` … ``hi`` only, grouped by member into their bits
-    (one hash join and one hash aggregate for every quarter) and outer-joined (appended
-    to ``joins``) — as an EXISTS it hashed the rows of every member, in each half, once
-    per quarter.
 
-    Never ``member_id IN (subquery)`` in the select list: PostgreSQL makes it a SubPlan,
-    hashed only while the set fits in work_mem and otherwise scanned again for every
-    member — at a million members the scorecard ran for more than 15 minutes."""
+def _summary_bits(session: Session, qs: list[_Quarter], newest, before, found, day):
+    """Bit ``i`` set when the member (``Member`` in the FROM) has a row of ``found`` (a
+    SELECT whose first column is a member id, ``day`` its date) in quarter ``i``: an
+    integer column, read from the member's summary — ``newest`` and ``before``, the two
+    newest quarters with such a row, kept by the database (`db.guards.summary_statements`).
+
+    A quarter that is one of the two has a row; one above the older of them, or any
+    when there is no older one, has none. Only a quarter older than both (a scorecard of
+    a quarter long past, for members contacted twice since) is looked up in the member's
+    tasks and attempts, one correlated probe, inside the CASE so that no other member
+    pays for it. (PostgreSQL: a scalar subquery with LIMIT, not an EXISTS, which it would
+    turn into a hash of every member's rows — see `PG_WORK_MEM`.)"""
     col = found.selected_columns[0]
-    agg = sum((func.max(case((day.between(q.first, q.last), 1 << i), else_=0))
-               for i, q in enumerate(qs)), literal(0))
-    days = day.between(min(q.first for q in qs), max(q.last for q in qs))
-    if is_pg(session):
-        who = Member.__table__.alias(f"{name}_who")
-        got = (found.with_only_columns(col.label("member_id"), agg.label("bits"))
-               .join(who, who.c.id == col)
-               .where(days, concerned(who), *_id_range(lo, hi)(col), *_id_range(lo, hi)(who.c.id))
-               .group_by(col).subquery(name))
-        joins.append((got, got.c.member_id == member_id))
-        return func.coalesce(got.c.bits, 0)
-    if len(qs) == 1:
-        return case((exists(found.where(col == member_id, days)), 1), else_=0)
-    probe = found.with_only_columns(agg).where(col == member_id, days).scalar_subquery()
-    return func.coalesce(probe, 0)
+    word = literal(0)
+    for i, q in enumerate(qs):
+        key = quarter_key(q.first)
+        rows = found.where(col == Member.id, day.between(q.first, q.last))
+        if is_pg(session):
+            probe = rows.with_only_columns(literal(1)).limit(1).scalar_subquery().is_not(None)
+        else:
+            probe = exists(rows)
+        word = word + case((or_(newest == key, before == key), 1 << i),
+                           (or_(before.is_(None), before <= key), 0),
+                           (probe, 1 << i), else_=0)
+    return word
 
 
 def _facts(session: Session, qs: list[_Quarter], scope: list[int] | None,
@@ -422,19 +421,18 @@ def _facts(session: Session, qs: list[_Quarter], scope: list[int] | None,
     contacts = (select(OutreachTask.member_id)
                 .join(Attempt, Attempt.task_id == OutreachTask.id)
                 .where(kind.in_(MEMBER_KINDS), Attempt.outcome.in_(SUCCESS)))
-    contacted = case((away, _bitmask(session, qs, Member.id, contacts, Attempt.recorded_on,
-                                     "contacted", lo, hi, joins,
-                                     lambda m: m.c.residence == Residence.AWAY.value)), else_=0)
+    contacted = case((away, _summary_bits(session, qs, Member.contact_quarter,
+                                          Member.contact_quarter_before, contacts,
+                                          Attempt.recorded_on)), else_=0)
     if any(q.meetings for q in qs):
         # A delivered attempt closes its task as done (`rules.OUTCOMES`): no status test.
         deliveries = (select(OutreachTask.member_id)
                       .join(Attempt, Attempt.task_id == OutreachTask.id)
                       .where(OutreachTask.kind == CampaignKind.DELIVERY.value,
                              Attempt.outcome.in_(DELIVERED)))
-        delivered = case((home, _bitmask(session, qs, Member.id, deliveries,
-                                         Attempt.recorded_on, "delivered", lo, hi, joins,
-                                         lambda m: m.c.homebound.is_(True))),
-                         else_=0)
+        delivered = case((home, _summary_bits(session, qs, Member.delivery_quarter,
+                                              Member.delivery_quarter_before, deliveries,
+                                              Attempt.recorded_on)), else_=0)
     else:
         delivered = literal(0)
     # The contributions: one grouping (by member, read in order from
@@ -691,10 +689,10 @@ def _rows(names: dict[int, str], now: dict, before: dict, goal: dict[str, float]
     return rows
 
 
-#: PostgreSQL's work_mem for the scorecard's transaction: each quarter hashes sets of up to
-#: a member each (contacts, contributions, attendance counts). With the default 4 MB they
-#: spill into batches, and a parallel hash join of the contacts (tasks × attempts) took
-#: more than two minutes at a million members instead of one second.
+#: PostgreSQL's work_mem for the scorecard's transaction: it hashes sets of up to a member
+#: each (contributions, attendance counts). With the default 4 MB they spill into batches
+#: (before the contact summary, a parallel hash join of the contacts, tasks × attempts,
+#: took more than two minutes at a million members instead of one second).
 PG_WORK_MEM = "64MB"
 
 

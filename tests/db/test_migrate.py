@@ -496,14 +496,15 @@ def _trigger_name(stmt: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-@pytest.mark.parametrize("part", ["0001", "0004", "0006", "0007"])
+@pytest.mark.parametrize("part", ["0001", "0004", "0006", "0007", "0009"])
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     """Byte for byte: the code's member and task guards are still what 0001 froze (a
     refactoring of `db.guards` that changed one character fails here), the meeting and
     attendance guards what 0004 froze, SQLite's two row triggers a machine what 0007 froze
-    (and the five a machine it replaced, which its downgrade brings back); together, minus
-    what 0007 replaced, they are all of `statements`."""
+    (and the five a machine it replaced, which its downgrade brings back), the contact
+    summary's triggers what 0009 froze; together, minus what 0007 replaced, they are all
+    of `statements`."""
     rev = _revision_module(part)
     key = dialect.upper()
     assert guards.statements(dialect, part) == getattr(rev, f"{key}_GUARDS")
@@ -516,7 +517,8 @@ def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     kept = [s for p in ("0001", "0004", "0006") for s in guards.statements(dialect, p)
             if _trigger_name(s) not in gone]
     head = guards.statements(dialect)
-    assert sorted(head) == sorted(kept + guards.statements(dialect, "0007"))
+    assert sorted(head) == sorted(kept + guards.statements(dialect, "0007")
+                                  + guards.statements(dialect, "0009"))
     assert len(set(map(_trigger_name, head))) == len(head)
     # what removes the head's guards removes every one of them, and only those
     assert {_trigger_name(s) for s in guards.drop_statements(dialect)} == \
@@ -570,6 +572,15 @@ def test_upgrade_from_0003_with_data_to_head_and_back(fresh):
         ids = _seed_at_0001(conn)
         conn.execute(text("INSERT INTO login_failures (address, failures, last_at) "
                           "VALUES ('10.0.0.2', 1, CURRENT_TIMESTAMP)"))
+        # attempts recorded before 0009: its backfill gives Bo (t2) his two newest
+        # quarters with a successful contact (a failed attempt is no contact)
+        for outcome, day in (("reached", "2026-02-10"), ("no_answer", "2026-12-20"),
+                             ("reached", "2026-11-20"), ("reached", "2026-05-01"),
+                             ("reached", "2026-10-02")):
+            conn.execute(text(
+                "INSERT INTO attempts (task_id, volunteer_id, recorded_by, outcome, "
+                "recorded_on, recorded_at) VALUES (:t, :v, :v, :o, :d, CURRENT_TIMESTAMP)"),
+                {"t": ids["t2"], "v": ids["li"], "o": outcome, "d": day})
     at_0003 = _contents(fresh)
     triggers_0003 = _triggers_by_table(fresh)
     assert not _NEW_TABLES & _tables(fresh)
@@ -580,7 +591,13 @@ def test_upgrade_from_0003_with_data_to_head_and_back(fresh):
     assert {t: after[t] for t in triggers_0003} == _as_at_head(fresh, triggers_0003)
     assert set(after) - set(triggers_0003) == {
         "meetings", "attendance", "meeting_status_changes", "attendance_status_changes",
-        "care_occasions", "care_occasion_status_changes", "movements"}
+        "care_occasions", "care_occasion_status_changes", "movements", "attempts"}
+    with fresh.connect() as conn:
+        assert conn.execute(text(
+            "SELECT id, contact_quarter, contact_quarter_before, delivery_quarter, "
+            "delivery_quarter_before FROM members ORDER BY id")).all() == [
+            (ids["m1"], None, None, None, None), (ids["m2"], 2026 * 4 + 3, 2026 * 4 + 1,
+                                                  None, None)]
     _assert_head_matches_the_code(fresh)
     _assert_guarded(fresh, ids, open_task="t1")
 
@@ -774,7 +791,7 @@ def test_upgrade_from_0005_with_data_adds_care_and_widens_the_codes(fresh):
     after = _triggers_by_table(fresh)
     assert {t: after[t] for t in triggers_0005} == _as_at_head(fresh, triggers_0005)
     assert set(after) - set(triggers_0005) == {
-        "care_occasions", "care_occasion_status_changes", "movements"}
+        "care_occasions", "care_occasion_status_changes", "movements", "attempts"}
     _assert_head_matches_the_code(fresh)
     _assert_guarded(fresh, ids, open_task="t1")
     with fresh.connect() as conn:

@@ -95,3 +95,31 @@ def _assemblies(session, branch_id: int) -> list[int]:
     return list(session.scalars(select(Meeting.id).where(
         Meeting.branch_id == branch_id, Meeting.kind == MeetingKind.ASSEMBLY.value)
         .order_by(Meeting.id)))
+
+
+def test_quarters_older_than_the_summary_read_the_attempts(session, ledger):  # noqa: F811
+    """The database keeps each member's two newest quarters with a contact (and with a
+    delivery) on the member (`db.guards.summary_statements`). Contacts and deliveries
+    recorded in two later quarters push both scored quarters below them, so the scorecard
+    works those out from the attempts (`_summary_bits`' probe): the same figures as the
+    SQL's, and as before the later ones were recorded."""
+    from sqlalchemy import text
+
+    from tests.tasks.test_scorecard import _attempt
+
+    m = ledger["m"]
+    plain = _check_both(session)
+    later = (dt.date(2027, 5, 2), dt.date(2027, 8, 2))
+    for key, kind, outcome in (("a1", CampaignKind.PHONE_VISIT, "reached"),
+                               ("b2", CampaignKind.PHONE_VISIT, "reached"),
+                               ("a5", CampaignKind.DELIVERY, "delivered")):
+        run = f.campaign_run(session, campaign_=f.campaign(session, kind=kind))
+        task = f.task_in(session, "done", member_=m[key], run=run)
+        for day in later:
+            _attempt(session, task, outcome, day)
+    q2, q3 = (sc.quarter_key(day) for day in later)
+    held = dict(session.execute(text(
+        "SELECT ledger_no, contact_quarter || '/' || contact_quarter_before FROM members "
+        "WHERE ledger_no IN ('L-a1', 'L-b2', 'L-a5')")).all())
+    assert held == {f"L-{k}": f"{q3}/{q2}" for k in ("a1", "b2", "a5")}
+    assert _check_both(session) == plain

@@ -349,32 +349,37 @@ def _postgres_recount(source: str) -> str:
     """PostgreSQL: the summary of every member with a task among ``source``'s rows (a
     transition table, or a UNION of both) worked out again from all their attempts: one
     set-based UPDATE a statement (a bulk INSERT … SELECT of attempts reads each member's
-    once), writing only the rows that change."""
+    once), writing only the rows that change.
+
+    One pipeline over real tables — the members' tasks, their qualifying attempts
+    outer-joined (a member left with none gets NULLs), the distinct quarters ranked per
+    member and kind of summary, one row a member — and no join of one CTE with another:
+    PostgreSQL has no statistics for those and joined two of 600,000 rows by nested loop
+    (a bulk insert of attempts ran for more than 12 minutes)."""
     key = quarter_key("postgresql", "a.recorded_on")
+    n = range(len(SUMMARIES))
     flags = ", ".join(f"({_any('t.kind', kinds)} AND {_any('a.outcome', outcomes)}) AS f{i}"
                       for i, (_t, _b, kinds, outcomes) in enumerate(SUMMARIES))
     either = " OR ".join(f"({_any('t.kind', s[2])} AND {_any('a.outcome', s[3])})"
                          for s in SUMMARIES)
-    tops = ", ".join(f"max(q) FILTER (WHERE f{i}) AS top{i}" for i in range(len(SUMMARIES)))
-    befores = ", ".join(f"max(g.q) FILTER (WHERE g.f{i} AND g.q < p.top{i}) AS before{i}"
-                        for i in range(len(SUMMARIES)))
-    top_cols = ", ".join(f"p.top{i}" for i in range(len(SUMMARIES)))
+    ranks = ", ".join(f"dense_rank() OVER (PARTITION BY member_id, f{i} ORDER BY q DESC "
+                      f"NULLS LAST) AS r{i}" for i in n)
+    aggs = ", ".join(f"max(q) FILTER (WHERE f{i} AND r{i} = 1) AS top{i}, "
+                     f"max(q) FILTER (WHERE f{i} AND r{i} = 2) AS before{i}" for i in n)
     sets = ", ".join(f"{top} = s.top{i}, {before} = s.before{i}"
                      for i, (top, before, _k, _o) in enumerate(SUMMARIES))
     changed = " OR ".join(f"m.{top} IS DISTINCT FROM s.top{i} OR m.{before} IS DISTINCT FROM "
                           f"s.before{i}" for i, (top, before, _k, _o) in enumerate(SUMMARIES))
-    return f"""WITH hit AS (SELECT DISTINCT t.member_id FROM outreach_tasks t
-              WHERE t.id IN (SELECT task_id FROM {source})),
-          got AS (SELECT t.member_id, {key} AS q, {flags}
-            FROM hit h JOIN outreach_tasks t ON t.member_id = h.member_id
-            JOIN attempts a ON a.task_id = t.id WHERE {either}),
-          top AS (SELECT member_id, {tops} FROM got GROUP BY member_id),
-          s AS (SELECT h.member_id, {top_cols}, {befores}
-            FROM hit h LEFT JOIN top p ON p.member_id = h.member_id
-            LEFT JOIN got g ON g.member_id = h.member_id
-            GROUP BY h.member_id, {top_cols})
-          UPDATE members m SET {sets}
-          FROM s WHERE m.id = s.member_id AND ({changed});"""
+    return f"""UPDATE members m SET {sets}
+          FROM (SELECT member_id, {aggs}
+                FROM (SELECT g.*, {ranks}
+                      FROM (SELECT t.member_id, {key} AS q, {flags}
+                            FROM outreach_tasks t LEFT JOIN attempts a
+                              ON a.task_id = t.id AND ({either})
+                            WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
+                              WHERE x.id IN (SELECT task_id FROM {source}))) g) r
+                GROUP BY member_id) s
+          WHERE m.id = s.member_id AND ({changed});"""
 
 
 def _postgres_summary() -> list[str]:

@@ -48,24 +48,28 @@ _KEY = {
 
 
 def backfill(dialect: str) -> str:
-    """Every member's summary from the attempts recorded so far, in one UPDATE."""
+    """Every member's summary from the attempts recorded so far, in one UPDATE: the
+    distinct quarters of each member's qualifying attempts ranked newest first, per kind of
+    summary, and the first two kept (no join of two derived sets: PostgreSQL would have no
+    statistics for them)."""
     return f"""
-    WITH got AS (SELECT t.member_id, {_KEY[dialect]} AS q,
-                   CASE WHEN {_CONTACT} THEN 1 ELSE 0 END AS f0,
-                   CASE WHEN {_DELIVERY} THEN 1 ELSE 0 END AS f1
-                 FROM outreach_tasks t JOIN attempts a ON a.task_id = t.id
-                 WHERE {_CONTACT} OR {_DELIVERY}),
-         top AS (SELECT member_id, max(CASE WHEN f0 = 1 THEN q END) AS top0,
-                   max(CASE WHEN f1 = 1 THEN q END) AS top1
-                 FROM got GROUP BY member_id),
-         s AS (SELECT p.member_id, p.top0, p.top1,
-                 max(CASE WHEN g.f0 = 1 AND g.q < p.top0 THEN g.q END) AS before0,
-                 max(CASE WHEN g.f1 = 1 AND g.q < p.top1 THEN g.q END) AS before1
-               FROM top p JOIN got g ON g.member_id = p.member_id
-               GROUP BY p.member_id, p.top0, p.top1)
     UPDATE members SET contact_quarter = s.top0, contact_quarter_before = s.before0,
       delivery_quarter = s.top1, delivery_quarter_before = s.before1
-    FROM s WHERE members.id = s.member_id"""
+    FROM (SELECT member_id,
+            max(CASE WHEN f0 = 1 AND r0 = 1 THEN q END) AS top0,
+            max(CASE WHEN f0 = 1 AND r0 = 2 THEN q END) AS before0,
+            max(CASE WHEN f1 = 1 AND r1 = 1 THEN q END) AS top1,
+            max(CASE WHEN f1 = 1 AND r1 = 2 THEN q END) AS before1
+          FROM (SELECT g.*,
+                  dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC) AS r0,
+                  dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC) AS r1
+                FROM (SELECT t.member_id, {_KEY[dialect]} AS q,
+                        CASE WHEN {_CONTACT} THEN 1 ELSE 0 END AS f0,
+                        CASE WHEN {_DELIVERY} THEN 1 ELSE 0 END AS f1
+                      FROM outreach_tasks t JOIN attempts a ON a.task_id = t.id
+                      WHERE {_CONTACT} OR {_DELIVERY}) g) r
+          GROUP BY member_id) s
+    WHERE members.id = s.member_id"""
 
 
 SQLITE_GUARDS = [
@@ -105,54 +109,48 @@ SQLITE_DROPS = [
 POSTGRESQL_GUARDS = [
     """CREATE FUNCTION attempts_summary_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          WITH hit AS (SELECT DISTINCT t.member_id FROM outreach_tasks t
-              WHERE t.id IN (SELECT task_id FROM new_rows)),
-          got AS (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
-            FROM hit h JOIN outreach_tasks t ON t.member_id = h.member_id
-            JOIN attempts a ON a.task_id = t.id WHERE ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family'))),
-          top AS (SELECT member_id, max(q) FILTER (WHERE f0) AS top0, max(q) FILTER (WHERE f1) AS top1 FROM got GROUP BY member_id),
-          s AS (SELECT h.member_id, p.top0, p.top1, max(g.q) FILTER (WHERE g.f0 AND g.q < p.top0) AS before0, max(g.q) FILTER (WHERE g.f1 AND g.q < p.top1) AS before1
-            FROM hit h LEFT JOIN top p ON p.member_id = h.member_id
-            LEFT JOIN got g ON g.member_id = h.member_id
-            GROUP BY h.member_id, p.top0, p.top1)
           UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
-          FROM s WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
+          FROM (SELECT member_id, max(q) FILTER (WHERE f0 AND r0 = 1) AS top0, max(q) FILTER (WHERE f0 AND r0 = 2) AS before0, max(q) FILTER (WHERE f1 AND r1 = 1) AS top1, max(q) FILTER (WHERE f1 AND r1 = 2) AS before1
+                FROM (SELECT g.*, dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC NULLS LAST) AS r0, dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC NULLS LAST) AS r1
+                      FROM (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
+                            FROM outreach_tasks t LEFT JOIN attempts a
+                              ON a.task_id = t.id AND (((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')))
+                            WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
+                              WHERE x.id IN (SELECT task_id FROM new_rows))) g) r
+                GROUP BY member_id) s
+          WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
           RETURN NULL;
         END $$""",
     """CREATE TRIGGER attempts_summary_after_insert AFTER INSERT ON attempts
         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION attempts_summary_after_insert()""",
     """CREATE FUNCTION attempts_summary_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          WITH hit AS (SELECT DISTINCT t.member_id FROM outreach_tasks t
-              WHERE t.id IN (SELECT task_id FROM (SELECT task_id FROM old_rows UNION SELECT task_id FROM new_rows) x)),
-          got AS (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
-            FROM hit h JOIN outreach_tasks t ON t.member_id = h.member_id
-            JOIN attempts a ON a.task_id = t.id WHERE ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family'))),
-          top AS (SELECT member_id, max(q) FILTER (WHERE f0) AS top0, max(q) FILTER (WHERE f1) AS top1 FROM got GROUP BY member_id),
-          s AS (SELECT h.member_id, p.top0, p.top1, max(g.q) FILTER (WHERE g.f0 AND g.q < p.top0) AS before0, max(g.q) FILTER (WHERE g.f1 AND g.q < p.top1) AS before1
-            FROM hit h LEFT JOIN top p ON p.member_id = h.member_id
-            LEFT JOIN got g ON g.member_id = h.member_id
-            GROUP BY h.member_id, p.top0, p.top1)
           UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
-          FROM s WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
+          FROM (SELECT member_id, max(q) FILTER (WHERE f0 AND r0 = 1) AS top0, max(q) FILTER (WHERE f0 AND r0 = 2) AS before0, max(q) FILTER (WHERE f1 AND r1 = 1) AS top1, max(q) FILTER (WHERE f1 AND r1 = 2) AS before1
+                FROM (SELECT g.*, dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC NULLS LAST) AS r0, dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC NULLS LAST) AS r1
+                      FROM (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
+                            FROM outreach_tasks t LEFT JOIN attempts a
+                              ON a.task_id = t.id AND (((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')))
+                            WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
+                              WHERE x.id IN (SELECT task_id FROM (SELECT task_id FROM old_rows UNION SELECT task_id FROM new_rows) x))) g) r
+                GROUP BY member_id) s
+          WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
           RETURN NULL;
         END $$""",
     """CREATE TRIGGER attempts_summary_after_update AFTER UPDATE ON attempts
         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION attempts_summary_after_update()""",
     """CREATE FUNCTION attempts_summary_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          WITH hit AS (SELECT DISTINCT t.member_id FROM outreach_tasks t
-              WHERE t.id IN (SELECT task_id FROM old_rows)),
-          got AS (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
-            FROM hit h JOIN outreach_tasks t ON t.member_id = h.member_id
-            JOIN attempts a ON a.task_id = t.id WHERE ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family'))),
-          top AS (SELECT member_id, max(q) FILTER (WHERE f0) AS top0, max(q) FILTER (WHERE f1) AS top1 FROM got GROUP BY member_id),
-          s AS (SELECT h.member_id, p.top0, p.top1, max(g.q) FILTER (WHERE g.f0 AND g.q < p.top0) AS before0, max(g.q) FILTER (WHERE g.f1 AND g.q < p.top1) AS before1
-            FROM hit h LEFT JOIN top p ON p.member_id = h.member_id
-            LEFT JOIN got g ON g.member_id = h.member_id
-            GROUP BY h.member_id, p.top0, p.top1)
           UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
-          FROM s WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
+          FROM (SELECT member_id, max(q) FILTER (WHERE f0 AND r0 = 1) AS top0, max(q) FILTER (WHERE f0 AND r0 = 2) AS before0, max(q) FILTER (WHERE f1 AND r1 = 1) AS top1, max(q) FILTER (WHERE f1 AND r1 = 2) AS before1
+                FROM (SELECT g.*, dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC NULLS LAST) AS r0, dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC NULLS LAST) AS r1
+                      FROM (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
+                            FROM outreach_tasks t LEFT JOIN attempts a
+                              ON a.task_id = t.id AND (((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')))
+                            WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
+                              WHERE x.id IN (SELECT task_id FROM old_rows))) g) r
+                GROUP BY member_id) s
+          WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
           RETURN NULL;
         END $$""",
     """CREATE TRIGGER attempts_summary_after_delete AFTER DELETE ON attempts

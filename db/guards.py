@@ -312,26 +312,33 @@ def _sqlite_recount(task: str) -> str:
             f"WHERE id = (SELECT member_id FROM outreach_tasks WHERE id = {task});")
 
 
-def _sqlite_summary() -> list[str]:
-    """SQLite's three row triggers on ``attempts``: an insert moves the member's two
-    newest quarters along (no read of the other attempts); an update of the task, outcome
-    or day, or a delete, works them out again."""
-    k = quarter_key("sqlite", "NEW.recorded_on")
-    inserts = []
+def _bumps(dialect: str) -> list[str]:
+    """The UPDATEs an inserted attempt (``NEW``) makes: each summary it counts for moves
+    along — a newer quarter becomes the newest and the newest the one before; an older one
+    than the newest may become the one before — with no read of the other attempts."""
+    k = quarter_key(dialect, "NEW.recorded_on")
+    out = []
     for top, before, kinds, outcomes in SUMMARIES:
-        inserts.append(
+        out.append(
             f"""UPDATE members SET
             {before} = CASE WHEN {top} IS NULL THEN NULL WHEN {k} > {top} THEN {top}
               WHEN {k} = {top} OR {before} >= {k} THEN {before} ELSE {k} END,
             {top} = CASE WHEN {top} IS NULL OR {k} > {top} THEN {k} ELSE {top} END
             WHERE {_any('NEW.outcome', outcomes)} AND id = (SELECT member_id FROM outreach_tasks
               WHERE id = NEW.task_id AND {_any('kind', kinds)});""")
+    return out
+
+
+def _sqlite_summary() -> list[str]:
+    """SQLite's three row triggers on ``attempts``: an insert moves the member's two
+    newest quarters along (`_bumps`); an update of the task, outcome or day, or a delete,
+    works them out again."""
     any_outcome = _any("NEW.outcome", sorted({o for s in SUMMARIES for o in s[3]}))
     return [
         f"""CREATE TRIGGER attempts_summary_insert AFTER INSERT ON attempts
         WHEN {any_outcome}
         BEGIN
-          {(chr(10) + '          ').join(inserts)}
+          {(chr(10) + '          ').join(_bumps('sqlite'))}
         END""",
         f"""CREATE TRIGGER attempts_summary_update AFTER UPDATE OF task_id, outcome, recorded_on ON attempts
         BEGIN
@@ -345,17 +352,12 @@ def _sqlite_summary() -> list[str]:
     ]
 
 
-def _postgres_recount(source: str) -> str:
-    """PostgreSQL: the summary of every member with a task among ``source``'s rows (a
-    transition table, or a UNION of both) worked out again from all their attempts: one
-    set-based UPDATE a statement (a bulk INSERT … SELECT of attempts reads each member's
-    once), writing only the rows that change.
-
-    One pipeline over real tables — the members' tasks, their qualifying attempts
-    outer-joined (a member left with none gets NULLs), the distinct quarters ranked per
-    member and kind of summary, one row a member — and no join of one CTE with another:
-    PostgreSQL has no statistics for those and joined two of 600,000 rows by nested loop
-    (a bulk insert of attempts ran for more than 12 minutes)."""
+def _postgres_recount(tasks: str) -> str:
+    """PostgreSQL: the summary of the members of the tasks ``tasks`` (a list of task ids)
+    worked out again from all their attempts, writing only a row that changes: the
+    members' tasks, their qualifying attempts outer-joined (a member left with none gets
+    NULLs), the distinct quarters ranked per member and kind of summary, one row a
+    member."""
     key = quarter_key("postgresql", "a.recorded_on")
     n = range(len(SUMMARIES))
     flags = ", ".join(f"({_any('t.kind', kinds)} AND {_any('a.outcome', outcomes)}) AS f{i}"
@@ -377,28 +379,46 @@ def _postgres_recount(source: str) -> str:
                             FROM outreach_tasks t LEFT JOIN attempts a
                               ON a.task_id = t.id AND ({either})
                             WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
-                              WHERE x.id IN (SELECT task_id FROM {source}))) g) r
+                              WHERE x.id IN ({tasks}))) g) r
                 GROUP BY member_id) s
           WHERE m.id = s.member_id AND ({changed});"""
 
 
 def _postgres_summary() -> list[str]:
-    """PostgreSQL's statement triggers on ``attempts`` (insert, update, delete), each
-    working out again the summary of the members whose attempts the statement touched."""
-    out = []
-    for event, source, refs in (
-            ("insert", "new_rows", "NEW TABLE AS new_rows"),
-            ("update", "(SELECT task_id FROM old_rows UNION SELECT task_id FROM new_rows) x",
-             "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-            ("delete", "old_rows", "OLD TABLE AS old_rows")):
-        out.append(f"""CREATE FUNCTION attempts_summary_after_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
+    """PostgreSQL's row triggers on ``attempts``, as SQLite's: an insert moves the
+    member's two newest quarters along (`_bumps`), an update of the task, outcome or day,
+    or a delete, works them out again.
+
+    Row triggers, not statement triggers with transition tables as the guards have: a
+    statement trigger here makes one UPDATE of many members, whose own statement trigger
+    (``members_after_update``) joins its transition tables with the plan PL/pgSQL kept
+    from its first run in the session — after single attempts, a nested loop: a bulk
+    insert of 5,000 attempts spent 16 s there, of 100,000 more than 10 minutes. One member
+    a row keeps every UPDATE of members one row."""
+    any_outcome = _any("NEW.outcome", sorted({o for s in SUMMARIES for o in s[3]}))
+    body = "\n          ".join(_bumps("postgresql"))
+    return [
+        f"""CREATE FUNCTION attempts_summary_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          {_postgres_recount(source)}
+          IF {any_outcome} THEN
+          {body}
+          END IF;
           RETURN NULL;
-        END $$""")
-        out.append(f"""CREATE TRIGGER attempts_summary_after_{event} AFTER {event.upper()} ON attempts
-        REFERENCING {refs} FOR EACH STATEMENT EXECUTE FUNCTION attempts_summary_after_{event}()""")
-    return out
+        END $$""",
+        """CREATE TRIGGER attempts_summary_after_insert AFTER INSERT ON attempts
+        FOR EACH ROW EXECUTE FUNCTION attempts_summary_after_insert()""",
+        f"""CREATE FUNCTION attempts_summary_after_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF TG_OP = 'DELETE' THEN
+            {_postgres_recount('OLD.task_id')}
+          ELSE
+            {_postgres_recount('OLD.task_id, NEW.task_id')}
+          END IF;
+          RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER attempts_summary_after_change AFTER UPDATE OF task_id, outcome, recorded_on OR DELETE ON attempts
+        FOR EACH ROW EXECUTE FUNCTION attempts_summary_after_change()""",
+    ]
 
 
 def summary_statements(dialect: str) -> list[str]:
@@ -421,7 +441,7 @@ def summary_drops(dialect: str) -> list[str]:
     if dialect == "sqlite":
         return [f"DROP TRIGGER IF EXISTS attempts_summary_{e}"
                 for e in ("insert", "update", "delete")]
-    return [stmt for e in ("insert", "update", "delete")
+    return [stmt for e in ("insert", "change")
             for stmt in (f"DROP TRIGGER IF EXISTS attempts_summary_after_{e} ON attempts",
                          f"DROP FUNCTION IF EXISTS attempts_summary_after_{e}()")]
 

@@ -15,9 +15,9 @@ now keeps the answer on the member, as it keeps the guards' history:
   task of the member's own — and ``delivery_quarter``, ``delivery_quarter_before`` — the
   same for a completed delivery; NULL: none;
 * triggers on ``attempts`` keep them (an insert moves them along; a change of an
-  attempt's task, outcome or day, or a delete, works the member's out again): SQLite row
-  triggers, PostgreSQL statement triggers with transition tables (a bulk insert of
-  attempts updates each member once);
+  attempt's task, outcome or day, or a delete, works the member's out again): row
+  triggers on both databases (on PostgreSQL a statement trigger's one UPDATE of many
+  members met the member guard's kept plan, a nested loop: see `db.guards`);
 * the columns are filled from the attempts already recorded (one set-based UPDATE).
 
 Frozen like the others: the triggers' DDL (what `db.guards.summary_statements` gave when
@@ -109,63 +109,61 @@ SQLITE_DROPS = [
 POSTGRESQL_GUARDS = [
     """CREATE FUNCTION attempts_summary_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
-          FROM (SELECT member_id, max(q) FILTER (WHERE f0 AND r0 = 1) AS top0, max(q) FILTER (WHERE f0 AND r0 = 2) AS before0, max(q) FILTER (WHERE f1 AND r1 = 1) AS top1, max(q) FILTER (WHERE f1 AND r1 = 2) AS before1
-                FROM (SELECT g.*, dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC NULLS LAST) AS r0, dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC NULLS LAST) AS r1
-                      FROM (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
-                            FROM outreach_tasks t LEFT JOIN attempts a
-                              ON a.task_id = t.id AND (((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')))
-                            WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
-                              WHERE x.id IN (SELECT task_id FROM new_rows))) g) r
-                GROUP BY member_id) s
-          WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
+          IF (NEW.outcome = 'delivered' OR NEW.outcome = 'delivered_to_family' OR NEW.outcome = 'gift_delivered' OR NEW.outcome = 'help_arranged' OR NEW.outcome = 'reached' OR NEW.outcome = 'visited') THEN
+          UPDATE members SET
+            contact_quarter_before = CASE WHEN contact_quarter IS NULL THEN NULL WHEN (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) > contact_quarter THEN contact_quarter
+              WHEN (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) = contact_quarter OR contact_quarter_before >= (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) THEN contact_quarter_before ELSE (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) END,
+            contact_quarter = CASE WHEN contact_quarter IS NULL OR (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) > contact_quarter THEN (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) ELSE contact_quarter END
+            WHERE (NEW.outcome = 'delivered' OR NEW.outcome = 'delivered_to_family' OR NEW.outcome = 'gift_delivered' OR NEW.outcome = 'help_arranged' OR NEW.outcome = 'reached' OR NEW.outcome = 'visited') AND id = (SELECT member_id FROM outreach_tasks
+              WHERE id = NEW.task_id AND (kind = 'care_visit' OR kind = 'delivery' OR kind = 'make_up' OR kind = 'notice' OR kind = 'phone_visit' OR kind = 'survey'));
+          UPDATE members SET
+            delivery_quarter_before = CASE WHEN delivery_quarter IS NULL THEN NULL WHEN (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) > delivery_quarter THEN delivery_quarter
+              WHEN (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) = delivery_quarter OR delivery_quarter_before >= (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) THEN delivery_quarter_before ELSE (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) END,
+            delivery_quarter = CASE WHEN delivery_quarter IS NULL OR (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) > delivery_quarter THEN (CAST(extract(year FROM NEW.recorded_on) AS integer) * 4 + (CAST(extract(month FROM NEW.recorded_on) AS integer) - 1) / 3) ELSE delivery_quarter END
+            WHERE (NEW.outcome = 'delivered' OR NEW.outcome = 'delivered_to_family') AND id = (SELECT member_id FROM outreach_tasks
+              WHERE id = NEW.task_id AND (kind = 'delivery'));
+          END IF;
           RETURN NULL;
         END $$""",
     """CREATE TRIGGER attempts_summary_after_insert AFTER INSERT ON attempts
-        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION attempts_summary_after_insert()""",
-    """CREATE FUNCTION attempts_summary_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        FOR EACH ROW EXECUTE FUNCTION attempts_summary_after_insert()""",
+    """CREATE FUNCTION attempts_summary_after_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
+          IF TG_OP = 'DELETE' THEN
+            UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
           FROM (SELECT member_id, max(q) FILTER (WHERE f0 AND r0 = 1) AS top0, max(q) FILTER (WHERE f0 AND r0 = 2) AS before0, max(q) FILTER (WHERE f1 AND r1 = 1) AS top1, max(q) FILTER (WHERE f1 AND r1 = 2) AS before1
                 FROM (SELECT g.*, dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC NULLS LAST) AS r0, dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC NULLS LAST) AS r1
                       FROM (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
                             FROM outreach_tasks t LEFT JOIN attempts a
                               ON a.task_id = t.id AND (((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')))
                             WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
-                              WHERE x.id IN (SELECT task_id FROM (SELECT task_id FROM old_rows UNION SELECT task_id FROM new_rows) x))) g) r
+                              WHERE x.id IN (OLD.task_id))) g) r
                 GROUP BY member_id) s
           WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
-          RETURN NULL;
-        END $$""",
-    """CREATE TRIGGER attempts_summary_after_update AFTER UPDATE ON attempts
-        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION attempts_summary_after_update()""",
-    """CREATE FUNCTION attempts_summary_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
+          ELSE
+            UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
           FROM (SELECT member_id, max(q) FILTER (WHERE f0 AND r0 = 1) AS top0, max(q) FILTER (WHERE f0 AND r0 = 2) AS before0, max(q) FILTER (WHERE f1 AND r1 = 1) AS top1, max(q) FILTER (WHERE f1 AND r1 = 2) AS before1
                 FROM (SELECT g.*, dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC NULLS LAST) AS r0, dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC NULLS LAST) AS r1
                       FROM (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
                             FROM outreach_tasks t LEFT JOIN attempts a
                               ON a.task_id = t.id AND (((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')))
                             WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
-                              WHERE x.id IN (SELECT task_id FROM old_rows))) g) r
+                              WHERE x.id IN (OLD.task_id, NEW.task_id))) g) r
                 GROUP BY member_id) s
           WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
+          END IF;
           RETURN NULL;
         END $$""",
-    """CREATE TRIGGER attempts_summary_after_delete AFTER DELETE ON attempts
-        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION attempts_summary_after_delete()""",
+    """CREATE TRIGGER attempts_summary_after_change AFTER UPDATE OF task_id, outcome, recorded_on OR DELETE ON attempts
+        FOR EACH ROW EXECUTE FUNCTION attempts_summary_after_change()""",
 ]
 
 POSTGRESQL_DROPS = [
     'DROP TRIGGER IF EXISTS attempts_summary_after_insert ON attempts',
     'DROP FUNCTION IF EXISTS attempts_summary_after_insert()',
-    'DROP TRIGGER IF EXISTS attempts_summary_after_update ON attempts',
-    'DROP FUNCTION IF EXISTS attempts_summary_after_update()',
-    'DROP TRIGGER IF EXISTS attempts_summary_after_delete ON attempts',
-    'DROP FUNCTION IF EXISTS attempts_summary_after_delete()',
+    'DROP TRIGGER IF EXISTS attempts_summary_after_change ON attempts',
+    'DROP FUNCTION IF EXISTS attempts_summary_after_change()',
 ]
-
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name

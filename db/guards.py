@@ -407,13 +407,10 @@ def _postgres_summary() -> list[str]:
         END $$""",
         """CREATE TRIGGER attempts_summary_after_insert AFTER INSERT ON attempts
         FOR EACH ROW EXECUTE FUNCTION attempts_summary_after_insert()""",
+        # (on a DELETE, NEW is NULL: only the old task's member is recounted)
         f"""CREATE FUNCTION attempts_summary_after_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          IF TG_OP = 'DELETE' THEN
-            {_postgres_recount('OLD.task_id')}
-          ELSE
-            {_postgres_recount('OLD.task_id, NEW.task_id')}
-          END IF;
+          {_postgres_recount('OLD.task_id, NEW.task_id')}
           RETURN NULL;
         END $$""",
         """CREATE TRIGGER attempts_summary_after_change AFTER UPDATE OF task_id, outcome, recorded_on OR DELETE ON attempts

@@ -49,8 +49,8 @@ revision 0009), and only a quarter older than both is looked up in the member's 
 attempts (never an ``IN (subquery)`` in the select list). The members are grouped by
 branch, those facts packed in one integer (`_packed`) and the counts — a few thousand
 groups — and each group is judged in Python (`_judge`: the meetings asked of a branch
-come from the branch tree, `tasks.tree`), not each member in SQL. One more GROUP BY per quarter over its care
-occasions. The status history is read only for a quarter after whose last day some
+come from the branch tree, `tasks.tree`), not each member in SQL. One more GROUP BY per
+quarter over its care occasions. The status history is read only for a quarter after whose last day some
 status changed (`_changed_since`), and a quarter before the first member is not queried
 (`_existed`). On a big ledger the queries run for each half of the member ids on two
 connections (`_run`; PostgreSQL with `PG_WORK_MEM`). Reads only; migration 0008's indexes

@@ -129,19 +129,7 @@ POSTGRESQL_GUARDS = [
         FOR EACH ROW EXECUTE FUNCTION attempts_summary_after_insert()""",
     """CREATE FUNCTION attempts_summary_after_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          IF TG_OP = 'DELETE' THEN
-            UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
-          FROM (SELECT member_id, max(q) FILTER (WHERE f0 AND r0 = 1) AS top0, max(q) FILTER (WHERE f0 AND r0 = 2) AS before0, max(q) FILTER (WHERE f1 AND r1 = 1) AS top1, max(q) FILTER (WHERE f1 AND r1 = 2) AS before1
-                FROM (SELECT g.*, dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC NULLS LAST) AS r0, dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC NULLS LAST) AS r1
-                      FROM (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
-                            FROM outreach_tasks t LEFT JOIN attempts a
-                              ON a.task_id = t.id AND (((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) OR ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')))
-                            WHERE t.member_id IN (SELECT x.member_id FROM outreach_tasks x
-                              WHERE x.id IN (OLD.task_id))) g) r
-                GROUP BY member_id) s
-          WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
-          ELSE
-            UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
+          UPDATE members m SET contact_quarter = s.top0, contact_quarter_before = s.before0, delivery_quarter = s.top1, delivery_quarter_before = s.before1
           FROM (SELECT member_id, max(q) FILTER (WHERE f0 AND r0 = 1) AS top0, max(q) FILTER (WHERE f0 AND r0 = 2) AS before0, max(q) FILTER (WHERE f1 AND r1 = 1) AS top1, max(q) FILTER (WHERE f1 AND r1 = 2) AS before1
                 FROM (SELECT g.*, dense_rank() OVER (PARTITION BY member_id, f0 ORDER BY q DESC NULLS LAST) AS r0, dense_rank() OVER (PARTITION BY member_id, f1 ORDER BY q DESC NULLS LAST) AS r1
                       FROM (SELECT t.member_id, (CAST(extract(year FROM a.recorded_on) AS integer) * 4 + (CAST(extract(month FROM a.recorded_on) AS integer) - 1) / 3) AS q, ((t.kind = 'care_visit' OR t.kind = 'delivery' OR t.kind = 'make_up' OR t.kind = 'notice' OR t.kind = 'phone_visit' OR t.kind = 'survey') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family' OR a.outcome = 'gift_delivered' OR a.outcome = 'help_arranged' OR a.outcome = 'reached' OR a.outcome = 'visited')) AS f0, ((t.kind = 'delivery') AND (a.outcome = 'delivered' OR a.outcome = 'delivered_to_family')) AS f1
@@ -151,7 +139,6 @@ POSTGRESQL_GUARDS = [
                               WHERE x.id IN (OLD.task_id, NEW.task_id))) g) r
                 GROUP BY member_id) s
           WHERE m.id = s.member_id AND (m.contact_quarter IS DISTINCT FROM s.top0 OR m.contact_quarter_before IS DISTINCT FROM s.before0 OR m.delivery_quarter IS DISTINCT FROM s.top1 OR m.delivery_quarter_before IS DISTINCT FROM s.before1);
-          END IF;
           RETURN NULL;
         END $$""",
     """CREATE TRIGGER attempts_summary_after_change AFTER UPDATE OF task_id, outcome, recorded_on OR DELETE ON attempts

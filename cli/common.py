@@ -64,7 +64,8 @@ def edge(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             for value in (*args, *kwargs.values()):
-                if isinstance(value, str) and not _utf8(value):
+                # a path argument (a FILE) too: its bytes reach the messages that name it
+                if isinstance(value, (str, os.PathLike)) and not _utf8(os.fspath(value)):
                     raise BadInput(_("an argument is not UTF-8 text: check the terminal's "
                                      "encoding"))
             return fn(*args, **kwargs)

@@ -1419,10 +1419,11 @@ def test_argv_fuzz(world):
     (["outcomes", "import", "a" * 300 + ".csv"], "coord"),
     (["members", "export", ""], "coord"),
     (["members", "export", "no/such/folder/ledger.csv"], "coord"),
+    (["members", "export", "\udcff"], "coord"),
 ], ids=["limit-vol", "limit-coord", "code-superscript-id", "code-huge-id", "login-huge-id",
         "member-show-undecodable-argv", "branch-undecodable-argv", "name-undecodable-argv",
         "import-name-too-long", "outcomes-name-too-long", "export-to-empty-path",
-        "export-to-missing-folder"])
+        "export-to-missing-folder", "export-to-undecodable-path"])
 def test_hostile_arguments(world, argv, who):
     """Found by the fuzz (fixed): values a person can type that crash the command
     instead of being refused — a huge ``--limit`` or access-code id (OverflowError on

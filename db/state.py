@@ -83,6 +83,12 @@ def _check(machine: str, row, to: str) -> tuple[str, str]:
     return current, what
 
 
+def changed_meanwhile(what: str) -> Conflict:
+    """The refusal for a row whose version moved since this session read it."""
+    return Conflict(_("{what} was changed by someone else just now; nothing was written, "
+                      "look again and retry").format(what=what))
+
+
 def flush(session: Session, what: str) -> None:
     """Flush, turning the database's refusals and lost races into domain errors.
 
@@ -92,8 +98,7 @@ def flush(session: Session, what: str) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict(_("{what} was changed by someone else just now; nothing was "
-                         "written, look again and retry").format(what=what)) from exc
+        raise changed_meanwhile(what) from exc
     except IntegrityError as exc:
         raise Refused(_("{what}: the database refused the change ({why})").format(
             what=what, why=str(exc.orig).splitlines()[0])) from exc

@@ -18,6 +18,7 @@ from typing import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from db import crashpoints
 from db.errors import BadInput, NotFound, Refused
@@ -45,7 +46,7 @@ from db.models import (
     Role,
     Volunteer,
 )
-from db.state import first_or_add, flush, move_attendance, move_member, move_task
+from db.state import changed_meanwhile, first_or_add, flush, move_attendance, move_member, move_task
 from i18n import N_, _
 from tasks.labels import label
 from tasks.access import COORDINATOR, HOLDER, Actor, requires
@@ -96,8 +97,31 @@ class Recorded:
 MAX_ID = 2**31 - 1
 
 
-def load_task(session: Session, task_id: int) -> OutreachTask:
-    task = session.get(OutreachTask, task_id) if 0 < task_id <= MAX_ID else None
+def load_task(session: Session, task_id: int, *, lock: bool = False) -> OutreachTask:
+    """The task, or NotFound. ``lock``: for a change of it, take its member's row lock and
+    then its own, in that order.
+
+    On PostgreSQL writers must lock rows in one order or they deadlock. Recording
+    ``reached`` locks the member while inserting the attempt (the contact summary's
+    trigger) and then the task; recording ``refused`` locked the task first and the member
+    after; an outcome that cancels the member's other tasks locks them after the member.
+    Every writer now starts with the member and then the task: two hands on one task, or
+    on two tasks of one member, queue instead of deadlocking, and the second reads the task
+    as the first left it ("task 9 is done"). SQLite takes no row locks (its writers queue
+    on ``BEGIN IMMEDIATE``).
+    """
+    task = None
+    if 0 < task_id <= MAX_ID:
+        key_share = {"key_share": True} if lock else None  # FOR NO KEY UPDATE
+        try:
+            if lock:  # a plain column read: the task's object is loaded under its lock
+                member_id = session.scalar(select(OutreachTask.member_id)
+                                           .where(OutreachTask.id == task_id))
+                if member_id is not None:
+                    session.get(Member, member_id, with_for_update=key_share)
+            task = session.get(OutreachTask, task_id, with_for_update=key_share)
+        except StaleDataError as exc:  # this session held an older version of one of them
+            raise changed_meanwhile(_("task {id}").format(id=task_id)) from exc
     if task is None:
         raise NotFound(_("no task with id {id}").format(id=task_id))
     return task
@@ -355,7 +379,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
             return Recorded(task.id, str(done.outcome), str(task.status), member.id,
                             str(member.status), task.attempts, task.next_attempt_on,
                             task.pending_confirmation, duplicate=True)
-    task = load_task(session, task_id)
+    task = load_task(session, task_id, lock=True)
     require_holder(task, actor)
     if expected_version is not None and task.version != expected_version:
         raise Refused(_("task {id} changed since you looked at it; look again").format(
@@ -473,7 +497,7 @@ def release(session: Session, *, task_id: int, actor: Actor) -> OutreachTask:
     Its holder is remembered (``released_by``): `assign_open` never gives it back to
     them; a coordinator's `reassign` may (and forgets who released it).
     """
-    task = load_task(session, task_id)
+    task = load_task(session, task_id, lock=True)
     require_holder(task, actor)
     task.released_by = task.volunteer_id
     move_task(session, task, TaskStatus.OPEN, actor_id=actor.id,
@@ -491,7 +515,7 @@ def reassign(session: Session, *, task_id: int, volunteer_id: int, actor: Actor,
     """
     from tasks.tree import ancestors
 
-    task = load_task(session, task_id)
+    task = load_task(session, task_id, lock=True)
     vol = session.get(Volunteer, volunteer_id) if 0 < volunteer_id <= MAX_ID else None
     if vol is None:
         raise NotFound(_("no volunteer with id {id}").format(id=volunteer_id))
@@ -532,7 +556,7 @@ def skip(session: Session, *, task_id: int, reason: str, actor: Actor) -> Outrea
         raise BadInput(_("a skip needs a reason"))
     if CONTROL.search(reason):
         raise BadInput(_("the reason contains control characters"))
-    task = load_task(session, task_id)
+    task = load_task(session, task_id, lock=True)
     move_task(session, task, TaskStatus.CANCELLED, actor_id=actor.id,
               reason=f"skipped: {reason.strip()[:300]}")
     return task

@@ -726,6 +726,54 @@ def test_two_sessions_recording_the_same_task_exactly_one_wins(db_url):
         eng.dispose()
 
 
+@pytest.mark.parametrize("first_outcome", ["refused", "reached"])
+def test_a_second_hand_queues_behind_the_first_and_sees_the_task_done(db_url, first_outcome):
+    """A second outcome for a task whose first is written, not committed: it waits, then
+    is refused because the task is done, whatever the first outcome locked (PostgreSQL:
+    ``reached`` locks the member on inserting its attempt, ``refused`` the task first).
+    Without the task's row lock at the start, the second read the task before the first
+    committed and lost on the version instead, or the two deadlocked (seen in CI)."""
+    import threading
+    import time
+
+    from db.session import writer
+
+    eng = make_engine(db_url)
+    try:
+        with session_scope(eng) as s:
+            w = world(s, K.PHONE_VISIT, member_state=MS.ACTIVE)
+            tid, a = w.task.id, w.a
+        first = Session(writer(eng), expire_on_commit=False)
+        first.begin()
+        oc.record_outcome(first, task_id=tid, outcome=first_outcome, actor=a, today=TODAY)
+        got: dict = {}
+
+        def second() -> None:
+            try:
+                with Session(writer(eng)) as s2, s2.begin():
+                    oc.record_outcome(s2, task_id=tid, outcome="reached", actor=a,
+                                      today=TODAY)
+                got["ok"] = True
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                got["error"] = exc
+
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.5)
+        waited = t.is_alive()
+        first.commit()
+        first.close()
+        t.join(60)
+        assert waited, "the second hand did not wait for the first"
+        err = got.get("error")
+        assert type(err) is Refused and "done" in str(err), repr(got)
+        with session_scope(eng, write=False) as s:
+            assert [x.outcome for x in attempts_of(s, tid)] == [first_outcome]
+            assert s.get(OutreachTask, tid).status == TS.DONE
+    finally:
+        eng.dispose()
+
+
 def test_a_stale_member_loses_cleanly(db_url):
     """Two different tasks of one member recorded from sessions with a stale member."""
     eng = make_engine(db_url)

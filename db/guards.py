@@ -35,6 +35,9 @@ with a completed delivery, kept on ``members`` from the attempts for the scoreca
 
 PostgreSQL gets statement triggers with transition tables, so a bulk INSERT … SELECT of a
 million tasks writes its history in one set-based statement; 0007 leaves them as they are.
+Revision 0010 (`PLANNED_SINCE`) makes the update functions run their queries through
+EXECUTE, planned for each statement's rows: a plan kept from a one-row UPDATE was quadratic
+on a later bulk one.
 (No ``LIMIT 1`` in the guards' SELECT … INTO: it keeps the first row anyway, and with it
 PostgreSQL joins the two transition tables by nested loop — quadratic in the rows updated.)
 """
@@ -155,7 +158,9 @@ def _sqlite(machine: str) -> list[str]:
     ]
 
 
-def _postgres(machine: str) -> list[str]:
+def _postgres(machine: str, planned: bool = False) -> list[str]:
+    """A machine's two statement triggers and their functions. ``planned`` (the head,
+    since `PLANNED_SINCE`): the update function runs its two queries through EXECUTE."""
     table, trans, hist, idcol, extra = _MACHINES[machine]
     cols = ", ".join((idcol, "from_status", "to_status", *extra, "actor_id", "reason", "at"))
     ext_n = "".join(f", n.{c}" for c in extra)
@@ -163,7 +168,7 @@ def _postgres(machine: str) -> list[str]:
     if extra:
         changed += "".join(f" OR n.{c} IS DISTINCT FROM o.{c}" for c in extra)
     now = "(now() AT TIME ZONE 'utc')"
-    return [
+    out = [
         f"""CREATE FUNCTION {table}_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE bad text;
         BEGIN
@@ -198,6 +203,24 @@ def _postgres(machine: str) -> list[str]:
         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION {table}_after_update()""",
     ]
+    if planned:
+        out[2] = f"""CREATE FUNCTION {table}_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE f text; t text;
+        BEGIN
+          EXECUTE $q$SELECT o.status, n.status FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status IS DISTINCT FROM o.status AND NOT EXISTS
+              (SELECT 1 FROM {trans} x WHERE x.from_status = o.status AND x.to_status = n.status)$q$
+            INTO f, t;
+          IF t IS NOT NULL THEN
+            RAISE EXCEPTION '{ILLEGAL_MARK} {machine} transition: % -> %', f, t
+              USING ERRCODE = 'check_violation';
+          END IF;
+          EXECUTE $q$INSERT INTO {hist} ({cols})
+            SELECT n.id, o.status, n.status{ext_n}, n.status_by, n.status_reason, {now}
+            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {changed}$q$;
+          RETURN NULL;
+        END $$"""
+    return out
 
 
 def _append_only(dialect: str, history: tuple[str, ...], function: bool) -> list[str]:
@@ -234,7 +257,8 @@ def _part_statements(dialect: str, part: str, head: bool) -> list[str]:
     if dialect == "sqlite":
         build: Callable[[str], list[str]] = _sqlite if head else _sqlite_0001
     else:
-        build = _postgres
+        def build(machine: str) -> list[str]:
+            return _postgres(machine, planned=head)
     machines, history = PARTS[part]
     out = [stmt for m in machines for stmt in build(m)]
     return out + _append_only(dialect, history, function=part == _FIRST)
@@ -447,16 +471,42 @@ def _machine_tables() -> list[str]:
     return [_MACHINES[m][0] for p in PARTS.values() for m in p[0]]
 
 
+# --- update guards planned for their own statement (0010) -----------------------------------
+
+#: The revision from which PostgreSQL's update guards run their queries through EXECUTE.
+#: PL/pgSQL keeps a query's plan for the session from its first run, and a query on
+#: transition tables has no parameters, so it is never planned again: a first UPDATE of
+#: one row planned the join of ``old_rows`` and ``new_rows`` as a nested loop, and a later
+#: UPDATE of 15,000 members on the same connection took 143 s instead of about 1 s
+#: (quadratic). A pooled connection of the ledger service or of a flow run does exactly
+#: that. EXECUTE plans each statement for its own rows (a single-row status change pays
+#: about 0.2 ms more).
+PLANNED_SINCE = "0010"
+
+
+def planned_statements(dialect: str, planned: bool = True) -> list[str]:
+    """What `PLANNED_SINCE` installs: every machine's update function, CREATE OR
+    REPLACE'd (PostgreSQL; nothing on SQLite) — or, not ``planned``, what it replaced (its
+    downgrade puts those back)."""
+    if dialect == "sqlite":
+        return []
+    return [_postgres(m, planned)[2].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+            for p in PARTS.values() for m in p[0]]
+
+
 def statements(dialect: str, part: str | None = None) -> list[str]:
     """Every DDL statement of the guards for a dialect ('sqlite' or 'postgresql') as the
     head revision holds them, in the order the revisions install them; with ``part`` (a
-    key of `PARTS`, or `SQLITE_ROWS_SINCE`) only what that revision installed."""
+    key of `PARTS`, `SQLITE_ROWS_SINCE`, `SUMMARY_SINCE` or `PLANNED_SINCE`) only what
+    that revision installed."""
     if part == SQLITE_ROWS_SINCE:
         if dialect != "sqlite":
             return []
         return [stmt for p in PARTS.values() for m in p[0] for stmt in _sqlite(m)]
     if part == SUMMARY_SINCE:
         return summary_statements(dialect)
+    if part == PLANNED_SINCE:
+        return planned_statements(dialect)
     if part:
         return _part_statements(dialect, part, head=False)
     return [stmt for p in PARTS for stmt in _part_statements(dialect, p, head=True)
@@ -470,6 +520,8 @@ def drop_statements(dialect: str, part: str | None = None) -> list[str]:
         return _sqlite_drops(_machine_tables(), head=True) if dialect == "sqlite" else []
     if part == SUMMARY_SINCE:
         return summary_drops(dialect)
+    if part == PLANNED_SINCE:
+        return []  # it replaces functions, it drops nothing (`planned_statements`)
     if part:
         return _part_drops(dialect, part, head=False)
     return summary_drops(dialect) + [

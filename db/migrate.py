@@ -15,7 +15,8 @@ from db.errors import NotReady
 from i18n import _
 
 #: Every revision this outreach knows, oldest first.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009",
+             "0010")
 HEAD = REVISIONS[-1]
 _HERE = Path(__file__).parent
 

@@ -598,3 +598,48 @@ def test_bulk_attendance_insert_writes_history_and_refuses_illegal_rows(session)
         "ORDER BY a.member_id, h.id"), {"mt": m.id}).all()
     assert rows == [(x, NEW, "present" if x % 2 == 0 else "excused", "seeded")
                     for x in members]
+
+
+# --- a guard's plan is made for its own statement (0010) --------------------------------------
+
+def test_a_bulk_update_after_a_one_row_update_on_one_connection(db_url):
+    """A pooled connection updates one member, then 300 at once (as the ledger service and
+    a flow run's batches do): every row gets its history row. On PostgreSQL the update
+    guard's queries are planned for the statement's own rows: auto_explain's plan of the
+    trigger's history INSERT (sent back as a notice) reads both transition tables as 300
+    rows. Before revision 0010 PL/pgSQL kept the plan made for the one row (a nested loop:
+    15,000 members took 143 s instead of about 1 s) and this plan read them as 1 row."""
+    eng = make_engine(db_url)
+    try:
+        with session_scope(eng) as s:
+            b = f.branch(s)
+            ids = [f.member(s, status="active", branch_=b).id for _ in range(301)]
+        pg = eng.dialect.name == "postgresql"
+        with eng.connect() as conn:
+            notes: list[str] = []
+            if pg:
+                conn.connection.driver_connection.add_notice_handler(
+                    lambda d: notes.append(d.message_primary or ""))
+                for setting in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+                                "SET auto_explain.log_nested_statements = on",
+                                "SET auto_explain.log_level = 'notice'"):
+                    conn.execute(text(setting))
+            conn.execute(text("UPDATE members SET status = 'unreachable' WHERE id = :id"),
+                         {"id": ids[0]})
+            conn.commit()
+            notes.clear()
+            conn.execute(text("UPDATE members SET status = 'unreachable' WHERE branch_id = :b "
+                              "AND status = 'active'"), {"b": b.id})
+            conn.commit()
+        with eng.connect() as conn:
+            moved = conn.execute(text(
+                "SELECT count(DISTINCT member_id) FROM member_status_changes "
+                "WHERE to_status = 'unreachable' AND member_id IN (SELECT id FROM members "
+                "WHERE branch_id = :b)"), {"b": b.id}).scalar_one()
+        assert moved == 301
+        if pg:
+            [plan] = [n for n in notes if "INSERT INTO member_status_changes" in n]
+            scans = [line for line in plan.splitlines() if "Named Tuplestore Scan" in line]
+            assert len(scans) == 2 and all("rows=300 " in line for line in scans), plan
+    finally:
+        eng.dispose()

@@ -496,15 +496,16 @@ def _trigger_name(stmt: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-@pytest.mark.parametrize("part", ["0001", "0004", "0006", "0007", "0009"])
+@pytest.mark.parametrize("part", ["0001", "0004", "0006", "0007", "0009", "0010"])
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     """Byte for byte: the code's member and task guards are still what 0001 froze (a
     refactoring of `db.guards` that changed one character fails here), the meeting and
     attendance guards what 0004 froze, SQLite's two row triggers a machine what 0007 froze
     (and the five a machine it replaced, which its downgrade brings back), the contact
-    summary's triggers what 0009 froze; together, minus what 0007 replaced, they are all
-    of `statements`."""
+    summary's triggers what 0009 froze, PostgreSQL's update functions what 0010 froze (and
+    those it replaced, which its downgrade brings back); together, minus what 0007 and 0010
+    replaced, they are all of `statements`."""
     rev = _revision_module(part)
     key = dialect.upper()
     assert guards.statements(dialect, part) == getattr(rev, f"{key}_GUARDS")
@@ -513,12 +514,19 @@ def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     replaced, replaced_drops = guards.replaced_statements(dialect)
     assert replaced == getattr(r7, f"{key}_REPLACED", [])
     assert replaced_drops == getattr(r7, f"{key}_REPLACED_DROPS", [])
-    gone = {_trigger_name(s) for s in replaced}
+    r10 = _revision_module("0010")
+    assert guards.planned_statements(dialect, planned=False) == \
+        getattr(r10, f"{key}_REPLACED", [])
+    # 0010 CREATE OR REPLACEs functions that 0001, 0004 and 0006 created: the head holds
+    # them as fresh CREATEs of the new text
+    planned = [s.replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION", 1)
+               for s in guards.statements(dialect, "0010")]
+    gone = {_trigger_name(s) for s in replaced + planned}
     kept = [s for p in ("0001", "0004", "0006") for s in guards.statements(dialect, p)
             if _trigger_name(s) not in gone]
     head = guards.statements(dialect)
     assert sorted(head) == sorted(kept + guards.statements(dialect, "0007")
-                                  + guards.statements(dialect, "0009"))
+                                  + guards.statements(dialect, "0009") + planned)
     assert len(set(map(_trigger_name, head))) == len(head)
     # what removes the head's guards removes every one of them, and only those
     assert {_trigger_name(s) for s in guards.drop_statements(dialect)} == \

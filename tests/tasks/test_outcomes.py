@@ -27,7 +27,7 @@ from db.models import (
     TaskStatusChange,
     Volunteer,
 )
-from db.session import make_engine, session_scope
+from db.session import make_engine, session_scope, writer
 from tasks import outcomes as oc
 from tasks.access import Actor
 from tests.db import factories as f
@@ -726,6 +726,32 @@ def test_two_sessions_recording_the_same_task_exactly_one_wins(db_url):
         eng.dispose()
 
 
+def _alongside(eng, first: Session, second) -> tuple[bool, dict]:
+    """Run ``second(session)`` in its own transaction on another thread while ``first``'s
+    transaction is open; commit ``first`` half a second later. Returns whether the second
+    was still waiting then, and ``{"result": …}`` or ``{"error": exception}``."""
+    import threading
+    import time
+
+    got: dict = {}
+
+    def run() -> None:
+        try:
+            with Session(writer(eng)) as s, s.begin():
+                got["result"] = second(s)
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            got["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.5)
+    waited = t.is_alive()
+    first.commit()
+    first.close()
+    t.join(60)
+    return waited, got
+
+
 @pytest.mark.parametrize("first_outcome", ["refused", "reached"])
 def test_a_second_hand_queues_behind_the_first_and_sees_the_task_done(db_url, first_outcome):
     """A second outcome for a task whose first is written, not committed: it waits, then
@@ -733,11 +759,6 @@ def test_a_second_hand_queues_behind_the_first_and_sees_the_task_done(db_url, fi
     ``reached`` locks the member on inserting its attempt, ``refused`` the task first).
     Without the task's row lock at the start, the second read the task before the first
     committed and lost on the version instead, or the two deadlocked (seen in CI)."""
-    import threading
-    import time
-
-    from db.session import writer
-
     eng = make_engine(db_url)
     try:
         with session_scope(eng) as s:
@@ -746,24 +767,8 @@ def test_a_second_hand_queues_behind_the_first_and_sees_the_task_done(db_url, fi
         first = Session(writer(eng), expire_on_commit=False)
         first.begin()
         oc.record_outcome(first, task_id=tid, outcome=first_outcome, actor=a, today=TODAY)
-        got: dict = {}
-
-        def second() -> None:
-            try:
-                with Session(writer(eng)) as s2, s2.begin():
-                    oc.record_outcome(s2, task_id=tid, outcome="reached", actor=a,
-                                      today=TODAY)
-                got["ok"] = True
-            except Exception as exc:  # noqa: BLE001 - the test reports it
-                got["error"] = exc
-
-        t = threading.Thread(target=second)
-        t.start()
-        time.sleep(0.5)
-        waited = t.is_alive()
-        first.commit()
-        first.close()
-        t.join(60)
+        waited, got = _alongside(eng, first, lambda s2: oc.record_outcome(
+            s2, task_id=tid, outcome="reached", actor=a, today=TODAY))
         assert waited, "the second hand did not wait for the first"
         err = got.get("error")
         assert type(err) is Refused and "done" in str(err), repr(got)
@@ -808,11 +813,6 @@ def test_two_escalations_at_once_share_the_day_s_run(db_url, existing_campaign):
     """Two volunteers' outcomes escalate at the same moment: the second transaction waits
     on the first's uncommitted campaign/run (PostgreSQL: on the unique key; SQLite: on the
     write lock) and then uses it instead of failing (found by the load test)."""
-    import threading
-    import time
-
-    from db.session import writer
-
     eng = make_engine(db_url)
     day = dt.date(2026, 11, 4)
     if existing_campaign:  # a later day: the campaign exists, the day's run does not
@@ -821,25 +821,10 @@ def test_two_escalations_at_once_share_the_day_s_run(db_url, existing_campaign):
     first = Session(writer(eng))
     first.begin()
     mine = oc.escalation_run(first, day).id
-    got: dict = {}
-
-    def second() -> None:
-        try:
-            with Session(writer(eng)) as s, s.begin():
-                got["run"] = oc.escalation_run(s, day).id
-        except Exception as exc:  # noqa: BLE001 - the test reports it
-            got["error"] = repr(exc)
-
-    t = threading.Thread(target=second)
-    t.start()
-    time.sleep(0.5)
-    waited = t.is_alive()
-    first.commit()
-    first.close()
-    t.join(60)
+    waited, got = _alongside(eng, first, lambda s: oc.escalation_run(s, day).id)
     eng.dispose()
     assert waited, "the second transaction ran after the first instead of alongside it"
-    assert got == {"run": mine}
+    assert got == {"result": mine}
 
 
 # --- the outcome table against a hand-written oracle --------------------------------------

@@ -550,11 +550,12 @@ def check(world: World, load: Load, alone: Proc, alone_url: str, prefect_api: st
                 "SELECT COUNT(*) FROM outreach_tasks t JOIN campaign_runs r ON r.id = t.run_id "
                 "JOIN campaigns c ON c.id = r.campaign_id WHERE c.name = 'survey' "
                 "AND t.status = 'assigned'")).scalar_one()
+            # when the survey's run began (UTC, the real clock); not its tasks' created_at:
+            # a plan dated before the real today (TODAY) makes them at that day's start
             first = s.execute(text(
-                "SELECT MIN(t.created_at) FROM outreach_tasks t "
-                "JOIN campaign_runs r ON r.id = t.run_id JOIN campaigns c "
+                "SELECT MIN(r.started_at) FROM campaign_runs r JOIN campaigns c "
                 "ON c.id = r.campaign_id WHERE c.name = 'survey'")).scalar_one()
-            counts["survey_first_task_utc"] = str(first) if first else ""
+            counts["survey_started_utc"] = str(first) if first else ""
     finally:
         eng.dispose()
 
@@ -617,9 +618,10 @@ def figures(world: World, load: Load, alone: Proc, counts: dict) -> dict:
         if mine:
             span = mine[-1]["start"] + mine[-1]["latency"] - mine[0]["start"]
             per_vol[vid] = len([c for c in mine if c["exit"] == 0]) / span if span else 0.0
-    # While the survey plans: from its first range's transaction (the earliest created_at
-    # of its tasks) until its process ended (the last ranges, leftovers and summary).
-    lo = _utc_epoch(counts.get("survey_first_task_utc", ""))
+    # While the survey plans: from the start of its run (its row in campaign_runs, made
+    # just before the first range) until its process ended (the last ranges, leftovers and
+    # summary).
+    lo = _utc_epoch(counts.get("survey_started_utc", ""))
     hi = load.campaign.finished
     during = [c["latency"] for c in cmds
               if lo is not None and hi is not None and c["start"] + c["latency"] >= lo
@@ -671,7 +673,7 @@ def format_figures(fig: dict) -> str:
          "volunteer process"),
         (f"  while survey plans  p50 {fig['latency_p50_while_planning'] * 1000:.0f} ms, p95 "
          f"{fig['latency_p95_while_planning'] * 1000:.0f} ms over "
-         f"{fig['commands_while_planning']} commands (first survey task to campaign exit: "
+         f"{fig['commands_while_planning']} commands (survey run's start to campaign exit: "
          f"{fig['survey_planning_seconds'] or 0:.1f} s)"),
         (f"  survey campaign     alone {fig['campaign_alone_seconds']:.1f} s, under load "
          f"{fig['campaign_under_load_seconds']:.1f} s (x{fig['campaign_load_ratio'] or 0:.2f}); "

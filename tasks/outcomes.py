@@ -46,7 +46,14 @@ from db.models import (
     Role,
     Volunteer,
 )
-from db.state import changed_meanwhile, first_or_add, flush, move_attendance, move_member, move_task
+from db.state import (
+    changed_meanwhile,
+    first_or_add,
+    flush,
+    move_attendance,
+    move_member,
+    move_task,
+)
 from i18n import N_, _
 from tasks.labels import label
 from tasks.access import COORDINATOR, HOLDER, Actor, requires

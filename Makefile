@@ -6,7 +6,8 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export DO_NOT_TRACK = 1
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: setup demo test test-sqlite test-postgres test-e2e bench clean translations
+.PHONY: setup demo test test-sqlite test-postgres test-e2e test-sqlite-e2e bench clean \
+	translations
 
 $(BIN)/outreach: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +20,15 @@ setup: $(BIN)/outreach
 demo: setup
 	$(BIN)/outreach demo
 
-test: setup test-sqlite test-postgres test-e2e
+# Two lanes on the two cores: the PostgreSQL suite, and the SQLite suite then the end-to-end
+# tests (which make databases of their own, never `test`). Each part's output is printed
+# whole when it ends.
+test: setup /usr/bin/chromium
+	$(MAKE) --no-print-directory -j2 --output-sync=recurse test-postgres test-sqlite-e2e
+
+test-sqlite-e2e: setup /usr/bin/chromium
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-e2e
 
 test-sqlite: setup
 	$(BIN)/python -m pytest -q -m "not e2e"

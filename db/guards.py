@@ -168,7 +168,19 @@ def _postgres(machine: str, planned: bool = False) -> list[str]:
     if extra:
         changed += "".join(f" OR n.{c} IS DISTINCT FROM o.{c}" for c in extra)
     now = "(now() AT TIME ZONE 'utc')"
-    out = [
+    # the update function's two queries: a pair not in the table, and the history rows
+    pairs = f"""FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status IS DISTINCT FROM o.status AND NOT EXISTS
+              (SELECT 1 FROM {trans} x WHERE x.from_status = o.status AND x.to_status = n.status)"""
+    history = f"""INSERT INTO {hist} ({cols})
+            SELECT n.id, o.status, n.status{ext_n}, n.status_by, n.status_reason, {now}
+            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {changed}"""
+    if planned:  # EXECUTE leaves FOUND alone; ``t`` (a NOT NULL status) says a row came
+        check = f"EXECUTE $q$SELECT o.status, n.status {pairs}$q$\n            INTO f, t;"
+        found, history = "t IS NOT NULL", f"EXECUTE $q${history}$q$"
+    else:
+        check, found = f"SELECT o.status, n.status INTO f, t {pairs};", "FOUND"
+    return [
         f"""CREATE FUNCTION {table}_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE bad text;
         BEGIN
@@ -187,40 +199,18 @@ def _postgres(machine: str, planned: bool = False) -> list[str]:
         f"""CREATE FUNCTION {table}_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE f text; t text;
         BEGIN
-          SELECT o.status, n.status INTO f, t FROM old_rows o JOIN new_rows n ON n.id = o.id
-            WHERE n.status IS DISTINCT FROM o.status AND NOT EXISTS
-              (SELECT 1 FROM {trans} x WHERE x.from_status = o.status AND x.to_status = n.status);
-          IF FOUND THEN
+          {check}
+          IF {found} THEN
             RAISE EXCEPTION '{ILLEGAL_MARK} {machine} transition: % -> %', f, t
               USING ERRCODE = 'check_violation';
           END IF;
-          INSERT INTO {hist} ({cols})
-            SELECT n.id, o.status, n.status{ext_n}, n.status_by, n.status_reason, {now}
-            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {changed};
+          {history};
           RETURN NULL;
         END $$""",
         f"""CREATE TRIGGER {table}_after_update AFTER UPDATE ON {table}
         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION {table}_after_update()""",
     ]
-    if planned:
-        out[2] = f"""CREATE FUNCTION {table}_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE f text; t text;
-        BEGIN
-          EXECUTE $q$SELECT o.status, n.status FROM old_rows o JOIN new_rows n ON n.id = o.id
-            WHERE n.status IS DISTINCT FROM o.status AND NOT EXISTS
-              (SELECT 1 FROM {trans} x WHERE x.from_status = o.status AND x.to_status = n.status)$q$
-            INTO f, t;
-          IF t IS NOT NULL THEN
-            RAISE EXCEPTION '{ILLEGAL_MARK} {machine} transition: % -> %', f, t
-              USING ERRCODE = 'check_violation';
-          END IF;
-          EXECUTE $q$INSERT INTO {hist} ({cols})
-            SELECT n.id, o.status, n.status{ext_n}, n.status_by, n.status_reason, {now}
-            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {changed}$q$;
-          RETURN NULL;
-        END $$"""
-    return out
 
 
 def _append_only(dialect: str, history: tuple[str, ...], function: bool) -> list[str]:
@@ -490,6 +480,7 @@ def planned_statements(dialect: str, planned: bool = True) -> list[str]:
     downgrade puts those back)."""
     if dialect == "sqlite":
         return []
+    # [2]: the update function
     return [_postgres(m, planned)[2].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
             for p in PARTS.values() for m in p[0]]
 

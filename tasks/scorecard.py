@@ -50,12 +50,12 @@ attempts (never an ``IN (subquery)`` in the select list). The members are groupe
 branch, those facts packed in one integer (`_packed`) and the counts — a few thousand
 groups — and each group is judged in Python (`_judge`: the meetings asked of a branch
 come from the branch tree, `tasks.tree`), not each member in SQL. One more GROUP BY per
-quarter over its care occasions. The status history is read only for a quarter after whose last day some
-status changed (`_changed_since`), and a quarter before the first member is not queried
-(`_existed`). On a big ledger the queries run for each half of the member ids on two
-connections (`_run`; PostgreSQL with `PG_WORK_MEM`). Reads only; migration 0008's indexes
-and 0009's summary carry what it reads. `scorecard_members` lists a cell's members with
-the same facts and the same rules in SQL (`_indicators`).
+quarter over its care occasions. The status history is read only for a quarter after
+whose last day some status changed (`_changed_since`), and a quarter before the first
+member is not queried (`_existed`). On a big ledger the queries run for each half of the
+member ids on two connections (`_run`; PostgreSQL with `PG_WORK_MEM`). Reads only;
+migration 0008's indexes and 0009's summary carry what it reads. `scorecard_members` lists
+a cell's members with the same facts and the same rules in SQL (`_indicators`).
 Measured (`bench.bench_scorecard`, 1,000,000 members, 2026-12-01): SQLite 6.0 s, PostgreSQL
 3.5 s (before the contact summary 7.1 s and 8.1 s on the same ledger) — see README
 "Benchmarks": still over the 3 s asked; the attendance counts are most of what is left.

@@ -757,8 +757,9 @@ def test_a_second_hand_queues_behind_the_first_and_sees_the_task_done(db_url, fi
     """A second outcome for a task whose first is written, not committed: it waits, then
     is refused because the task is done, whatever the first outcome locked (PostgreSQL:
     ``reached`` locks the member on inserting its attempt, ``refused`` the task first).
-    Without the task's row lock at the start, the second read the task before the first
-    committed and lost on the version instead, or the two deadlocked (seen in CI)."""
+    Without the row locks `load_task` takes first (the member's, then the task's), the
+    second read the task before the first committed and lost on the version instead, or
+    the two deadlocked (seen in CI)."""
     eng = make_engine(db_url)
     try:
         with session_scope(eng) as s:

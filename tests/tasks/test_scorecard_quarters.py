@@ -123,3 +123,41 @@ def test_quarters_older_than_the_summary_read_the_attempts(session, ledger):  # 
         "WHERE ledger_no IN ('L-a1', 'L-b2', 'L-a5')")).all())
     assert held == {f"L-{k}": f"{q3}/{q2}" for k in ("a1", "b2", "a5")}
     assert _check_both(session) == plain
+
+
+@pytest.mark.parametrize("bits", [63, 31, 13, 1])
+def test_the_packed_fields_read_back_however_many_columns_they_take(
+        session, ledger, monkeypatch, bits):  # noqa: F811
+    """`_grouped` packs each member's branch, facts and counts of marks in integer columns
+    (`sc._Layout`: 63 bits to a column on SQLite, 31 on PostgreSQL, either on both here).
+    With fewer bits the fields spread over more columns (1: a column each) and every
+    figure stays the SQL's."""
+    plain = _check_both(session)
+    monkeypatch.setattr(sc, "COLUMN_BITS", {"sqlite": bits, "postgresql": bits})
+    layout = sc._layout(session, [sc._quarter_facts(session, *sc._quarter(PERIOD)[1:])])
+    assert layout.columns == {63: 1, 31: 1, 13: 2, 1: len(layout.fields)}[bits]
+    assert _check_both(session) == plain
+
+
+def test_a_layout_starts_a_column_where_the_next_field_would_pass_its_bits():
+    layout = sc._Layout.of([("here", 1), ("word", 61), ("e0", 2), ("branch", 40)], 63)
+    assert layout.fields == {"here": (0, 0, 1), "word": (0, 1, 61), "e0": (1, 0, 2),
+                             "branch": (1, 2, 40)}
+    row = (1 | 5 << 1 | 1 << 61, 3 | 123456789 << 2)
+    assert [layout.read(row, name) for name in ("here", "word", "e0", "branch")] == [
+        1, 5 | 1 << 60, 3, 123456789]
+
+
+def test_a_member_with_several_care_occasions_in_a_quarter(session, ledger):  # noqa: F811
+    """Each occasion counts: a1 has four in the quarter (three visited). Their counts are
+    fields of the member's packed row, as wide as the most occasions one member has
+    (`sc._most_occasions`): 3 bits here, where one occasion each needed 1."""
+    a1 = ledger["m"]["a1"]
+    for day, state in ((dt.date(2027, 1, 20), "visited"), (dt.date(2027, 3, 1), "visited"),
+                       (dt.date(2027, 3, 10), "missed")):
+        f.care_in(session, state, member_=a1, occasion_on=day)
+    now = _check_both(session)
+    assert _figures(now)[("A-branch", "care")] == (3, 5)  # and a2's, due
+    q = sc._quarter_facts(session, *sc._quarter(PERIOD)[1:])
+    assert sc._most_occasions(session, q) == 4
+    assert sc._layout(session, [q]).fields["o0"][2] == 3

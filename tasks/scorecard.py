@@ -46,11 +46,11 @@ quarter's meetings they took part in (`_marks`: attendance, and notices read by 
 runs). Contacts and deliveries come from the member's row: the database keeps on it the
 two newest quarters with a contact and with a delivery (`_summary_bits`, revision 0009),
 and only a quarter older than both is looked up in the member's tasks and attempts (never
-an ``IN (subquery)`` in the select list). The members, their contributions and their
-marks are ONE stream of rows of a few integers (`_Layout`), grouped by member — no join —
-and then by those integers: a few thousand groups, each judged in Python (`_judge`: the
-meetings asked of a branch come from the branch tree, `tasks.tree`), not each member in
-SQL. One more GROUP BY per quarter over its care occasions. The status history is read
+an ``IN (subquery)`` in the select list). The members, their contributions, their marks
+and their care occasions are ONE stream of rows of a few integers (`_Layout`), grouped by
+member — no join — and then by those integers: a few thousand groups, each judged in
+Python (`_judge`: the meetings asked of a branch come from the branch tree,
+`tasks.tree`), not each member in SQL. The status history is read
 only for a quarter after whose last day some status changed (`_changed_since`), and a
 quarter before the first member is not queried (`_existed`). On a big ledger the queries
 run for each half of the member ids on two connections (`_run`; PostgreSQL with
@@ -455,6 +455,9 @@ def _member_part(session: Session, qs: list[_Quarter], scope: list[int] | None,
         cols.append(case((Member.address_verified_on.between(qs[i].year_from, qs[i].last), 1),
                          else_=0).label(f"verified{i}"))
     cols += [contacted.label("contacted"), delivered.label("delivered")]
+    # (SQLite reads a half of the members as a range of the table's rows: measured
+    # faster than the whole covering ix_members_coverage scanned for each half;
+    # PostgreSQL as a range of ix_members_scorecard, revision 0011)
     where = [counted[0] if same else or_(*counted), *_id_range(lo, hi)(Member.id)]
     if scope is not None:
         where.append(Member.branch_id.in_(scope))
@@ -501,7 +504,8 @@ def _facts(session: Session, qs: list[_Quarter], scope: list[int] | None,
     more = [func.coalesce(part.contrib.c.bits, 0).label("contributed")]
     more += [(func.coalesce(marked.c[name], 0) if marked is not None
               else literal(0)).label(name) for name in _mark_names(qs)]
-    stmt = part.select(*part.cols, *more).outerjoin(part.contrib, part.contrib.c.member_id == Member.id)
+    stmt = part.select(*part.cols, *more).outerjoin(
+        part.contrib, part.contrib.c.member_id == Member.id)
     if marked is not None:
         stmt = stmt.outerjoin(marked, marked.c.member_id == Member.id)
     if not is_pg(session):
@@ -595,8 +599,9 @@ def _grouped(session: Session, qs: list[_Quarter], layout: _Layout,
 
     ONE grouping by member of one stream, then one by those: a row per counted member
     (its branch and word, `_member_part`), a row per member with contributions (their
-    bits, placed in the word) and a row per mark (a 1 in its field); the fields of a
-    member are the sums of their rows'. Grouping the marks and the contributions by
+    bits, placed in the word), a row per mark (a 1 in its field) and a row per care
+    occasion of each quarter (a 1 in ``o<i>``, and in ``v<i>`` when visited); the fields
+    of a member are the sums of their rows'. Grouping the marks and the contributions by
     member and joining them to the members (`_facts`) costs more on SQLite: it sorts the
     marks, then builds an index on the result to look each member up. Here they are
     sorted once, with the members, as a few integers each: SQLite's grouping costs by
@@ -613,8 +618,9 @@ def _grouped(session: Session, qs: list[_Quarter], layout: _Layout,
         parts.append(stmt.add_columns(*layout.row(**{name: 1})))
     visited = case((CareOccasion.status == CareStatus.VISITED.value, 1), else_=0)
     for i, q in enumerate(qs):
-        parts.append(select(CareOccasion.member_id, *layout.row(**{f"o{i}": 1, f"v{i}": visited}))
-                     .where(*_care(q.first, q.last), *_id_range(lo, hi)(CareOccasion.member_id)))
+        care = layout.row(**{f"o{i}": 1, f"v{i}": visited})
+        parts.append(select(CareOccasion.member_id, *care).where(
+            *_care(q.first, q.last), *_id_range(lo, hi)(CareOccasion.member_id)))
     rows = union_all(*parts).subquery("stream")
     member_id, *cols = rows.c
     # counted: "here", the first field, bit 0 of the first column

@@ -575,8 +575,8 @@ def _layout(session: Session, qs: list[_Quarter]) -> _Layout:
     marks = {name: len(ids) for i, q in enumerate(qs)
              for name, ids in ((f"e{i}", q.edu_ids), (f"a{i}", q.asm_ids))}
     care = {}
-    for i, q in enumerate(qs):
-        care[f"o{i}"] = care[f"v{i}"] = _most_occasions(session, q)
+    for i, most in enumerate(_most_occasions(session, qs)):
+        care[f"o{i}"] = care[f"v{i}"] = most
     top = session.scalar(select(func.max(Branch.id))) or 0
     return _Layout.of([("here", 1), ("word", 2 + 5 * len(qs)),
                        *[(name, n.bit_length()) for name, n in (marks | care).items()],
@@ -584,11 +584,16 @@ def _layout(session: Session, qs: list[_Quarter]) -> _Layout:
                       COLUMN_BITS["postgresql" if is_pg(session) else "sqlite"])
 
 
-def _most_occasions(session: Session, q: _Quarter) -> int:
-    """The most care occasions of quarter ``q`` (cancelled ones left out) one member has."""
-    per = (select(func.count().label("n")).where(*_care(q.first, q.last))
-           .group_by(CareOccasion.member_id).subquery())
-    return int(session.scalar(select(func.max(per.c.n))) or 0)
+def _most_occasions(session: Session, qs: list[_Quarter]) -> list[int]:
+    """Per quarter of ``qs``: the most care occasions of it (cancelled ones left out) that
+    one member has — one grouping by member of the quarters' occasions."""
+    if not qs:
+        return []
+    first, last = min(q.first for q in qs), max(q.last for q in qs)
+    per = (select(*[func.sum(case((CareOccasion.occasion_on.between(q.first, q.last), 1),
+                                  else_=0)).label(f"n{i}") for i, q in enumerate(qs)])
+           .where(*_care(first, last)).group_by(CareOccasion.member_id).subquery())
+    return [int(n or 0) for n in session.execute(select(*map(func.max, per.c))).one()]
 
 
 def _grouped(session: Session, qs: list[_Quarter], layout: _Layout,

@@ -159,5 +159,6 @@ def test_a_member_with_several_care_occasions_in_a_quarter(session, ledger):  # 
     now = _check_both(session)
     assert _figures(now)[("A-branch", "care")] == (3, 5)  # and a2's, due
     q = sc._quarter_facts(session, *sc._quarter(PERIOD)[1:])
-    assert sc._most_occasions(session, q) == 4
+    before = sc._quarter_facts(session, *sc._quarter(PREVIOUS)[1:])
+    assert sc._most_occasions(session, [q, before]) == [4, 1]
     assert sc._layout(session, [q]).fields["o0"][2] == 3

@@ -121,8 +121,8 @@ class Volunteer(Base):
     __table_args__ = (CheckConstraint("capacity >= 0", name="capacity_non_negative"),)
 
 
-#: What the scorecard reads of every member (`tasks.scorecard`), id first: a half of the
-#: members is a range of ``ix_members_scorecard``.
+#: What the scorecard reads of every member (`tasks.scorecard`), id first: on PostgreSQL a
+#: half of the members is a range of ``ix_members_scorecard``.
 SCORECARD_COLUMNS = ("id", "branch_id", "status", "residence", "homebound",
                      "address_verified_on", "contact_quarter", "contact_quarter_before",
                      "delivery_quarter", "delivery_quarter_before")

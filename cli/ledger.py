@@ -14,7 +14,7 @@ import typer
 
 from cli.common import actor, db_session, edge, write_private
 from db import settings
-from db.errors import BadInput
+from db.errors import BadInput, one_line
 from i18n import _
 
 db_app = typer.Typer(help=_("The database: create or upgrade the schema."),
@@ -314,7 +314,7 @@ def members_import(
 
     check_encoding(encoding)
     if not is_file(file):
-        raise BadInput(_("no such file: {path}").format(path=file))
+        raise BadInput(_("no such file: {path}").format(path=one_line(file)))
     rows = read_ledger(file, encoding=encoding)
     with db_session() as s:
         res = import_ledger(s, rows, actor=actor(s, required=False), source=file.name)

@@ -16,7 +16,7 @@ import typer
 from cli.campaign import Format, _ticket, emit
 from cli.common import actor, db_session, edge, pad, parse_date
 from db import settings
-from db.errors import BadInput
+from db.errors import BadInput, one_line
 from i18n import _
 
 meeting_app = typer.Typer(
@@ -223,7 +223,7 @@ def attendance(
     with db_session() as s:
         who = _coordinator(s)
         if not is_file(file):
-            raise BadInput(_("no such file: {path}").format(path=str(file)[:200]))
+            raise BadInput(_("no such file: {path}").format(path=one_line(file)))
         out = import_attendance(s, meeting_id=_id(meeting_id), data=file.read_bytes(),
                                 actor=who, today=_today(today))
     typer.echo(_("meeting {meeting}: {marked} marked, {unchanged} unchanged").format(

@@ -37,6 +37,13 @@ class NotReady(OutreachError):
     exit_code = 1
 
 
+def one_line(text: object, limit: int = 200) -> str:
+    """Something typed (a file's path) for a message of one line: at most ``limit``
+    characters, any that would not print (a newline, a tab) written as its escape. Chinese
+    and every other printable character stay as they are."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text)[:limit])
+
+
 def shown(value: str) -> str:
     """A value for an error message: quoted when it looks like a code someone typed
     (``abroad``, ``teleported``), otherwise withheld — a misaligned CSV row can put a

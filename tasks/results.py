@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from db import crashpoints
-from db.errors import BadInput, OutreachError, shown
+from db.errors import BadInput, OutreachError, one_line, shown
 from i18n import _
 from tasks.access import PERSON, Actor, requires
 from tasks.csvfile import is_file, records, text_of
@@ -163,5 +163,5 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
 def load_results_file(path: str | Path) -> list[tuple[int, dict[str, str]]]:
     p = Path(path)
     if not is_file(p):
-        raise BadInput(_("no such file: {path}").format(path=path))
+        raise BadInput(_("no such file: {path}").format(path=one_line(path)))
     return read_results(p.read_bytes())

@@ -180,6 +180,10 @@ def test_header_and_encoding_errors(db_url, tmp_path):
     assert r.exit_code == 2 and "not UTF-8" in r.stderr
     r = outreach("members", "import", str(tmp_path / "missing.csv"), code=coord)
     assert r.exit_code == 2 and "no such file" in r.stderr
+    # a path with a newline in it (found by test_argv_fuzz) is still one line, escaped
+    r = outreach("members", "import", ",x\n台账\t.csv", code=coord)
+    assert r.exit_code == 2
+    assert r.stderr.rstrip("\n").split("\n") == ["outreach: no such file: ,x\\n台账\\t.csv"]
 
 
 def test_export_round_trips_and_neutralises_formulas(db_url, tmp_path):

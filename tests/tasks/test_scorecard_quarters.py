@@ -139,6 +139,25 @@ def test_the_packed_fields_read_back_however_many_columns_they_take(
     assert _check_both(session) == plain
 
 
+def test_a_column_filled_to_its_last_bit_reads_back_exactly(session, ledger,  # noqa: F811
+                                                            monkeypatch):
+    """The branch as the highest field of a full column (an empty field before it, as
+    wide as the column has room): its sums reach 2 ** 62 on SQLite and 2 ** 30 in
+    PostgreSQL's integers, and every figure stays the SQL's."""
+    plain = _check_both(session)
+    of = sc._Layout.of
+
+    def padded(widths, bits):
+        used = sum(w for _n, w in widths)
+        return of([*widths[:-1], ("pad", bits - used), widths[-1]], bits)
+
+    monkeypatch.setattr(sc._Layout, "of", padded)
+    layout = sc._layout(session, [sc._quarter_facts(session, *sc._quarter(PERIOD)[1:])])
+    col, shift, width = layout.fields["branch"]
+    assert (layout.columns, col, shift + width) == (1, 0, layout.bits)
+    assert _check_both(session) == plain
+
+
 def test_a_layout_starts_a_column_where_the_next_field_would_pass_its_bits():
     layout = sc._Layout.of([("here", 1), ("word", 61), ("e0", 2), ("branch", 40)], 63)
     assert layout.fields == {"here": (0, 0, 1), "word": (0, 1, 61), "e0": (1, 0, 2),

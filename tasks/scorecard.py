@@ -752,10 +752,10 @@ def _counts(session: Session, periods: list[str], scope: list[int] | None
             ) -> list[dict[int, dict[str, tuple[int, int]]]]:
     """Per quarter of ``periods``: branch id → indicator → (numerator, denominator).
 
-    One pass over the members for all the quarters (`_grouped`: each member read once,
-    grouped by branch, their facts packed in one integer (`_packed`) and their counts of
-    marks; `_judge` decides per group), and one GROUP BY over each quarter's care
-    occasions; on a big ledger they run for each half of the member ids on two
+    One pass over the members for all the quarters (`_grouped`: each member read once
+    with their contributions, marks and care occasions, grouped by branch, their facts
+    packed (`_packed`) and their counts; `_judge` decides once per quarter, branch and
+    what it reads); on a big ledger it runs for each half of the member ids on two
     connections (`_run`)."""
     bounds = [_quarter(p)[1:] for p in periods]
     # A quarter before the ledger's first member counts nobody: no query for it.

@@ -61,9 +61,12 @@ def _wait(api_url: str, run_id: str, deadline: float) -> dict:
 def _why(api_url: str, home) -> str:
     """What a run that did not complete leaves to read: every flow run's state, and the
     last lines of each worker's log."""
-    runs = _api("POST", f"{api_url}/flow_runs/filter", {})
-    lines = [f"{r['name']}: {r['state']['type']} ({r['state'].get('message') or ''})"
-             for r in runs]
+    try:
+        runs = _api("POST", f"{api_url}/flow_runs/filter", {})
+        lines = [f"{r['name']}: {r['state']['type']} ({r['state'].get('message') or ''})"
+                 for r in runs]
+    except Exception as exc:  # noqa: BLE001 - the server may be the reason
+        lines = [f"the flow runs could not be read: {exc}"]
     for log in sorted(Path(home).rglob("worker-*.log")):
         lines += [f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-30:]]
     return "\n".join(lines)

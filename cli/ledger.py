@@ -14,7 +14,7 @@ import typer
 
 from cli.common import actor, db_session, edge, write_private
 from db import settings
-from db.errors import BadInput, one_line
+from db.errors import BadInput
 from i18n import _
 
 db_app = typer.Typer(help=_("The database: create or upgrade the schema."),
@@ -309,12 +309,11 @@ def members_import(
 
     Example: outreach members import ledger.xlsx
     """
-    from tasks.csvfile import check_encoding, is_file
+    from tasks.csvfile import check_encoding, must_be_file
     from tasks.ledger import import_ledger, read_ledger
 
     check_encoding(encoding)
-    if not is_file(file):
-        raise BadInput(_("no such file: {path}").format(path=one_line(file)))
+    must_be_file(file)
     rows = read_ledger(file, encoding=encoding)
     with db_session() as s:
         res = import_ledger(s, rows, actor=actor(s, required=False), source=file.name)

@@ -16,7 +16,7 @@ import typer
 from cli.campaign import Format, _ticket, emit
 from cli.common import actor, db_session, edge, pad, parse_date
 from db import settings
-from db.errors import BadInput, one_line
+from db.errors import BadInput
 from i18n import _
 
 meeting_app = typer.Typer(
@@ -217,13 +217,12 @@ def attendance(
 
     Example: outreach meeting attendance 12 sheet.csv
     """
-    from tasks.csvfile import is_file
+    from tasks.csvfile import must_be_file
     from tasks.meetings import import_attendance
 
     with db_session() as s:
         who = _coordinator(s)
-        if not is_file(file):
-            raise BadInput(_("no such file: {path}").format(path=one_line(file)))
+        must_be_file(file)
         out = import_attendance(s, meeting_id=_id(meeting_id), data=file.read_bytes(),
                                 actor=who, today=_today(today))
     typer.echo(_("meeting {meeting}: {marked} marked, {unchanged} unchanged").format(

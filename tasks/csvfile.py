@@ -15,7 +15,7 @@ import io
 import re
 from typing import Iterator
 
-from db.errors import BadInput
+from db.errors import BadInput, one_line
 from i18n import N_, _
 #: Dates in files and on the command line: the one rule is in `tasks.rules` (importable
 #: from here too, as before).
@@ -34,6 +34,13 @@ def is_file(path) -> bool:
         return Path(path).is_file()
     except OSError:
         return False
+
+
+def must_be_file(path) -> None:
+    """Refuse (`BadInput`) a path that is not a file (`is_file`), the path shown on one
+    line (`db.errors.one_line`)."""
+    if not is_file(path):
+        raise BadInput(_("no such file: {path}").format(path=one_line(path)))
 
 
 #: The encodings a person may name for a CSV file (`text_of`): UTF-8, and GB18030, the

@@ -22,10 +22,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from db import crashpoints
-from db.errors import BadInput, OutreachError, one_line, shown
+from db.errors import BadInput, OutreachError, shown
 from i18n import _
 from tasks.access import PERSON, Actor, requires
-from tasks.csvfile import is_file, records, text_of
+from tasks.csvfile import must_be_file, records, text_of
 from tasks.outcomes import record_outcome
 from tasks.rules import check_not_future, parse_answers, parse_day
 
@@ -161,7 +161,5 @@ def apply_results(session: Session, rows: list[tuple[int, dict[str, str]]], *, a
 
 
 def load_results_file(path: str | Path) -> list[tuple[int, dict[str, str]]]:
-    p = Path(path)
-    if not is_file(p):
-        raise BadInput(_("no such file: {path}").format(path=one_line(path)))
-    return read_results(p.read_bytes())
+    must_be_file(path)
+    return read_results(Path(path).read_bytes())

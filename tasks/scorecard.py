@@ -173,10 +173,12 @@ def _existed(session: Session, last: dt.date) -> bool:
                           .where(MemberStatusChange.at < _after(last)).limit(1)) is not None
 
 
-def _status_then(last: dt.date, lo: int | None, hi: int | None, history: bool):
+def _status_then(last: dt.date, lo: int | None, hi: int | None, history: bool,
+                 suffix: str = ""):
     """The outer joins and the condition that keep the members (``Member`` in the FROM)
     contactable on ``last``: their status then, from the history when ``history``
-    (`_changed_since`), else their status now."""
+    (`_changed_since`), else their status now. ``suffix`` tells apart the joins of
+    several days in one query."""
     if not history:
         return [], Member.status.in_(CONTACTABLE)
     later = (select(MemberStatusChange.member_id,
@@ -185,8 +187,8 @@ def _status_then(last: dt.date, lo: int | None, hi: int | None, history: bool):
                     # "+ 0": read the history by its date (ix_member_status_changes_at),
                     # not a row look-up per entry of the member_id index
                     *_id_range(lo, hi)(MemberStatusChange.member_id + 0))
-             .group_by(MemberStatusChange.member_id).subquery("later"))
-    first_change = MemberStatusChange.__table__.alias("first_change")
+             .group_by(MemberStatusChange.member_id).subquery(f"later{suffix}"))
+    first_change = MemberStatusChange.__table__.alias(f"first_change{suffix}")
     joins = [(later, later.c.member_id == Member.id),
              (first_change, first_change.c.id == later.c.first_id)]
     return joins, func.coalesce(first_change.c.from_status, Member.status).in_(CONTACTABLE)
@@ -276,6 +278,10 @@ def _quarter_facts(session: Session, first: dt.date, last: dt.date) -> _Quarter:
                     hosts(edu), hosts(asm))
 
 
+def _mark_names(qs: list[_Quarter]) -> list[str]:
+    return [f"{name}{i}" for i in range(len(qs)) for name in ("e", "a")]
+
+
 def _marks(session: Session, qs: list[_Quarter], lo: int | None, hi: int | None
            ) -> list[tuple[str, Any]]:
     """The marks that count, for the members of ids ``lo`` … ``hi``: (column, a SELECT of
@@ -334,7 +340,7 @@ def _attendance_counts(session: Session, qs: list[_Quarter], lo: int | None, hi:
         return None
     # each part tagged with its column (``slot``), so that the grouping compares an
     # integer, not a meeting id against lists of them
-    names = [f"{c}{i}" for i in range(len(qs)) for c in ("e", "a")]
+    names = _mark_names(qs)
     tagged = [stmt.add_columns(literal(names.index(name)).label("slot"))
               for name, stmt in parts]
     rows = (union_all(*tagged) if len(tagged) > 1 else tagged[0]).subquery("marks")
@@ -398,21 +404,9 @@ def _member_part(session: Session, qs: list[_Quarter], scope: list[int] | None,
     joins: list = []
     counted = []
     for i, q in enumerate(qs):
-        if not q.history:
-            counted.append(Member.status.in_(CONTACTABLE))
-            continue
-        later = (select(MemberStatusChange.member_id,
-                        func.min(MemberStatusChange.id).label("first_id"))
-                 .where(MemberStatusChange.at >= _after(q.last),
-                        # "+ 0": read the history by its date (ix_member_status_changes_at),
-                        # not a row look-up per entry of the member_id index
-                        *_id_range(lo, hi)(MemberStatusChange.member_id + 0))
-                 .group_by(MemberStatusChange.member_id).subquery(f"later{i}"))
-        first_change = MemberStatusChange.__table__.alias(f"first_change{i}")
-        joins += [(later, later.c.member_id == Member.id),
-                  (first_change, first_change.c.id == later.c.first_id)]
-        counted.append(func.coalesce(first_change.c.from_status, Member.status)
-                       .in_(CONTACTABLE))
+        more, cond = _status_then(q.last, lo, hi, q.history, suffix=str(i))
+        joins += more
+        counted.append(cond)
     same = all(not q.history for q in qs)
     away = Member.residence == Residence.AWAY.value
     home = Member.homebound.is_(True)
@@ -481,10 +475,6 @@ class _Members:
         for target, on in self.joins:
             stmt = stmt.outerjoin(target, on)
         return stmt.where(*self.where)
-
-
-def _mark_names(qs: list[_Quarter]) -> list[str]:
-    return [f"{name}{i}" for i in range(len(qs)) for name in ("e", "a")]
 
 
 def _facts(session: Session, qs: list[_Quarter], scope: list[int] | None,
@@ -558,10 +548,6 @@ class _Layout:
                 terms[col].append(value * (1 << shift) if shift else value)
         cols = [sum(t[1:], t[0]) if t else literal(0) for t in terms]
         return [cast(c, Integer) for c in cols] if self.bits <= 31 else cols
-
-    def read(self, row, name: str) -> int:
-        """Field ``name`` of ``row`` (its integer columns, in order)."""
-        return self.reader(name)(row)
 
     def reader(self, name: str):
         """A function reading field ``name`` of a row (its integer columns, in order)."""

@@ -163,7 +163,7 @@ def test_a_layout_starts_a_column_where_the_next_field_would_pass_its_bits():
     assert layout.fields == {"here": (0, 0, 1), "word": (0, 1, 61), "e0": (1, 0, 2),
                              "branch": (1, 2, 40)}
     row = (1 | 5 << 1 | 1 << 61, 3 | 123456789 << 2)
-    assert [layout.read(row, name) for name in ("here", "word", "e0", "branch")] == [
+    assert [layout.reader(name)(row) for name in ("here", "word", "e0", "branch")] == [
         1, 5 | 1 << 60, 3, 123456789]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event
@@ -47,11 +48,20 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
 
 def keep_private(path: str) -> None:
     """The database file, its WAL and its shared memory are the owner's only (0600),
-    whatever folder they are in and whatever the umask: they hold contact details. The
-    file is created 0600 before SQLite opens it (SQLite then gives the WAL and SHM the
-    database file's mode); files made earlier with a wider mode are narrowed."""
+    whatever folder they are in and whatever the umask: they hold contact details.
+
+    Everything here works **by path** and never opens the file: on Linux (POSIX advisory
+    locks), closing *any* descriptor of a file drops every lock this process holds on it,
+    including the locks SQLite's other connections in this process rely on. A process that
+    lost them looks gone to the others; the next one to close the database believes it is
+    the last and deletes the ``-wal`` and ``-shm`` files, and every write after that goes
+    into deleted files (issue 24: acknowledged, then lost). So a missing file is made
+    0600 with ``mknod`` (creates a regular file without opening it; SQLite then gives the
+    WAL and SHM the database file's mode) and a wider mode is narrowed with ``chmod``."""
     try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.mknod(path, 0o600 | stat.S_IFREG)
+    except FileExistsError:
+        pass
     except OSError:
         return  # not ours to create (read-only place): SQLite will say what is wrong
     for name in (path, path + "-wal", path + "-shm", path + "-journal"):

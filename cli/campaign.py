@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import actor, db_session, edge, parse_date
+from cli.common import FORCE_HELP, actor, check_target, db_session, edge, parse_date
 from db import settings
 from db.errors import BadInput
 from i18n import _, ngettext
@@ -369,6 +369,7 @@ def report(
     members: Annotated[bool, typer.Option(
         "--members", help=_("Scorecard: list the members who do not meet --indicator "
                             "(ledger number, name, branch)."))] = False,
+    force: Annotated[bool, typer.Option("--force", help=_(FORCE_HELP))] = False,
 ) -> None:
     """Print a report (coordinators).
 
@@ -392,10 +393,10 @@ def report(
                          "--format xlsx)"))
     if which == Report.scorecard:
         return _scorecard_report(format, period, today, branch, indicator, members,
-                                 output=output)
+                                 output=output, force=force)
     if indicator is not None or members:
         return _refuse(_("--indicator and --members are for the scorecard"))
-    _report(which, format, period, today, branch=branch, output=output)
+    _report(which, format, period, today, branch=branch, output=output, force=force)
 
 
 @edge
@@ -405,13 +406,16 @@ def _refuse(message: str) -> None:
 
 @edge
 def _report(which: Report, format: Format, period: str | None, today: str | None,
-            branch: str | None = None, output: Path | None = None) -> None:
+            branch: str | None = None, output: Path | None = None,
+            force: bool = False) -> None:
 
     from tasks import coverage
 
     day = parse_date(today, "--today") or settings.today()
+    if output is not None:
+        check_target(output, force=force)  # refused before the ledger is read
     if which == Report.meetings:
-        return _meetings_report(format, period, day, branch, output=output)
+        return _meetings_report(format, period, day, branch, output=output, force=force)
     if branch is not None:
         raise BadInput(_("--branch is for the meetings report"))
     if period is not None:
@@ -426,11 +430,11 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
             rows = coverage.unreachable_list(s, today=day, actor=who)
         else:
             rows = coverage.movements(s, period=period, today=day, actor=who)
-    emit(rows, format, output=output)
+    emit(rows, format, output=output, force=force)
 
 
 def _meetings_report(format: Format, period: str | None, day, branch: str | None,
-                     output: Path | None = None) -> None:
+                     output: Path | None = None, force: bool = False) -> None:
     from tasks.meetings import meetings_report
     from tasks.rules import check_quarter
 
@@ -441,7 +445,7 @@ def _meetings_report(format: Format, period: str | None, day, branch: str | None
     if format == Format.json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))
         return
-    emit(out["rows"], format, output=output)
+    emit(out["rows"], format, output=output, force=force)
     line = _("{period} ({first} to {last}): {n} members with no organisational life in the "
              "last {months} months").format(period=out["period"], first=out["from"],
                                             last=out["to"], n=out["members_without_life"],
@@ -452,7 +456,7 @@ def _meetings_report(format: Format, period: str | None, day, branch: str | None
 @edge
 def _scorecard_report(format: Format, period: str | None, today: str | None,
                       branch: str | None, indicator: str | None, members: bool,
-                      output: Path | None = None) -> None:
+                      output: Path | None = None, force: bool = False) -> None:
 
     from tasks import scorecard as sc
     from tasks.people import get_branch
@@ -463,6 +467,8 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
     if members != (indicator is not None):
         raise BadInput(_("--members goes with --indicator NAME (and --indicator with "
                          "--members)"))
+    if output is not None:
+        check_target(output, force=force)  # refused before the ledger is read
     with db_session(write=False) as s:
         branch_id = None
         if branch is not None:
@@ -480,15 +486,16 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
     if format == Format.markdown and not members:
         typer.echo(sc.scorecard_markdown(rows, period))
         return
-    emit(rows, format, output=output)
+    emit(rows, format, output=output, force=force)
 
 
-def emit(rows: list[dict], format: Format, *, output: Path | None = None) -> None:
+def emit(rows: list[dict], format: Format, *, output: Path | None = None,
+         force: bool = False) -> None:
     if format == Format.xlsx:
         from cli.common import write_private
         from tasks.xlsxfile import rows_workbook
 
-        write_private(str(output), rows_workbook(rows, sheet=output.stem))
+        write_private(output, rows_workbook(rows, sheet=output.stem), force=force)
         typer.echo(ngettext("{n} row written to {path}", "{n} rows written to {path}",
                             len(rows)).format(n=len(rows), path=output))
     elif format == Format.json:

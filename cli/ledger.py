@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import actor, db_session, edge, write_private
+from cli.common import FORCE_HELP, PrivateFile, actor, db_session, edge
 from db import settings
 from db.errors import BadInput
 from i18n import _
@@ -93,6 +93,7 @@ def seed(
         help=_("en_US or zh_CN (default: zh_CN when outreach speaks Chinese)."))] = None,
     codes: Annotated[Optional[Path], typer.Option(
         help=_("Write the new people's access codes to this CSV (mode 0600)."))] = None,
+    force: Annotated[bool, typer.Option("--force", help=_(FORCE_HELP))] = False,
 ) -> None:
     """Fill the ledger with realistic made-up members, branches and volunteers.
 
@@ -101,14 +102,11 @@ def seed(
 
     Example: outreach seed --members 5000 --seed 7 --codes codes.csv
     """
-    _seed(members, volunteers, seed_, locale, codes)
+    _seed(members, volunteers, seed_, locale, codes, force)
 
 
 @edge
-def _seed(members, volunteers, seed_, locale, codes) -> None:
-    import os
-
-    from cli.common import open_private
+def _seed(members, volunteers, seed_, locale, codes, force=False) -> None:
     from tasks.people import check_seed
 
     from tasks.rules import seed_locale
@@ -116,51 +114,51 @@ def _seed(members, volunteers, seed_, locale, codes) -> None:
     locale = seed_locale(locale)
     with db_session(write=False) as s:
         check_seed(s, actor=_bootstrap_actor(s), codes_kept=codes is not None)
-    # The codes' file is opened (0600) before anything is written: a path that cannot be
-    # written is refused while the ledger is still untouched.
-    made = codes is not None and not codes.exists()
-    fd = open_private(str(codes)) if codes is not None else None
+    # The codes' file is checked and made (0600, beside it) before anything is written: a
+    # path that cannot be written is refused while the ledger is still untouched.
+    out = PrivateFile(codes, force=force) if codes is not None else None
     from db.session import engine
     from seed.generate import seed_ledger
 
     try:
         result = seed_ledger(engine(), members=members, volunteers=volunteers, seed=seed_,
                              locale=locale)
-    except BaseException:
-        if fd is not None:
-            os.close(fd)
-            if made:  # the seed wrote nothing: neither does the command
-                codes.unlink(missing_ok=True)
-        raise
-    typer.echo(_("seeded {members} members ({away} away, {homebound} homebound), "
-                 "{volunteers} volunteers ({coordinators} coordinators), {branches} "
-                 "branches").format(members=result.members, away=result.away,
-                                    homebound=result.homebound, volunteers=result.volunteers,
-                                    coordinators=result.coordinators,
-                                    branches=result.branches))
-    if fd is not None:
-        import csv
-        import io
-
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["volunteer_id", "name", "role", "branch", "code"])
-        w.writerows(result.codes)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(buf.getvalue())
-        except OSError as exc:
-            from db.errors import Refused
-
-            raise Refused(_("the ledger WAS seeded, but the access codes could not be "
-                            "written to {path} ({reason}): give the new people codes with "
-                            "`outreach volunteer new-code ID`").format(
-                                path=repr(str(codes)), reason=exc.strerror)) from None
-        typer.echo(_("access codes written to {path} (mode 0600)").format(path=codes))
-    else:
+        typer.echo(_("seeded {members} members ({away} away, {homebound} homebound), "
+                     "{volunteers} volunteers ({coordinators} coordinators), {branches} "
+                     "branches").format(members=result.members, away=result.away,
+                                        homebound=result.homebound,
+                                        volunteers=result.volunteers,
+                                        coordinators=result.coordinators,
+                                        branches=result.branches))
+        if out is not None:
+            _write_codes(out, result.codes)
+            typer.echo(_("access codes written to {path} (mode 0600)").format(path=codes))
+    finally:
+        if out is not None:  # a seed that failed wrote nothing: neither does the command
+            out.discard()
+    if out is None:
         typer.echo(_("access codes not kept (no --codes): give the new people codes with "
                      "`outreach volunteer new-code ID`"))
     _print_summary()
+
+
+def _write_codes(out: PrivateFile, codes: list) -> None:
+    """The new people's codes into the codes file (`seed --codes`), after the seed."""
+    import csv
+    import io
+
+    from db.errors import OutreachError, Refused
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["volunteer_id", "name", "role", "branch", "code"])
+    w.writerows(codes)
+    try:
+        out.commit(buf.getvalue())
+    except OutreachError as exc:  # the disk filled, the name was taken meanwhile
+        raise Refused(_("the ledger WAS seeded, but the access codes were not written "
+                        "({reason}): give the new people codes with `outreach volunteer "
+                        "new-code ID`").format(reason=exc)) from None
 
 
 def _bootstrap_actor(s):
@@ -333,16 +331,19 @@ def members_export(
     lang: Annotated[Optional[str], typer.Option(
         "--lang", help=_("Headers and words: en or zh_CN (default: the language outreach "
                          "speaks)."))] = None,
+    force: Annotated[bool, typer.Option("--force", help=_(FORCE_HELP))] = False,
 ) -> None:
     """Export the whole ledger as CSV or Excel (same columns as import; it imports back
     unchanged).
 
     A FILE ending in .xlsx is an Excel workbook: dates as dates, phone numbers as text,
     the header frozen. --lang zh_CN writes the Chinese headers (台账编号,姓名,…) and
-    本地/外出, 是/否. The file holds contact details: it is written with mode 0600.
+    本地/外出, 是/否. The file holds contact details: it is written with mode 0600, never
+    through a link, and an existing FILE is replaced only with --force.
 
     Example: outreach members export ledger.xlsx --lang zh_CN
     """
+    import contextlib
     import io
 
     from i18n import current
@@ -350,14 +351,17 @@ def members_export(
 
     lang = check_lang(lang or current())
     excel = str(file) != "-" and file.suffix.lower() == ".xlsx"
-    with db_session(write=False) as s:
-        buf = io.BytesIO() if excel else io.StringIO()
-        export = export_ledger_xlsx if excel else export_ledger
-        n = export(s, buf, actor=actor(s), lang=lang)
-    if str(file) == "-":
-        sys.stdout.write(buf.getvalue())
-        return
-    write_private(str(file), buf.getvalue())
+    # the file is checked (and made, empty and private) before the ledger is read
+    with (contextlib.nullcontext() if str(file) == "-" else
+          PrivateFile(file, force=force)) as out:
+        with db_session(write=False) as s:
+            buf = io.BytesIO() if excel else io.StringIO()
+            export = export_ledger_xlsx if excel else export_ledger
+            n = export(s, buf, actor=actor(s), lang=lang)
+        if out is None:
+            sys.stdout.write(buf.getvalue())
+            return
+        out.commit(buf.getvalue())
     typer.echo(_("exported {n} members to {path}").format(n=n, path=file))
 
 

@@ -165,11 +165,10 @@ def ensure_auth() -> str:
         return current
     import secrets
 
+    from cli.common import write_private
+
     value = f"{AUTH_USER}:{secrets.token_urlsafe(24)}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(value + "\n")
-    path.chmod(0o600)
+    write_private(path, value + "\n", force=True)  # 0600, never through a link
     return value
 
 

@@ -17,7 +17,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import actor, db_session, edge, is_terminal, parse_date, write_private
+from cli.common import (FORCE_HELP, actor, check_target, db_session, edge, is_terminal,
+                        parse_date, write_private)
 from db import settings
 from db.errors import BadInput
 from i18n import N_, _, ngettext
@@ -140,6 +141,7 @@ def tasks(
                                                  max=1_000_000)] = None,
     output: Annotated[Optional[str], typer.Option(
         help=_("With --format xlsx: the Excel file to write (mode 0600)."))] = None,
+    force: Annotated[bool, typer.Option("--force", help=_(FORCE_HELP))] = False,
 ) -> None:
     """List your open tasks by due date (! marks overdue ones).
 
@@ -150,22 +152,25 @@ def tasks(
       outreach tasks --format xlsx --output run-sheet.xlsx    (the same, in Excel)
       outreach tasks --all --branch North --kind delivery --format json
     """
-    _tasks(all_, format, branch, volunteer, kind, status, today, limit, output)
+    _tasks(all_, format, branch, volunteer, kind, status, today, limit, output, force)
 
 
 @edge
-def _tasks(all_, format, branch, volunteer, kind, status, today, limit, output=None) -> None:
+def _tasks(all_, format, branch, volunteer, kind, status, today, limit, output=None,
+           force=False) -> None:
     if (format == Format.xlsx) != (output is not None):
         raise BadInput(_("--format xlsx goes with --output FILE.xlsx (and --output with "
                          "--format xlsx)"))
     day = parse_date(today, "--today")
+    if output is not None:
+        check_target(output, force=force)  # refused before the tasks are fetched
     rows = backend().tasks(all=all_, branch=branch, volunteer=volunteer, kind=kind,
                            status=status, today=day, limit=limit,
                            contacts=format in (Format.csv, Format.xlsx))
     if format == Format.xlsx:
         from tasks.runsheet import to_xlsx
 
-        write_private(output, to_xlsx(rows))
+        write_private(output, to_xlsx(rows), force=force)
         typer.echo(ngettext("{n} task written to {path}", "{n} tasks written to {path}",
                             len(rows)).format(n=len(rows), path=output))
         return
@@ -507,9 +512,10 @@ def _login(code: Optional[str], server: Optional[str]) -> None:
         who = Local().login(code)
     home = settings.home()
     home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the code's folder: ours only
-    write_private(str(settings.token_path()), code.strip() + "\n")
+    # outreach's own files, replaced at each login (never through a link, never another's)
+    write_private(settings.token_path(), code.strip() + "\n", force=True)
     if server is not None:
-        write_private(str(remote.server_path()), url + "\n")
+        write_private(remote.server_path(), url + "\n", force=True)
     if server is not None:
         typer.echo(_("logged in as {name} ({role} {id}) at {url}").format(
             name=who["name"], role=name_of(who["role"], of="role"), id=who["id"], url=url))

@@ -33,6 +33,10 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.routing import Match
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -58,6 +62,12 @@ STATUS = ((NotFound, 404), (BadInput, 400), (Conflict, 409), (Refused, 403), (No
 BUSY = N_("the database is busy; nothing was written, try again in a moment")
 #: The HTTP errors the framework answers itself (no such path, wrong method), as said.
 HTTP_WORDS = {"not found": N_("not found"), "method not allowed": N_("method not allowed")}
+#: The largest request body the JSON API takes, in bytes (an outcome with a survey's answers
+#: and a note is a few KiB). A route that takes no body takes none. Anything larger is
+#: answered 413 before it is read (`Gate`); the reverse proxy should cap below it too.
+BODY_LIMIT = 64 * 1024
+#: The paths anyone may ask without a code: monitoring and the API's own description.
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
 class Unauthenticated(Exception):
@@ -151,22 +161,19 @@ class Ledger:
             except SQLAlchemyError:
                 return
 
-    # --- the caller's transaction -------------------------------------------------------------
+    # --- who calls, and their transaction -----------------------------------------------------
 
-    @contextlib.contextmanager
-    def acting(self, request: Request, code: str | None, *,
-               write: bool = False) -> Iterator[tuple[Session, access.Actor]]:
-        """A transaction and the caller's actor; a wrong code is slowed (the longer of the
-        volunteer's and the address's delay), counted, and answered 401."""
-        address = _address(request)
+    def identify(self, address: str, code: str | None) -> access.Actor:
+        """The caller's actor, in a read transaction of its own (a wrong code's wait never
+        holds SQLite's write lock); a missing or wrong code raises `Unauthenticated` with
+        the seconds to wait (the longer of the volunteer's and the address's delay) and is
+        counted. `Gate` calls it before a byte of the request's body is read."""
         wrong = False
         try:
-            # Who it is, in a read transaction: a wrong code's wait never holds SQLite's
-            # write lock. A read request goes on in the same transaction.
-            with session_scope(self.engine, write=False) as s:
+            with _answerable(), session_scope(self.engine, write=False) as s:
                 before = self.address_failures(s, address) if code else 0
                 try:
-                    who = access.authenticate(s, code, wait=False)
+                    return access.authenticate(s, code, wait=False)
                 except Refused as exc:
                     delay = 0.0
                     if code:  # a code was given and it was wrong (or its person inactive)
@@ -175,28 +182,129 @@ class Ledger:
                     raise Unauthenticated(exc, delay) from None
                 except BadInput as exc:  # not even shaped like a code
                     raise Unauthenticated(exc) from None
-                if not write:
-                    yield s, who
-                    return
-            with session_scope(self.engine, write=True) as s:
-                yield s, who
-        except (OutreachError, Unauthenticated):
-            raise
-        except OperationalError as exc:
-            text = str(exc.orig).lower()
-            if "locked" in text or "busy" in text:
-                raise Failure(503, _(BUSY)) from None
-            log.error("database error (%s)", exc.__class__.__name__)
-            raise Failure(503, _("the ledger's database cannot be reached; nothing was "
-                                 "written")) from None
-        except Exception as exc:  # never a traceback with SQL parameters in a log
-            log.error("internal error (%s)", exc.__class__.__name__)
-            raise Failure(500, _("internal error ({name}); nothing more was written").format(
-                name=exc.__class__.__name__)) from None
         finally:
             access.settle(self.engine)
             if wrong:
                 self.count_address(address)
+
+    @contextlib.contextmanager
+    def acting(self, who: access.Actor, *, write: bool = False) -> Iterator[Session]:
+        """The transaction of a caller `Gate` has identified (``write``: on SQLite a
+        writer's ``BEGIN IMMEDIATE``); database trouble is answered in one line."""
+        with _answerable(), session_scope(self.engine, write=write) as s:
+            yield s
+
+
+@contextlib.contextmanager
+def _answerable() -> Iterator[None]:
+    """Domain errors pass (their handler answers them); a busy or unreachable database is
+    a 503 and anything unforeseen a 500, both by class name only (no SQL parameters)."""
+    try:
+        yield
+    except (OutreachError, Unauthenticated):
+        raise
+    except OperationalError as exc:
+        text = str(exc.orig).lower()
+        if "locked" in text or "busy" in text:
+            raise Failure(503, _(BUSY)) from None
+        log.error("database error (%s)", exc.__class__.__name__)
+        raise Failure(503, _("the ledger's database cannot be reached; nothing was "
+                             "written")) from None
+    except Exception as exc:  # never a traceback with SQL parameters in a log
+        log.error("internal error (%s)", exc.__class__.__name__)
+        raise Failure(500, _("internal error ({name}); nothing more was written").format(
+            name=exc.__class__.__name__)) from None
+
+
+class _TooLarge(Exception):
+    """A body grew past its route's limit while it was read."""
+
+
+class Gate:
+    """What a request may send is settled before a byte of its body is read (a pure ASGI
+    middleware, inside the language middleware so that its lines are translated).
+
+    - A route that takes no body refuses any (``Content-Length`` > 0 or chunked), one that
+      takes one refuses a ``Content-Length`` over `BODY_LIMIT`: 413, body unread.
+    - Every path but `OPEN_PATHS` needs a code, checked here (`Ledger.identify`): a missing
+      or wrong one is 401 — a wrong one after its wait, awaited on the event loop, so a
+      flood of them holds no worker thread — and the body is never read.
+    - A chunked body is counted while the app reads it and cut at the limit: 413.
+    - Paths and methods the app does not serve pass on (404 / 405, nothing read).
+    A request refused with its body unread is answered ``Connection: close``.
+    """
+
+    def __init__(self, app, ledger: Ledger) -> None:
+        self.app, self.ledger = app, ledger
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        route = next((r for r in scope["app"].routes if r.matches(scope)[0] == Match.FULL),
+                     None)
+        if route is None:
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        limit = BODY_LIMIT if getattr(route, "body_field", None) is not None else 0
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError:  # the server refuses such a request before it gets here
+            length = 0
+        pending = chunked or length > 0
+        close = {"Connection": "close"} if pending else {}
+        if length > limit or (chunked and not limit):
+            return await _too_large(limit)(scope, receive, send)
+        if route.path not in OPEN_PATHS:
+            scheme, credentials = get_authorization_scheme_param(headers.get("authorization"))
+            code = credentials.strip() if scheme.lower() == "bearer" and credentials else None
+            try:
+                who = await run_in_threadpool(self.ledger.identify, _address(Request(scope)),
+                                              code)
+            except Unauthenticated as exc:
+                if exc.delay > 0:
+                    await _pause(exc.delay)
+                return await _error(401, str(exc.cause), exc.cause.exit_code,
+                                    **{"WWW-Authenticate": "Bearer"}, **close)(
+                    scope, receive, send)
+            except Failure as exc:
+                return await _error(exc.status, str(exc), 1, **close)(scope, receive, send)
+            scope.setdefault("state", {})["actor"] = who
+        if not pending:
+            return await self.app(scope, receive, send)
+        received, over, started = 0, False, False
+
+        async def counted():
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit and not over:
+                    over = True
+                    if not started:
+                        await _too_large(limit)(scope, receive, send)
+                    raise _TooLarge
+            return message
+
+        async def sending(message) -> None:
+            nonlocal started
+            if over:  # the app's answer to a body cut short: the 413 is already sent
+                return
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except _TooLarge:
+            pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    if not limit:
+        message = _("this request takes no body")
+    else:
+        message = _("the request is too large: at most {kib} KiB").format(kib=limit // 1024)
+    return _error(413, message, 2, Connection="close")
 
 
 def server_options(trusted_proxies: list[str] | None = None) -> dict:
@@ -235,8 +343,15 @@ class OutcomeIn(BaseModel):
 bearer = HTTPBearer(auto_error=False, description="Your personal access code.")
 
 
-def _code(credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> str | None:
-    return credentials.credentials.strip() if credentials else None
+def _caller(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(
+        bearer)) -> access.Actor:
+    """The caller `Gate` identified from their code (the bearer scheme is declared here for
+    the OpenAPI description; the code itself was checked before the body was read)."""
+    who = request.scope.get("state", {}).get("actor")
+    if who is None:  # only if the app runs without its Gate
+        raise Unauthenticated(Refused(_("no access code: run `outreach login` or set "
+                                        "OUTREACH_TOKEN")))
+    return who
 
 
 def _day(value: str | None) -> dt.date | None:
@@ -253,6 +368,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app = FastAPI(title="outreach ledger service", version="1",
                   description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
     app.state.ledger = ledger
+    # Added first, so it runs inside the language middleware below (its lines translated).
+    app.add_middleware(Gate, ledger=ledger)
 
     @app.middleware("http")
     async def _no_store(request: Request, call_next):
@@ -303,14 +420,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/me", tags=["volunteer"])
-    def me(request: Request, code: str | None = Depends(_code)) -> dict:
+    def me(who: access.Actor = Depends(_caller)) -> dict:
         """Who the code belongs to (`outreach whoami`, `outreach login`)."""
-        with ledger.acting(request, code) as (__, who):
-            return {"id": who.id, "name": who.name, "role": str(who.role),
-                    "branch_id": who.branch_id}
+        return {"id": who.id, "name": who.name, "role": str(who.role),
+                "branch_id": who.branch_id}
 
     @app.get("/tasks", tags=["volunteer"])
-    def tasks(request: Request, code: str | None = Depends(_code),
+    def tasks(who: access.Actor = Depends(_caller),
               all: bool = Query(False, description="Everyone's tasks (coordinators)."),
               branch: Optional[str] = Query(None, description="Only this branch "
                                             "(coordinators)."),
@@ -324,22 +440,21 @@ def create_app(database_url: str | None = None) -> FastAPI:
         """Your open tasks by due date (`outreach tasks`)."""
         from tasks.worklist import list_tasks
 
-        with ledger.acting(request, code) as (s, who):
+        with ledger.acting(who) as s:
             return list_tasks(s, actor=who, all_=all, branch=branch, volunteer_id=volunteer,
                               kind=kind, status=status, today=_day(today), limit=limit,
                               contacts=contacts)
 
     @app.get("/tasks/{task_id}", tags=["volunteer"])
-    def task(request: Request, task_id: int, code: str | None = Depends(_code)) -> dict:
+    def task(task_id: int, who: access.Actor = Depends(_caller)) -> dict:
         """What a visit needs (`outreach task show`): your own open tasks only."""
         from tasks.worklist import task_view
 
-        with ledger.acting(request, code) as (s, who):
+        with ledger.acting(who) as s:
             return task_view(s, task_id=task_id, actor=who)
 
     @app.post("/tasks/{task_id}/outcomes", tags=["volunteer"])
-    def record(request: Request, task_id: int, body: OutcomeIn,
-               code: str | None = Depends(_code)) -> dict:
+    def record(task_id: int, body: OutcomeIn, who: access.Actor = Depends(_caller)) -> dict:
         """Record what happened (`outreach task record`, `task done`): ``{"recorded": …}``,
         or with ``ask`` and a survey still missing answers ``{"form": …}`` (nothing
         written; the questions, and the values on record for your own open task)."""
@@ -347,7 +462,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         from tasks.worklist import AnswerForm, record_or_ask
 
         day = _day(body.today)
-        with ledger.acting(request, code, write=True) as (s, who):
+        with ledger.acting(who, write=True) as s:
             if body.ask or body.outcome is None:
                 res = record_or_ask(s, task_id=task_id, outcome=body.outcome, actor=who,
                                     note=body.note, answers=body.answers, today=day)
@@ -362,11 +477,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
             return {"recorded": asdict(res)}
 
     @app.post("/tasks/{task_id}/release", tags=["volunteer"])
-    def release(request: Request, task_id: int, code: str | None = Depends(_code)) -> dict:
+    def release(task_id: int, who: access.Actor = Depends(_caller)) -> dict:
         """Hand one of your tasks back (`outreach task release`): it is open again."""
         from tasks.outcomes import release
 
-        with ledger.acting(request, code, write=True) as (s, who):
+        with ledger.acting(who, write=True) as s:
             t = release(s, task_id=task_id, actor=who)
             return {"task_id": t.id, "status": str(t.status)}
 

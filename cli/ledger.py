@@ -83,6 +83,84 @@ def db_check() -> None:
         raise typer.Exit(code=1)
 
 
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(n // 1024, 1)} KB"
+
+
+@db_app.command("backup")
+@edge
+def db_backup(
+    file: Annotated[Optional[Path], typer.Argument(help=_(
+        "Where to write the copy (default: backups/outreach-YYYYMMDD-HHMMSS.db, or .dump "
+        "on PostgreSQL, in the outreach home)."))] = None,
+    force: Annotated[bool, typer.Option("--force", help=_(
+        "Replace FILE if it already exists."))] = False,
+) -> None:
+    """Copy the ledger while everything runs, check the copy, keep it (mode 0600);
+    coordinators only.
+
+    SQLite: SQLite's online backup; PostgreSQL: pg_dump's custom format. The copy is kept
+    only once it has passed the checks: integrity, and every member's and task's history
+    replayed (as `outreach db check`). Restore it with `outreach db restore FILE`.
+
+    Example: outreach db backup
+    """
+    from tasks.backup import back_up
+
+    with db_session(write=False) as s:
+        who = actor(s)
+    copy = back_up(settings.database_url(), file, actor=who, force=force)
+    typer.echo(_("backup written to {path} (mode 0600): {members} members, {tasks} tasks, "
+                 "{attempts} attempts; {size} in {seconds:.1f} s; checked: integrity and "
+                 "history").format(path=copy.path, members=copy.members, tasks=copy.tasks,
+                                   attempts=copy.attempts, size=_size(copy.size),
+                                   seconds=copy.seconds))
+
+
+@db_app.command("restore")
+@edge
+def db_restore(
+    file: Annotated[Path, typer.Argument(help=_("A backup written by `outreach db backup`."))],
+    yes: Annotated[bool, typer.Option("--yes", help=_("Do not ask before restoring."))] = False,
+) -> None:
+    """Put a backup in the ledger's place; the current ledger is kept aside (coordinators
+    only, where the ledger has a coordinator).
+
+    Refused while the stack or the ledger service uses the ledger, and for a backup of a
+    newer outreach; a backup of an older one is upgraded. The copy is checked (integrity,
+    history) before the current ledger is moved aside: SQLite keeps it as
+    <file>.before-restore-<time>, PostgreSQL as the database <name>_before_restore_<time>.
+
+    Example: outreach db restore ~/.outreach/backups/outreach-20261130-020000.db
+    """
+    from cli import stack
+    from cli.common import is_terminal
+    from db.errors import Refused
+    from tasks.backup import restore
+
+    running = stack.load()
+    if running is not None and any(stack.is_ours(p) for p in running.procs):
+        raise Refused(_("the stack runs ({url}) and uses the ledger: `outreach stack down` "
+                        "first; nothing was changed").format(url=running.url))
+    if not yes:
+        if not is_terminal():
+            raise BadInput(_("restoring replaces the ledger: add --yes to go ahead without "
+                             "a question"))
+        typer.confirm(_("Put {name} in the ledger's place (the current ledger is kept "
+                        "aside)?").format(name=file.name), abort=True)
+    copy = restore(settings.database_url(), file, code=settings.token())
+    if copy.upgraded_from:
+        typer.echo(_("upgraded the backup from revision {old} to {rev}").format(
+            old=copy.upgraded_from, rev=copy.revision))
+    typer.echo(_("restored {name}: {members} members, {tasks} tasks, {attempts} attempts "
+                 "(revision {rev}); checked: integrity and history").format(
+                     name=copy.name, members=copy.members, tasks=copy.tasks,
+                     attempts=copy.attempts, rev=copy.revision))
+    if copy.aside:
+        typer.echo(_("the ledger as it was before is kept as {aside}").format(
+            aside=copy.aside))
+
+
 def seed(
     members: Annotated[int, typer.Option(help=_("How many members to create."), min=0)] = 1000,
     volunteers: Annotated[Optional[int], typer.Option(

@@ -73,6 +73,8 @@ PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
              ("meeting_status_changes", "attendance_status_changes")),
     # movements are not a machine's history but append-only all the same
     "0006": (("care",), ("care_occasion_status_changes", "movements")),
+    # the access log (who was shown whose contact details): append-only, no machine
+    "0012": ((), ("access_events", "access_event_members")),
 }
 _FIRST = next(iter(PARTS))
 #: The revision that replaced SQLite's five row triggers a machine by two (`_sqlite`); the

@@ -389,16 +389,72 @@ class LoginFailure(Base):
 
 class RunTicket(Base):
     """A single-use, short-lived ticket for one flow run on a coordinator's behalf (`outreach
-    outcomes ticket`, see `tasks.tickets`). Only the hash of its secret is kept, and the
-    coordinator's access code sealed with that secret: the ticket alone opens it, once."""
+    outcomes ticket`, see `tasks.tickets`). It carries its own authority — who, for which
+    purpose, until when — and only the hash of its secret: nothing here yields an access
+    code. ``code_stamp`` is a hash of the coordinator's code *hash* when the ticket was
+    made, so that a code changed since stops the ticket (revision 0012)."""
 
     __tablename__ = "run_tickets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(40))
     secret_hash: Mapped[str] = mapped_column(String(64))
-    sealed: Mapped[str] = mapped_column(String(200))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    code_stamp: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a write sent with an ``Idempotency-Key``: the same key from the
+    same person gets that answer again and changes nothing (a phone resending its queue, a
+    command run twice). A key is one person's; ``request_hash`` tells a key reused for
+    another request (revision 0012)."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __table_args__ = (UniqueConstraint("volunteer_id", "key"),
+                      Index("ix_idempotency_keys_created_at", "created_at"))
+
+
+class AccessEvent(Base):
+    """One showing of members' contact details (phone, address, family contact) to a
+    person: who, when, through which door, and for a file its name and how many members
+    it held — never the details themselves. Append-only like history (revision 0012); the
+    members shown are `AccessEventMember` rows."""
+
+    __tablename__ = "access_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    #: Who was shown (NULL: no person — a flow or the system).
+    volunteer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    #: Through which door: ``cli``, ``service``, ``app``, ``runsheet``, ``export`` …
+    door: Mapped[str] = mapped_column(String(40))
+    #: A file written (its name only), or NULL for a screen.
+    file_name: Mapped[Optional[str]] = mapped_column(String(255))
+    members_count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_access_events_volunteer_at", "volunteer_id", "at"),
+                      Index("ix_access_events_at", "at"))
+
+
+class AccessEventMember(Base):
+    """A member whose contact details one `AccessEvent` showed. Append-only."""
+
+    __tablename__ = "access_event_members"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("access_events.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+
+    __table_args__ = (Index("ix_access_event_members_member", "member_id", "event_id"),)
 
 
 # --- organisational life: meetings, attendance, roles in a branch ---------------------------

@@ -10,12 +10,14 @@ from prefect.cache_policies import NO_CACHE
 from db.session import session_scope
 from flows import common
 from i18n import N_, _
-from tasks import followup, followup_jobs, plan_jobs
+from tasks import followup, followup_jobs, plan_jobs, tickets
 from tasks.rules import check_not_future
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def expire_closed(today: dt.date) -> int:
+    with session_scope(common.engine()) as s:
+        tickets.purge_expired(s)  # run tickets nobody used go too (issue 24)
     return followup_jobs.expire_closed(common.engine(), today=today)
 
 

@@ -163,6 +163,26 @@ def authenticate(session: Session, code: str | None, *, wait: bool = True) -> Ac
                  key=_KEY)
 
 
+def code_stamp(volunteer: Volunteer) -> str:
+    """A stamp of the volunteer's current access code: a hash of its stored hash, so that
+    what is made from it (a run ticket) stops when the code changes, and yields nothing
+    of the code."""
+    return hashlib.sha256(b"outreach-code-stamp\0" + volunteer.code_hash.encode()).hexdigest()
+
+
+def acting_for(session: Session, volunteer_id: int, *, stamp: str) -> Actor:
+    """The actor a run ticket stands for (`tasks.tickets`): the volunteer must still be
+    active and hold the code the ticket was made with (``stamp``, `code_stamp`)."""
+    vol = session.get(Volunteer, volunteer_id)
+    if vol is None or not hmac.compare_digest(code_stamp(vol), stamp):
+        raise Refused(_("the access code that made this run ticket has changed: ask for a "
+                        "new ticket"))
+    if not vol.active:
+        raise Refused(_("volunteer {id} is not active any more").format(id=vol.id))
+    return Actor(id=vol.id, name=vol.name, role=str(vol.role), branch_id=vol.branch_id,
+                 key=_KEY)
+
+
 def _wrong(delay: float, wait: bool) -> None:
     """Refuse a wrong code, after ``delay`` seconds or (``wait=False``) telling them."""
     if wait:

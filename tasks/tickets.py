@@ -7,13 +7,16 @@ database (a ``SecretStr`` is masked in the form and the logs, not in storage), w
 everyone with the stack's auth string can read them, for as long as the run is kept.
 
 So the coordinator asks for a **run ticket** (`outreach outcomes ticket`, or `outreach
-outcomes import`, which makes one itself): ``ticket-<id>-<secret>``, valid for a few
-minutes and for one run. The ledger keeps only a hash of the secret and the
-coordinator's access code *sealed* with it (XOR with a SHAKE-256 stream of the secret,
-which is random and used once). The flow redeems the ticket: the row is deleted in the
-same transaction, the code is unsealed and checked by `tasks.access.authenticate` like
-any code — so a code changed or a coordinator deactivated since stops the ticket too.
-Prefect's database then holds only a used ticket; the ledger never held the code in clear.
+outcomes import`, which makes one itself): ``ticket-<id>-<secret>``, good for one run of
+one purpose for a few minutes. The ticket carries its own authority — the coordinator,
+the purpose, the expiry — and the ledger keeps only a hash of its secret and a stamp of
+the coordinator's code (`tasks.access.code_stamp`, a hash of the code's hash): a code
+changed or a coordinator deactivated since stops the ticket, and nothing stored anywhere,
+here or in Prefect, yields an access code (issue 24: the ticket used to carry the
+coordinator's permanent code, sealed).
+
+A ticket is **burned by any use**, accepted or refused (`use` commits the delete before it
+judges), and expired tickets are deleted whenever a ticket is made or used.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ import hmac
 import re
 import secrets
 
-from sqlalchemy import delete, select
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from db.errors import BadInput, Refused
-from db.models import RunTicket
+from db.models import RunTicket, Volunteer
+from db.session import session_scope
 from i18n import _
-from tasks.access import Actor, authenticate, require_coordinator
+from tasks.access import Actor, acting_for, authenticate, code_stamp, require_coordinator
 
 #: What a ticket may be used for (one flow each).
 PURPOSES = frozenset({"record-outcomes", "plan-meeting"})
@@ -49,9 +55,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(b"outreach-run-ticket-hash\0" + secret.encode()).hexdigest()
 
 
-def _xor(data: bytes, secret: str) -> bytes:
-    pad = hashlib.shake_256(b"outreach-run-ticket-seal\0" + secret.encode()).digest(len(data))
-    return bytes(a ^ b for a, b in zip(data, pad))
+def purge_expired(session: Session) -> int:
+    """Delete every expired ticket; how many went."""
+    return session.execute(delete(RunTicket).where(RunTicket.expires_at < _utcnow())).rowcount
 
 
 def issue(session: Session, code: str | None, *, purpose: str,
@@ -62,22 +68,31 @@ def issue(session: Session, code: str | None, *, purpose: str,
         raise BadInput(_("no run ticket for {purpose}").format(purpose=repr(purpose[:40])))
     if not 1 <= minutes <= MAX_MINUTES:
         raise BadInput(_("a run ticket lasts 1 to {most} minutes").format(most=MAX_MINUTES))
-    require_coordinator(authenticate(session, code))
-    now = _utcnow()
-    session.execute(delete(RunTicket).where(RunTicket.expires_at < now))
+    actor = authenticate(session, code)
+    require_coordinator(actor)
+    purge_expired(session)
     secret = secrets.token_hex(16)
-    row = RunTicket(purpose=purpose, secret_hash=_hash(secret),
-                    sealed=_xor(code.strip().encode(), secret).hex(),
-                    expires_at=now + dt.timedelta(minutes=minutes))
+    row = RunTicket(purpose=purpose, secret_hash=_hash(secret), volunteer_id=actor.id,
+                    code_stamp=code_stamp(session.get(Volunteer, actor.id)),
+                    expires_at=_utcnow() + dt.timedelta(minutes=minutes))
     session.add(row)
     session.flush()
     return f"ticket-{row.id}-{secret}"
 
 
-def redeem(session: Session, ticket: str | None, *, purpose: str) -> Actor:
-    """The coordinator a ticket stands for; the ticket is used up (deleted) in this
-    transaction. A wrong, used, expired or misdirected ticket is refused."""
-    ask = ASK.get(purpose, "outreach outcomes ticket")
+@dataclass(frozen=True)
+class _Authority:
+    """What a burned ticket said: who, for what, until when."""
+
+    volunteer_id: int
+    purpose: str
+    expires_at: dt.datetime
+    code_stamp: str
+
+
+def _burn(session: Session, ticket: str | None, *, ask: str) -> _Authority:
+    """Find the ticket and delete it (and every expired one); refuse a ticket that is not
+    one, or is wrong or used."""
     found = _FORM.fullmatch((ticket or "").strip())
     if not found:
         if re.fullmatch(r"\d+-[\w-]+", ticket or ""):
@@ -86,18 +101,43 @@ def redeem(session: Session, ticket: str | None, *, purpose: str) -> Actor:
         raise Refused(_("that is not a run ticket"))
     tid, secret = int(found.group(1)), found.group(2)
     row = session.scalar(select(RunTicket).where(RunTicket.id == tid).with_for_update())
+    purge_expired(session)
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
         raise Refused(_("wrong or used run ticket: ask for a new one with `{ask}`").format(
             ask=ask))
-    session.delete(row)
-    session.flush()
-    if row.purpose != purpose:
+    session.execute(delete(RunTicket).where(RunTicket.id == tid))
+    return _Authority(row.volunteer_id, row.purpose, row.expires_at, row.code_stamp)
+
+
+def _judge(session: Session, it: _Authority, *, purpose: str, ask: str) -> Actor:
+    if it.purpose != purpose:
         raise Refused(_("this run ticket is for {it}, not {purpose}").format(
-            it=row.purpose, purpose=purpose))
-    if row.expires_at < _utcnow():
+            it=it.purpose, purpose=purpose))
+    if it.expires_at < _utcnow():
         raise Refused(_("this run ticket has expired: ask for a new one with `{ask}`").format(
             ask=ask))
-    code = _xor(bytes.fromhex(row.sealed), secret).decode()
-    actor = authenticate(session, code)
+    actor = acting_for(session, it.volunteer_id, stamp=it.code_stamp)
     require_coordinator(actor)
     return actor
+
+
+def redeem(session: Session, ticket: str | None, *, purpose: str) -> Actor:
+    """The coordinator a ticket stands for; the ticket is deleted in this transaction.
+    A wrong, used, expired or misdirected ticket is refused. The caller owns the
+    transaction: a refusal rolls the delete back with it — flows use `use`, which burns
+    the ticket whatever the answer."""
+    ask = ASK.get(purpose, "outreach outcomes ticket")
+    it = _burn(session, ticket, ask=ask)
+    session.flush()
+    return _judge(session, it, purpose=purpose, ask=ask)
+
+
+def use(engine: Engine, ticket: str | None, *, purpose: str) -> Actor:
+    """`redeem` for a flow run: the ticket is burned (committed) before it is judged, so
+    a ticket refused — for the wrong purpose, expired, its coordinator's code changed —
+    cannot be tried again."""
+    ask = ASK.get(purpose, "outreach outcomes ticket")
+    with session_scope(engine) as s:
+        it = _burn(s, ticket, ask=ask)
+    with session_scope(engine, write=False) as s:
+        return _judge(s, it, purpose=purpose, ask=ask)

@@ -34,7 +34,8 @@ DATA_TABLES = [
     "attempts", "task_status_changes", "outreach_tasks", "campaign_runs", "campaigns",
     "attendance_status_changes", "attendance", "meeting_status_changes", "meetings",
     "branch_roles", "member_status_changes", "member_changes", "members", "volunteers",
-    "branches", "login_failures", "run_tickets",
+    "branches", "login_failures", "run_tickets", "idempotency_keys", "access_event_members",
+    "access_events",
 ]
 
 

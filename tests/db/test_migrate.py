@@ -508,7 +508,7 @@ def _trigger_name(stmt: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-@pytest.mark.parametrize("part", ["0001", "0004", "0006", "0007", "0009", "0010"])
+@pytest.mark.parametrize("part", ["0001", "0004", "0006", "0007", "0009", "0010", "0012"])
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     """Byte for byte: the code's member and task guards are still what 0001 froze (a
@@ -534,7 +534,7 @@ def test_each_part_of_the_guards_is_its_revisions_text(part, dialect):
     planned = [s.replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION", 1)
                for s in guards.statements(dialect, "0010")]
     gone = {_trigger_name(s) for s in replaced + planned}
-    kept = [s for p in ("0001", "0004", "0006") for s in guards.statements(dialect, p)
+    kept = [s for p in ("0001", "0004", "0006", "0012") for s in guards.statements(dialect, p)
             if _trigger_name(s) not in gone]
     head = guards.statements(dialect)
     assert sorted(head) == sorted(kept + guards.statements(dialect, "0007")
@@ -611,7 +611,8 @@ def test_upgrade_from_0003_with_data_to_head_and_back(fresh):
     assert {t: after[t] for t in triggers_0003} == _as_at_head(fresh, triggers_0003)
     assert set(after) - set(triggers_0003) == {
         "meetings", "attendance", "meeting_status_changes", "attendance_status_changes",
-        "care_occasions", "care_occasion_status_changes", "movements", "attempts"}
+        "care_occasions", "care_occasion_status_changes", "movements", "attempts",
+        "access_events", "access_event_members"}
     with fresh.connect() as conn:
         assert conn.execute(text(
             "SELECT id, contact_quarter, contact_quarter_before, delivery_quarter, "
@@ -811,7 +812,8 @@ def test_upgrade_from_0005_with_data_adds_care_and_widens_the_codes(fresh):
     after = _triggers_by_table(fresh)
     assert {t: after[t] for t in triggers_0005} == _as_at_head(fresh, triggers_0005)
     assert set(after) - set(triggers_0005) == {
-        "care_occasions", "care_occasion_status_changes", "movements", "attempts"}
+        "care_occasions", "care_occasion_status_changes", "movements", "attempts",
+        "access_events", "access_event_members"}
     _assert_head_matches_the_code(fresh)
     _assert_guarded(fresh, ids, open_task="t1")
     with fresh.connect() as conn:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from db.errors import BadInput, Refused
 from db.models import Attempt, Role, RunTicket
-from db.session import make_engine, session_scope
+from db.session import engine, make_engine, session_scope
 from tasks import tickets
 from tasks.access import format_code
 from tests.db import factories as f
@@ -33,7 +33,7 @@ def test_a_ticket_stands_for_the_coordinator_whose_code_made_it_once(session):
     assert ticket.startswith("ticket-") and code not in ticket
     # The ledger keeps no code in clear: neither the code nor its secret part is stored.
     row = session.scalars(select(RunTicket)).one()
-    stored = " ".join(str(v) for v in (row.purpose, row.secret_hash, row.sealed))
+    stored = " ".join(str(v) for v in (row.purpose, row.secret_hash, row.code_stamp))
     assert code.split("-", 1)[1] not in stored and ticket.rsplit("-", 1)[1] not in stored
     who = tickets.redeem(session, ticket, purpose="record-outcomes")
     assert (who.id, who.is_coordinator) == (vol.id, True)
@@ -77,6 +77,40 @@ def test_a_ticket_stops_when_the_coordinator_is_deactivated(session):
     session.flush()
     with pytest.raises(Refused, match="not active"):
         tickets.redeem(session, ticket, purpose="record-outcomes")
+
+
+def test_a_ticket_carries_its_authority_and_nothing_that_gives_back_a_code(session):
+    """Issue 24: the ledger used to keep the coordinator's code sealed with the ticket's
+    secret, so the ticket (in Prefect's run parameters) opened the permanent code. Now the
+    row holds who, what for and until when; a code changed since stops the ticket."""
+    vol, code = _coordinator(session)
+    ticket = tickets.issue(session, code, purpose="plan-meeting")
+    row = session.scalars(select(RunTicket)).one()
+    assert (row.volunteer_id, row.purpose) == (vol.id, "plan-meeting")
+    assert not hasattr(row, "sealed")
+    lifetime = row.expires_at - dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    assert dt.timedelta(minutes=14) < lifetime <= dt.timedelta(minutes=15)
+    f.actor(session, vol)  # a new code for the coordinator
+    with pytest.raises(Refused, match="has changed"):
+        tickets.redeem(session, ticket, purpose="plan-meeting")
+
+
+def test_any_use_burns_the_ticket_and_expired_ones_go(db_url):
+    """A ticket refused for the wrong deployment cannot be tried again for the right
+    one; an expired ticket is deleted when any ticket is used."""
+    eng = engine()
+    with session_scope(eng) as s:
+        _, code = _coordinator(s)
+        meeting = tickets.issue(s, code, purpose="plan-meeting")
+        stale = tickets.issue(s, code, purpose="record-outcomes")
+        s.execute(update(RunTicket).where(RunTicket.id == int(stale.split("-")[1]))
+                  .values(expires_at=dt.datetime(2000, 1, 1)))
+    with pytest.raises(Refused, match="not record-outcomes"):
+        tickets.use(eng, meeting, purpose="record-outcomes")
+    with pytest.raises(Refused, match="wrong or used"):
+        tickets.use(eng, meeting, purpose="plan-meeting")
+    with session_scope(eng, write=False) as s:
+        assert s.scalar(select(func.count()).select_from(RunTicket)) == 0
 
 
 def test_the_flow_body_refuses_a_wrong_ticket_with_nothing_applied(db_url, tmp_path):

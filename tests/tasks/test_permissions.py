@@ -65,6 +65,9 @@ NO_ACTOR = {
     "tasks.access.settle": "writes the wrong-code counters of an authentication",
     "tasks.tickets.issue": "authenticates the coordinator's code it is given",
     "tasks.tickets.redeem": "builds the actor a one-run ticket stands for",
+    "tasks.tickets.use": "redeem for a flow run (burns the ticket first)",
+    "tasks.tickets.purge_expired": "deletes expired tickets (no person, no contact)",
+    "tasks.access.acting_for": "builds the actor a burned ticket stands for (stamp checked)",
     # Set-based system jobs (flows run them as the system; the CLI checks a coordinator
     # before it starts a flow). They own their transactions and show no contact details.
     "tasks.followup_jobs.fail_exhausted": "set-based system job",
@@ -98,6 +101,7 @@ NO_ACTOR = {
     "tasks.tree.nearest_up": "the branch tree (ids)",
     "tasks.people.subtree_ids": "the branch tree (ids)",
     "tasks.access.coordinator_exists": "yes or no",
+    "tasks.backup.counts": "counts of a copy being checked (members, tasks, attempts)",
     "tasks.people.active_coordinators": "a count",
     # Lookups and steps that guarded functions call after their own check; what they
     # return reaches a person only through a guarded function.
@@ -158,6 +162,10 @@ GUARDED = sorted(n for n, fn in FUNCTIONS.items() if "actor" in _params(fn) and 
 #: rule loosened in the code — or a new guarded function — fails until it is agreed here.
 EXPECTED = {
     "tasks.access.new_code": access.COORDINATOR,
+    # Backups (issue 24): the copy is a file, never shown; the daily deployment runs as
+    # the system. A restore replaces the ledger: a coordinator of the current one.
+    "tasks.backup.back_up": access.COUNTS,
+    "tasks.backup.may_restore": access.BOOTSTRAP,
     "tasks.coverage.coverage": access.COUNTS,
     "tasks.coverage.coverage_by_segment": access.COUNTS,
     "tasks.coverage.volunteer_workload": access.COUNTS,

@@ -6,8 +6,8 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export DO_NOT_TRACK = 1
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: setup demo test test-sqlite test-postgres test-e2e test-sqlite-e2e bench clean \
-	translations
+.PHONY: setup demo test test-fast test-sqlite test-postgres test-e2e test-sqlite-e2e bench \
+	clean translations
 
 $(BIN)/outreach: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: setup /usr/bin/chromium
 test-sqlite-e2e: setup /usr/bin/chromium
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-e2e
+
+# The edit-test loop: SQLite only, no slow tests, no browser; stops at the first failure.
+test-fast: setup
+	$(BIN)/python -m pytest -q -x -m "not e2e and not slow"
 
 test-sqlite: setup
 	$(BIN)/python -m pytest -q -m "not e2e"

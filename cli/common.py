@@ -14,7 +14,8 @@ import typer
 from cli.main import INTERRUPTED  # Ctrl-C's one line (cli.main imports nothing heavy)
 from i18n import N_, _
 from db import settings
-from db.errors import BadInput, OutreachError, Refused, one_line
+from db.errors import BadInput, OutreachError
+from db.files import PrivateFile, check_target, write_private  # noqa: F401 (the commands')
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only where a command opens the database: the
     from sqlalchemy.orm import Session  # volunteer's remote mode never loads it (start-up)
@@ -109,137 +110,6 @@ def actor(session: "Session", *, required: bool = True):
 #: What ``--force`` says on every command that writes a file (`PrivateFile`).
 FORCE_HELP = N_("Replace FILE if it already exists (never a link, a folder or another "
                 "user's file).")
-
-
-def _cannot(path, reason: str) -> BadInput:
-    return BadInput(_("cannot write {path}: {reason}; nothing was written").format(
-        path=one_line(os.fspath(path)), reason=reason))
-
-
-def check_target(path, *, force: bool = False) -> bool:
-    """Whether ``path`` exists (a regular file of ours, and ``force``), or the refusal: a
-    symbolic link (never followed), a folder, a FIFO, a device or a socket (said which),
-    another user's file, an existing file without ``force``. Looks at the name itself
-    (``lstat``), never where a link points."""
-    import stat
-
-    shown = one_line(os.fspath(path))
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:  # a folder on the way we may not enter, a name too long
-        raise _cannot(path, exc.strerror) from None
-    mode = st.st_mode
-    if stat.S_ISLNK(mode):
-        raise Refused(_("{path} is a symbolic link: outreach never writes through one; "
-                        "nothing was written").format(path=shown))
-    if not stat.S_ISREG(mode):
-        what = (_("a folder") if stat.S_ISDIR(mode) else
-                _("a named pipe (FIFO)") if stat.S_ISFIFO(mode) else
-                _("a device") if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
-                _("a socket") if stat.S_ISSOCK(mode) else _("not a regular file"))
-        raise BadInput(_("{path} is {what}, not a file; nothing was written").format(
-            path=shown, what=what))
-    if st.st_uid != os.geteuid():
-        raise Refused(_("{path} belongs to another user; nothing was written").format(
-            path=shown))
-    if not force:
-        raise Refused(_("{path} already exists; nothing was written (add --force to "
-                        "replace it)").format(path=shown))
-    return True
-
-
-class PrivateFile:
-    """A person's output file (an export, a report, a run sheet, a codes file), written so
-    that no one can redirect it or read it, and nothing is overwritten by surprise.
-
-    Opening checks the target (`check_target`: a link, anything not a regular file,
-    another user's file, an existing file without ``force`` are refused) and creates a new
-    file beside it (0600 whatever the umask, ``O_EXCL|O_NOFOLLOW``). `commit` writes,
-    syncs and only then puts it in place in one step: a new name is linked (it never
-    replaces a file that appeared meanwhile), with ``force`` it is renamed over the old
-    file. Leaving the ``with`` block without `commit` (a refusal, an error) removes it:
-    nothing half-written is ever seen under the target's name. ``temp`` is its path, for
-    writers that need one (SQLite's backup, ``pg_dump -f``)."""
-
-    def __init__(self, path, *, force: bool = False) -> None:
-        import secrets
-
-        self.path = os.fspath(path)
-        self.force = force
-        check_target(self.path, force=force)
-        folder = os.path.dirname(self.path) or "."
-        self.temp = os.path.join(folder, f".outreach-{secrets.token_hex(8)}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            self.fd: int | None = os.open(self.temp, flags, 0o600)
-        except OSError as exc:  # a missing folder, no permission to write in it
-            raise _cannot(self.path, exc.strerror) from None
-        os.fchmod(self.fd, 0o600)  # the umask may only have taken bits away
-
-    def __enter__(self) -> "PrivateFile":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.discard()
-
-    def discard(self) -> None:
-        """Close and remove the new file (nothing was put in place); safe to call twice."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        if self.temp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.temp)
-            self.temp = None
-
-    def commit(self, data: str | bytes | None = None) -> None:
-        """Write ``data`` (text as UTF-8; None: already written through ``temp``), sync,
-        and put the file in place under the target's name."""
-        if self.temp is None:
-            raise RuntimeError("PrivateFile committed twice or after discard")
-        try:
-            try:
-                if data is not None:
-                    view = memoryview(data if isinstance(data, bytes)
-                                      else data.encode("utf-8"))
-                    while view:
-                        view = view[os.write(self.fd, view):]
-                os.fsync(self.fd)
-            except OSError as exc:  # the disk is full
-                raise _cannot(self.path, exc.strerror) from None
-            os.close(self.fd)
-            self.fd = None
-            exists = check_target(self.path, force=self.force)  # again, just before
-            try:
-                if not exists:
-                    try:  # a link never replaces: a file that appeared since is kept
-                        os.link(self.temp, self.path, follow_symlinks=False)
-                    except FileExistsError:
-                        check_target(self.path, force=self.force)  # says what it is
-                        raise
-                    except OSError:  # a file system without hard links
-                        os.replace(self.temp, self.path)
-                else:
-                    os.replace(self.temp, self.path)
-            except OSError as exc:
-                raise _cannot(self.path, exc.strerror) from None
-        finally:
-            self.discard()  # the new name's other link, or the file nothing took
-        with contextlib.suppress(OSError):  # the rename itself survives a crash
-            folder = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
-
-
-def write_private(path, data: str | bytes, *, force: bool = False) -> None:
-    """Write a person's output file in one go (`PrivateFile`): 0600, never through a link,
-    an existing file replaced only with ``force``; text as UTF-8, bytes as they are."""
-    with PrivateFile(path, force=force) as out:
-        out.commit(data)
 
 
 def parse_date(value: str | None, what: str):

@@ -11,8 +11,8 @@ import stat
 import pytest
 from sqlalchemy import func, select
 
-from cli.common import PrivateFile, write_private
 from db.errors import BadInput, Refused
+from db.files import PrivateFile, write_private
 from db.models import Member
 from db.session import make_engine, session_scope
 from tests.cli.helpers import bootstrap, outreach
@@ -168,6 +168,23 @@ def test_an_error_before_commit_leaves_nothing(out):
             assert len(_names(out)) == 1  # the new file, under another name
             raise RuntimeError("the export failed")
     assert _names(out) == set()
+
+
+def test_a_writer_that_needs_a_path_gets_one_and_the_result_is_0600(out):
+    """SQLite's backup and pg_dump write to a path: the same checks, the same rename."""
+    import sqlite3
+
+    target = out / "ledger.db"
+    with PrivateFile(target) as f:
+        path = f.handover()
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE t (x)")
+        con.commit()
+        con.close()
+        os.chmod(path, 0o644)
+        f.commit()
+    assert _mode(target) == 0o600 and target.read_bytes().startswith(b"SQLite format 3")
+    assert _names(out) == {"ledger.db"}
 
 
 def test_a_missing_folder_is_refused_in_one_line(tmp_path):

@@ -35,6 +35,11 @@ from db import migrate, settings
 from db.session import engine as _engine
 from i18n import N_, _, current
 from tasks import labels
+#: The one escape of what a person typed before it reaches an artifact (a branch name, a
+#: line naming a file's problem): `table` applies it to every text cell; a markdown
+#: artifact's builder (here, in flows/, or in tasks/ — which cannot import flows/) to
+#: each text a person typed that it writes in. See `tasks.labels.for_markdown`.
+from tasks.labels import for_markdown as escape
 
 
 def engine() -> Engine:
@@ -140,12 +145,20 @@ def shown(rows: list[dict], *, of: dict[str, str | None] | None = None) -> list[
 
 def table(rows: list[dict], artifact_key: str, description: str, *,
           of: dict[str, str | None] | None = None) -> None:
-    """A table artifact (see `shown`); an empty table says so in one row."""
-    create_table_artifact(shown(rows or [{"note": _("nothing to show")}], of=of),
-                          key=artifact_key, description=description)
+    """A table artifact (see `shown`); an empty table says so in one row. Prefect renders
+    each text cell as Markdown: every one is escaped (`escape`), numbers stay numbers."""
+    create_table_artifact(table_rows(rows, of=of), key=artifact_key, description=description)
+
+
+def table_rows(rows: list[dict], *, of: dict[str, str | None] | None = None) -> list[dict]:
+    """The rows `table` gives Prefect: `shown`, every text cell escaped (`escape`)."""
+    return [{k: escape(v) if isinstance(v, str) else v for k, v in r.items()}
+            for r in shown(rows or [{"note": _("nothing to show")}], of=of)]
 
 
 def markdown(text: str, artifact_key: str, description: str) -> None:
+    """A markdown artifact: ``text`` is Markdown our code wrote, with whatever a person
+    typed already escaped in it (`escape`)."""
     create_markdown_artifact(text, key=artifact_key, description=description)
 
 

@@ -118,8 +118,8 @@ def organisational_life(
                  _("Branches behind their meeting cadence on {day}").format(
                      day=day.isoformat()), of={"kind": "meeting_kind"})
     behind_lines = "\n".join(
-        f"| {r['branch']} | {labels.label(r['kind'], of='meeting_kind')} | {r['period']} | "
-        f"{r['held']} |" for r in rows) or _("| (none) | | | |")
+        f"| {common.escape(r['branch'])} | {labels.label(r['kind'], of='meeting_kind')} | "
+        f"{r['period']} | {r['held']} |" for r in rows) or _("| (none) | | | |")
     n_behind = len({r["branch_id"] for r in rows})
     common.markdown(
         _("# Organisational life, {day}").format(day=day.isoformat()) + "\n\n"

@@ -92,7 +92,7 @@ def record_outcomes(
     if out["problems"]:
         # Problems name lines, task ids and codes — never contact details.
         common.markdown(_("# Rows not applied") + "\n\n"
-                        + "\n".join(f"- {p}" for p in out["problems"]),
+                        + "\n".join(f"- {common.escape(p)}" for p in out["problems"]),
                         common.key("outcomes", "problems"), _("Rows of the results file refused"))
     log.info(_("results: {rows} rows, {applied} applied, {duplicates} already applied, "
                "{refused} refused")

@@ -58,7 +58,6 @@ from i18n import N_, _
 from tasks import rules
 from tasks.labels import label
 from tasks.access import COORDINATOR, COUNTS, PERSON, Actor, requires
-from tasks.csvfile import CONTROL
 from tasks.people import find_member
 
 CK = CareOccasionKind
@@ -81,7 +80,8 @@ def _note(note: str | None) -> str | None:
     if note is None or not str(note).strip():
         return None
     text = str(note).strip()
-    if len(text) > NOTE_LEN or CONTROL.search(text):
+    rules.check_text(text, N_("the note"))
+    if len(text) > NOTE_LEN:
         raise BadInput(_("the note is too long ({limit} characters at most) or contains "
                          "control characters").format(limit=NOTE_LEN))
     return text

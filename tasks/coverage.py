@@ -53,6 +53,7 @@ from db.models import (
 )
 from tasks.access import COORDINATOR, COUNTS, Actor, requires
 from tasks import tree
+from tasks.labels import for_markdown
 from tasks.rules import SUCCESSFUL_CONTACT, month_bounds
 
 #: Outcomes that count as a successful contact (the member, or their family, got it):
@@ -449,7 +450,7 @@ def coverage_markdown(rows: list[dict], *, title: str | None = None) -> str:
                 agg[col] += r[col]
         lines += [_head(_("branch")), _RULE]
         for name, agg in per.items():
-            clean = str(name).replace("|", "/")
+            clean = for_markdown(name)
             lines.append(f"| {clean} | {agg['members']} | {agg['reached']} "
                          f"({_pct(agg['reached'], agg['members'])}) | {agg['overdue']} | "
                          f"{agg['unreachable']} | {agg['never_reached_3']} |")

@@ -382,3 +382,29 @@ def table(rows: Iterable[Mapping], *, of: Mapping[str, str | None] | None = None
         out.append({header(k): (label(v, of=columns[k]) if k in columns and isinstance(v, str)
                                 else v) for k, v in r.items()})
     return out
+
+
+# --- what a person typed, where Markdown is rendered ------------------------------------------
+
+#: Characters that mean something in Markdown anywhere in a line (emphasis, code, links,
+#: images, tables, strikethrough, headings, escapes); ``<`` ``>`` ``&`` become entities.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~#!])")
+#: What would start a list or a heading at the beginning of a text: its sign.
+_LIST = re.compile(r"(\s*)(?:(\d+)([.)])|([-+=]))")
+
+
+def for_markdown(text) -> str:
+    """What a person typed (a branch name, a line naming a file's problem) as Markdown
+    shows it literally, on one line: HTML becomes text, every Markdown sign is escaped,
+    line breaks become spaces. The one escape for every Prefect artifact (its markdown
+    and its table cells, which Prefect renders as Markdown too) and every markdown report;
+    what our code writes around it is Markdown, what a person typed never is."""
+    import html
+
+    one = " ".join(str(text).splitlines())
+    out = _MARKDOWN.sub(r"\\\1", html.escape(one, quote=False))
+    m = _LIST.match(out)  # ``- x``, ``+ x``, ``1. x`` would be a list, ``= x`` a heading
+    if m:
+        sign = (m.group(2) + "\\" + m.group(3)) if m.group(2) else "\\" + m.group(4)
+        out = m.group(1) + sign + out[m.end():]
+    return out

@@ -44,7 +44,7 @@ from db.state import flush, move_task
 from i18n import _, ngettext
 from tasks.access import COORDINATOR, Actor, requires
 from tasks import rules, tree
-from tasks.csvfile import (CONTROL, PHONE_SHAPE, cell_value, csv_problem, records, safe_cell,
+from tasks.csvfile import (PHONE_SHAPE, cell_value, csv_problem, records, safe_cell,
                            text_of)
 from tasks.movements import record_movements, residence_move
 from tasks.people import get_or_create_branch
@@ -142,8 +142,8 @@ def _parse_row(raw: dict, line: int, problems: list[str], labels: dict[str, str]
         if len(row[col]) > limit:
             bad(_("{column} is longer than {limit} characters")
                 .format(column=labels[col], limit=limit))
-        elif CONTROL.search(row[col]):
-            bad(_("{column} contains control characters").format(column=labels[col]))
+        elif (problem := rules.unseen_problem(row[col], labels[col])) is not None:
+            bad(problem)
     for col in PHONES:
         if row[col] and len(row[col]) <= MAX_LEN[col] and not PHONE_SHAPE.match(row[col]):
             bad(_("{column} has characters a phone number cannot have")

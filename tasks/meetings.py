@@ -58,7 +58,7 @@ from i18n import N_, _
 from tasks import rules, tree
 from tasks.labels import label
 from tasks.access import COORDINATOR, COUNTS, Actor, require_coordinator, requires
-from tasks.csvfile import CONTROL, cell_value, records, text_of
+from tasks.csvfile import cell_value, records, text_of
 from tasks.ledger import LedgerFileError
 from tasks.people import find_member, get_branch
 
@@ -85,7 +85,8 @@ def _text(value: str | None, what: str, limit: int = SHORT_TEXT) -> str | None:
     text = str(value).strip()
     if not text:
         return None
-    if len(text) > limit or CONTROL.search(text):
+    rules.check_text(text, what)
+    if len(text) > limit:
         raise BadInput(_("{what} is too long ({limit} characters at most) or contains "
                          "control characters").format(what=_(what), limit=limit))
     return text

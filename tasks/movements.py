@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 from db.codes import MovementKind, MovementSource, Residence
 from db.errors import BadInput
 from db.models import Member, Movement
-from i18n import _
-from tasks.csvfile import CONTROL
+from i18n import N_, _
+from tasks import rules
 
 #: The labels a movement shows for each residence (and for a member moved out).
 LABEL = {Residence.LOCAL.value: "local", Residence.AWAY.value: "away"}
@@ -61,7 +61,8 @@ def check_place(place: str | None) -> str | None:
     if place is None or not str(place).strip():
         return None
     text = " ".join(str(place).split())
-    if len(text) > PLACE_LEN or CONTROL.search(text) or any(ch.isdigit() for ch in text):
+    rules.check_text(text, N_("the place"))
+    if len(text) > PLACE_LEN or any(ch.isdigit() for ch in text):
         raise BadInput(_("a place is a city or region ({limit} characters at most, no street "
                          "address or number)").format(limit=PLACE_LEN))
     return text

@@ -58,7 +58,6 @@ from i18n import N_, _
 from tasks.labels import label
 from tasks.access import COORDINATOR, HOLDER, Actor, requires
 from tasks import rules
-from tasks.csvfile import CONTROL
 from tasks.rules import (  # noqa: F401 (the table and the answer checks live in tasks.rules)
     OUTCOMES_BY_KIND,
     SURVEY_REQUIRED,
@@ -375,7 +374,9 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
     """
     today = today or rules.real_today()
     answers = dict(answers or {})
-    if note is not None and (len(note) > 2000 or CONTROL.search(note)):
+    if note is not None:
+        rules.check_text(note, N_("the note"))
+    if note is not None and len(note) > 2000:
         raise BadInput(_("the note is too long (2000 characters at most) or has control "
                          "characters"))
     if source_key is not None:
@@ -561,8 +562,7 @@ def skip(session: Session, *, task_id: int, reason: str, actor: Actor) -> Outrea
     """Cancel a task with a reason (coordinators)."""
     if not reason.strip():
         raise BadInput(_("a skip needs a reason"))
-    if CONTROL.search(reason):
-        raise BadInput(_("the reason contains control characters"))
+    rules.check_text(reason, N_("the reason"))
     task = load_task(session, task_id, lock=True)
     move_task(session, task, TaskStatus.CANCELLED, actor_id=actor.id,
               reason=f"skipped: {reason.strip()[:300]}")

@@ -14,6 +14,7 @@ from db.machines import MemberStatus
 from db.models import Branch, BranchKind, Member, Role, Volunteer
 from db.state import move_member
 from i18n import N_, _
+from tasks import rules
 from tasks.labels import label
 from tasks.access import (
     BOOTSTRAP,
@@ -25,7 +26,6 @@ from tasks.access import (
     new_credentials,
     requires,
 )
-from tasks.csvfile import CONTROL
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -38,9 +38,7 @@ def check_name(value: str, what: str, limit: int) -> str:
     if len(value) > limit:
         raise BadInput(_("{what} is longer than {limit} characters").format(what=_(what),
                                                                            limit=limit))
-    if CONTROL.search(value):
-        raise BadInput(_("{what} contains control characters").format(what=_(what)))
-    return value
+    return rules.check_text(value, what)
 
 
 #: Characters that show nothing (or reorder what is shown): zero-width spaces and joiners,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Callable
@@ -191,6 +192,52 @@ def check_not_future(day: dt.date, what: str) -> dt.date:
         raise BadInput(_("{what} {day} is in the future (the latest possible is {latest})")
                        .format(what=_(what), day=day, latest=latest))
     return day
+
+
+# --- text a person typed ----------------------------------------------------------------------
+# One rule for every text that enters the ledger (the ledger import from CSV and Excel,
+# names, notes, reasons, answers, meeting texts, places, branch names; from the CLI, the
+# service, the pages and the flows alike): the characters below are refused, not dropped,
+# so that what is stored is what the person sees.
+
+#: Unicode categories no stored text may hold: control characters (Cc: C0 but the newline,
+#: so a tab too; DEL; C1, where U+009B starts a terminal escape as ESC [ does), the
+#: characters that show nothing or reorder what is shown (Cf: bidi embeddings, overrides
+#: and isolates U+202A–U+202E and U+2066–U+2069, the marks U+200E/U+200F and U+061C,
+#: zero-width spaces and joiners U+200B–U+200D and U+2060, the BOM U+FEFF, the soft hyphen
+#: U+00AD, tag characters …), the line and paragraph separators U+2028/U+2029 (Zl, Zp),
+#: and lone surrogates (Cs), which no database can store.
+_UNSEEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def unseen(text: str) -> str | None:
+    """The first character of ``text`` that no stored text may hold (`_UNSEEN`), or None.
+    A newline is allowed (notes and minutes have lines)."""
+    if text.isprintable():  # (all printable: the quick answer for nearly every text)
+        return None
+    return next((c for c in text if c != "\n" and unicodedata.category(c) in _UNSEEN), None)
+
+
+def unseen_problem(text: str, what: str) -> str | None:
+    """The one line refusing ``text`` when it holds a character `unseen` finds: it names
+    the field ``what`` (as shown to people) and the character's code point, never the text
+    itself (it may be a phone number or an address); None when there is none."""
+    bad = unseen(text)
+    if bad is None:
+        return None
+    code = f"U+{ord(bad):04X}"
+    if unicodedata.category(bad) == "Cc":
+        return _("{what} contains control characters ({code})").format(what=what, code=code)
+    return _("{what} contains an invisible character ({code})").format(what=what, code=code)
+
+
+def check_text(value: str, what: str) -> str:
+    """``value``, or BadInput (`unseen_problem`) when it holds a character no stored text
+    may hold. ``what`` (marked ``N_``) is translated here."""
+    problem = unseen_problem(value, _(what))
+    if problem is not None:
+        raise BadInput(problem)
+    return value
 
 
 # --- yes / no, same / none --------------------------------------------------------------------
@@ -641,9 +688,8 @@ def check_answer(key: str, value: str) -> str | None:
             return None
         raise BadInput(_("answer {key} cannot be 'none': give {meaning} or 'same'").format(
             key=key, meaning=_(spec.meaning)))
-    from tasks.csvfile import CONTROL  # (csvfile imports this module)
-
-    if len(text) > spec.limit or CONTROL.search(text):
+    check_text(text, _("answer {key}").format(key=key))
+    if len(text) > spec.limit:
         raise BadInput(_("answer {key} is too long ({limit} characters at most) or contains "
                          "control characters").format(key=key, limit=spec.limit))
     return spec.check(key, text)

@@ -115,7 +115,7 @@ from db.models import (
 from i18n import _
 from tasks import rules, tree
 from tasks.access import COORDINATOR, COUNTS, Actor, requires
-from tasks.labels import label
+from tasks.labels import for_markdown, label
 
 INDICATORS = tuple(rules.GOALS)
 CONTACTABLE = tuple(sorted(str(s) for s in CONTACTABLE_MEMBER))
@@ -900,7 +900,7 @@ def scorecard_markdown(rows: list[dict], period: str) -> str:
         cells.setdefault(r["branch"], {})[r["indicator"]] = (
             f"{MARKS[r['status']]} {pct} {r['numerator']}/{r['denominator']}{change}")
     total = "**" + _("TOTAL") + "**"
-    body = ["| " + " | ".join([(total if b == "TOTAL" else b.replace("|", "/"))]
+    body = ["| " + " | ".join([(total if b == "TOTAL" else for_markdown(b))]
                               + [c.get(n, "") for n in INDICATORS]) + " |"
             for b, c in cells.items()]
     legend = ["", _("🟢 at or above the goal · 🟡 within {points} points below · 🔴 further "

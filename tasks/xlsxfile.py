@@ -14,8 +14,9 @@ query included, 1.1x CSV at 1,000,000 rows). What it writes:
 
 - text as text (inline strings, number format ``@``): a phone's leading zero stays and
   nothing is ever a formula; text that a spreadsheet would take for one (``=`` ``+`` ``-``
-  ``@``) also carries Excel's quote prefix, as if typed with a leading apostrophe, so that
-  editing the cell keeps it text;
+  ``@``), or that starts with an apostrophe, also carries Excel's quote prefix, as if typed
+  with a leading apostrophe, so that editing the cell keeps it text and keeps its own
+  apostrophe;
 - dates as real Excel dates (``yyyy-mm-dd``), numbers as numbers;
 - the header row bold and frozen, columns sized to their content (header and the first
   thousand rows), text columns formatted as text for what is typed in later;
@@ -47,6 +48,10 @@ TITLE_ROWS = 5
 
 ZIP_MAGIC, OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 FORMULA_START = ("=", "+", "-", "@")
+#: Text whose cell carries Excel's quote prefix: a formula's first character, and an
+#: apostrophe — Excel takes a typed leading apostrophe for its text mark, so a cell holding
+#: ``'=abc`` without the prefix would lose its apostrophe the day someone edits it.
+_QUOTE_START = FORMULA_START + ("'",)
 #: Excel day 0 (its 1900 calendar, with the leap day that never was: right from March 1900).
 _EPOCH = dt.date(1899, 12, 30).toordinal()
 #: Before this day Excel counts from 1899-12-31 (its 29 February 1900 comes after it).
@@ -195,7 +200,7 @@ def _cell(ref: str, v) -> str:
     if t is str:
         if len(v) > CELL_MAX:
             v = v[:CELL_MAX - 1] + "…"
-        s = _QUOTED if v[:1] in FORMULA_START else _TEXT
+        s = _QUOTED if v[:1] in _QUOTE_START else _TEXT
         return (f'<c r="{ref}" s="{s}" t="inlineStr"><is><t xml:space="preserve">{_xml(v)}'
                 '</t></is></c>')
     if t is dt.date:
@@ -351,7 +356,7 @@ def write_workbook(out: IO[bytes], *, headers: Sequence[str], rows: Iterable[Seq
                     t = type(v)
                     if t is str and len(v) <= CELL_MAX:
                         if v:
-                            style = _QUOTED if v[0] in FORMULA_START else _TEXT
+                            style = _QUOTED if v[0] in _QUOTE_START else _TEXT
                             cells.append(
                                 f'<c r="{letters[i]}{r}" s="{style}"'
                                 f' t="inlineStr"><is><t xml:space="preserve">'

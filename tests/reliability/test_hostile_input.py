@@ -139,7 +139,21 @@ PROBLEM = re.compile(r"^line (\d+): \S")
 MORE = re.compile(r"^… and \d+ more$")
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 PHONE_SHAPED = re.compile(r"^[0-9 +\-().#*/x]*$")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class CONTROL:
+    """What no stored text may hold (README, "Text a person typed", issue 24): control
+    characters but the new line (a tab too), Unicode's format characters (bidi overrides
+    and isolates, zero-width spaces and joiners, the BOM, the soft hyphen …), the line and
+    paragraph separators, lone surrogates."""
+
+    @staticmethod
+    def search(text: str) -> bool:
+        import unicodedata
+
+        return any(c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+                   for c in text)
+
 TABLES = ("branches", "volunteers", "members", "member_changes", "member_status_changes",
           "campaigns", "campaign_runs", "outreach_tasks", "task_status_changes", "attempts")
 #: Written on purpose by a refused command: the count of wrong access codes in a row.

@@ -83,10 +83,6 @@ def db_check() -> None:
         raise typer.Exit(code=1)
 
 
-def _size(n: int) -> str:
-    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(n // 1024, 1)} KB"
-
-
 @db_app.command("backup")
 @edge
 def db_backup(
@@ -105,7 +101,7 @@ def db_backup(
 
     Example: outreach db backup
     """
-    from tasks.backup import back_up
+    from tasks.backup_jobs import back_up, size_text
 
     with db_session(write=False) as s:
         who = actor(s)
@@ -113,7 +109,7 @@ def db_backup(
     typer.echo(_("backup written to {path} (mode 0600): {members} members, {tasks} tasks, "
                  "{attempts} attempts; {size} in {seconds:.1f} s; checked: integrity and "
                  "history").format(path=copy.path, members=copy.members, tasks=copy.tasks,
-                                   attempts=copy.attempts, size=_size(copy.size),
+                                   attempts=copy.attempts, size=size_text(copy.size),
                                    seconds=copy.seconds))
 
 
@@ -136,7 +132,7 @@ def db_restore(
     from cli import stack
     from cli.common import is_terminal
     from db.errors import Refused
-    from tasks.backup import restore
+    from tasks.backup_jobs import restore
 
     running = stack.load()
     if running is not None and any(stack.is_ours(p) for p in running.procs):

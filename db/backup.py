@@ -300,12 +300,17 @@ def _major(version: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def check_tool_version(eng: Engine, name: str) -> None:
-    """Refuse a ``pg_dump``/``pg_restore`` older than the server (it cannot read it)."""
+def check_tool_version(url: str, name: str) -> None:
+    """Refuse a ``pg_dump``/``pg_restore`` older than ``url``'s server (it cannot read
+    its dumps, or restore into it)."""
     out = subprocess.run([tool(name), "--version"], capture_output=True, text=True,
                          check=False).stdout
-    with eng.connect() as conn:
-        server = int(conn.execute(text("SHOW server_version_num")).scalar()) // 10000
+    eng = _admin(url)
+    try:
+        with eng.connect() as conn:
+            server = int(conn.execute(text("SHOW server_version_num")).scalar()) // 10000
+    finally:
+        eng.dispose()
     mine = _major(out.split(")", 1)[-1])  # "pg_dump (PostgreSQL) 15.20 (Debian …)"
     if mine < server:
         raise NotReady(_("{tool} {mine} is older than the database server ({server}): "

@@ -42,6 +42,10 @@ TEXTS = (
        "events and hardship months get a care visit within their window (7 days before to 7 "
        "after); windows closed without a visit become missed; members living away for six "
        "months get a coordinator's transfer task, once. Artifacts: counts only."),
+    N_("Daily backup of the ledger into the backups folder of the outreach home (mode "
+       "0600), kept only once checked: integrity, and every member's and task's history "
+       "replayed. Older copies are pruned to the newest of each of the last 7 days and 4 "
+       "weeks (the parameters). Artifact: the file's name, size, duration and counts."),
     N_("Weekly coverage report per branch and segment (away, homebound, local), and the "
        "volunteers' workload, as table and markdown artifacts."),
     N_("Weekly scorecard of the six haves per branch for this quarter (movements recorded, "

@@ -101,7 +101,7 @@ NO_ACTOR = {
     "tasks.tree.nearest_up": "the branch tree (ids)",
     "tasks.people.subtree_ids": "the branch tree (ids)",
     "tasks.access.coordinator_exists": "yes or no",
-    "tasks.backup.counts": "counts of a copy being checked (members, tasks, attempts)",
+    "tasks.backup_jobs.counts": "counts of a copy being checked (members, tasks, attempts)",
     "tasks.people.active_coordinators": "a count",
     # Lookups and steps that guarded functions call after their own check; what they
     # return reaches a person only through a guarded function.
@@ -164,8 +164,8 @@ EXPECTED = {
     "tasks.access.new_code": access.COORDINATOR,
     # Backups (issue 24): the copy is a file, never shown; the daily deployment runs as
     # the system. A restore replaces the ledger: a coordinator of the current one.
-    "tasks.backup.back_up": access.COUNTS,
-    "tasks.backup.may_restore": access.BOOTSTRAP,
+    "tasks.backup_jobs.back_up": access.COUNTS,
+    "tasks.backup_jobs.may_restore": access.BOOTSTRAP,
     "tasks.coverage.coverage": access.COUNTS,
     "tasks.coverage.coverage_by_segment": access.COUNTS,
     "tasks.coverage.volunteer_workload": access.COUNTS,
@@ -219,6 +219,12 @@ EXPECTED = {
     "tasks.care.occasions_summary": access.COUNTS,
     "tasks.scorecard.scorecard": access.COUNTS,
     "tasks.scorecard.scorecard_members": access.COORDINATOR,  # members by name
+    # Who saw what (issue 24): the log is written by the guarded functions that show
+    # contact details, after their own check, for the person shown them (never the system:
+    # no job is shown contact details); its report and the purge are a coordinator's.
+    "tasks.access_log.note_shown": access.PERSON,
+    "tasks.access_log.access_report": access.COORDINATOR,
+    "tasks.access_log.purge_departed": access.COORDINATOR,
 }
 
 

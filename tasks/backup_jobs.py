@@ -22,6 +22,10 @@ file (or its WAL) open, as /proc shows; PostgreSQL — any other session on the 
 database (`pg_stat_activity`, and the rename itself refuses). A process that opens the
 ledger between that check and the rename (milliseconds) writes into the ledger set aside,
 which is kept. The CLI adds the stack's own record (`cli.stack`).
+
+Transactions: every function here opens and closes its own engines on the copies it
+checks (read-only, or the restored copy's upgrade); the ledger itself is only read
+(`_authorise`) and, for a restore, renamed by path or database name — never written.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ class Copy:
     seconds: float
     upgraded_from: str | None = None
     aside: str | None = None  # restore: where the ledger before it is kept
+
+
+def size_text(n: int) -> str:
+    """A file's size for people: ``860 KB``, ``12.3 MB``."""
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(n // 1024, 1)} KB"
 
 
 def counts(session: Session) -> dict[str, int]:
@@ -139,14 +148,8 @@ def _check_sqlite(path: Path, name: str) -> tuple[str, dict[str, int]]:
 
 
 def _check_tools(url: str, *names: str) -> None:
-    from db.session import make_engine
-
-    eng = make_engine(url)
-    try:
-        for name in names:
-            mech.check_tool_version(eng, name)
-    finally:
-        eng.dispose()
+    for name in names:
+        mech.check_tool_version(url, name)
 
 
 def _check_dump(url: str, dump: Path, name: str) -> tuple[str, dict[str, int]]:

@@ -1,0 +1,84 @@
+"""The daily backup: a checked copy of the ledger in ``$OUTREACH_HOME/backups``
+(`tasks.backup_jobs.back_up`, as `outreach db backup`), then the older copies pruned to
+the newest of each of the last days and weeks that have one (the deployment's
+parameters, 7 and 4 unless changed).
+
+The artifact shows the file's name, its size, the time it took and counts — never its
+folder (a home folder's path can carry a person's name), a phone or an address.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from db import settings
+from flows import common
+from i18n import _
+from tasks import backup_jobs
+from tasks.access import SYSTEM
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
+def take() -> dict:
+    """Take and check the copy (nothing is left behind when it fails)."""
+    common.engine()  # refuses a missing or old ledger in one line
+    copy = backup_jobs.back_up(settings.database_url(), actor=SYSTEM)
+    return {"file": copy.name, "size": copy.size, "seconds": round(copy.seconds, 1),
+            "members": copy.members, "tasks": copy.tasks, "attempts": copy.attempts,
+            "revision": copy.revision}
+
+
+@task(cache_policy=NO_CACHE)
+def prune(daily: int, weekly: int) -> tuple[list[str], list[str]]:
+    return backup_jobs.prune(daily=daily, weekly=weekly)
+
+
+def report(made: dict, kept: list[str], removed: list[str]) -> str:
+    """The artifact's Markdown: names of our own files and numbers only."""
+    lines = [
+        "# " + _("Backup {file}").format(file=made["file"]),
+        "",
+        "| | |", "|---|---|",
+        f"| {_('size')} | {backup_jobs.size_text(made['size'])} |",
+        f"| {_('duration')} | {made['seconds']} s |",
+        f"| {_('members')} | {made['members']} |",
+        f"| {_('tasks')} | {made['tasks']} |",
+        f"| {_('attempts')} | {made['attempts']} |",
+        f"| {_('checked')} | {_('integrity and history')} |",
+        f"| {_('copies kept')} | {len(kept)} |",
+        f"| {_('copies removed')} | {len(removed)} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@flow(name="backup", log_prints=False)
+def backup(
+    keep_daily: Annotated[int, common.field(
+        _("Daily copies to keep"),
+        _("The newest backup of each of this many most recent days is kept."),
+        default=backup_jobs.KEEP_DAILY, ge=1, le=3660)] = backup_jobs.KEEP_DAILY,
+    keep_weekly: Annotated[int, common.field(
+        _("Weekly copies to keep"),
+        _("The newest backup of each of this many most recent weeks is kept too."),
+        default=backup_jobs.KEEP_WEEKLY, ge=0, le=520)] = backup_jobs.KEEP_WEEKLY,
+) -> dict:
+    """Back up the ledger (checked before it is kept), then prune the older copies.
+
+    Args:
+        keep_daily: The newest backup of each of this many most recent days is kept.
+        keep_weekly: The newest backup of each of this many most recent weeks is kept too.
+    """
+    backup_jobs.check_keep(keep_daily, keep_weekly)
+    made = take()
+    kept, removed = prune(keep_daily, keep_weekly)
+    common.markdown(report(made, kept, removed), "backup",
+                    _("Backup of the ledger: size, duration, counts"))
+    get_run_logger().info(_("backup {file}: {size} in {seconds} s; {kept} copies kept, "
+                            "{removed} removed").format(
+                                file=made["file"], size=backup_jobs.size_text(made["size"]),
+                                seconds=made["seconds"], kept=len(kept),
+                                removed=len(removed)))
+    return {**made, "kept": len(kept), "removed": len(removed)}

@@ -97,6 +97,46 @@ def _strings(message) -> tuple[str, ...]:
     return tuple(s) if isinstance(s, (tuple, list)) else (s,)
 
 
+#: The translations whose placeholders come in another order than the English ones (Chinese
+#: puts a place before a role, a time before a count …): msgid → the order of first
+#: appearance in the translation. Every other translation keeps the msgid's order, so that
+#: two placeholders swapped in one translation ("{branch} 的 {role}" for "{role} 的
+#: {branch}") are caught: the names alone are the same.
+REORDERED: dict[str, tuple[str, ...]] = {
+    "follow-up {today}: {expired} expired, {failed} failed, {unreachable} members "
+    "unreachable, {escalations} escalations, {released} released from inactive volunteers, "
+    "{assigned} assigned, {overdue} overdue tasks with {volunteers} volunteers":
+        ("today", "expired", "failed", "unreachable", "escalations", "released", "assigned",
+         "volunteers", "overdue"),
+    "{period} ({first} to {last}): {n} members with no organisational life in the last "
+    "{months} months": ("period", "first", "last", "months", "n"),
+    "member {id}: {role} in {branch}": ("id", "branch", "role"),
+    "member {id}: {role} in {branch} (unchanged)": ("id", "branch", "role"),
+    "contribution {id}: member {member} {kind} on {day}": ("id", "member", "day", "kind"),
+    "{count} members without organisational life in the last {months} months":
+        ("months", "count"),
+    "{role} of {branch}": ("branch", "role"),
+    "answer {key} does not fit outcome {outcome} of a {kind} task (answers it takes: {keys})":
+        ("key", "kind", "outcome", "keys"),
+    "{n} of {of} shards did not complete (shard {first}: {state}); run the campaign again: "
+    "it plans what is left": ("of", "n", "first", "state"),
+    "organisational life: {behind} branches behind, {created} make-up tasks created for "
+    "{meetings} meetings, {lonely} members without organisational life for {months} months":
+        ("behind", "meetings", "created", "lonely", "months"),
+}
+
+
+def _order(placeholders: list[str]) -> tuple[str, ...]:
+    """The names of ``placeholders`` in the order they first appear (``{n:,}`` → ``n``)."""
+    out: list[str] = []
+    for p in placeholders:
+        name = re.split(r"[:!}]", p.lstrip("{").replace("%(", "", 1), maxsplit=1)[0]
+        name = name.split(")")[0]
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
 def problems() -> list[str]:
     """Everything wrong with the Chinese catalog, one line each."""
     out = []
@@ -111,10 +151,15 @@ def problems() -> list[str]:
         elif t.fuzzy:
             out.append(f"fuzzy: {key!r}")
         else:
-            want = sorted(_PLACEHOLDER.findall(_ids(m)[-1]))
+            found = _PLACEHOLDER.findall(_ids(m)[-1])
+            want = sorted(found)
+            order = REORDERED.get(_ids(m)[-1], _order(found))
             for s in _strings(t):
                 if sorted(_PLACEHOLDER.findall(s)) != want:
                     out.append(f"placeholders differ: {key!r} -> {s!r}")
+                elif _order(_PLACEHOLDER.findall(s)) != order:
+                    out.append(f"placeholders in another order: {key!r} -> {s!r} (if "
+                               f"Chinese needs that order, list it in i18n.catalog.REORDERED)")
     if not MO.exists() or _compiled(MO) != _compiled(po):
         out.append(f"{MO.name} does not hold what {PO.name} says: run make translations")
     return out

@@ -325,12 +325,15 @@ def volunteer_workload(session: Session, *, today: dt.date, actor: Actor,
 
 @requires(COORDINATOR)
 def unreachable_list(session: Session, *, actor: Actor, today: dt.date | None = None,
-                     period: str | None = None, branch_id: int | None = None) -> list[dict]:
+                     period: str | None = None, branch_id: int | None = None,
+                     file_name: str | None = None) -> list[dict]:
     """Members whose status is unreachable, with their family contact.
 
     CONTAINS CONTACT DETAILS (family contact name and phone): for coordinators only
     (checked here, `@requires`). Never put these rows in a Prefect artifact, a log or an
-    error message. ``today`` and ``period`` are accepted for a uniform signature.
+    error message. ``today`` and ``period`` are accepted for a uniform signature. The
+    showing is logged (`tasks.access_log`, door ``unreachable``; ``file_name`` when the
+    list goes to a file).
     """
     stmt = (select(Member.id, Member.ledger_no, Member.name, Branch.name,
                    Member.failed_contacts, Member.last_contact_on, Member.family_contact_name,
@@ -342,7 +345,12 @@ def unreachable_list(session: Session, *, actor: Actor, today: dt.date | None = 
         stmt = stmt.where(Member.branch_id.in_(branch_ids_under(session, branch_id)))
     cols = ("id", "ledger_no", "name", "branch", "failed_contacts", "last_contact_on",
             "family_contact_name", "family_contact_phone")
-    return [dict(zip(cols, r)) for r in session.execute(stmt)]
+    rows = [dict(zip(cols, r)) for r in session.execute(stmt)]
+    from tasks.access_log import UNREACHABLE, note_shown
+
+    note_shown(session, actor=actor, member_ids=[r["id"] for r in rows], door=UNREACHABLE,
+               file_name=file_name)
+    return rows
 
 
 # --- movements ----------------------------------------------------------------------------

@@ -458,23 +458,41 @@ def _cell(value, column: str) -> str:
     return safe_cell(value, phone=column in PHONES)
 
 
+def _note_export(session: Session, actor: Actor, branch_ids: Iterable[int] | None,
+                 file_name: str | None) -> None:
+    """Log the export (`tasks.access_log`, door ``export``): every member it writes, one
+    INSERT … SELECT whatever the ledger's size."""
+    from tasks.access_log import EXPORT, note_shown
+
+    members = select(Member.id)
+    if branch_ids is not None:
+        members = members.where(Member.branch_id.in_(list(branch_ids)))
+    note_shown(session, actor=actor, member_ids=members, door=EXPORT, file_name=file_name)
+
+
 @requires(COORDINATOR)
 def export_rows(session: Session, *, actor: Actor, branch_ids: Iterable[int] | None = None,
-                lang: str = "en"):
+                lang: str = "en", file_name: str | None = None):
     """Yield the ledger as CSV-ready lists of strings, in ledger-number order
-    (coordinators: every member's contact details)."""
+    (coordinators: every member's contact details). The export is logged
+    (`tasks.access_log`, with ``file_name``) before the first row."""
+    if branch_ids is not None:
+        branch_ids = list(branch_ids)
+    _note_export(session, actor, branch_ids, file_name)
     for row in _member_values(session, lang=lang, branch_ids=branch_ids):
         yield [_cell(v, c) for v, c in zip(row, COLUMNS)]
 
 
 @requires(COORDINATOR)
-def export_ledger(session: Session, out: IO[str], *, actor: Actor, lang: str = "en") -> int:
+def export_ledger(session: Session, out: IO[str], *, actor: Actor, lang: str = "en",
+                  file_name: str | None = None) -> int:
     """Write the ledger CSV to ``out``, headers and words in ``lang`` (en, zh_CN); returns
-    the number of members written (coordinators)."""
+    the number of members written (coordinators). Logged with ``file_name``
+    (`tasks.access_log`)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADERS[check_lang(lang)])
     n = 0
-    for row in export_rows(session, actor=actor, lang=lang):
+    for row in export_rows(session, actor=actor, lang=lang, file_name=file_name):
         writer.writerow(row)
         n += 1
     return n
@@ -482,12 +500,14 @@ def export_ledger(session: Session, out: IO[str], *, actor: Actor, lang: str = "
 
 @requires(COORDINATOR)
 def export_ledger_xlsx(session: Session, out: IO[bytes], *, actor: Actor,
-                       lang: str = "en") -> int:
+                       lang: str = "en", file_name: str | None = None) -> int:
     """Write the ledger as an Excel workbook to ``out`` (`tasks.xlsxfile`: text as text,
     dates as dates), headers and words in ``lang``; returns the number of members written
-    (coordinators)."""
+    (coordinators). Logged with ``file_name`` (`tasks.access_log`)."""
     from tasks.xlsxfile import write_workbook
 
+    check_lang(lang)
+    _note_export(session, actor, None, file_name)
     return write_workbook(out, headers=HEADERS[check_lang(lang)],
                           rows=_member_values(session, lang=lang),
                           sheet="台账" if lang == "zh_CN" else "ledger")

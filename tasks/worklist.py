@@ -15,6 +15,7 @@ from db.models import Attempt, Branch, CampaignKind, Member, OutreachTask, Resid
 from i18n import _
 from tasks.labels import label
 from tasks.access import HOLDER, PERSON, Actor, require_coordinator, requires
+from tasks.access_log import CLI, RUNSHEET, note_shown
 from tasks.outcomes import (
     MAX_ID,
     SUCCESS,
@@ -35,8 +36,13 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
                branch: str | None = None, volunteer_id: int | None = None,
                kind: str | None = None, status: str | None = None,
                today: dt.date | None = None, limit: int | None = None,
-               contacts: bool = False) -> list[dict]:
-    """The caller's open tasks by due date; with ``all_`` (coordinators) everyone's."""
+               contacts: bool = False, door: str = RUNSHEET,
+               file_name: str | None = None) -> list[dict]:
+    """The caller's open tasks by due date; with ``all_`` (coordinators) everyone's.
+
+    With ``contacts`` (the run sheet) each row carries the member's phone and address
+    where the caller may see them, and that showing is logged (`tasks.access_log`:
+    ``door``, and ``file_name`` when the sheet goes to a file)."""
     today = today or dt.date.today()
     if all_ or volunteer_id is not None or branch is not None:
         require_coordinator(actor)
@@ -77,7 +83,7 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
                 value=repr(kind[:20]), codes=", ".join(k.value for k in CampaignKind))) from None
     if limit:
         stmt = stmt.limit(limit)
-    out = []
+    out, shown_ids = [], []
     for r in session.execute(stmt):
         row = {"id": r[0], "kind": str(r[1]), "status": str(r[2]), "member_id": r[3],
                "member": r[4], "branch": r[5], "volunteer_id": r[6], "due": r[7].isoformat(),
@@ -90,7 +96,11 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
             row["phone"] = (r[10] or "") if shown else ""
             row["address"] = ((r[13] if r[11] == Residence.AWAY else r[12]) or "") if shown \
                 else ""
+            if shown:
+                shown_ids.append(r[3])
         out.append(row)
+    if shown_ids:
+        note_shown(session, actor=actor, member_ids=shown_ids, door=door, file_name=file_name)
     return out
 
 
@@ -113,11 +123,12 @@ def _visible(task: OutreachTask, actor: Actor) -> bool:
 
 @requires(HOLDER)
 def task_view(session: Session, *, task_id: int, actor: Actor,
-              today: dt.date | None = None) -> dict:
+              today: dt.date | None = None, door: str = CLI) -> dict:
     """What a visit needs, as fields: who, where, how to reach them, what happened before.
 
     A volunteer sees it only for their own open tasks (`cli.volunteer.render_card` prints
-    it; the ledger service returns it as JSON).
+    it; the ledger service returns it as JSON, ``door`` ``service``). The showing is
+    logged (`tasks.access_log`).
     """
     task = load_task(session, task_id)
     require_holder(task, actor)
@@ -150,6 +161,7 @@ def task_view(session: Session, *, task_id: int, actor: Actor,
     if kind == CampaignKind.MAKE_UP:
         view["how"] = str(make_up_how(homebound=m.homebound,
                                       away=m.residence == Residence.AWAY))
+    note_shown(session, actor=actor, member_ids=[m.id], door=door)
     return view
 
 
@@ -193,7 +205,8 @@ class AnswerForm:
 @requires(HOLDER)
 def record_or_ask(session: Session, *, task_id: int, outcome: str | None, actor: Actor,
                   note: str | None = None, answers: dict[str, str] | None = None,
-                  today: dt.date | None = None) -> Recorded | AnswerForm:
+                  today: dt.date | None = None,
+                  door: str = CLI) -> Recorded | AnswerForm:
     """Record an outcome (``None``: the kind's success, as `task done`) — or, when a survey
     still needs answers, record nothing and return the questions to ask (`AnswerForm`).
 
@@ -216,4 +229,7 @@ def record_or_ask(session: Session, *, task_id: int, outcome: str | None, actor:
     if _visible(task, actor):
         member = session.get(Member, task.member_id)
         on_record = {k: v for k, v in _contact(member).items() if v}
+        if any(k in on_record for k in ("phone", "address", "family_contact_name",
+                                        "family_contact_phone")):
+            note_shown(session, actor=actor, member_ids=[member.id], door=door)
     return AnswerForm(task.id, kind, code.value, missing, survey_fields(), on_record)

@@ -687,7 +687,7 @@ def check_ledger_file(ctx, spec: LedgerFile) -> None:
 def check_export(ctx, numbers: set[str]) -> None:
     """The export neutralises formulas and imports back unchanged."""
     out = ctx.dir / "export.csv"
-    r = cli("members", "export", str(out), code=ctx.coord)
+    r = cli("members", "export", str(out), "--force", code=ctx.coord)
     assert r.exit_code == 0, r.output
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
     assert tuple(rows[0]) == LEDGER_COLUMNS

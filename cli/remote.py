@@ -100,8 +100,9 @@ class Remote:
         return http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
 
     def call(self, method: str, path: str, *, query: dict | None = None,
-             body: dict | None = None):
-        """One request; the decoded JSON answer, or the service's error raised as ours."""
+             body: dict | None = None, key: str | None = None):
+        """One request; the decoded JSON answer, or the service's error raised as ours.
+        ``key``: the write's Idempotency-Key (the service needs one on every write)."""
         target = self.prefix + path
         if query:
             target += "?" + urllib.parse.urlencode(
@@ -112,6 +113,8 @@ class Remote:
                    "Accept-Language": i18n.current().replace("_", "-")}
         if self.code:
             headers["Authorization"] = "Bearer " + _header_safe(self.code)
+        if key is not None:
+            headers["Idempotency-Key"] = _header_safe(key)
         data = None
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -156,15 +159,27 @@ class Remote:
     def task_view(self, task_id: int) -> dict:
         return self.call("GET", f"/tasks/{task_id}")
 
-    def record_or_ask(self, task_id: int, outcome: str | None, note, answers, day) -> dict:
-        return self.call("POST", f"/tasks/{task_id}/outcomes", body={
-            "outcome": outcome, "note": note, "answers": answers,
-            "today": day.isoformat() if day else None, "ask": True})
+    def record_or_ask(self, task_id: int, outcome: str | None, note, answers, day,
+                      key: str) -> dict:
+        return self.call("POST", f"/tasks/{task_id}/outcomes", key=key,
+                         body=outcome_body(outcome, note, answers, day, ask=True))
 
-    def record(self, task_id: int, outcome: str, note, answers, day) -> dict:
-        return self.call("POST", f"/tasks/{task_id}/outcomes", body={
-            "outcome": outcome, "note": note, "answers": answers,
-            "today": day.isoformat() if day else None})["recorded"]
+    def record(self, task_id: int, outcome: str, note, answers, day, key: str) -> dict:
+        return self.call("POST", f"/tasks/{task_id}/outcomes", key=key,
+                         body=outcome_body(outcome, note, answers, day))["recorded"]
 
-    def release(self, task_id: int) -> None:
-        self.call("POST", f"/tasks/{task_id}/release")
+    def release(self, task_id: int, key: str) -> None:
+        self.call("POST", f"/tasks/{task_id}/release", key=key)
+
+
+def outcome_body(outcome: str | None, note, answers, day, *, ask: bool = False) -> dict:
+    """What ``POST /tasks/{id}/outcomes`` is sent (and, on a local ledger, what an
+    Idempotency-Key is bound to)."""
+    return {"outcome": outcome, "note": note, "answers": answers,
+            "today": day.isoformat() if day else None, "ask": ask}
+
+
+def new_key() -> str:
+    """A fresh Idempotency-Key: one per command, so that a command's own resend is done
+    once (``--idempotency-key`` repeats an earlier command's)."""
+    return os.urandom(16).hex()

@@ -11,6 +11,7 @@ Kept light: no Prefect, Faker or Alembic on this path; in remote mode not even S
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from enum import Enum
 from typing import Annotated, Optional
@@ -59,46 +60,78 @@ class Local:
             return _who(actor(s))
 
     def tasks(self, *, all: bool, branch, volunteer, kind, status, today, limit,
-              contacts: bool) -> list[dict]:
+              contacts: bool, file: str | None = None) -> list[dict]:
         from tasks.worklist import list_tasks
 
-        with db_session(write=False) as s:
+        # with contacts (a run sheet) the showing is logged: a write transaction
+        with db_session(write=contacts) as s:
             return list_tasks(s, actor=actor(s), all_=all, branch=branch,
                               volunteer_id=volunteer, kind=kind, status=status, today=today,
-                              limit=limit, contacts=contacts)
+                              limit=limit, contacts=contacts, file_name=file)
 
     def task_view(self, task_id: int) -> dict:
         from tasks.worklist import task_view
 
-        with db_session(write=False) as s:
+        with db_session() as s:  # the showing is logged (`tasks.access_log`)
             return task_view(s, task_id=task_id, actor=actor(s))
 
-    def record_or_ask(self, task_id: int, outcome, note, answers, day) -> dict:
+    def record_or_ask(self, task_id: int, outcome, note, answers, day, key: str) -> dict:
         """Recorded in one write transaction — unless survey answers must be asked first:
-        then nothing is written, and the write lock is never held while a person types."""
+        then nothing is written, and the write lock is never held while a person types.
+        ``key``: the command's Idempotency-Key, kept as the service keeps it
+        (`tasks.idempotency`): the same key again is the same answer, nothing done."""
         from dataclasses import asdict
 
+        from cli.remote import outcome_body
+        from tasks.idempotency import once
         from tasks.worklist import AnswerForm, record_or_ask
 
         with db_session() as s:
-            res = record_or_ask(s, task_id=task_id, outcome=outcome, actor=actor(s), note=note,
-                                answers=answers, today=day)
-        return {"form" if isinstance(res, AnswerForm) else "recorded": asdict(res)}
+            who = actor(s)
 
-    def record(self, task_id: int, outcome: str, note, answers, day) -> dict:
+            def work() -> tuple[int, dict, bool]:
+                res = record_or_ask(s, task_id=task_id, outcome=outcome, actor=who, note=note,
+                                    answers=answers, today=day)
+                if isinstance(res, AnswerForm):
+                    return 200, {"form": asdict(res)}, False
+                return 200, {"recorded": asdict(res)}, True
+
+            return once(s, actor=who, key=key, method="POST", path=f"/tasks/{task_id}/outcomes",
+                        body=outcome_body(outcome, note, answers, day, ask=True),
+                        work=work).body
+
+    def record(self, task_id: int, outcome: str, note, answers, day, key: str) -> dict:
         from dataclasses import asdict
 
+        from cli.remote import outcome_body
+        from tasks.idempotency import once
         from tasks.outcomes import record_outcome
 
         with db_session() as s:
-            return asdict(record_outcome(s, task_id=task_id, outcome=outcome, actor=actor(s),
-                                         note=note, answers=answers, today=day))
+            who = actor(s)
 
-    def release(self, task_id: int) -> None:
+            def work() -> tuple[int, dict, bool]:
+                return 200, {"recorded": asdict(record_outcome(
+                    s, task_id=task_id, outcome=outcome, actor=who, note=note,
+                    answers=answers, today=day))}, True
+
+            return once(s, actor=who, key=key, method="POST", path=f"/tasks/{task_id}/outcomes",
+                        body=outcome_body(outcome, note, answers, day),
+                        work=work).body["recorded"]
+
+    def release(self, task_id: int, key: str) -> None:
+        from tasks.idempotency import once
         from tasks.outcomes import release
 
         with db_session() as s:
-            release(s, task_id=task_id, actor=actor(s))
+            who = actor(s)
+
+            def work() -> tuple[int, dict, bool]:
+                t = release(s, task_id=task_id, actor=who)
+                return 200, {"task_id": t.id, "status": str(t.status)}, True
+
+            once(s, actor=who, key=key, method="POST", path=f"/tasks/{task_id}/release",
+                 body=None, work=work)
 
 
 def backend(server: str | None = None):
@@ -166,7 +199,8 @@ def _tasks(all_, format, branch, volunteer, kind, status, today, limit, output=N
         check_target(output, force=force)  # refused before the tasks are fetched
     rows = backend().tasks(all=all_, branch=branch, volunteer=volunteer, kind=kind,
                            status=status, today=day, limit=limit,
-                           contacts=format in (Format.csv, Format.xlsx))
+                           contacts=format in (Format.csv, Format.xlsx),
+                           file=os.path.basename(output) if output else None)
     if format == Format.xlsx:
         from tasks.runsheet import to_xlsx
 
@@ -375,16 +409,33 @@ def _ask_answers(form: dict, answers: dict[str, str]) -> dict[str, str]:
     return answers
 
 
-def _record(task_id: int, outcome: str | None, note, answers: dict[str, str], day) -> dict:
+def _record(task_id: int, outcome: str | None, note, answers: dict[str, str], day,
+            key: str | None = None) -> dict:
     """Record (``outcome`` None: the kind's success), asking the survey's questions first
-    when answers are missing."""
+    when answers are missing. ``key``: the Idempotency-Key (default: a fresh one)."""
     b = backend()
-    res = b.record_or_ask(task_id, outcome, note, answers, day)
+    key = _key(key)
+    res = b.record_or_ask(task_id, outcome, note, answers, day, key)
     if "recorded" in res:
         return res["recorded"]
     form = res["form"]
     answers = _ask_answers(form, answers)
-    return b.record(task_id, form["outcome"], note, answers, day)
+    return b.record(task_id, form["outcome"], note, answers, day, key)
+
+
+def _key(given: str | None) -> str:
+    """The command's Idempotency-Key: the one given (the ledger, or the service, checks
+    it), or a fresh one."""
+    from cli.remote import new_key
+
+    return new_key() if given is None else given
+
+
+#: ``--idempotency-key`` of the volunteer's write commands.
+KeyOption = Annotated[Optional[str], typer.Option(
+    "--idempotency-key", metavar="KEY",
+    help=_("Repeat an earlier command deliberately: the same key gets that command's answer "
+           "and records nothing again (default: a fresh key per command)."))]
 
 
 _RECORD_HELP = N_("""Record what happened on a visit or call.
@@ -418,9 +469,10 @@ def task_record(
     )] = None,
     today: Annotated[Optional[str], typer.Option(
         help=_("Date of the visit (YYYY-MM-DD): not in the future."))] = None,
+    idempotency_key: KeyOption = None,
 ) -> None:
     day = parse_date(today, "--today")
-    _say(_record(task_id, outcome, note, _parse_answers(answer), day))
+    _say(_record(task_id, outcome, note, _parse_answers(answer), day, idempotency_key))
 
 
 def _say(res: dict) -> None:
@@ -452,22 +504,24 @@ def task_done(
     note: Annotated[Optional[str], typer.Option(help=_("A short note."))] = None,
     answer: Annotated[Optional[list[str]], typer.Option(
         "--answer", help=_("Survey answer KEY=VALUE (repeat)."))] = None,
+    idempotency_key: KeyOption = None,
 ) -> None:
     """Record success: 'reached' for calls and surveys, 'delivered' for deliveries.
 
     Example: outreach task done 42 --note "gave the booklet to her in person"
     """
-    _say(_record(task_id, None, note, _parse_answers(answer), None))
+    _say(_record(task_id, None, note, _parse_answers(answer), None, idempotency_key))
 
 
 @task_app.command("release")
 @edge
-def task_release(task_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+def task_release(task_id: Annotated[int, typer.Argument(metavar="ID")],
+                 idempotency_key: KeyOption = None) -> None:
     """Hand a task back so that someone else can take it.
 
     Example: outreach task release 42
     """
-    backend().release(task_id)
+    backend().release(task_id, _key(idempotency_key))
     typer.echo(_("task {id} handed back; it is open again").format(id=task_id))
 
 

@@ -15,7 +15,12 @@ TCP peer's, unless `outreach serve --trusted-proxy` names the reverse proxy whos
 
 Errors come as ``{"error": "<one line>", "exit_code": n}`` — the line and exit code the CLI
 prints for the same mistake: 401 (no code, or a wrong one), 403 (not yours, not allowed),
-404 (no such task), 400/422 (bad input), 409 (changed meanwhile), 503 (database busy).
+404 (no such task), 400/422 (bad input), 409 (changed meanwhile), 413 (body too large),
+503 (database busy).
+
+Every write (POST) needs an ``Idempotency-Key`` header (a missing one is 400): the same
+key from the same person gets the first answer again, with ``Idempotent-Replayed: true``,
+and nothing is done twice; the same key with another request is 422 (`tasks.idempotency`).
 No answer and no log line carries an access code or a contact detail of someone the caller
 may not see; an unforeseen error is logged and answered by its class name only.
 """
@@ -29,7 +34,7 @@ import logging
 from dataclasses import asdict
 from typing import Iterator, Optional
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -49,7 +54,7 @@ from db.errors import BadInput, Conflict, NotFound, NotReady, OutreachError, Ref
 from db.models import LoginFailure
 from db.session import make_engine, session_scope
 from i18n import N_, _, pgettext
-from tasks import access
+from tasks import access, idempotency
 from tasks.rules import parse_day
 
 log = logging.getLogger("outreach.service")
@@ -57,8 +62,8 @@ log = logging.getLogger("outreach.service")
 #: Wrong codes from one address count towards its delay until it has been quiet this long.
 ADDRESS_WINDOW = dt.timedelta(minutes=15)
 #: Domain errors → HTTP status (first match wins: NotFound is a BadInput, Conflict a Refused).
-STATUS = ((NotFound, 404), (BadInput, 400), (Conflict, 409), (Refused, 403), (NotReady, 503),
-          (OutreachError, 400))
+STATUS = ((NotFound, 404), (idempotency.KeyReused, 422), (BadInput, 400), (Conflict, 409),
+          (Refused, 403), (NotReady, 503), (OutreachError, 400))
 BUSY = N_("the database is busy; nothing was written, try again in a moment")
 #: The HTTP errors the framework answers itself (no such path, wrong method), as said.
 HTTP_WORDS = {"not found": N_("not found"), "method not allowed": N_("method not allowed")}
@@ -338,6 +343,22 @@ class OutcomeIn(BaseModel):
     today: Optional[str] = Field(None, description="Date of the visit (YYYY-MM-DD).")
     ask: bool = Field(False, description="When a survey still needs answers: record nothing "
                       "and return the questions (with the values on record) instead.")
+    seen_attempts: Optional[int] = Field(None, ge=0, le=1000, description="The task's "
+                                         "attempt count as you last saw it: any other count "
+                                         "means someone recorded meanwhile (409).")
+
+
+def _key(key: Optional[str] = Header(
+        None, alias=idempotency.HEADER, description="Required on every write: a fresh key "
+        "(1–100 of A-Z a-z 0-9 _ . : -) per write, the same key to repeat it; a repeat gets "
+        "the first answer and changes nothing.")) -> str | None:
+    return key
+
+
+def _answer(answer: idempotency.Answer) -> JSONResponse:
+    """A write's answer (a repeat of a key: the first answer, marked as replayed)."""
+    return JSONResponse(answer.body, status_code=answer.status,
+                        headers={"Idempotent-Replayed": "true"} if answer.replay else None)
 
 
 bearer = HTTPBearer(auto_error=False, description="Your personal access code.")
@@ -436,53 +457,76 @@ def create_app(database_url: str | None = None) -> FastAPI:
               today: Optional[str] = Query(None, description="Date for 'overdue'."),
               limit: Optional[int] = Query(None, ge=1, le=1_000_000),
               contacts: bool = Query(False, description="With phone and address (the run "
-                                     "sheet): your open tasks only.")) -> list[dict]:
-        """Your open tasks by due date (`outreach tasks`)."""
+                                     "sheet): your open tasks only."),
+              file: Optional[str] = Query(None, max_length=255, description="With contacts: "
+                                          "the name of the file the sheet goes to (for the "
+                                          "access log).")) -> list[dict]:
+        """Your open tasks by due date (`outreach tasks`); with contacts the showing is
+        logged (`tasks.access_log`, door ``service``)."""
         from tasks.worklist import list_tasks
 
-        with ledger.acting(who) as s:
+        with ledger.acting(who, write=contacts) as s:
             return list_tasks(s, actor=who, all_=all, branch=branch, volunteer_id=volunteer,
                               kind=kind, status=status, today=_day(today), limit=limit,
-                              contacts=contacts)
+                              contacts=contacts, door="service", file_name=file)
 
     @app.get("/tasks/{task_id}", tags=["volunteer"])
     def task(task_id: int, who: access.Actor = Depends(_caller)) -> dict:
         """What a visit needs (`outreach task show`): your own open tasks only."""
         from tasks.worklist import task_view
 
-        with ledger.acting(who) as s:
-            return task_view(s, task_id=task_id, actor=who)
+        with ledger.acting(who, write=True) as s:  # the showing is logged
+            return task_view(s, task_id=task_id, actor=who, door="service")
 
     @app.post("/tasks/{task_id}/outcomes", tags=["volunteer"])
-    def record(task_id: int, body: OutcomeIn, who: access.Actor = Depends(_caller)) -> dict:
+    def record(task_id: int, body: OutcomeIn, who: access.Actor = Depends(_caller),
+               key: str | None = Depends(_key)) -> dict:
         """Record what happened (`outreach task record`, `task done`): ``{"recorded": …}``,
         or with ``ask`` and a survey still missing answers ``{"form": …}`` (nothing
-        written; the questions, and the values on record for your own open task)."""
+        written; the questions, and the values on record for your own open task).
+        Needs an ``Idempotency-Key``; 409 when someone else has just recorded on the
+        task."""
         from tasks.outcomes import record_outcome
         from tasks.worklist import AnswerForm, record_or_ask
 
         day = _day(body.today)
         with ledger.acting(who, write=True) as s:
-            if body.ask or body.outcome is None:
-                res = record_or_ask(s, task_id=task_id, outcome=body.outcome, actor=who,
-                                    note=body.note, answers=body.answers, today=day)
-                if isinstance(res, AnswerForm):
-                    if not body.ask:  # a survey's answers are missing: say which
-                        record_outcome(s, task_id=task_id, outcome=res.outcome, actor=who,
-                                       note=body.note, answers=body.answers, today=day)
-                    return {"form": asdict(res)}
-            else:
-                res = record_outcome(s, task_id=task_id, outcome=body.outcome, actor=who,
-                                     note=body.note, answers=body.answers, today=day)
-            return {"recorded": asdict(res)}
+            def work() -> tuple[int, dict, bool]:
+                if body.ask or body.outcome is None:
+                    res = record_or_ask(s, task_id=task_id, outcome=body.outcome, actor=who,
+                                        note=body.note, answers=body.answers, today=day,
+                                        seen_attempts=body.seen_attempts, door="service")
+                    if isinstance(res, AnswerForm):
+                        if not body.ask:  # a survey's answers are missing: say which
+                            record_outcome(s, task_id=task_id, outcome=res.outcome,
+                                           actor=who, note=body.note, answers=body.answers,
+                                           today=day)
+                        return 200, {"form": asdict(res)}, False
+                else:
+                    res = record_outcome(s, task_id=task_id, outcome=body.outcome, actor=who,
+                                         note=body.note, answers=body.answers, today=day,
+                                         seen_attempts=body.seen_attempts)
+                return 200, {"recorded": asdict(res)}, True
+
+            answer = idempotency.once(s, actor=who, key=key, method="POST",
+                                      path=f"/tasks/{task_id}/outcomes",
+                                      body=body.model_dump(), work=work)
+        return _answer(answer)
 
     @app.post("/tasks/{task_id}/release", tags=["volunteer"])
-    def release(task_id: int, who: access.Actor = Depends(_caller)) -> dict:
-        """Hand one of your tasks back (`outreach task release`): it is open again."""
+    def release(task_id: int, who: access.Actor = Depends(_caller),
+                key: str | None = Depends(_key)) -> dict:
+        """Hand one of your tasks back (`outreach task release`): it is open again.
+        Needs an ``Idempotency-Key``."""
         from tasks.outcomes import release
 
         with ledger.acting(who, write=True) as s:
-            t = release(s, task_id=task_id, actor=who)
-            return {"task_id": t.id, "status": str(t.status)}
+            def work() -> tuple[int, dict, bool]:
+                t = release(s, task_id=task_id, actor=who)
+                return 200, {"task_id": t.id, "status": str(t.status)}, True
+
+            answer = idempotency.once(s, actor=who, key=key, method="POST",
+                                      path=f"/tasks/{task_id}/release", body=None, work=work)
+        return _answer(answer)
 
     return app

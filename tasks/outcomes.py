@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from db import crashpoints
-from db.errors import BadInput, NotFound, Refused
+from db.errors import BadInput, Conflict, NotFound, Refused
 from db.machines import (
     CONTACTABLE_MEMBER,
     MISSED,
@@ -362,15 +362,52 @@ EFFECTS: dict[Effect, Callable[[Visit], None]] = {
 assert set(EFFECTS) == set(Effect), "every effect of the outcome table needs its function"
 
 
+#: An attempt by another person on the same task this recently makes a new one a Conflict.
+RECENT_OTHER = dt.timedelta(minutes=10)
+JUST_RECORDED = N_("someone else has just recorded on task {id}; look at it again")
+
+
+def _nobody_else_just_recorded(session: Session, task: OutreachTask, actor: Actor,
+                               seen_attempts: int | None) -> None:
+    """`record_outcome`'s rule for two hands on one task (see its docstring); the task is
+    locked."""
+    if seen_attempts is not None and seen_attempts != task.attempts:
+        raise Conflict(_(JUST_RECORDED).format(id=task.id))
+    since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - RECENT_OTHER
+    other = session.scalar(select(Attempt.id).where(
+        Attempt.task_id == task.id, Attempt.recorded_at >= since,
+        Attempt.recorded_by.is_not(None),
+        Attempt.recorded_by.is_distinct_from(actor.id)).limit(1))
+    if other is not None:
+        raise Conflict(_(JUST_RECORDED).format(id=task.id))
+
+
 @requires(HOLDER)
 def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor,
                    note: str | None = None, answers: dict[str, str] | None = None,
                    today: dt.date | None = None, source_key: str | None = None,
-                   expected_version: int | None = None) -> Recorded:
+                   expected_version: int | None = None,
+                   seen_attempts: int | None = None) -> Recorded:
     """Record one attempt at a task and apply its effects (`rules.OUTCOMES`).
 
     ``today``: the day of the visit (default: today) — not in the future, not before the
     task was made (`rules.check_recorded_day`).
+
+    Two hands on one task at once (a volunteer and a coordinator both sending
+    ``no_answer``): the member's and the task's row locks make them queue, but each would
+    still count an attempt — two attempts for one call, and a member made unreachable too
+    early. So whoever comes second is told instead (`Conflict`: someone else has just
+    recorded on this task; look at it again), by two rules, checked under the locks:
+
+    - ``seen_attempts``: the task's attempt count the client last saw (the ledger
+      service's clients send it when they know it). Any other count means an attempt
+      came in between, whoever made it.
+    - Independently, an attempt by *another person* on this task within the last
+      `RECENT_OTHER` (10 minutes) is refused: that is the same visit recorded twice,
+      because no two people call one member within minutes on purpose. The same person
+      recording again is not refused (a second call an hour later, or at once after a
+      wrong number) — their retries are caught by the Idempotency-Key
+      (`tasks.idempotency`), not here.
     """
     today = today or rules.real_today()
     answers = dict(answers or {})
@@ -389,6 +426,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
                             task.pending_confirmation, duplicate=True)
     task = load_task(session, task_id, lock=True)
     require_holder(task, actor)
+    _nobody_else_just_recorded(session, task, actor, seen_attempts)
     if expected_version is not None and task.version != expected_version:
         raise Refused(_("task {id} changed since you looked at it; look again").format(
             id=task.id))

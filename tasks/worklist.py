@@ -206,6 +206,7 @@ class AnswerForm:
 def record_or_ask(session: Session, *, task_id: int, outcome: str | None, actor: Actor,
                   note: str | None = None, answers: dict[str, str] | None = None,
                   today: dt.date | None = None,
+                  seen_attempts: int | None = None,
                   door: str = CLI) -> Recorded | AnswerForm:
     """Record an outcome (``None``: the kind's success, as `task done`) — or, when a survey
     still needs answers, record nothing and return the questions to ask (`AnswerForm`).
@@ -221,7 +222,8 @@ def record_or_ask(session: Session, *, task_id: int, outcome: str | None, actor:
     missing = missing_answers(kind, code, answers)
     if not missing:
         return record_outcome(session, task_id=task_id, outcome=code.value, actor=actor,
-                              note=note, answers=answers, today=today)
+                              note=note, answers=answers, today=today,
+                              seen_attempts=seen_attempts)
     # The answers given must be right before anything is asked ('same' stands in for what
     # is still missing, so only the given answers are judged here).
     check_answers(kind, code, {**{k: "same" for k in missing}, **answers})

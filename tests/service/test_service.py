@@ -18,12 +18,17 @@ from db.session import engine, session_scope
 from tests.reliability.test_access import World, contacts_of, none_shown, snapshot, unchanged
 
 
+_keys = itertools.count(1)
+
+
 def call(base: str, method: str, path: str, *, code: str | None = None, body=None,
          headers: dict | None = None, raw: bytes | None = None) -> tuple[int, object, dict]:
     """(status, decoded JSON body, headers) of one request."""
     host, port = base.split("//", 1)[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
     h = dict(headers or {})
+    if method == "POST" and not any(k.lower() == "idempotency-key" for k in h):
+        h["Idempotency-Key"] = f"test-{next(_keys)}"  # a write needs one (issue 24)
     if code is not None:
         h["Authorization"] = f"Bearer {code}"
     data = raw

@@ -43,6 +43,7 @@ class Report(str, Enum):
     movements = "movements"
     meetings = "meetings"
     scorecard = "scorecard"
+    access = "access"
 
 
 class Format(str, Enum):
@@ -349,7 +350,8 @@ def outcomes_import(
 
 def report(
     which: Annotated[Report, typer.Argument(
-        help=_("coverage, volunteers, unreachable, movements, meetings or scorecard."))],
+        help=_("coverage, volunteers, unreachable, movements, meetings, scorecard or "
+               "access."))],
     format: Annotated[Format, typer.Option("--format",
                                            help=_("table, csv, json, markdown or xlsx "
                                                   "(Excel, with --output)."))]
@@ -370,6 +372,16 @@ def report(
         "--members", help=_("Scorecard: list the members who do not meet --indicator "
                             "(ledger number, name, branch)."))] = False,
     force: Annotated[bool, typer.Option("--force", help=_(FORCE_HELP))] = False,
+    member: Annotated[Optional[str], typer.Option(
+        "--member", metavar="LEDGER_NO",
+        help=_("Access: who was shown this member's contact details."))] = None,
+    volunteer: Annotated[Optional[int], typer.Option(
+        "--volunteer", metavar="ID",
+        help=_("Access: whose contact details this volunteer was shown."))] = None,
+    since: Annotated[Optional[str], typer.Option(
+        help=_("Access: from this day (YYYY-MM-DD)."))] = None,
+    until: Annotated[Optional[str], typer.Option(
+        help=_("Access: up to this day, included (YYYY-MM-DD)."))] = None,
 ) -> None:
     """Print a report (coordinators).
 
@@ -385,12 +397,20 @@ def report(
     scorecard    the six haves per branch for a quarter: movements, contact, education,
                  care, rights, role — figures, goal, green/amber/red, change from the
                  previous quarter; --indicator NAME --members lists who does not meet it
+    access       who was shown members' contact details, when, through which door
+                 (--member LEDGER_NO or --volunteer ID, --since, --until)
 
     Example: outreach report coverage --format csv > coverage.csv
     """
     if (format == Format.xlsx) != (output is not None):
         return _refuse(_("--format xlsx goes with --output FILE.xlsx (and --output with "
                          "--format xlsx)"))
+    if which == Report.access:
+        return _access_report(format, member, volunteer, since, until, output=output,
+                              force=force)
+    if member is not None or volunteer is not None or since is not None or until is not None:
+        return _refuse(_("--member, --volunteer, --since and --until are for the access "
+                         "report"))
     if which == Report.scorecard:
         return _scorecard_report(format, period, today, branch, indicator, members,
                                  output=output, force=force)
@@ -420,14 +440,16 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
         raise BadInput(_("--branch is for the meetings report"))
     if period is not None:
         check_period(period)  # refused for every report, not only coverage
-    with db_session(write=False) as s:
+    # the unreachable list shows family contacts: logged (`tasks.access_log`), a write
+    with db_session(write=which == Report.unreachable) as s:
         who = actor(s)  # each report checks who may read it
         if which == Report.coverage:
             rows = coverage.coverage(s, today=day, period=period, actor=who)
         elif which == Report.volunteers:
             rows = coverage.volunteer_workload(s, today=day, actor=who)
         elif which == Report.unreachable:
-            rows = coverage.unreachable_list(s, today=day, actor=who)
+            rows = coverage.unreachable_list(s, today=day, actor=who,
+                                             file_name=output.name if output else None)
         else:
             rows = coverage.movements(s, period=period, today=day, actor=who)
     emit(rows, format, output=output, force=force)
@@ -485,6 +507,27 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
             rows = sc.scorecard(s, actor=actor(s), period=period, branch_id=branch_id)
     if format == Format.markdown and not members:
         typer.echo(sc.scorecard_markdown(rows, period))
+        return
+    emit(rows, format, output=output, force=force)
+
+
+@edge
+def _access_report(format: Format, member: str | None, volunteer: int | None,
+                   since: str | None, until: str | None, output: Path | None = None,
+                   force: bool = False) -> None:
+    """Who was shown contact details (`tasks.access_log.access_report`)."""
+    from tasks.access_log import access_report
+
+    if format == Format.markdown:
+        raise BadInput(_("the access report is a table, csv, json or xlsx"))
+    first, last = parse_date(since, "--since"), parse_date(until, "--until")
+    if output is not None:
+        check_target(output, force=force)  # refused before the ledger is read
+    with db_session(write=False) as s:
+        rows = access_report(s, actor=actor(s), member=member, volunteer=volunteer,
+                             since=first, until=last)
+    if not rows and format == Format.table:
+        typer.echo(_("no one was shown these contact details"))
         return
     emit(rows, format, output=output, force=force)
 

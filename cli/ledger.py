@@ -428,15 +428,62 @@ def members_export(
     # the file is checked (and made, empty and private) before the ledger is read
     with (contextlib.nullcontext() if str(file) == "-" else
           PrivateFile(file, force=force)) as out:
-        with db_session(write=False) as s:
+        with db_session() as s:  # the export is logged (`tasks.access_log`)
             buf = io.BytesIO() if excel else io.StringIO()
             export = export_ledger_xlsx if excel else export_ledger
-            n = export(s, buf, actor=actor(s), lang=lang)
+            n = export(s, buf, actor=actor(s), lang=lang,
+                       file_name=None if str(file) == "-" else file.name)
         if out is None:
             sys.stdout.write(buf.getvalue())
             return
         out.commit(buf.getvalue())
     typer.echo(_("exported {n} members to {path}").format(n=n, path=file))
+
+
+@members_app.command("purge")
+@edge
+def members_purge(
+    before: Annotated[str, typer.Option(
+        "--before", metavar="DATE",
+        help=_("Members deceased or moved out before this day (YYYY-MM-DD) lose their "
+               "contact details."))],
+    yes: Annotated[bool, typer.Option("--yes", help=_("Do not ask before purging."))] = False,
+) -> None:
+    """Clear the phone, addresses and family contact of members deceased or moved out
+    before DATE (coordinators): keep personal information no longer than it is needed.
+
+    Their status history stays; each cleared field is a row of their history, without
+    its value. Prints counts only. A DATE in the future is refused.
+
+    Example: outreach members purge --before 2024-01-01
+    """
+    from cli.common import is_terminal, parse_date
+    from tasks import rules
+    from tasks.access_log import purge_departed
+
+    day = parse_date(before, "--before")
+    if day > rules.real_today():  # refused before anyone is asked
+        raise BadInput(_("--before {day} is in the future; the purge is for members who "
+                         "left before a day that has passed").format(day=day))
+    if not yes:
+        from tasks.access import require_coordinator
+
+        with db_session(write=False) as s:  # a volunteer is refused before any question
+            require_coordinator(actor(s))
+        if not is_terminal():
+            raise BadInput(_("the purge clears contact details for good: add --yes to go "
+                             "ahead without a question"))
+        typer.confirm(_("Clear the contact details of members deceased or moved out before "
+                        "{day}? They cannot be brought back.").format(day=day), abort=True)
+    with db_session() as s:
+        done = purge_departed(s, actor=actor(s), before=day)
+    typer.echo(_("purged {members} members: {fields} contact fields cleared, {answers} "
+                 "survey answers cleaned").format(members=done.members, fields=done.fields,
+                                                  answers=done.answers))
+    if done.history_kept:
+        typer.echo(_("{n} earlier rows of their member history still hold old contact "
+                     "details: that history cannot be changed (append-only)").format(
+                         n=done.history_kept))
 
 
 @member_app.command("show")
@@ -453,7 +500,7 @@ def member_show(
     """
     from tasks.reports import member_card
 
-    with db_session(write=False) as s:
+    with db_session() as s:  # the showing is logged (`tasks.access_log`)
         who = actor(s)
         text = member_card(s, ref=ref, actor=who)
     typer.echo(text)

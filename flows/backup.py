@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from db import settings
 from flows import common
-from i18n import _
+from i18n import N_, _
 from tasks import backup_jobs
 from tasks.access import SYSTEM
 
@@ -36,21 +36,20 @@ def prune(daily: int, weekly: int) -> tuple[list[str], list[str]]:
     return backup_jobs.prune(daily=daily, weekly=weekly)
 
 
+#: The artifact's rows, as it names them.
+ROWS = (("size", N_("size")), ("seconds", N_("duration (seconds)")),
+        ("members", N_("members")), ("tasks", N_("tasks")), ("attempts", N_("attempts")),
+        ("kept", N_("copies kept")), ("removed", N_("copies removed")))
+
+
 def report(made: dict, kept: list[str], removed: list[str]) -> str:
-    """The artifact's Markdown: names of our own files and numbers only."""
-    lines = [
-        "# " + _("Backup {file}").format(file=made["file"]),
-        "",
-        "| | |", "|---|---|",
-        f"| {_('size')} | {backup_jobs.size_text(made['size'])} |",
-        f"| {_('duration')} | {made['seconds']} s |",
-        f"| {_('members')} | {made['members']} |",
-        f"| {_('tasks')} | {made['tasks']} |",
-        f"| {_('attempts')} | {made['attempts']} |",
-        f"| {_('checked')} | {_('integrity and history')} |",
-        f"| {_('copies kept')} | {len(kept)} |",
-        f"| {_('copies removed')} | {len(removed)} |",
-    ]
+    """The artifact's Markdown: the name of our own file and numbers only."""
+    values = {**made, "size": backup_jobs.size_text(made["size"]), "kept": len(kept),
+              "removed": len(removed)}
+    lines = ["# " + _("Backup {file}").format(file=made["file"]), "",
+             _("Checked before it was kept: integrity, and every member's and task's "
+               "history replayed."), "", "| | |", "|---|---|"]
+    lines += [f"| {_(label)} | {values[k]} |" for k, label in ROWS]
     return "\n".join(lines) + "\n"
 
 

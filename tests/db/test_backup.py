@@ -254,7 +254,6 @@ def test_every_write_acknowledged_before_the_backup_began_is_in_it(db_url, tmp_p
     before = {t for t, at in acknowledged if at < began}
     assert len(before) >= 20
 
-    fresh = tmp_path / "check"
     if PG_URL:
         name = f"bk_during_{os.getpid()}"
         base = PG_URL.replace("postgresql://", "postgresql+psycopg://")
@@ -265,7 +264,6 @@ def test_every_write_acknowledged_before_the_backup_began_is_in_it(db_url, tmp_p
         copied = _attempted(f"sqlite:///{made.path}")
     assert before <= copied
     assert made.attempts == len(copied)
-    del fresh
 
 
 def _attempted(url: str) -> set[int]:

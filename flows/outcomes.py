@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from db.session import session_scope
 from flows import common
 from i18n import _
-from tasks import tickets
+from tasks import ticket_jobs
 from tasks.access import Actor
 from tasks.results import apply_results, load_results_file
 
@@ -43,10 +43,10 @@ def apply_chunk(path: str, start: int, stop: int, actor: Actor,
 
 def who(ticket: SecretStr | str | None, purpose: str = "record-outcomes") -> Actor:
     """The coordinator a run ticket for ``purpose`` stands for; the ticket is used up
-    (committed at once, so that it cannot serve twice even if the run fails later)."""
+    (committed at once, accepted or refused, so that it cannot serve twice even if the
+    run fails later)."""
     value = ticket.get_secret_value() if isinstance(ticket, SecretStr) else ticket
-    with session_scope(common.engine()) as s:
-        return tickets.redeem(s, value, purpose=purpose)
+    return ticket_jobs.use(common.engine(), value, purpose=purpose)
 
 
 @flow(name="record-outcomes", log_prints=False)

@@ -15,8 +15,8 @@ changed or a coordinator deactivated since stops the ticket, and nothing stored 
 here or in Prefect, yields an access code (issue 24: the ticket used to carry the
 coordinator's permanent code, sealed).
 
-A ticket is **burned by any use**, accepted or refused (`use` commits the delete before it
-judges), and expired tickets are deleted whenever a ticket is made or used.
+A ticket is **burned by any use**, accepted or refused (`tasks.ticket_jobs.use` commits
+the delete before it judges), and expired tickets are deleted whenever a ticket is made or used.
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ import secrets
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db.errors import BadInput, Refused
 from db.models import RunTicket, Volunteer
-from db.session import session_scope
 from i18n import _
 from tasks.access import Actor, acting_for, authenticate, code_stamp, require_coordinator
 
@@ -81,7 +80,7 @@ def issue(session: Session, code: str | None, *, purpose: str,
 
 
 @dataclass(frozen=True)
-class _Authority:
+class Authority:
     """What a burned ticket said: who, for what, until when."""
 
     volunteer_id: int
@@ -90,9 +89,9 @@ class _Authority:
     code_stamp: str
 
 
-def _burn(session: Session, ticket: str | None, *, ask: str) -> _Authority:
-    """Find the ticket and delete it (and every expired one); refuse a ticket that is not
-    one, or is wrong or used."""
+def burn(session: Session, ticket: str | None, *, ask: str) -> Authority:
+    """Find the ticket and delete it (and every expired one); what it said, to `judge`.
+    Refuses a ticket that is not one, or is wrong or used."""
     found = _FORM.fullmatch((ticket or "").strip())
     if not found:
         if re.fullmatch(r"\d+-[\w-]+", ticket or ""):
@@ -106,10 +105,12 @@ def _burn(session: Session, ticket: str | None, *, ask: str) -> _Authority:
         raise Refused(_("wrong or used run ticket: ask for a new one with `{ask}`").format(
             ask=ask))
     session.execute(delete(RunTicket).where(RunTicket.id == tid))
-    return _Authority(row.volunteer_id, row.purpose, row.expires_at, row.code_stamp)
+    return Authority(row.volunteer_id, row.purpose, row.expires_at, row.code_stamp)
 
 
-def _judge(session: Session, it: _Authority, *, purpose: str, ask: str) -> Actor:
+def judge(session: Session, it: Authority, *, purpose: str, ask: str) -> Actor:
+    """The coordinator a burned ticket stands for, if it was for ``purpose``, has not
+    expired and its coordinator still holds the code that made it."""
     if it.purpose != purpose:
         raise Refused(_("this run ticket is for {it}, not {purpose}").format(
             it=it.purpose, purpose=purpose))
@@ -124,20 +125,9 @@ def _judge(session: Session, it: _Authority, *, purpose: str, ask: str) -> Actor
 def redeem(session: Session, ticket: str | None, *, purpose: str) -> Actor:
     """The coordinator a ticket stands for; the ticket is deleted in this transaction.
     A wrong, used, expired or misdirected ticket is refused. The caller owns the
-    transaction: a refusal rolls the delete back with it — flows use `use`, which burns
-    the ticket whatever the answer."""
+    transaction: a refusal rolls the delete back with it — flows use `tasks.ticket_jobs.use`,
+    which burns the ticket whatever the answer."""
     ask = ASK.get(purpose, "outreach outcomes ticket")
-    it = _burn(session, ticket, ask=ask)
+    it = burn(session, ticket, ask=ask)
     session.flush()
-    return _judge(session, it, purpose=purpose, ask=ask)
-
-
-def use(engine: Engine, ticket: str | None, *, purpose: str) -> Actor:
-    """`redeem` for a flow run: the ticket is burned (committed) before it is judged, so
-    a ticket refused — for the wrong purpose, expired, its coordinator's code changed —
-    cannot be tried again."""
-    ask = ASK.get(purpose, "outreach outcomes ticket")
-    with session_scope(engine) as s:
-        it = _burn(s, ticket, ask=ask)
-    with session_scope(engine, write=False) as s:
-        return _judge(s, it, purpose=purpose, ask=ask)
+    return judge(session, it, purpose=purpose, ask=ask)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from db.errors import BadInput, Refused
 from db.models import Attempt, Role, RunTicket
 from db.session import engine, make_engine, session_scope
-from tasks import tickets
+from tasks import ticket_jobs, tickets
 from tasks.access import format_code
 from tests.db import factories as f
 
@@ -106,9 +106,9 @@ def test_any_use_burns_the_ticket_and_expired_ones_go(db_url):
         s.execute(update(RunTicket).where(RunTicket.id == int(stale.split("-")[1]))
                   .values(expires_at=dt.datetime(2000, 1, 1)))
     with pytest.raises(Refused, match="not record-outcomes"):
-        tickets.use(eng, meeting, purpose="record-outcomes")
+        ticket_jobs.use(eng, meeting, purpose="record-outcomes")
     with pytest.raises(Refused, match="wrong or used"):
-        tickets.use(eng, meeting, purpose="plan-meeting")
+        ticket_jobs.use(eng, meeting, purpose="plan-meeting")
     with session_scope(eng, write=False) as s:
         assert s.scalar(select(func.count()).select_from(RunTicket)) == 0
 

@@ -65,7 +65,9 @@ NO_ACTOR = {
     "tasks.access.settle": "writes the wrong-code counters of an authentication",
     "tasks.tickets.issue": "authenticates the coordinator's code it is given",
     "tasks.tickets.redeem": "builds the actor a one-run ticket stands for",
-    "tasks.tickets.use": "redeem for a flow run (burns the ticket first)",
+    "tasks.ticket_jobs.use": "redeem for a flow run (burns the ticket first)",
+    "tasks.tickets.burn": "step of redeem / use (deletes the ticket it is given)",
+    "tasks.tickets.judge": "step of redeem / use (builds the actor, stamp checked)",
     "tasks.tickets.purge_expired": "deletes expired tickets (no person, no contact)",
     "tasks.access.acting_for": "builds the actor a burned ticket stands for (stamp checked)",
     # Set-based system jobs (flows run them as the system; the CLI checks a coordinator

@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from db.session import session_scope
 from flows import common
 from i18n import N_, _
-from tasks import followup, followup_jobs, plan_jobs, tickets
+from tasks import followup, followup_jobs, idempotency, plan_jobs, tickets
 from tasks.rules import check_not_future
 
 
@@ -18,6 +18,7 @@ from tasks.rules import check_not_future
 def expire_closed(today: dt.date) -> int:
     with session_scope(common.engine()) as s:
         tickets.purge_expired(s)  # run tickets nobody used go too (issue 24)
+        idempotency.purge(s)  # and Idempotency-Keys older than 30 days
     return followup_jobs.expire_closed(common.engine(), today=today)
 
 

@@ -110,6 +110,7 @@ SAMPLES = {
     ("volunteer", "new-code"): [["{cat_id}"]],
     ("members", "import"): [["{ledger_csv}"]],
     ("members", "export"): [["-"], ["{out_csv}"]],
+    ("members", "purge"): [["--before", "2026-11-30", "--yes"]],
     ("member", "confirm"): [["{cat_member}", "deceased"]],
     ("member", "contribution"): [["{cat_member}", "--kind", "teaching", "--date",
                                   "2026-11-02"]],

@@ -107,7 +107,7 @@ def _start_service(url: str, port: int, folder: Path) -> subprocess.Popen:
 
 def _client(base: str, code: str, ids: list[int], lat: dict, errors: list,
             gate: threading.Barrier) -> None:
-    from cli.remote import Remote
+    from cli.remote import Remote, new_key
 
     r = Remote(base, code)
     gate.wait()
@@ -117,7 +117,7 @@ def _client(base: str, code: str, ids: list[int], lat: dict, errors: list,
             r.tasks(all=False, branch=None, volunteer=None, kind=None, status=None,
                     today=None, limit=None, contacts=False)
             t1 = time.perf_counter()
-            res = r.record(task_id, "no_answer", "bench", {}, None)
+            res = r.record(task_id, "no_answer", "bench", {}, None, new_key())
             t2 = time.perf_counter()
         except Exception as exc:  # counted and shown, the run goes on
             errors.append(f"{exc.__class__.__name__}: {exc}")

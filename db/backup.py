@@ -4,7 +4,8 @@ scratch place to check one, and putting one in the ledger's place.
 * SQLite: the online backup API (`sqlite3.Connection.backup`) from a connection made
   through SQLite, in one step: it reads one snapshot (every transaction committed before
   it began, none after) while writers go on (WAL). The copy is a single file (rollback
-  journal, no ``-wal``), in a new file made 0600 beside the target, renamed into place.
+  journal, no ``-wal``), in a new file made 0600 beside the target (`db.files`), put in
+  place once checked.
   The live ledger file is never opened outside SQLite: closing any descriptor of it would
   drop this process's POSIX locks (issue 24, defect 1).
 * PostgreSQL: ``pg_dump --format=custom`` (its version at least the server's), checked by
@@ -13,7 +14,7 @@ scratch place to check one, and putting one in the ledger's place.
   the current one keeping its data under another name.
 
 What is checked and who may is `tasks.backup`'s; this module imports nothing of ours but
-`i18n` and `db`.
+`i18n` and `db`. Where a backup may be written is `db.files`' (`new_file`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from db import settings
 from db.errors import BadInput, NotReady, Refused, one_line
+from db.files import PrivateFile
 from i18n import _
 
 #: A backup's name in the backups folder: `outreach-YYYYMMDD-HHMMSS.db` (SQLite) or
@@ -79,31 +81,33 @@ def stamp_of(name: str) -> dt.datetime | None:
 # --- files ----------------------------------------------------------------------------------
 
 
-def check_target(path: Path, *, force: bool) -> None:
-    """Refuse a target that is a folder, or (unless ``force``) exists or is a symlink."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise BadInput(_("cannot write {path}: {reason}; nothing was written").format(
-            path=repr(one_line(path)), reason=exc.strerror)) from None
-    import stat
+@contextlib.contextmanager
+def new_file(target: Path, *, force: bool, make_folder: bool = False) -> Iterator[Path]:
+    """A backup's file, written the one way a person's output file is (`db.files`): the
+    target is refused if it is a symbolic link (even with ``force``), anything but a
+    regular file (said which), another user's file, or an existing file without
+    ``force``; the block gets the path of a new 0600 file beside it (for SQLite's backup
+    or ``pg_dump --file``), which is put in place only when the block ends without error
+    — so after the copy has been checked — and removed otherwise. ``make_folder``: the
+    target's folder (the home's backups folder) is made 0700 if missing."""
+    if make_folder:
+        try:
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(_("cannot write in {path}: {reason}; nothing was written").format(
+                path=repr(one_line(target.parent)), reason=exc.strerror)) from None
+    with PrivateFile(target, force=force) as out:
+        # handover() closes PrivateFile's descriptor: a new file that no SQLite connection
+        # of ours has open; the live ledger is only ever opened by SQLite (`sqlite_copy`)
+        yield Path(out.handover())
+        out.commit()
 
-    if stat.S_ISDIR(st.st_mode):
-        raise BadInput(_("{path} is a folder: name a file; nothing was written").format(
-            path=repr(one_line(path))))
-    if not force:
-        what = _("a symlink") if stat.S_ISLNK(st.st_mode) else _("a file")
-        raise Refused(_("{path} already exists ({what}): choose another name, or add "
-                        "--force to replace it; nothing was written").format(
-                            path=repr(one_line(path)), what=what))
 
-
-def new_private_file(where: Path, prefix: str = ".outreach-backup-") -> Path:
-    """A new, empty file only its owner may read (0600) in ``where`` (made 0700 if
-    missing). Created with O_EXCL by `tempfile.mkstemp`: no SQLite connection of ours has
-    it open, so closing its descriptor here drops nobody's lock."""
+def new_private_file(where: Path, prefix: str = ".outreach-restore-") -> Path:
+    """A restore's scratch copy: a new, empty file only its owner may read (0600) in the
+    ledger's folder ``where`` (made 0700 if missing), renamed over the ledger by the
+    restore itself once checked. Created with O_EXCL by `tempfile.mkstemp`: no SQLite
+    connection of ours has it open, so closing its descriptor here drops nobody's lock."""
     try:
         where.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=where)
@@ -112,25 +116,6 @@ def new_private_file(where: Path, prefix: str = ".outreach-backup-") -> Path:
             path=repr(one_line(where)), reason=exc.strerror)) from None
     os.close(fd)
     return Path(name)
-
-
-def put_in_place(tmp: Path, dest: Path, *, force: bool) -> None:
-    """Rename ``tmp`` to ``dest``: atomically, and — without ``force`` — never over a file
-    that appeared meanwhile (a hard link fails on an existing name)."""
-    if force:
-        os.replace(tmp, dest)
-        return
-    try:
-        os.link(tmp, dest)
-    except FileExistsError:
-        raise Refused(_("{path} already exists: choose another name, or add --force to "
-                        "replace it; nothing was written").format(
-                            path=repr(one_line(dest)))) from None
-    except OSError:  # a file system without hard links: checked just before, then renamed
-        check_target(dest, force=False)
-        os.rename(tmp, dest)
-        return
-    os.unlink(tmp)
 
 
 def remove(path: Path) -> None:

@@ -6,8 +6,10 @@ PostgreSQL ``pg_dump`` in its custom format — `db.backup`), and it counts only
 been checked: opened, integrity-checked (SQLite's ``integrity_check`` and foreign keys;
 on PostgreSQL a restore of the dump into a scratch database ``outreach_verify_<pid>``),
 and every member's and task's history replayed (`tasks.audit.replay`, what `outreach db
-check` does). Until then it is a hidden temporary file; then it is renamed into place,
-mode 0600, never over an existing file or a symlink unless ``force``.
+check` does). Until then it is a hidden temporary file; then it is put in place, mode
+0600 (`db.files`, by way of `db.backup.new_file`): never through a symbolic link, never
+over another user's file or anything but a regular file, over an existing file only with
+``force``.
 
 A restore checks the same things on the copy it is about to put in place (upgrading a
 backup of an older schema, refusing one of a newer), and only then puts the current
@@ -114,12 +116,10 @@ def back_up(url: str, dest: Path | None = None, *, actor: Actor, force: bool = F
     outreach-YYYYMMDD-HHMMSS.db`` or ``.dump``), check the copy, then put it in place."""
     started = time.monotonic()
     target = Path(dest) if dest is not None else mech.default_path(url, _stamp(now))
-    mech.check_target(target, force=force)
     if dest is not None and not target.parent.is_dir():
         raise BadInput(_("no such folder: {path}; nothing was written").format(
             path=one_line(target.parent)))
-    tmp = mech.new_private_file(target.parent)
-    try:
+    with mech.new_file(target, force=force, make_folder=dest is None) as tmp:
         if mech.is_sqlite_url(url):
             mech.sqlite_copy(mech.sqlite_path(url), tmp)
             rev, found = _check_sqlite(tmp, target.name)
@@ -128,9 +128,6 @@ def back_up(url: str, dest: Path | None = None, *, actor: Actor, force: bool = F
             mech.pg_dump(url, tmp)
             rev, found = _check_dump(url, tmp, target.name)
         size = tmp.stat().st_size
-        mech.put_in_place(tmp, target, force=force)
-    finally:
-        mech.remove(tmp)
     return Copy(name=target.name, path=target, revision=rev, size=size,
                 seconds=time.monotonic() - started, **found)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from db import backup as mech
 from db import migrate
-from db.errors import Refused
+from db.errors import BadInput, Refused
 from db.machines import TaskStatus as TS
 from db.models import Attempt, Member
 from db.session import make_engine, session_scope
@@ -191,20 +191,78 @@ def test_a_backup_from_an_older_outreach_is_upgraded(fresh_url, tmp_path):
     eng.dispose()
 
 
-def test_the_backup_never_replaces_a_file_or_follows_a_symlink(db_url, tmp_path):
-    there = tmp_path / "there.db"
+@pytest.fixture
+def out(tmp_path):
+    """A folder of its own for the backup's target: what it holds is what was written."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+def test_the_backup_replaces_an_existing_file_only_with_force(db_url, out):
+    there = out / "there.db"
     there.write_text("a coordinator's spreadsheet")
-    link = tmp_path / "link.db"
-    link.symlink_to(tmp_path / "elsewhere.db")
-    for target in (there, link):
-        with pytest.raises(Refused, match="already exists"):
-            backup_jobs.back_up(db_url, target, actor=SYSTEM)
+    with pytest.raises(Refused, match="already exists.*--force"):
+        backup_jobs.back_up(db_url, there, actor=SYSTEM)
     assert there.read_text() == "a coordinator's spreadsheet"
-    assert not (tmp_path / "elsewhere.db").exists()
-    made = backup_jobs.back_up(db_url, link, actor=SYSTEM, force=True)
-    assert link.is_file() and not link.is_symlink()  # the link itself was replaced
-    assert not (tmp_path / "elsewhere.db").exists()
-    assert stat.S_IMODE(os.stat(made.path).st_mode) == 0o600
+    assert sorted(p.name for p in out.iterdir()) == ["there.db"]  # no temp file left
+    made = backup_jobs.back_up(db_url, there, actor=SYSTEM, force=True)
+    assert made.path == there and not there.is_symlink()
+    assert stat.S_IMODE(os.stat(there).st_mode) == 0o600
+    assert sorted(p.name for p in out.iterdir()) == ["there.db"]
+
+
+def test_a_copy_that_fails_its_check_is_never_put_in_place(db_url, out, monkeypatch):
+    there = out / "there.db"
+    there.write_text("the previous backup")
+
+    def failed(eng, name):
+        raise Refused(f"{name}: members and tasks do not replay to their own history")
+
+    monkeypatch.setattr(backup_jobs, "_verify", failed)
+    for target, force in ((out / "new.db", False), (there, True)):
+        with pytest.raises(Refused, match="do not replay"):
+            backup_jobs.back_up(db_url, target, actor=SYSTEM, force=force)
+    assert there.read_text() == "the previous backup"
+    assert sorted(p.name for p in out.iterdir()) == ["there.db"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_symlink_target_is_refused_even_with_force(db_url, out, force):
+    elsewhere = out / "elsewhere.db"
+    elsewhere.write_text("someone else's file")
+    link = out / "link.db"
+    link.symlink_to(elsewhere)
+    with pytest.raises(Refused, match="symbolic link"):
+        backup_jobs.back_up(db_url, link, actor=SYSTEM, force=force)
+    assert link.is_symlink() and os.readlink(link) == str(elsewhere)
+    assert elsewhere.read_text() == "someone else's file"
+    assert sorted(p.name for p in out.iterdir()) == ["elsewhere.db", "link.db"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_fifo_target_is_refused_saying_it_is_a_pipe(db_url, out, force):
+    fifo = out / "pipe.db"
+    os.mkfifo(fifo)
+    with pytest.raises(BadInput) as refused:
+        backup_jobs.back_up(db_url, fifo, actor=SYSTEM, force=force)
+    line = str(refused.value)
+    assert "\n" not in line and "pipe" in line and "nothing was written" in line
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in out.iterdir()) == ["pipe.db"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+@pytest.mark.parametrize("force", [False, True])
+def test_another_users_file_is_refused(db_url, out, force):
+    theirs = out / "theirs.db"
+    theirs.write_text("another user's file")
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(Refused, match="another user"):
+        backup_jobs.back_up(db_url, theirs, actor=SYSTEM, force=force)
+    assert theirs.read_text() == "another user's file"
+    assert os.lstat(theirs).st_uid == 65534
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.db"]
 
 
 def test_the_default_place_is_the_backups_folder_of_the_home(db_url):

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from db.errors import BadInput
 from db.models import IdempotencyKey
 from i18n import _
-from tasks.access import Actor
+from tasks.access import PERSON, Actor, requires
 
 #: 1–100 characters of letters, digits and ``_ . : -`` (a UUID, a ULID, "phone-1:42" …).
 KEY_SHAPE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
@@ -114,6 +114,7 @@ def _stored(session: Session, actor: Actor, key: str, asked: str) -> Answer | No
     return Answer(row.status, json.loads(row.answer), replay=True)
 
 
+@requires(PERSON)
 def once(session: Session, *, actor: Actor, key: str, method: str, path: str, body: Any,
          work: Callable[[], tuple[int, Any, bool]]) -> Answer:
     """Do ``work`` once per (person, key): the first time it runs, in this transaction, and

@@ -21,6 +21,8 @@ from tests.cli.helpers import outreach
 from tests.reliability.test_access import World, none_shown, snapshot, unchanged
 
 BOGUS = "postgresql+psycopg://nobody@127.0.0.1:1/no_such_database"
+#: Tables that reads write: who was shown which members' contact details.
+ACCESS_LOG = ("access_events", "access_event_members")
 
 
 def remote(svc, *args, code=None, input=None, env=None):
@@ -69,7 +71,13 @@ def test_every_read_and_every_mistake_prints_what_local_prints(world, serve):
     for code in (None, world.bob[:-1], f"{World.vid(world.bob)}-{world.cat.split('-', 1)[1]}"):
         same(outreach("tasks", env={"OUTREACH_TOKEN": code or ""}),
              remote(svc, "tasks", env={"OUTREACH_TOKEN": code or ""}), "a bad code")
-    unchanged(before, snapshot(world.url, logins=False))  # but the wrong codes' counts
+    after = snapshot(world.url, logins=False)  # all but the wrong codes' counts …
+    # … and the access log: `task show` and the run sheet (`tasks` with contacts) of
+    # one's own tasks note the showing, local or through the service (issue 24), and
+    # nothing else is written.
+    shown = {t: set(after.pop(t)) - set(before.pop(t)) for t in ACCESS_LOG}
+    unchanged(before, after)
+    assert sorted({row[3] for row in shown["access_events"]}) == ["cli", "runsheet", "service"]
 
 
 def _ids(text: str, task: tuple[int, int], member: tuple[int, int]) -> str:

@@ -66,6 +66,7 @@ NO_ACTOR = {
     "tasks.tickets.issue": "authenticates the coordinator's code it is given",
     "tasks.tickets.redeem": "builds the actor a one-run ticket stands for",
     "tasks.ticket_jobs.use": "redeem for a flow run (burns the ticket first)",
+    "tasks.idempotency.purge": "deletes keys older than 30 days (no person, no contact)",
     "tasks.tickets.burn": "step of redeem / use (deletes the ticket it is given)",
     "tasks.tickets.judge": "step of redeem / use (builds the actor, stamp checked)",
     "tasks.tickets.purge_expired": "deletes expired tickets (no person, no contact)",
@@ -193,6 +194,7 @@ EXPECTED = {
     "tasks.worklist.list_tasks": access.PERSON,
     "tasks.worklist.task_view": access.HOLDER,
     "tasks.worklist.record_or_ask": access.HOLDER,
+    "tasks.idempotency.once": access.PERSON,  # a key is one person's
     # Organisational life: coordinators plan, mark and close; the monthly flow (the
     # system) gives out missing make-up study and reads counts.
     "tasks.meetings.plan_meeting": access.COORDINATOR,

@@ -132,12 +132,13 @@ def db_restore(
     from cli import stack
     from cli.common import is_terminal
     from db.errors import Refused
-    from tasks.backup_jobs import restore
+    from tasks.backup_jobs import authorise_restore, restore
 
     running = stack.load()
     if running is not None and any(stack.is_ours(p) for p in running.procs):
         raise Refused(_("the stack runs ({url}) and uses the ledger: `outreach stack down` "
                         "first; nothing was changed").format(url=running.url))
+    authorise_restore(settings.database_url(), settings.token())  # before any question
     if not yes:
         if not is_terminal():
             raise BadInput(_("restoring replaces the ledger: add --yes to go ahead without "

@@ -172,7 +172,7 @@ def may_restore(session: Session, *, actor: Actor | None) -> None:
     (anybody while it has no coordinator yet)."""
 
 
-def _authorise(url: str, code: str | None) -> None:
+def authorise_restore(url: str, code: str | None) -> None:
     """Check the code against the CURRENT ledger (`may_restore`); a ledger that does not
     exist yet or has no schema has nobody to ask."""
     from sqlalchemy import inspect
@@ -235,12 +235,12 @@ def restore(url: str, file: Path, *, code: str | None,
         if mech.same_file(file, mech.sqlite_path(url)):
             raise BadInput(_("{name} is the ledger itself: name a backup").format(
                 name=one_line(file.name)))
-        _authorise(url, code)
+        authorise_restore(url, code)
         rev, found, upgraded, aside = _restore_sqlite(url, file, stamp)
     else:
         mech.pg_list(file)
         _check_tools(url, "pg_restore")
-        _authorise(url, code)
+        authorise_restore(url, code)
         rev, found, upgraded, aside = _restore_pg(url, file, stamp)
     return Copy(name=file.name, path=file, revision=rev, size=file.stat().st_size,
                 seconds=time.monotonic() - started, upgraded_from=upgraded, aside=aside,

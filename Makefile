@@ -12,7 +12,9 @@ export PREFECT_SERVER_ANALYTICS_ENABLED = false
 $(BIN)/outreach: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# The editable install maps the folders into the outreach namespace with a finder;
+	# setuptools warns that it does so every time (nothing to act on): quiet.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 setup: $(BIN)/outreach
@@ -65,7 +67,7 @@ translations: setup
 	$(BIN)/pybabel update -i i18n/outreach.pot -d $(I18N) -D outreach -l zh_CN \
 	    --no-fuzzy-matching --ignore-obsolete --width 100 --omit-header
 	$(BIN)/pybabel compile -d $(I18N) -D outreach -l zh_CN
-	$(BIN)/python -m i18n.catalog check
+	$(BIN)/python -m outreach.i18n.catalog check
 
 bench: setup
 	$(BIN)/python -m bench

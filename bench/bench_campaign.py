@@ -54,14 +54,14 @@ PERIOD = "2026-11"
 
 
 def _child_seed(url: str, members: int, volunteers: int | None, seed: int) -> dict:
-    from db import migrate
-    from db.session import make_engine
+    from outreach.db import migrate
+    from outreach.db.session import make_engine
 
     eng = make_engine(url)
     migrate.upgrade(eng)
     t0 = time.perf_counter()
     try:
-        from seed.generate import seed_ledger
+        from outreach.seed.generate import seed_ledger
     except ImportError:  # pragma: no cover - the generator is part of the project
         raise SystemExit("seed.generate.seed_ledger is missing") from None
     res = seed_ledger(eng, members=members, volunteers=volunteers, seed=seed, today=TODAY)
@@ -80,7 +80,7 @@ def _child_seed(url: str, members: int, volunteers: int | None, seed: int) -> di
 
 
 def _child_info(url: str) -> dict:
-    from db.session import make_engine
+    from outreach.db.session import make_engine
 
     eng = make_engine(url)
     with eng.connect() as conn:
@@ -97,7 +97,7 @@ def _raw_sql(table: str, *, mapped: bool = False) -> str:
     """The targeting of the survey as one INSERT … SELECT; ``mapped``: each member's
     volunteer and reason come from ``bench_map`` (precomputed, untimed), so the rows are
     exactly the plan's: assigned where the plan assigned, open elsewhere."""
-    from db.machines import CONTACTABLE_MEMBER
+    from outreach.db.machines import CONTACTABLE_MEMBER
 
     statuses = ", ".join(f"'{s}'" for s in sorted(CONTACTABLE_MEMBER))
     if mapped:
@@ -155,9 +155,9 @@ def _child_step(url: str, step: str, batch: int, mapfile: str) -> dict:
     from sqlalchemy import Date, DateTime, bindparam, text
     from sqlalchemy.orm import Session
 
-    from db.models import CampaignKind
-    from db.session import make_engine, writer
-    from tasks import plan, plan_jobs
+    from outreach.db.models import CampaignKind
+    from outreach.db.session import make_engine, writer
+    from outreach.tasks import plan, plan_jobs
 
     eng = make_engine(url)
     server = _ServerCpu(eng)
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(out))
         return
 
-    from tasks.plan import DEFAULT_BATCH
+    from outreach.tasks.plan import DEFAULT_BATCH
 
     batch = args.batch_size or DEFAULT_BATCH
     tmp = None

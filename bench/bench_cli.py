@@ -28,11 +28,11 @@ BIN = Path(sys.executable).parent
 
 
 def _world(size: int, folder: Path) -> tuple[dict, list[int]]:
-    from db import migrate
-    from db.models import OutreachTask
-    from db.session import make_engine, session_scope
-    from seed.generate import seed_ledger
-    from tasks import plan_jobs
+    from outreach.db import migrate
+    from outreach.db.models import OutreachTask
+    from outreach.db.session import make_engine, session_scope
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import plan_jobs
 
     url = f"sqlite:///{folder / f'bench-{size}.db'}"
     eng = make_engine(url)

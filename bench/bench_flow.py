@@ -31,15 +31,15 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=1_000_000)
     ap.add_argument("--template", help="an already seeded and migrated SQLite file")
     args = ap.parse_args()
-    from db import migrate
-    from db.session import make_engine
+    from outreach.db import migrate
+    from outreach.db.session import make_engine
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base.db"
         if args.template:
             shutil.copy(args.template, base)
         else:
-            from seed.generate import seed_ledger
+            from outreach.seed.generate import seed_ledger
 
             eng = make_engine(f"sqlite:///{base}")
             migrate.upgrade(eng)
@@ -51,14 +51,14 @@ def main() -> None:
         shutil.copy(base, direct)
         shutil.copy(base, flowed)
 
-        from tasks import plan_jobs
+        from outreach.tasks import plan_jobs
 
         t = time.perf_counter()
         out = plan_jobs.plan_campaign(make_engine(f"sqlite:///{direct}"), "survey", "2026-11",
                                  today=TODAY)
         plain = time.perf_counter() - t
         os.environ["OUTREACH_DATABASE_URL"] = f"sqlite:///{flowed}"
-        from flows.campaigns import survey
+        from outreach.flows.campaigns import survey
 
         t0 = time.perf_counter()
         state = survey(period="2026-11", today=TODAY, return_state=True)

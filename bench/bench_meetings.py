@@ -49,14 +49,14 @@ SEED = 11
 
 
 def _engine(url: str):
-    from db.session import make_engine
+    from outreach.db.session import make_engine
 
     return make_engine(url)
 
 
 def _child_seed(url: str, members: int, meetings: bool) -> dict:
-    from db import migrate
-    from seed.generate import seed_ledger
+    from outreach.db import migrate
+    from outreach.seed.generate import seed_ledger
 
     eng = _engine(url)
     migrate.upgrade(eng)
@@ -74,11 +74,11 @@ def _child_setup_close(url: str, members: int) -> dict:
     top branch recorded as held (everyone invited), marks set-based."""
     from sqlalchemy import text
 
-    from db import migrate
-    from db.session import session_scope
-    from seed.generate import seed_ledger
-    from tasks import meetings
-    from tasks.access import authenticate
+    from outreach.db import migrate
+    from outreach.db.session import session_scope
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import meetings
+    from outreach.tasks.access import authenticate
 
     eng = _engine(url)
     migrate.upgrade(eng)
@@ -106,9 +106,9 @@ def _child_setup_close(url: str, members: int) -> dict:
 
 
 def _child_close(url: str, meeting_id: int, code: str) -> dict:
-    from db.session import session_scope
-    from tasks import meetings
-    from tasks.access import authenticate
+    from outreach.db.session import session_scope
+    from outreach.tasks import meetings
+    from outreach.tasks.access import authenticate
 
     eng = _engine(url)
     with session_scope(eng) as s:
@@ -126,8 +126,8 @@ def _child_close(url: str, meeting_id: int, code: str) -> dict:
 def _child_raw(url: str, meeting_id: int) -> dict:
     from sqlalchemy import Date, DateTime, bindparam, text
 
-    from db.session import session_scope
-    from tasks import engine as task_engine
+    from outreach.db.session import session_scope
+    from outreach.tasks import engine as task_engine
 
     eng = _engine(url)
     with session_scope(eng) as s:  # untimed: the make-up run of the meeting
@@ -156,9 +156,9 @@ def _child_raw(url: str, meeting_id: int) -> dict:
 
 
 def _child_report(url: str, repeat: int) -> dict:
-    from db.session import session_scope
-    from tasks import meetings
-    from tasks.access import SYSTEM
+    from outreach.db.session import session_scope
+    from outreach.tasks import meetings
+    from outreach.tasks.access import SYSTEM
 
     eng = _engine(url)
     times, out = [], None

@@ -96,7 +96,7 @@ class Peaks(threading.Thread):
         return 0.0
 
     def run(self) -> None:
-        from cli.stack import _descendants
+        from outreach.cli.stack import _descendants
 
         while not self.stop_.is_set():
             for name, pid in self.workers.items():
@@ -110,7 +110,7 @@ class Stack:
     """The running stack, its API and the ledger's engine."""
 
     def __init__(self, up, auth: str):
-        from db.session import make_engine
+        from outreach.db.session import make_engine
 
         self.up, self.auth = up, auth
         self.eng = make_engine(up.ledger)
@@ -156,9 +156,9 @@ def _volunteer(eng, codes: dict[int, str], today: dt.date):
     and their assigned task ids."""
     from sqlalchemy import func, select
 
-    from db.models import OutreachTask
-    from db.session import session_scope
-    from tasks import plan_jobs
+    from outreach.db.models import OutreachTask
+    from outreach.db.session import session_scope
+    from outreach.tasks import plan_jobs
 
     plan_jobs.plan_campaign(eng, "phone_visit", f"{today:%Y-%m}", today=today)
     with session_scope(eng, write=False) as s:
@@ -240,9 +240,9 @@ def _disk(eng) -> dict:
 
 
 def one_size(members: int, server: str, timeout: float) -> dict:
-    from cli import stack as stack_mod
-    from db import session as db_session
-    from seed.generate import seed_ledger
+    from outreach.cli import stack as stack_mod
+    from outreach.db import session as db_session
+    from outreach.seed.generate import seed_ledger
 
     today = dt.date.today()
     period = f"{today:%Y-%m}"

@@ -45,7 +45,7 @@ RUNS = [("2026-06", "survey"), ("2026-07", "phone_visit"), ("2026-08", "delivery
 
 
 def _engine(url: str) -> Engine:
-    from db.session import make_engine
+    from outreach.db.session import make_engine
 
     return make_engine(url)
 
@@ -62,7 +62,7 @@ def _counts(eng: Engine) -> tuple[int, int]:
 
 def _reset(url: str) -> Engine:
     """An empty, migrated database at ``url``."""
-    from db import migrate
+    from outreach.db import migrate
 
     if url.startswith("sqlite"):
         from pathlib import Path
@@ -95,7 +95,7 @@ def _patch_pg_guards(eng: Engine) -> None:
     (``SELECT … INTO`` keeps the first row anyway) it is a hash join: 10,000 rows in 0.7 s.
     Proposed for `db.guards`; a no-op once it is fixed there.
     """
-    from db import guards
+    from outreach.db import guards
 
     raw = eng.raw_connection()
     try:
@@ -122,8 +122,8 @@ def build(url: str, members: int, runs: int, *, rebuild: bool) -> Engine:
     eng.dispose()
     print(f"building: {members} members, {runs} runs × {members} tasks …", flush=True)
     eng = _reset(url)
-    from db.session import writer
-    from seed.generate import seed_ledger
+    from outreach.db.session import writer
+    from outreach.seed.generate import seed_ledger
 
     if eng.dialect.name == "postgresql":
         _patch_pg_guards(eng)
@@ -229,8 +229,8 @@ def _median(fn, repeat: int) -> float:
 
 
 def measure(eng: Engine, repeat: int) -> dict[str, float]:
-    from tasks.access import SYSTEM
-    from tasks.coverage import coverage, coverage_by_segment, volunteer_workload
+    from outreach.tasks.access import SYSTEM
+    from outreach.tasks.coverage import coverage, coverage_by_segment, volunteer_workload
 
     out = {}
     with Session(eng) as s:

@@ -59,7 +59,7 @@ def _patch_guards(eng: Engine) -> None:
     """The care and attendance machines' PostgreSQL update guards without ``LIMIT 1``, in
     this bench database only (see `bench.bench_report._patch_pg_guards`: a bulk UPDATE is
     O(n²) with it)."""
-    from db import guards
+    from outreach.db import guards
 
     raw = eng.raw_connection()
     try:
@@ -90,7 +90,7 @@ def build(url: str, members: int, *, rebuild: bool) -> Engine:
         return eng
     eng.dispose()
     eng = bench_report.build(url, members, RUNS, rebuild=True)
-    from db.session import writer
+    from outreach.db.session import writer
 
     pg = eng.dialect.name == "postgresql"
     if pg:
@@ -190,9 +190,9 @@ def build(url: str, members: int, *, rebuild: bool) -> Engine:
 
 
 def measure(eng: Engine, repeat: int, period: str | None = None) -> dict[str, float]:
-    from tasks import rules
-    from tasks.access import SYSTEM
-    from tasks.scorecard import scorecard
+    from outreach.tasks import rules
+    from outreach.tasks.access import SYSTEM
+    from outreach.tasks.scorecard import scorecard
 
     period = period or rules.quarter_of(TODAY)
 

@@ -99,8 +99,8 @@ FROM generate_series(CAST(:start AS bigint), CAST(:stop AS bigint)) AS i"""
 
 
 def _child_seed(url: str, members: int, seed: int, locale: str) -> dict:
-    from db.session import make_engine
-    from seed.generate import seed_ledger
+    from outreach.db.session import make_engine
+    from outreach.seed.generate import seed_ledger
 
     eng = make_engine(url)
     rss_start = rss_mb()
@@ -116,7 +116,7 @@ def _child_seed(url: str, members: int, seed: int, locale: str) -> dict:
 def _child_raw(url: str, members: int) -> dict:
     from sqlalchemy import text
 
-    from db.session import make_engine, writer
+    from outreach.db.session import make_engine, writer
 
     eng = make_engine(url)
     pg = eng.dialect.name == "postgresql"
@@ -161,8 +161,8 @@ class _Sqlite:
             p.unlink(missing_ok=True)
 
     def prepare(self) -> None:
-        from db import migrate
-        from db.session import make_engine
+        from outreach.db import migrate
+        from outreach.db.session import make_engine
 
         self._remove(self.template)
         eng = make_engine(f"sqlite:///{self.template}")
@@ -207,8 +207,8 @@ class _Postgres:
         return self.url.set(database=name).render_as_string(hide_password=False)
 
     def prepare(self) -> None:
-        from db import migrate
-        from db.session import make_engine
+        from outreach.db import migrate
+        from outreach.db.session import make_engine
 
         self._recreate(self.template_name)
         eng = make_engine(self._url(self.template_name))

@@ -46,11 +46,11 @@ def _world(url: str, clients: int, records: int) -> dict[int, tuple[str, list[in
     each: volunteer id → (code, task ids)."""
     from sqlalchemy import func, select, update
 
-    from db import migrate
-    from db.models import OutreachTask, Volunteer
-    from db.session import make_engine, session_scope
-    from seed.generate import seed_ledger
-    from tasks import plan_jobs
+    from outreach.db import migrate
+    from outreach.db.models import OutreachTask, Volunteer
+    from outreach.db.session import make_engine, session_scope
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import plan_jobs
 
     eng = make_engine(url)
     migrate.upgrade(eng)
@@ -107,7 +107,7 @@ def _start_service(url: str, port: int, folder: Path) -> subprocess.Popen:
 
 def _client(base: str, code: str, ids: list[int], lat: dict, errors: list,
             gate: threading.Barrier) -> None:
-    from cli.remote import Remote, new_key
+    from outreach.cli.remote import Remote, new_key
 
     r = Remote(base, code)
     gate.wait()
@@ -136,8 +136,8 @@ def _pct(xs: list[float], p: float) -> float:
 def _exactly_once(url: str, world: dict[int, tuple[str, list[int]]]) -> list[str]:
     from sqlalchemy import func, select
 
-    from db.models import Attempt
-    from db.session import make_engine, session_scope
+    from outreach.db.models import Attempt
+    from outreach.db.session import make_engine, session_scope
 
     eng = make_engine(url)
     sent = {(t, vid) for vid, (_, ids) in world.items() for t in ids}

@@ -50,7 +50,7 @@ STREETS = ["人民路", "解放路", "建设路", "和平街", "新华路", "中
 
 def make_ledger(path: Path, members: int, lang: str) -> None:
     """A ledger CSV of ``members`` made-up rows, headers and words in ``lang``."""
-    from tasks.ledger import HEADERS, WORDS
+    from outreach.tasks.ledger import HEADERS, WORDS
 
     words = WORDS[lang]
     with open(path, "w", encoding="utf-8", newline="") as out:
@@ -73,7 +73,7 @@ def make_ledger(path: Path, members: int, lang: str) -> None:
 
 
 def _engine(url: str):
-    from db.session import make_engine
+    from outreach.db.session import make_engine
 
     return make_engine(url)
 
@@ -82,8 +82,8 @@ def _coordinator(eng):
     """The template's coordinator, as an actor (a fresh code for this process)."""
     from sqlalchemy.orm import Session
 
-    from db.models import Role, Volunteer
-    from tasks.access import authenticate, format_code, new_credentials
+    from outreach.db.models import Role, Volunteer
+    from outreach.tasks.access import authenticate, format_code, new_credentials
 
     with Session(eng) as s:
         vol = s.query(Volunteer).filter(Volunteer.role == Role.COORDINATOR).first()
@@ -95,9 +95,9 @@ def _coordinator(eng):
 def child(step: str, file: str, url: str) -> dict:
     import io
 
-    from cli.common import write_private
-    from db.session import session_scope
-    from tasks import ledger
+    from outreach.cli.common import write_private
+    from outreach.db.session import session_scope
+    from outreach.tasks import ledger
 
     eng = _engine(url) if step != "read" else None
     who = _coordinator(eng) if eng is not None else None  # not timed: the access code
@@ -127,8 +127,8 @@ def _template(folder: Path, url: str | None) -> str:
     """A migrated, empty ledger with one coordinator; returns its URL."""
     from sqlalchemy.orm import Session
 
-    from db import migrate
-    from tasks.people import add_volunteer
+    from outreach.db import migrate
+    from outreach.tasks.people import add_volunteer
 
     url = url or f"sqlite:///{folder / 'template.db'}"
     eng = _engine(url)

@@ -16,12 +16,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import FORCE_HELP, actor, check_target, db_session, edge, parse_date
-from db import settings
-from db.errors import BadInput
-from i18n import _, ngettext
-from tasks.csvfile import safe_cell
-from tasks.rules import (DUE_DAYS, MAX_ATTEMPTS, SHARDS, WINDOWS, check_not_future,
+from outreach.cli.common import FORCE_HELP, actor, check_target, db_session, edge, parse_date
+from outreach.db import settings
+from outreach.db.errors import BadInput
+from outreach.i18n import _, ngettext
+from outreach.tasks.csvfile import safe_cell
+from outreach.tasks.rules import (DUE_DAYS, MAX_ATTEMPTS, SHARDS, WINDOWS, check_not_future,
                          check_period)
 
 campaign_app = typer.Typer(help=_("Run a campaign through Prefect (coordinators)."),
@@ -74,8 +74,8 @@ def quiet_prefect() -> None:
 def running_stack():
     """The stack `outreach stack up` started for this ledger, when its server answers
     (then CLI-started runs go to it and show in its UI); None otherwise."""
-    from cli import stack as stack_mod
-    from db import settings
+    from outreach.cli import stack as stack_mod
+    from outreach.db import settings
 
     found = stack_mod.load()
     if found is None or not found.procs or found.ledger != settings.database_url() \
@@ -90,7 +90,7 @@ def use_prefect():
     quiet_prefect()
     found = running_stack()
     if found is not None:
-        from cli import stack as stack_mod
+        from outreach.cli import stack as stack_mod
 
         os.environ["PREFECT_API_URL"] = found.api_url
         os.environ["PREFECT_API_AUTH_STRING"] = stack_mod.auth_string()
@@ -100,7 +100,7 @@ def use_prefect():
 
 
 def _coordinator() -> int:
-    from tasks.access import require_coordinator
+    from outreach.tasks.access import require_coordinator
 
     with db_session(write=False) as s:
         who = actor(s)
@@ -116,7 +116,7 @@ def _run_flow(fn, stack=None, **params):
     Prefect's temporary server, whose failure to start is one line."""
     from prefect.exceptions import PrefectException
 
-    from db.errors import NotReady
+    from outreach.db.errors import NotReady
 
     try:
         if stack is not None:
@@ -142,8 +142,8 @@ def _run_deployment(name: str, stack, params: dict):
     from prefect.deployments import run_deployment
     from pydantic import SecretStr
 
-    from cli import stack as stack_mod
-    from db.errors import OutreachError, Refused
+    from outreach.cli import stack as stack_mod
+    from outreach.db.errors import OutreachError, Refused
 
     if stack_mod.online_workers(stack.api_url) < 1:
         raise Refused(_("the stack at {url} has no worker online; see `outreach stack "
@@ -214,7 +214,7 @@ def campaign_run(
       outreach campaign run delivery --period 2026-11 --material "November booklet"
       outreach campaign run survey --period 2026-11 --branch North --dry-run
     """
-    from cli.common import table
+    from outreach.cli.common import table
 
     day = parse_date(today, "--today")
     if material and kind != Kind.delivery:
@@ -223,13 +223,13 @@ def campaign_run(
         check_period(period)
     _coordinator()
     if branch is not None:
-        from tasks.people import get_branch
+        from outreach.tasks.people import get_branch
 
         with db_session(write=False) as s:
             if get_branch(s, name=branch) is None:
                 raise BadInput(_("no branch named {name}").format(name=repr(branch[:60])))
     stack = use_prefect()
-    from flows.campaigns import FLOWS
+    from outreach.flows.campaigns import FLOWS
 
     params = dict(period=period or "", branch=branch or "", today=day, dry_run=dry_run,
                   due_days=due_days, max_attempts=max_attempts, shards=shards)
@@ -253,7 +253,7 @@ def campaign_run(
                      targeted=result["targeted"], created=result["created"],
                      open=result["still_open"]))
     with db_session(write=False) as s:
-        from tasks.plan import summary
+        from outreach.tasks.plan import summary
 
         rows = summary(s, result["run_id"])
     typer.echo(table([{k: v for k, v in r.items() if k != "branch_id"} for r in rows]))
@@ -273,7 +273,7 @@ def follow_up(
         check_not_future(day, "--today")  # the sweep acts on what happened
     _coordinator()
     stack = use_prefect()
-    from flows.followup import follow_up as flow_fn
+    from outreach.flows.followup import follow_up as flow_fn
 
     result = _run_flow(flow_fn, stack, today=day)
     typer.echo(_("follow-up {today}: {expired} expired, {failed} failed, {unreachable} "
@@ -290,8 +290,8 @@ def follow_up(
 def _ticket(minutes: int | None = None, purpose: str = "record-outcomes") -> str:
     """A run ticket for a form (record-outcomes, plan-meeting), made with the caller's
     access code."""
-    from db import settings
-    from tasks import tickets
+    from outreach.db import settings
+    from outreach.tasks import tickets
 
     with db_session() as s:
         return tickets.issue(s, settings.token(), purpose=purpose,
@@ -326,7 +326,7 @@ def outcomes_import(
 
     Example: outreach outcomes import round-2026-11.csv
     """
-    from tasks.results import load_results_file
+    from outreach.tasks.results import load_results_file
 
     day = parse_date(today, "--today")
     load_results_file(file)  # refuse a file that is not CSV before starting Prefect
@@ -334,7 +334,7 @@ def outcomes_import(
     stack = use_prefect()
     from pydantic import SecretStr
 
-    from flows.outcomes import record_outcomes
+    from outreach.flows.outcomes import record_outcomes
 
     result = _run_flow(record_outcomes, stack, path=str(file.resolve()),
                        ticket=SecretStr(ticket), today=day)
@@ -429,7 +429,7 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
             branch: str | None = None, output: Path | None = None,
             force: bool = False) -> None:
 
-    from tasks import coverage
+    from outreach.tasks import coverage
 
     day = parse_date(today, "--today") or settings.today()
     if output is not None:
@@ -457,8 +457,8 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
 
 def _meetings_report(format: Format, period: str | None, day, branch: str | None,
                      output: Path | None = None, force: bool = False) -> None:
-    from tasks.meetings import meetings_report
-    from tasks.rules import check_quarter
+    from outreach.tasks.meetings import meetings_report
+    from outreach.tasks.rules import check_quarter
 
     if period is not None:
         check_quarter(period)
@@ -480,9 +480,9 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
                       branch: str | None, indicator: str | None, members: bool,
                       output: Path | None = None, force: bool = False) -> None:
 
-    from tasks import scorecard as sc
-    from tasks.people import get_branch
-    from tasks.rules import check_quarter, quarter_of
+    from outreach.tasks import scorecard as sc
+    from outreach.tasks.people import get_branch
+    from outreach.tasks.rules import check_quarter, quarter_of
 
     day = parse_date(today, "--today") or settings.today()
     period = check_quarter(period) if period is not None else quarter_of(day)
@@ -496,7 +496,7 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
         if branch is not None:
             found = get_branch(s, name=branch)
             if found is None:
-                from db.errors import NotFound
+                from outreach.db.errors import NotFound
 
                 raise NotFound(_("no branch named {name}").format(name=repr(branch[:120])))
             branch_id = found.id
@@ -516,7 +516,7 @@ def _access_report(format: Format, member: str | None, volunteer: int | None,
                    since: str | None, until: str | None, output: Path | None = None,
                    force: bool = False) -> None:
     """Who was shown contact details (`tasks.access_log.access_report`)."""
-    from tasks.access_log import access_report
+    from outreach.tasks.access_log import access_report
 
     if format == Format.markdown:
         raise BadInput(_("the access report is a table, csv, json or xlsx"))
@@ -535,8 +535,8 @@ def _access_report(format: Format, member: str | None, volunteer: int | None,
 def emit(rows: list[dict], format: Format, *, output: Path | None = None,
          force: bool = False) -> None:
     if format == Format.xlsx:
-        from cli.common import write_private
-        from tasks.xlsxfile import rows_workbook
+        from outreach.cli.common import write_private
+        from outreach.tasks.xlsxfile import rows_workbook
 
         write_private(output, rows_workbook(rows, sheet=output.stem), force=force)
         typer.echo(ngettext("{n} row written to {path}", "{n} rows written to {path}",
@@ -550,7 +550,7 @@ def emit(rows: list[dict], format: Format, *, output: Path | None = None,
             w.writerows({k: safe_cell(v, phone="phone" in k) for k, v in r.items()}
                         for r in rows)
     else:
-        from cli.common import table
+        from outreach.cli.common import table
 
         style = "github" if format == Format.markdown else "simple"
         typer.echo(table(rows, style=style) if rows else _("nothing to show"))

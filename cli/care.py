@@ -11,16 +11,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import edge, parse_date
-from db import settings
-from i18n import _
+from outreach.cli.common import edge, parse_date
+from outreach.db import settings
+from outreach.i18n import _
 
 care_app = typer.Typer(help=_("Care visits: milestone birthdays, festivals, life events, "
                               "hardship (coordinators)."), no_args_is_help=True)
 
 def _occasion(code: str) -> str:
     """A kind of care occasion as people read it (English: the code with spaces)."""
-    from tasks import labels
+    from outreach.tasks import labels
 
     if labels.english():
         return code.replace("_", " ")
@@ -50,8 +50,8 @@ def care_plan(
     Example: outreach care plan --today 2027-01-30
     """
 
-    from cli.campaign import _coordinator, _run_deployment, running_stack, use_prefect
-    from tasks.rules import check_not_future
+    from outreach.cli.campaign import _coordinator, _run_deployment, running_stack, use_prefect
+    from outreach.tasks.rules import check_not_future
 
     day = parse_date(today, "--today") or settings.today()
     check_not_future(day, "--today")
@@ -60,9 +60,9 @@ def care_plan(
         stack = use_prefect()
         result = _run_deployment("care", stack, {"today": day})
     else:
-        from db import migrate
-        from db.session import engine
-        from tasks.care_jobs import plan_care
+        from outreach.db import migrate
+        from outreach.db.session import engine
+        from outreach.tasks.care_jobs import plan_care
 
         eng = engine()
         migrate.require_current(eng)

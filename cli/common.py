@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import typer
 
-from cli.main import INTERRUPTED  # Ctrl-C's one line (cli.main imports nothing heavy)
-from i18n import N_, _
-from db import settings
-from db.errors import BadInput, OutreachError
-from db.files import PrivateFile, check_target, write_private  # noqa: F401 (the commands')
+from outreach.cli.main import INTERRUPTED  # Ctrl-C's one line (cli.main imports nothing heavy)
+from outreach.i18n import N_, _
+from outreach.db import settings
+from outreach.db.errors import BadInput, OutreachError
+from outreach.db.files import PrivateFile, check_target, write_private  # noqa: F401 (the commands')
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only where a command opens the database: the
     from sqlalchemy.orm import Session  # volunteer's remote mode never loads it (start-up)
@@ -78,7 +78,7 @@ def edge(fn: Callable) -> Callable:
             _database_error(exc)
             raise
         finally:
-            access = sys.modules.get("tasks.access")
+            access = sys.modules.get("outreach.tasks.access")
             if access is not None:  # login counters, after the command's transaction
                 access.settle()
 
@@ -88,8 +88,8 @@ def edge(fn: Callable) -> Callable:
 @contextlib.contextmanager
 def db_session(*, write: bool = True) -> Iterator["Session"]:
     """A transaction on an upgraded database; committed when the block ends cleanly."""
-    from db import migrate
-    from db.session import engine, session_scope
+    from outreach.db import migrate
+    from outreach.db.session import engine, session_scope
 
     eng = engine()
     migrate.require_current(eng)
@@ -99,7 +99,7 @@ def db_session(*, write: bool = True) -> Iterator["Session"]:
 
 def actor(session: "Session", *, required: bool = True):
     """Who is acting, from OUTREACH_TOKEN or the stored login; None if no code and optional."""
-    from tasks.access import authenticate
+    from outreach.tasks.access import authenticate
 
     code = settings.token()
     if code is None and not required:
@@ -113,7 +113,7 @@ FORCE_HELP = N_("Replace FILE if it already exists (never a link, a folder or an
 
 
 def parse_date(value: str | None, what: str):
-    from tasks.rules import parse_day
+    from outreach.tasks.rules import parse_day
 
     if value is None:
         return None
@@ -161,7 +161,7 @@ def table(rows: list[dict], *, style: str = "simple", of: dict | None = None,
     values in the current language (tabulate's ``headers="keys"``, translated)."""
     from tabulate import tabulate
 
-    from tasks import labels
+    from outreach.tasks import labels
 
     rows = labels.table(rows, of=of)  # codes (status, kind, outcome …), headers by name
     keys: list = []

@@ -17,9 +17,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import edge
-from db import settings
-from i18n import _
+from outreach.cli.common import edge
+from outreach.db import settings
+from outreach.i18n import _
 
 # Outcome mixes per kind of task, by weight: what volunteers report back.
 MIX = {
@@ -55,8 +55,8 @@ def _answers(outcome: str, kind: str) -> str:
 
 def _round(path: Path, day: dt.date, coordinator, rng: random.Random) -> int:
     """Write the results of one round of visits: every assigned task that is due."""
-    from cli.common import db_session
-    from tasks.worklist import list_tasks
+    from outreach.cli.common import db_session
+    from outreach.tasks.worklist import list_tasks
 
     with db_session(write=False) as s:
         rows = list_tasks(s, actor=coordinator, all_=True, status="assigned", today=day)
@@ -97,10 +97,10 @@ def demo(
 
     Example: outreach demo --members 5000
     """
-    from cli.campaign import quiet_prefect
-    from cli.common import parse_date
-    from db import settings
-    from tasks.rules import seed_locale
+    from outreach.cli.campaign import quiet_prefect
+    from outreach.cli.common import parse_date
+    from outreach.db import settings
+    from outreach.tasks.rules import seed_locale
 
     locale = seed_locale(locale)
 
@@ -113,13 +113,13 @@ def demo(
     os.environ["OUTREACH_DATABASE_URL"] = f"sqlite:///{folder / 'outreach.db'}"
     quiet_prefect()
 
-    from cli.common import db_session, pad, table
-    from tasks.labels import label
-    from db import migrate
-    from db.session import engine
-    from seed.generate import seed_ledger
-    from tasks import coverage
-    from tasks.access import SYSTEM, authenticate
+    from outreach.cli.common import db_session, pad, table
+    from outreach.tasks.labels import label
+    from outreach.db import migrate
+    from outreach.db.session import engine
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import coverage
+    from outreach.tasks.access import SYSTEM, authenticate
 
     typer.echo(_("demo database: {path}").format(path=folder / "outreach.db"))
     migrate.upgrade(engine())
@@ -133,12 +133,12 @@ def demo(
     with db_session(write=False) as s:
         coordinator = authenticate(s, code)
 
-    from flows.campaigns import delivery, phone_visit, survey
-    from flows.followup import follow_up
-    from flows.outcomes import record_outcomes
+    from outreach.flows.campaigns import delivery, phone_visit, survey
+    from outreach.flows.followup import follow_up
+    from outreach.flows.outcomes import record_outcomes
     from pydantic import SecretStr
 
-    from tasks import tickets
+    from outreach.tasks import tickets
 
     period = f"{start:%Y-%m}"
     typer.echo(_("2. campaigns through Prefect:"))

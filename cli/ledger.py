@@ -12,10 +12,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import FORCE_HELP, PrivateFile, actor, db_session, edge
-from db import settings
-from db.errors import BadInput
-from i18n import _
+from outreach.cli.common import FORCE_HELP, PrivateFile, actor, db_session, edge
+from outreach.db import settings
+from outreach.db.errors import BadInput
+from outreach.i18n import _
 
 db_app = typer.Typer(help=_("The database: create or upgrade the schema."),
                      no_args_is_help=True)
@@ -33,8 +33,8 @@ def db_upgrade() -> None:
 
     Example: outreach db upgrade
     """
-    from db import migrate
-    from db.session import engine
+    from outreach.db import migrate
+    from outreach.db.session import engine
 
     before = migrate.current(engine())
     rev = migrate.upgrade(engine())
@@ -51,8 +51,8 @@ def db_upgrade() -> None:
 @edge
 def db_status() -> None:
     """Print the database's revision and whether it needs an upgrade."""
-    from db import migrate
-    from db.session import engine
+    from outreach.db import migrate
+    from outreach.db.session import engine
 
     rev = migrate.current(engine())
     state = _("up to date") if rev == migrate.HEAD else migrate.problem(engine(), rev)
@@ -67,7 +67,7 @@ def db_check() -> None:
 
     Prints counts only; exits 1 if anything does not add up.
     """
-    from tasks.audit import replay
+    from outreach.tasks.audit import replay
 
     with db_session(write=False) as s:
         out = replay(s)
@@ -101,7 +101,7 @@ def db_backup(
 
     Example: outreach db backup
     """
-    from tasks.backup_jobs import back_up, size_text
+    from outreach.tasks.backup_jobs import back_up, size_text
 
     with db_session(write=False) as s:
         who = actor(s)
@@ -129,10 +129,10 @@ def db_restore(
 
     Example: outreach db restore ~/.outreach/backups/outreach-20261130-020000.db
     """
-    from cli import stack
-    from cli.common import is_terminal
-    from db.errors import Refused
-    from tasks.backup_jobs import authorise_restore, restore
+    from outreach.cli import stack
+    from outreach.cli.common import is_terminal
+    from outreach.db.errors import Refused
+    from outreach.tasks.backup_jobs import authorise_restore, restore
 
     running = stack.load()
     if running is not None and any(stack.is_ours(p) for p in running.procs):
@@ -182,9 +182,9 @@ def seed(
 
 @edge
 def _seed(members, volunteers, seed_, locale, codes, force=False) -> None:
-    from tasks.people import check_seed
+    from outreach.tasks.people import check_seed
 
-    from tasks.rules import seed_locale
+    from outreach.tasks.rules import seed_locale
 
     locale = seed_locale(locale)
     with db_session(write=False) as s:
@@ -192,8 +192,8 @@ def _seed(members, volunteers, seed_, locale, codes, force=False) -> None:
     # The codes' file is checked and made (0600, beside it) before anything is written: a
     # path that cannot be written is refused while the ledger is still untouched.
     out = PrivateFile(codes, force=force) if codes is not None else None
-    from db.session import engine
-    from seed.generate import seed_ledger
+    from outreach.db.session import engine
+    from outreach.seed.generate import seed_ledger
 
     try:
         result = seed_ledger(engine(), members=members, volunteers=volunteers, seed=seed_,
@@ -222,7 +222,7 @@ def _write_codes(out: PrivateFile, codes: list) -> None:
     import csv
     import io
 
-    from db.errors import OutreachError, Refused
+    from outreach.db.errors import OutreachError, Refused
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -240,14 +240,14 @@ def _bootstrap_actor(s):
     """Who acts where a ledger without a coordinator needs no code: nobody (None) until the
     first coordinator exists — a stale OUTREACH_TOKEN or stored code is then ignored, not
     refused — and after that whoever the code says (None without one)."""
-    from tasks.access import coordinator_exists
+    from outreach.tasks.access import coordinator_exists
 
     return actor(s, required=False) if coordinator_exists(s) else None
 
 
 def _print_summary() -> None:
-    from cli.common import table
-    from tasks.reports import ledger_summary
+    from outreach.cli.common import table
+    from outreach.tasks.reports import ledger_summary
 
     with db_session(write=False) as s:
         rows = ledger_summary(s)
@@ -270,7 +270,7 @@ def volunteer_add(
 
     Example: outreach volunteer add "Li Wei" --branch North --capacity 15
     """
-    from tasks.people import add_volunteer
+    from outreach.tasks.people import add_volunteer
 
     with db_session() as s:
         vol, code, created = add_volunteer(s, name=name, branch=branch, coordinator=coordinator,
@@ -287,8 +287,8 @@ def volunteer_add(
 @edge
 def volunteer_list() -> None:
     """List volunteers and coordinators with their open tasks (coordinators only)."""
-    from cli.common import table
-    from tasks.reports import volunteer_list as rows_of
+    from outreach.cli.common import table
+    from outreach.tasks.reports import volunteer_list as rows_of
 
     with db_session(write=False) as s:
         rows = rows_of(s, actor=actor(s))
@@ -322,7 +322,7 @@ def volunteer_activate(
 
 
 def _set_active(ref: str, active: bool) -> None:
-    from tasks.people import get_volunteer, set_volunteer_active
+    from outreach.tasks.people import get_volunteer, set_volunteer_active
 
     with db_session() as s:
         who = actor(s)
@@ -349,8 +349,8 @@ def volunteer_new_code(
 
     Example: outreach volunteer new-code 17
     """
-    from tasks.access import new_code
-    from tasks.people import get_volunteer
+    from outreach.tasks.access import new_code
+    from outreach.tasks.people import get_volunteer
 
     with db_session() as s:
         who = actor(s)
@@ -382,8 +382,8 @@ def members_import(
 
     Example: outreach members import ledger.xlsx
     """
-    from tasks.csvfile import check_encoding, must_be_file
-    from tasks.ledger import import_ledger, read_ledger
+    from outreach.tasks.csvfile import check_encoding, must_be_file
+    from outreach.tasks.ledger import import_ledger, read_ledger
 
     check_encoding(encoding)
     must_be_file(file)
@@ -421,8 +421,8 @@ def members_export(
     import contextlib
     import io
 
-    from i18n import current
-    from tasks.ledger import check_lang, export_ledger, export_ledger_xlsx
+    from outreach.i18n import current
+    from outreach.tasks.ledger import check_lang, export_ledger, export_ledger_xlsx
 
     lang = check_lang(lang or current())
     excel = str(file) != "-" and file.suffix.lower() == ".xlsx"
@@ -458,16 +458,16 @@ def members_purge(
 
     Example: outreach members purge --before 2024-01-01
     """
-    from cli.common import is_terminal, parse_date
-    from tasks import rules
-    from tasks.access_log import purge_departed
+    from outreach.cli.common import is_terminal, parse_date
+    from outreach.tasks import rules
+    from outreach.tasks.access_log import purge_departed
 
     day = parse_date(before, "--before")
     if day > rules.real_today():  # refused before anyone is asked
         raise BadInput(_("--before {day} is in the future; the purge is for members who "
                          "left before a day that has passed").format(day=day))
     if not yes:
-        from tasks.access import require_coordinator
+        from outreach.tasks.access import require_coordinator
 
         with db_session(write=False) as s:  # a volunteer is refused before any question
             require_coordinator(actor(s))
@@ -499,7 +499,7 @@ def member_show(
 
     Example: outreach member show M0000042
     """
-    from tasks.reports import member_card
+    from outreach.tasks.reports import member_card
 
     with db_session() as s:  # the showing is logged (`tasks.access_log`)
         who = actor(s)
@@ -525,8 +525,8 @@ def member_role(
     Example: outreach member role M0000042 secretary --branch North
     """
 
-    from tasks.labels import label
-    from tasks.meetings import set_role
+    from outreach.tasks.labels import label
+    from outreach.tasks.meetings import set_role
 
     with db_session() as s:
         out = set_role(s, ref=ref, branch=branch, role=role, actor=actor(s),
@@ -550,8 +550,8 @@ def member_reactivate(
 
     Example: outreach member reactivate M0000042 --reason "asked to be visited again"
     """
-    from tasks.labels import label
-    from tasks.people import reactivate_member
+    from outreach.tasks.labels import label
+    from outreach.tasks.people import reactivate_member
 
     with db_session() as s:
         m = reactivate_member(s, member_ref=ref, reason=reason, actor=actor(s))
@@ -586,8 +586,8 @@ def member_event(
     Example: outreach member event M0000042 hospitalised --date 2026-11-28
     """
 
-    from cli.common import parse_date
-    from tasks.care import record_event
+    from outreach.cli.common import parse_date
+    from outreach.tasks.care import record_event
 
     on = parse_date(date, "--date")
     with db_session() as s:
@@ -615,7 +615,7 @@ def member_hardship(
     Example: outreach member hardship M0000042 --level 2
     """
 
-    from tasks.care import clear_hardship, mark_hardship
+    from outreach.tasks.care import clear_hardship, mark_hardship
 
     if clear == (level is not None):
         raise BadInput(_("give either --level 1-3 or --clear"))
@@ -651,9 +651,9 @@ def member_contribution(
 
     Example: outreach member contribution M0000042 --kind teaching --date 2026-11-20
     """
-    from cli.common import parse_date
-    from tasks.care import add_contribution
-    from tasks.labels import label
+    from outreach.cli.common import parse_date
+    from outreach.tasks.care import add_contribution
+    from outreach.tasks.labels import label
 
     on = parse_date(date, "--date")
     with db_session() as s:

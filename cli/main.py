@@ -13,7 +13,7 @@ import os
 import sys
 
 # First: the language is chosen before Typer and Click build their texts.
-from i18n import N_, _
+from outreach.i18n import N_, _
 
 # Typer and the commands are imported inside `run` (and `build`): a Ctrl-C during those
 # first moments is then ours to answer in one line, not a traceback (issue 11, defect 14).
@@ -33,7 +33,7 @@ def _new():
 
 
 def _volunteer_commands(app) -> None:
-    from cli import volunteer
+    from outreach.cli import volunteer
 
     app.command("login")(volunteer.login)
     app.command("logout")(volunteer.logout)
@@ -78,7 +78,7 @@ def build(*, volunteer_only: bool = False):
     if volunteer_only:
         _volunteer_commands(app)
         return _translate_help(app)
-    from cli import campaign, demo, ledger, serve, stack, volunteer
+    from outreach.cli import campaign, demo, ledger, serve, stack, volunteer
 
     app.add_typer(ledger.db_app, name="db")
     app.add_typer(ledger.volunteer_app, name="volunteer")
@@ -92,10 +92,10 @@ def build(*, volunteer_only: bool = False):
     app.command("follow-up")(campaign.follow_up)
     app.add_typer(campaign.outcomes_app, name="outcomes")
     app.command("report")(campaign.report)
-    from cli import meeting
+    from outreach.cli import meeting
 
     app.add_typer(meeting.meeting_app, name="meeting")
-    from cli import care
+    from outreach.cli import care
 
     app.add_typer(care.care_app, name="care")
     app.command("demo")(demo.demo)

@@ -13,11 +13,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.campaign import Format, _ticket, emit
-from cli.common import actor, db_session, edge, pad, parse_date
-from db import settings
-from db.errors import BadInput
-from i18n import _
+from outreach.cli.campaign import Format, _ticket, emit
+from outreach.cli.common import actor, db_session, edge, pad, parse_date
+from outreach.db import settings
+from outreach.db.errors import BadInput
+from outreach.i18n import _
 
 meeting_app = typer.Typer(
     help=_("Meetings of a branch: plan, mark attendance, close (coordinators)."),
@@ -29,7 +29,7 @@ KINDS = "assembly, committee, group, lecture or theme_day"
 def _coordinator(s):
     """The caller, refused first unless a coordinator: a volunteer hears "only a
     coordinator", not what is wrong with the arguments."""
-    from tasks.access import COORDINATOR, check
+    from outreach.tasks.access import COORDINATOR, check
 
     who = actor(s)
     check(COORDINATOR, who, session=s)
@@ -73,8 +73,8 @@ def plan(
 
     Example: outreach meeting plan --branch North --kind assembly --date 2026-12-10 --remote
     """
-    from tasks.labels import label
-    from tasks.meetings import plan_meeting
+    from outreach.tasks.labels import label
+    from outreach.tasks.meetings import plan_meeting
 
     option = "video" if video else "phone" if remote else "none"
     with db_session() as s:
@@ -107,7 +107,7 @@ def list_(
 
     Example: outreach meeting list --period 2026-Q4 --format csv > meetings.csv
     """
-    from tasks.meetings import list_meetings
+    from outreach.tasks.meetings import list_meetings
 
     with db_session(write=False) as s:
         who = _coordinator(s)
@@ -136,7 +136,7 @@ def show(
 
     Example: outreach meeting show 12
     """
-    from tasks.meetings import meeting_view
+    from outreach.tasks.meetings import meeting_view
 
     with db_session(write=False) as s:
         who = _coordinator(s)
@@ -147,8 +147,8 @@ def show(
     if format == Format.csv:
         emit(view["invited"], format)
         return
-    from cli.common import table
-    from tasks.labels import label
+    from outreach.cli.common import table
+    from outreach.tasks.labels import label
 
     lines = [_("meeting {id}  {kind}  {status}  branch {branch}").format(
         id=view["id"], kind=label(view["kind"], of="meeting_kind"),
@@ -192,8 +192,8 @@ def mark(
 
     Example: outreach meeting mark 12 M0000042 excused --reason "in hospital"
     """
-    from tasks.labels import label
-    from tasks.meetings import mark_attendance
+    from outreach.tasks.labels import label
+    from outreach.tasks.meetings import mark_attendance
 
     with db_session() as s:
         who = _coordinator(s)
@@ -217,8 +217,8 @@ def attendance(
 
     Example: outreach meeting attendance 12 sheet.csv
     """
-    from tasks.csvfile import must_be_file
-    from tasks.meetings import import_attendance
+    from outreach.tasks.csvfile import must_be_file
+    from outreach.tasks.meetings import import_attendance
 
     with db_session() as s:
         who = _coordinator(s)
@@ -247,7 +247,7 @@ def close(
 
     Example: outreach meeting close 12 --chair "Li Wei" --minutes "budget agreed"
     """
-    from tasks.meetings import close_meeting
+    from outreach.tasks.meetings import close_meeting
 
     with db_session() as s:
         who = _coordinator(s)
@@ -273,7 +273,7 @@ def hold(
     today: TodayOpt = None,
 ) -> None:
     """Record that a planned meeting was held (marking or closing does it too)."""
-    from tasks.meetings import hold_meeting
+    from outreach.tasks.meetings import hold_meeting
 
     with db_session() as s:
         who = _coordinator(s)
@@ -292,7 +292,7 @@ def move(
     today: TodayOpt = None,
 ) -> None:
     """Move a planned meeting to another date (its open notices follow it)."""
-    from tasks.meetings import move_meeting_date
+    from outreach.tasks.meetings import move_meeting_date
 
     with db_session() as s:
         who = _coordinator(s)
@@ -310,7 +310,7 @@ def cancel(
     reason: Annotated[str, typer.Option(help=_("Why (kept in its history)."))],
 ) -> None:
     """Cancel a planned meeting; its open notice tasks are cancelled."""
-    from tasks.meetings import cancel_meeting
+    from outreach.tasks.meetings import cancel_meeting
 
     with db_session() as s:
         who = _coordinator(s)
@@ -330,7 +330,7 @@ def behind(
     Looked at: the last month for monthly kinds, the last quarter for quarterly ones.
     Cadence: OUTREACH_HOME/cadence.json, e.g. {"lecture": 1} (months per kind: 1, 3, or 0
     for not required)."""
-    from tasks.meetings import branches_behind
+    from outreach.tasks.meetings import branches_behind
 
     with db_session(write=False) as s:
         who = _coordinator(s)
@@ -350,7 +350,7 @@ def without_life(
     """Members with no organisational life in the last months: how many, and who.
 
     Organisational life: present, remote or made up at a meeting held in those months."""
-    from tasks.meetings import members_without_life
+    from outreach.tasks.meetings import members_without_life
 
     with db_session(write=False) as s:
         who = _coordinator(s)

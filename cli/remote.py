@@ -19,10 +19,10 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import i18n
-from db import settings
-from db.errors import BadInput, Conflict, NotFound, OutreachError, Refused
-from i18n import _, pgettext
+from outreach import i18n
+from outreach.db import settings
+from outreach.db.errors import BadInput, Conflict, NotFound, OutreachError, Refused
+from outreach.i18n import _, pgettext
 
 if TYPE_CHECKING:
     import http.client

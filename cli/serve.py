@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import edge
-from i18n import _
+from outreach.cli.common import edge
+from outreach.i18n import _
 
 
 def serve(
@@ -39,7 +39,7 @@ def serve(
 def _serve(host: str, port: int, trusted: list[str]) -> None:
     import uvicorn
 
-    from service.app import create_app, server_options
+    from outreach.service.app import create_app, server_options
 
     app = create_app()  # refuses a missing or old database in one line, before listening
     typer.echo(_("outreach ledger service on http://{host}:{port} (OpenAPI at /docs); "

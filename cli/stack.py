@@ -40,9 +40,9 @@ from typing import Annotated, Optional
 
 import typer
 
-import i18n as _i18n
-from db import settings
-from i18n import N_, _
+import outreach.i18n as _i18n
+from outreach.db import settings
+from outreach.i18n import N_, _
 
 stack_app = typer.Typer(help=_("Run the Prefect server, deployments and workers on this "
                                "machine (operators)."), no_args_is_help=True)
@@ -165,7 +165,7 @@ def ensure_auth() -> str:
         return current
     import secrets
 
-    from cli.common import write_private
+    from outreach.cli.common import write_private
 
     value = f"{AUTH_USER}:{secrets.token_urlsafe(24)}"
     write_private(path, value + "\n", force=True)  # 0600, never through a link
@@ -407,8 +407,8 @@ def ensure_pg_database(server: str, name: str) -> None:
 
 
 def migrate_ledger(url: str) -> None:
-    from db import migrate
-    from db.session import make_engine
+    from outreach.db import migrate
+    from outreach.db.session import make_engine
 
     eng = make_engine(url)
     try:
@@ -418,8 +418,8 @@ def migrate_ledger(url: str) -> None:
 
 
 def ledger_is_current(url: str) -> bool:
-    from db import migrate
-    from db.session import make_engine
+    from outreach.db import migrate
+    from outreach.db.session import make_engine
 
     eng = make_engine(url)
     try:
@@ -488,7 +488,7 @@ def deploy_file(sdir: Path, env: dict) -> Path:
     """The prefect.yaml to deploy from: the project's, in the language and time zone of
     the stack's processes (``OUTREACH_LANG``, ``OUTREACH_TIMEZONE`` of ``env``), written to
     ``sdir/prefect.yaml`` (`flows.deployfile`; no Prefect imported here)."""
-    from flows import deployfile
+    from outreach.flows import deployfile
 
     with _i18n.language(env["OUTREACH_LANG"]):
         return deployfile.write(PROJECT_DIR / "prefect.yaml", sdir / "prefect.yaml",
@@ -499,7 +499,7 @@ def outreach_exe() -> list[str]:
     """The `outreach` command of this environment."""
     here = Path(sys.executable).parent / "outreach"
     return [str(here)] if here.exists() else [sys.executable, "-c",
-                                              "from cli.main import run; run()"]
+                                              "from outreach.cli.main import run; run()"]
 
 
 def up(*, port: int = DEFAULT_PORT, workers: int = 1, postgres: bool = False,

@@ -18,13 +18,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import (FORCE_HELP, actor, check_target, db_session, edge, is_terminal,
+from outreach.cli.common import (FORCE_HELP, actor, check_target, db_session, edge, is_terminal,
                         parse_date, write_private)
-from db import settings
-from db.errors import BadInput
-from i18n import N_, _, ngettext
-from tasks.labels import label as name_of  # codes as people read them (English: the code)
-from tasks.rules import NOTICE_ANSWERS, SURVEY_ANSWERS, describe_outcomes
+from outreach.db import settings
+from outreach.db.errors import BadInput
+from outreach.i18n import N_, _, ngettext
+from outreach.tasks.labels import label as name_of  # codes as people read them (English: the code)
+from outreach.tasks.rules import NOTICE_ANSWERS, SURVEY_ANSWERS, describe_outcomes
 
 task_app = typer.Typer(help=_("One task: show it, record what happened, hand it back."),
                        no_args_is_help=True)
@@ -50,7 +50,7 @@ class Local:
     OUTREACH_DATABASE_URL). Each method is one transaction."""
 
     def login(self, code: str) -> dict:
-        from tasks.access import authenticate
+        from outreach.tasks.access import authenticate
 
         with db_session(write=False) as s:
             return _who(authenticate(s, code))
@@ -61,7 +61,7 @@ class Local:
 
     def tasks(self, *, all: bool, branch, volunteer, kind, status, today, limit,
               contacts: bool, file: str | None = None) -> list[dict]:
-        from tasks.worklist import list_tasks
+        from outreach.tasks.worklist import list_tasks
 
         # with contacts (a run sheet) the showing is logged: a write transaction
         with db_session(write=contacts) as s:
@@ -70,7 +70,7 @@ class Local:
                               limit=limit, contacts=contacts, file_name=file)
 
     def task_view(self, task_id: int) -> dict:
-        from tasks.worklist import task_view
+        from outreach.tasks.worklist import task_view
 
         with db_session() as s:  # the showing is logged (`tasks.access_log`)
             return task_view(s, task_id=task_id, actor=actor(s))
@@ -82,9 +82,9 @@ class Local:
         (`tasks.idempotency`): the same key again is the same answer, nothing done."""
         from dataclasses import asdict
 
-        from cli.remote import outcome_body
-        from tasks.idempotency import once
-        from tasks.worklist import AnswerForm, record_or_ask
+        from outreach.cli.remote import outcome_body
+        from outreach.tasks.idempotency import once
+        from outreach.tasks.worklist import AnswerForm, record_or_ask
 
         with db_session() as s:
             who = actor(s)
@@ -103,9 +103,9 @@ class Local:
     def record(self, task_id: int, outcome: str, note, answers, day, key: str) -> dict:
         from dataclasses import asdict
 
-        from cli.remote import outcome_body
-        from tasks.idempotency import once
-        from tasks.outcomes import record_outcome
+        from outreach.cli.remote import outcome_body
+        from outreach.tasks.idempotency import once
+        from outreach.tasks.outcomes import record_outcome
 
         with db_session() as s:
             who = actor(s)
@@ -120,8 +120,8 @@ class Local:
                         work=work).body["recorded"]
 
     def release(self, task_id: int, key: str) -> None:
-        from tasks.idempotency import once
-        from tasks.outcomes import release
+        from outreach.tasks.idempotency import once
+        from outreach.tasks.outcomes import release
 
         with db_session() as s:
             who = actor(s)
@@ -137,7 +137,7 @@ class Local:
 def backend(server: str | None = None):
     """The ledger service when one is set (``OUTREACH_SERVER`` or `login --server`),
     otherwise the ledger on this machine."""
-    from cli import remote
+    from outreach.cli import remote
 
     url = server or remote.server()
     if url:
@@ -146,7 +146,7 @@ def backend(server: str | None = None):
 
 
 def _parse_answers(pairs: list[str] | None) -> dict[str, str]:
-    from tasks.rules import parse_answers
+    from outreach.tasks.rules import parse_answers
 
     return parse_answers(pairs or [])
 
@@ -202,7 +202,7 @@ def _tasks(all_, format, branch, volunteer, kind, status, today, limit, output=N
                            contacts=format in (Format.csv, Format.xlsx),
                            file=os.path.basename(output) if output else None)
     if format == Format.xlsx:
-        from tasks.runsheet import to_xlsx
+        from outreach.tasks.runsheet import to_xlsx
 
         write_private(output, to_xlsx(rows), force=force)
         typer.echo(ngettext("{n} task written to {path}", "{n} tasks written to {path}",
@@ -213,13 +213,13 @@ def _tasks(all_, format, branch, volunteer, kind, status, today, limit, output=N
 
 def print_tasks(rows: list[dict], format: Format, *, wide: bool, status: str | None) -> None:
     """The list as a table, a run sheet (csv) or JSON — the same for both backends."""
-    from tasks.runsheet import SHEET_FIELDS, headings, sheet_rows, to_json
+    from outreach.tasks.runsheet import SHEET_FIELDS, headings, sheet_rows, to_json
 
     if format == Format.json:
         typer.echo(to_json(rows))
         return
     if format == Format.csv:
-        from tasks.csvfile import safe_cell
+        from outreach.tasks.csvfile import safe_cell
 
         w = csv.DictWriter(sys.stdout, fieldnames=SHEET_FIELDS, lineterminator="\n")
         w.writeheader()
@@ -379,7 +379,7 @@ def _ask_answers(form: dict, answers: dict[str, str]) -> dict[str, str]:
     checked as it is typed, by the rule `record_outcome` applies (`tasks.rules`, pure: no
     round trip to the ledger service), a bad one is asked again, and the value on record
     is shown in the prompt (Enter keeps it). Refuses on no terminal."""
-    from tasks.rules import check_answer
+    from outreach.tasks.rules import check_answer
 
     if not is_terminal():
         raise BadInput(_("a survey that reached the member needs answers: {answers}").format(
@@ -426,7 +426,7 @@ def _record(task_id: int, outcome: str | None, note, answers: dict[str, str], da
 def _key(given: str | None) -> str:
     """The command's Idempotency-Key: the one given (the ledger, or the service, checks
     it), or a fresh one."""
-    from cli.remote import new_key
+    from outreach.cli.remote import new_key
 
     return new_key() if given is None else given
 
@@ -547,7 +547,7 @@ def login(
 
 @edge
 def _login(code: Optional[str], server: Optional[str]) -> None:
-    from cli import remote
+    from outreach.cli import remote
 
     url = remote.check_url(server) if server is not None else None
     if code is None:
@@ -580,7 +580,7 @@ def _login(code: Optional[str], server: Optional[str]) -> None:
 
 def logout() -> None:
     """Forget the stored access code (and the ledger service's address `login` kept)."""
-    from cli import remote
+    from outreach.cli import remote
 
     path = settings.token_path()
     remote.server_path().unlink(missing_ok=True)
@@ -614,8 +614,8 @@ def task_reassign(
 
     Example: outreach task reassign 42 7
     """
-    from tasks.outcomes import reassign
-    from tasks.people import get_volunteer
+    from outreach.tasks.outcomes import reassign
+    from outreach.tasks.people import get_volunteer
 
     with db_session() as s:
         who = actor(s)
@@ -635,7 +635,7 @@ def task_skip(
 
     Example: outreach task skip 42 --reason "in hospital until March"
     """
-    from tasks.outcomes import skip
+    from outreach.tasks.outcomes import skip
 
     with db_session() as s:
         skip(s, task_id=task_id, reason=reason, actor=actor(s))
@@ -658,7 +658,7 @@ def member_confirm(
 
 @edge
 def _confirm(ref: str, what: str) -> None:
-    from tasks.outcomes import confirm
+    from outreach.tasks.outcomes import confirm
 
     with db_session() as s:
         m = confirm(s, member_ref=ref, what=what, actor=actor(s))

@@ -34,10 +34,10 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from db import settings
-from db.errors import BadInput, NotReady, Refused, one_line
-from db.files import PrivateFile
-from i18n import _
+from outreach.db import settings
+from outreach.db.errors import BadInput, NotReady, Refused, one_line
+from outreach.db.files import PrivateFile
+from outreach.i18n import _
 
 #: A backup's name in the backups folder: `outreach-YYYYMMDD-HHMMSS.db` (SQLite) or
 #: `.dump` (PostgreSQL). Only files named so are ever pruned.
@@ -187,7 +187,7 @@ def sqlite_reader(path: Path) -> Engine:
 def release(url: str) -> None:
     """Close this process's pooled connections to ``url`` (`db.session.engine`): they
     would go on reading the file set aside, or hold the database a rename needs."""
-    from db import session
+    from outreach.db import session
 
     eng = session._engines.pop(url, None)
     if eng is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from i18n import _
+from outreach.i18n import _
 
 
 class OutreachError(Exception):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 
-from db.errors import BadInput, Refused, one_line
-from i18n import _
+from outreach.db.errors import BadInput, Refused, one_line
+from outreach.i18n import _
 
 
 def _cannot(path, reason: str) -> BadInput:

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from db.machines import MEMBER_COORDINATOR_ONLY, pairs
+from outreach.db.machines import MEMBER_COORDINATOR_ONLY, pairs
 
 ILLEGAL_MARK = "illegal"
 APPEND_ONLY_MARK = "append-only"

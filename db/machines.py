@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 
-from i18n import _
+from outreach.i18n import _
 
 
 class MemberStatus(enum.StrEnum):

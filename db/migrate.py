@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from db.errors import NotReady
-from i18n import _
+from outreach.db.errors import NotReady
+from outreach.i18n import _
 
 #: Every revision this outreach knows, oldest first.
 REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009",

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from db.codes import (
+from outreach.db.codes import (
     BranchKind,
     CampaignKind,
     CareOccasionKind,
@@ -52,7 +52,7 @@ from db.codes import (
     Residence,
     Role,
 )
-from db.machines import AttendanceStatus, CareStatus, MeetingStatus, MemberStatus, TaskStatus
+from outreach.db.machines import AttendanceStatus, CareStatus, MeetingStatus, MemberStatus, TaskStatus
 
 __all__ = ["BranchKind", "CampaignKind", "CareOccasionKind", "ContributionKind", "LifeEventKind",
            "MakeUpHow", "MeetingKind", "MemberRole", "MovementKind", "MovementSource",

@@ -22,7 +22,7 @@ from typing import Iterator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
-from db import settings
+from outreach.db import settings
 
 BUSY_TIMEOUT_MS = 30_000
 _engines: dict[str, Engine] = {}

@@ -50,8 +50,8 @@ def timezone(environ: Mapping[str, str] | None = None) -> str:
     ``Asia/Shanghai`` when the language asked for is Chinese, else ``America/New_York``.
     The schedules of the deployments (`outreach stack up`) and the organisation's today
     (`today`) follow it. An unknown name is refused (BadInput)."""
-    import i18n
-    from db.errors import BadInput
+    from outreach import i18n
+    from outreach.db.errors import BadInput
 
     env = os.environ if environ is None else environ
     name = (env.get("OUTREACH_TIMEZONE") or "").strip()

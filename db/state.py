@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from db.errors import Conflict, Refused
-from i18n import N_, _
-from db.machines import (
+from outreach.db.errors import Conflict, Refused
+from outreach.i18n import N_, _
+from outreach.db.machines import (
     MEMBER_COORDINATOR_ONLY,
     MISSED,
     AttendanceStatus,
@@ -27,7 +27,7 @@ from db.machines import (
     allowed,
     describe,
 )
-from db.models import (
+from outreach.db.models import (
     Attendance,
     BranchRole,
     CareOccasion,

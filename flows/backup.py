@@ -14,11 +14,11 @@ from typing import Annotated
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from db import settings
-from flows import common
-from i18n import N_, _
-from tasks import backup_jobs
-from tasks.access import SYSTEM
+from outreach.db import settings
+from outreach.flows import common
+from outreach.i18n import N_, _
+from outreach.tasks import backup_jobs
+from outreach.tasks.access import SYSTEM
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)

@@ -27,15 +27,15 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
-from db.models import CampaignKind
-from db.session import session_scope
-from flows import common
-from i18n import _
-from db.dialect import is_pg
-from tasks import labels
-from tasks import plan, plan_jobs, shard_jobs
-from tasks.shards import RANGES_PER_SHARD, Shard, add, plan_ranges, spans as shard_spans
-from tasks.rules import (
+from outreach.db.models import CampaignKind
+from outreach.db.session import session_scope
+from outreach.flows import common
+from outreach.i18n import _
+from outreach.db.dialect import is_pg
+from outreach.tasks import labels
+from outreach.tasks import plan, plan_jobs, shard_jobs
+from outreach.tasks.shards import RANGES_PER_SHARD, Shard, add, plan_ranges, spans as shard_spans
+from outreach.tasks.rules import (
     BATCH_SIZE,
     DUE_DAYS,
     MAX_ATTEMPTS,
@@ -153,8 +153,8 @@ def preview(kind: str, period: str, today: dt.date, branch_id: int | None,
 def branch_id_of(name: str | None) -> int | None:
     if not name:
         return None
-    from db.errors import NotFound
-    from tasks.people import get_branch
+    from outreach.db.errors import NotFound
+    from outreach.tasks.people import get_branch
 
     with session_scope(common.engine(), write=False) as s:
         br = get_branch(s, name=name)

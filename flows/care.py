@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from flows import common
-from i18n import _
-from tasks import care_jobs, labels
+from outreach.flows import common
+from outreach.i18n import _
+from outreach.tasks import care_jobs, labels
 
 
 def _step(job):

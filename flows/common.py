@@ -31,15 +31,15 @@ from prefect.events import emit_event
 from pydantic import Field
 from sqlalchemy import Engine
 
-from db import migrate, settings
-from db.session import engine as _engine
-from i18n import N_, _, current
-from tasks import labels
+from outreach.db import migrate, settings
+from outreach.db.session import engine as _engine
+from outreach.i18n import N_, _, current
+from outreach.tasks import labels
 #: The one escape of what a person typed before it reaches an artifact (a branch name, a
 #: line naming a file's problem): `table` applies it to every text cell; a markdown
 #: artifact's builder (here, in flows/, or in tasks/ — which cannot import flows/) to
 #: each text a person typed that it writes in. See `tasks.labels.for_markdown`.
-from tasks.labels import for_markdown as escape
+from outreach.tasks.labels import for_markdown as escape
 
 
 def engine() -> Engine:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from i18n import N_, _
+from outreach.i18n import N_, _
 
 #: Every text of prefect.yaml a person reads in the UI (descriptions, automations), as
 #: prefect.yaml folds it (one line).

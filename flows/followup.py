@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from db.session import session_scope
-from flows import common
-from i18n import N_, _
-from tasks import followup, followup_jobs, idempotency, plan_jobs, tickets
-from tasks.rules import check_not_future
+from outreach.db.session import session_scope
+from outreach.flows import common
+from outreach.i18n import N_, _
+from outreach.tasks import followup, followup_jobs, idempotency, plan_jobs, tickets
+from outreach.tasks.rules import check_not_future
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

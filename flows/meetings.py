@@ -20,13 +20,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import SecretStr
 
-from db.codes import MeetingKind, RemoteOption
-from db.session import session_scope
-from flows import common
-from flows.outcomes import who
-from i18n import _
-from tasks import labels, meetings, rules
-from tasks.access import SYSTEM, Actor
+from outreach.db.codes import MeetingKind, RemoteOption
+from outreach.db.session import session_scope
+from outreach.flows import common
+from outreach.flows.outcomes import who
+from outreach.i18n import _
+from outreach.tasks import labels, meetings, rules
+from outreach.tasks.access import SYSTEM, Actor
 
 PURPOSE = "plan-meeting"
 

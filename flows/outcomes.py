@@ -15,12 +15,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import SecretStr
 
-from db.session import session_scope
-from flows import common
-from i18n import _
-from tasks import ticket_jobs
-from tasks.access import Actor
-from tasks.results import apply_results, load_results_file
+from outreach.db.session import session_scope
+from outreach.flows import common
+from outreach.i18n import _
+from outreach.tasks import ticket_jobs
+from outreach.tasks.access import Actor
+from outreach.tasks.results import apply_results, load_results_file
 
 CHUNK = 2_000
 

@@ -14,12 +14,12 @@ from typing import Annotated, Optional
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from db.session import session_scope
-from flows import common
-from i18n import _
-from tasks import coverage
-from tasks.rules import PERIOD_OR_EMPTY_PATTERN, check_period
-from tasks.access import SYSTEM
+from outreach.db.session import session_scope
+from outreach.flows import common
+from outreach.i18n import _
+from outreach.tasks import coverage
+from outreach.tasks.rules import PERIOD_OR_EMPTY_PATTERN, check_period
+from outreach.tasks.access import SYSTEM
 
 
 @task(cache_policy=NO_CACHE)

@@ -17,13 +17,13 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
-from db.models import Branch
-from db.session import session_scope
-from flows import common
-from i18n import _
-from tasks import rules
-from tasks import scorecard as sc
-from tasks.access import SYSTEM
+from outreach.db.models import Branch
+from outreach.db.session import session_scope
+from outreach.flows import common
+from outreach.i18n import _
+from outreach.tasks import rules
+from outreach.tasks import scorecard as sc
+from outreach.tasks.access import SYSTEM
 
 @task(cache_policy=NO_CACHE)
 def build(period: str) -> tuple[list[dict], dict[str, int]]:

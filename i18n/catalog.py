@@ -1,8 +1,8 @@
 """The Chinese catalog's upkeep (``make translations``) and its check (the test suite).
 
-``python -m i18n.catalog check``  every extracted message has a translation, none fuzzy,
+``python -m outreach.i18n.catalog check``  every extracted message has a translation, none fuzzy,
                                   placeholders kept, the compiled .mo up to date;
-``python -m i18n.catalog fill F.json …``  put translations ({"msgid": "译文"}, for a
+``python -m outreach.i18n.catalog fill F.json …``  put translations ({"msgid": "译文"}, for a
                                   pgettext message {"context\u0004msgid": …}) into the .po.
 
 Needs Babel (a development dependency); the product itself reads the compiled .mo with
@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from i18n import DOMAIN, LOCALEDIR
+from outreach.i18n import DOMAIN, LOCALEDIR
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The folders whose words people read.
@@ -35,7 +35,7 @@ _PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([a-z_]+\)[sd]")
 def _command_docs() -> dict[str, list[tuple[int, str]]]:
     """The help texts Typer takes from docstrings: every command of the whole app, by the
     file that defines its function."""
-    from cli.main import build, commands
+    from outreach.cli.main import build, commands
 
     out: dict[str, list[tuple[int, str]]] = {}
     for callback in commands(build()):
@@ -73,7 +73,7 @@ def template():
     from babel.messages.extract import extract_from_dir
 
     cat = Catalog(domain=DOMAIN)
-    method_map = [("**.py", "i18n.catalog.extract")]
+    method_map = [("**.py", "outreach.i18n.catalog.extract")]
     for folder in SOURCES:
         for filename, lineno, message, comments, context in extract_from_dir(
                 str(ROOT / folder), method_map, keywords=KEYWORDS):
@@ -159,7 +159,7 @@ def problems() -> list[str]:
                     out.append(f"placeholders differ: {key!r} -> {s!r}")
                 elif _order(_PLACEHOLDER.findall(s)) != order:
                     out.append(f"placeholders in another order: {key!r} -> {s!r} (if "
-                               f"Chinese needs that order, list it in i18n.catalog.REORDERED)")
+                               f"Chinese needs that order, list it in outreach.i18n.catalog.REORDERED)")
     if not MO.exists() or _compiled(MO) != _compiled(po):
         out.append(f"{MO.name} does not hold what {PO.name} says: run make translations")
     return out

@@ -5,7 +5,7 @@ and Typer print through the standard library's gettext (see `i18n.use`). The msg
 exactly theirs (click 8.2+, typer 0.24–0.25); a test checks each is still in their source.
 """
 
-from i18n import _, ngettext
+from outreach.i18n import _, ngettext
 
 WORDS = [
     _('Aborted!'),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seed.generate import _Db
+    from outreach.seed.generate import _Db
 
 REASON = "seeded"
 #: Percent of members not homebound with a contribution in the last two years.

@@ -24,9 +24,9 @@ from typing import Iterator, Sequence
 
 from sqlalchemy import Engine
 
-from db.models import BranchKind, Residence, Role
-from db.machines import MemberStatus
-from tasks.access import format_code, new_credentials
+from outreach.db.models import BranchKind, Residence, Role
+from outreach.db.machines import MemberStatus
+from outreach.tasks.access import format_code, new_credentials
 
 CHUNK = 50_000
 REASON = "seeded"
@@ -663,7 +663,7 @@ def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
         db.bulk("members", MEMBER_COLUMNS, chunks)
         db.sync_sequences()
         if meetings:
-            from seed.meetings import seed_meetings
+            from outreach.seed.meetings import seed_meetings
 
             life = seed_meetings(db, branches=geos + groups, first_member=first_member,
                                  last_member=first_member + members - 1, today=today,
@@ -672,7 +672,7 @@ def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
             result.meetings, result.attendance = life.meetings, life.attendance
             result.made_up, result.roles = life.made_up, life.roles
         if care:
-            from seed.care import seed_care
+            from outreach.seed.care import seed_care
 
             cared = seed_care(db, first_member=first_member,
                               last_member=first_member + members - 1, today=today,

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seed.generate import _Branch, _Db
+    from outreach.seed.generate import _Branch, _Db
 
 REASON = "seeded"
 #: Registers a member is on per year (meetings other than committee), evenly apart.

@@ -48,14 +48,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import i18n
-from db import migrate, settings
-from db.errors import BadInput, Conflict, NotFound, NotReady, OutreachError, Refused
-from db.models import LoginFailure
-from db.session import make_engine, session_scope
-from i18n import N_, _, pgettext
-from tasks import access, idempotency
-from tasks.rules import parse_day
+from outreach import i18n
+from outreach.db import migrate, settings
+from outreach.db.errors import BadInput, Conflict, NotFound, NotReady, OutreachError, Refused
+from outreach.db.models import LoginFailure
+from outreach.db.session import make_engine, session_scope
+from outreach.i18n import N_, _, pgettext
+from outreach.tasks import access, idempotency
+from outreach.tasks.rules import parse_day
 
 log = logging.getLogger("outreach.service")
 
@@ -463,7 +463,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                                           "access log).")) -> list[dict]:
         """Your open tasks by due date (`outreach tasks`); with contacts the showing is
         logged (`tasks.access_log`, door ``service``)."""
-        from tasks.worklist import list_tasks
+        from outreach.tasks.worklist import list_tasks
 
         with ledger.acting(who, write=contacts) as s:
             return list_tasks(s, actor=who, all_=all, branch=branch, volunteer_id=volunteer,
@@ -473,7 +473,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.get("/tasks/{task_id}", tags=["volunteer"])
     def task(task_id: int, who: access.Actor = Depends(_caller)) -> dict:
         """What a visit needs (`outreach task show`): your own open tasks only."""
-        from tasks.worklist import task_view
+        from outreach.tasks.worklist import task_view
 
         with ledger.acting(who, write=True) as s:  # the showing is logged
             return task_view(s, task_id=task_id, actor=who, door="service")
@@ -486,8 +486,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         written; the questions, and the values on record for your own open task).
         Needs an ``Idempotency-Key``; 409 when someone else has just recorded on the
         task."""
-        from tasks.outcomes import record_outcome
-        from tasks.worklist import AnswerForm, record_or_ask
+        from outreach.tasks.outcomes import record_outcome
+        from outreach.tasks.worklist import AnswerForm, record_or_ask
 
         day = _day(body.today)
         with ledger.acting(who, write=True) as s:
@@ -518,7 +518,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 key: str | None = Depends(_key)) -> dict:
         """Hand one of your tasks back (`outreach task release`): it is open again.
         Needs an ``Idempotency-Key``."""
-        from tasks.outcomes import release
+        from outreach.tasks.outcomes import release
 
         with ledger.acting(who, write=True) as s:
             def work() -> tuple[int, dict, bool]:

@@ -38,9 +38,9 @@ from typing import Callable, TypeVar
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, NotFound, Refused
-from db.models import OutreachTask, Role, Volunteer
-from i18n import N_, _
+from outreach.db.errors import BadInput, NotFound, Refused
+from outreach.db.models import OutreachTask, Role, Volunteer
+from outreach.i18n import N_, _
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 GROUPS, GROUP_LEN = 4, 4
@@ -202,7 +202,7 @@ def settle(eng=None) -> None:
         return
     from sqlalchemy.exc import SQLAlchemyError
 
-    from db.session import engine, session_scope
+    from outreach.db.session import engine, session_scope
 
     todo = dict(_pending)
     _pending.clear()

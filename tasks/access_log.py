@@ -35,12 +35,12 @@ from typing import Iterable
 from sqlalchemy import Integer, Select, and_, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, NotFound
-from db.machines import MemberStatus
-from db.models import (AccessEvent, AccessEventMember, Attempt, Member, MemberChange,
+from outreach.db.errors import BadInput, NotFound
+from outreach.db.machines import MemberStatus
+from outreach.db.models import (AccessEvent, AccessEventMember, Attempt, Member, MemberChange,
                        MemberStatusChange, OutreachTask, Volunteer)
-from i18n import N_, _
-from tasks.access import COORDINATOR, PERSON, Actor, requires
+from outreach.i18n import N_, _
+from outreach.tasks.access import COORDINATOR, PERSON, Actor, requires
 
 #: The doors through which contact details reach a person (``access_events.door``).
 CLI, SERVICE, RUNSHEET, MEMBER_CARD, UNREACHABLE, EXPORT = (
@@ -131,7 +131,7 @@ def access_report(session: Session, *, actor: Actor, member: str | None = None,
             .outerjoin(Volunteer, Volunteer.id == AccessEvent.volunteer_id)
             .order_by(AccessEvent.at, AccessEvent.id))
     if member is not None:
-        from tasks.people import find_member
+        from outreach.tasks.people import find_member
 
         found = find_member(session, ref=member)
         stmt = stmt.where(AccessEvent.id.in_(
@@ -174,7 +174,7 @@ def purge_departed(session: Session, *, actor: Actor, before: dt.date,
     coordinators). Each cleared field is a row of member history saying so — without the
     value. Their status history stays. The survey answers of their attempts lose their
     contact details too. ``before`` in the future is refused."""
-    from tasks import rules
+    from outreach.tasks import rules
 
     today = today or rules.real_today()
     if before > today:

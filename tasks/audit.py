@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from db.dialect import is_sqlite
+from outreach.db.dialect import is_sqlite
 
 _CHAIN = """
     SELECT COUNT(*) FROM (

@@ -42,12 +42,12 @@ from typing import Iterable
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from db import backup as mech
-from db import migrate, settings
-from db.errors import BadInput, NotReady, Refused, one_line
-from db.models import Attempt, Member, OutreachTask
-from i18n import N_, _
-from tasks.access import BOOTSTRAP, COUNTS, Actor, requires
+from outreach.db import backup as mech
+from outreach.db import migrate, settings
+from outreach.db.errors import BadInput, NotReady, Refused, one_line
+from outreach.db.models import Attempt, Member, OutreachTask
+from outreach.i18n import N_, _
+from outreach.tasks.access import BOOTSTRAP, COUNTS, Actor, requires
 
 #: What a daily backup keeps unless told otherwise (the ``backup`` deployment's
 #: parameters): the newest copy of each of the last 7 days that have one, and of each
@@ -85,7 +85,7 @@ def counts(session: Session) -> dict[str, int]:
 
 def _verify(eng: Engine, name: str) -> tuple[str, dict[str, int]]:
     """Replay the history of a copy (`outreach db check`); its revision and counts."""
-    from tasks.audit import replay
+    from outreach.tasks.audit import replay
 
     rev = migrate.current(eng) or ""
     with Session(eng) as s:
@@ -177,8 +177,8 @@ def authorise_restore(url: str, code: str | None) -> None:
     exist yet or has no schema has nobody to ask."""
     from sqlalchemy import inspect
 
-    from db.session import make_engine, session_scope
-    from tasks.access import authenticate, coordinator_exists
+    from outreach.db.session import make_engine, session_scope
+    from outreach.tasks.access import authenticate, coordinator_exists
 
     if mech.is_sqlite_url(url):
         if not os.path.exists(mech.sqlite_path(url)):
@@ -225,7 +225,7 @@ def restore(url: str, file: Path, *, code: str | None,
             now: dt.datetime | None = None) -> Copy:
     """Put the backup ``file`` in the place of the ledger at ``url``, checked first; the
     current ledger is kept aside. ``code``: the caller's access code (`may_restore`)."""
-    from tasks.csvfile import must_be_file
+    from outreach.tasks.csvfile import must_be_file
 
     started = time.monotonic()
     file = Path(file)
@@ -248,7 +248,7 @@ def restore(url: str, file: Path, *, code: str | None,
 
 
 def _restore_sqlite(url: str, file: Path, stamp: str):
-    from db.session import make_engine
+    from outreach.db.session import make_engine
 
     path = Path(mech.sqlite_path(url))
     tmp = mech.new_private_file(path.parent, prefix=".outreach-restore-")
@@ -285,7 +285,7 @@ def _restore_sqlite(url: str, file: Path, stamp: str):
 
 
 def _restore_pg(url: str, file: Path, stamp: str):
-    from db.session import make_engine
+    from outreach.db.session import make_engine
 
     current = mech.database_of(url)
     new = f"{current[:40]}_restoring_{os.getpid()}"

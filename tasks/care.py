@@ -39,10 +39,10 @@ from collections import defaultdict
 from sqlalchemy import Date, String, case, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from db.codes import CampaignKind, CareOccasionKind, ContributionKind, LifeEventKind
-from db.errors import BadInput, Refused, shown
-from db.machines import CONTACTABLE_MEMBER, OPEN_TASK, CareStatus, TaskStatus
-from db.models import (
+from outreach.db.codes import CampaignKind, CareOccasionKind, ContributionKind, LifeEventKind
+from outreach.db.errors import BadInput, Refused, shown
+from outreach.db.machines import CONTACTABLE_MEMBER, OPEN_TASK, CareStatus, TaskStatus
+from outreach.db.models import (
     CampaignRun,
     CareOccasion,
     Contribution,
@@ -53,12 +53,12 @@ from db.models import (
     OutreachTask,
     Residence,
 )
-from db.state import first_or_add, flush, move_care
-from i18n import N_, _
-from tasks import rules
-from tasks.labels import label
-from tasks.access import COORDINATOR, COUNTS, PERSON, Actor, requires
-from tasks.people import find_member
+from outreach.db.state import first_or_add, flush, move_care
+from outreach.i18n import N_, _
+from outreach.tasks import rules
+from outreach.tasks.labels import label
+from outreach.tasks.access import COORDINATOR, COUNTS, PERSON, Actor, requires
+from outreach.tasks.people import find_member
 
 CK = CareOccasionKind
 #: The prefix of each kind's run period (``bd-2026-11-30``; hardship ``hs-2026-11``).
@@ -269,7 +269,7 @@ def close_occasions(session: Session, *, today: dt.date) -> dict[str, int]:
 
 def care_run(session: Session, kind: CareOccasionKind | str, today: dt.date) -> CampaignRun:
     """The care-visit run for ``kind`` on ``today`` (`run_period`), created if missing."""
-    from tasks.plan import ensure_campaign
+    from outreach.tasks.plan import ensure_campaign
 
     campaign = ensure_campaign(session, CampaignKind.CARE_VISIT)
     period = run_period(kind, today)
@@ -290,7 +290,7 @@ def give_visits(session: Session, *, kind: CareOccasionKind | str, today: dt.dat
     ``kind`` whose window holds ``today`` and that has none yet (``member_id``: only that
     member's), due on the occasion's day (or today), closing when its window closes; the
     occasions are linked to their task. Idempotent."""
-    from tasks import engine
+    from outreach.tasks import engine
 
     kind = CK(kind)
     waiting = (select(CareOccasion.occasion_on, CareOccasion.window_to)
@@ -364,8 +364,8 @@ def plan_transfers(session: Session, *, today: dt.date) -> int:
     nearest above; open when there is none), for every contactable member living away
     since `rules.TRANSFER_AFTER_MONTHS` months or more who has not had one this stay
     (``transfer_considered_on``). One run per month (``tr-YYYY-MM``); one insert."""
-    from tasks.outcomes import coordinator_for
-    from tasks.plan import ensure_campaign
+    from outreach.tasks.outcomes import coordinator_for
+    from outreach.tasks.plan import ensure_campaign
 
     since = rules.months_back(today, rules.TRANSFER_AFTER_MONTHS)
     rows = session.execute(select(Member.id, Member.branch_id).where(

@@ -16,11 +16,11 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from db.codes import CareOccasionKind as CK
-from db.session import session_scope
-from i18n import N_
-from tasks import care
-from tasks.rules import check_not_future
+from outreach.db.codes import CareOccasionKind as CK
+from outreach.db.session import session_scope
+from outreach.i18n import N_
+from outreach.tasks import care
+from outreach.tasks.rules import check_not_future
 
 #: The steps in order: close what ended, plan each kind, give the visits, the transfers.
 KINDS = (CK.BIRTHDAY, CK.DOUBLE_NINTH, CK.SPRING_FESTIVAL, CK.LIFE_EVENT, CK.HARDSHIP)

@@ -33,11 +33,11 @@ from typing import Literal
 from sqlalchemy import and_, case, func, literal, select, text, union_all
 from sqlalchemy.orm import Session, aliased
 
-from db.dialect import is_pg, is_sqlite
-from db.errors import BadInput
-from i18n import _
-from db.machines import MemberStatus, TaskStatus
-from db.models import (
+from outreach.db.dialect import is_pg, is_sqlite
+from outreach.db.errors import BadInput
+from outreach.i18n import _
+from outreach.db.machines import MemberStatus, TaskStatus
+from outreach.db.models import (
     Attempt,
     Branch,
     Campaign,
@@ -51,10 +51,10 @@ from db.models import (
     Residence,
     Volunteer,
 )
-from tasks.access import COORDINATOR, COUNTS, Actor, requires
-from tasks import tree
-from tasks.labels import for_markdown
-from tasks.rules import SUCCESSFUL_CONTACT, month_bounds
+from outreach.tasks.access import COORDINATOR, COUNTS, Actor, requires
+from outreach.tasks import tree
+from outreach.tasks.labels import for_markdown
+from outreach.tasks.rules import SUCCESSFUL_CONTACT, month_bounds
 
 #: Outcomes that count as a successful contact (the member, or their family, got it):
 #: from the outcome table (`rules.SUCCESSFUL_CONTACT`).
@@ -346,7 +346,7 @@ def unreachable_list(session: Session, *, actor: Actor, today: dt.date | None = 
     cols = ("id", "ledger_no", "name", "branch", "failed_contacts", "last_contact_on",
             "family_contact_name", "family_contact_phone")
     rows = [dict(zip(cols, r)) for r in session.execute(stmt)]
-    from tasks.access_log import UNREACHABLE, note_shown
+    from outreach.tasks.access_log import UNREACHABLE, note_shown
 
     note_shown(session, actor=actor, member_ids=[r["id"] for r in rows], door=UNREACHABLE,
                file_name=file_name)

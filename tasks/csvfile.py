@@ -17,12 +17,12 @@ import re
 import stat
 from typing import Iterator
 
-from db.errors import BadInput, one_line
-from i18n import N_, _
+from outreach.db.errors import BadInput, one_line
+from outreach.i18n import N_, _
 #: Dates in files and on the command line: the one rule is in `tasks.rules` (importable
 #: from here too, as before).
-from tasks.rules import FIRST_DAY, LAST_DAY, parse_day  # noqa: F401
-from tasks.rules import unseen
+from outreach.tasks.rules import FIRST_DAY, LAST_DAY, parse_day  # noqa: F401
+from outreach.tasks.rules import unseen
 
 #: csv's own limit is 128 KiB per field; nothing we read needs more than this.
 FIELD_LIMIT = 64 * 1024

@@ -29,14 +29,14 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.dialect import fetch, lock
-from db.errors import BadInput, NotFound
-from db.models import Campaign, CampaignKind, CampaignRun, Meeting
-from db.state import first_or_add
-from i18n import N_, _
-from tasks import rules, tree
-from tasks.plan import ASSIGN_LOCK, CONTACTABLE_SQL, ensure_campaign, match
-from tasks.plan_jobs import _insert_tasks, _volunteers, _write_picks
+from outreach.db.dialect import fetch, lock
+from outreach.db.errors import BadInput, NotFound
+from outreach.db.models import Campaign, CampaignKind, CampaignRun, Meeting
+from outreach.db.state import first_or_add
+from outreach.i18n import N_, _
+from outreach.tasks import rules, tree
+from outreach.tasks.plan import ASSIGN_LOCK, CONTACTABLE_SQL, ensure_campaign, match
+from outreach.tasks.plan_jobs import _insert_tasks, _volunteers, _write_picks
 
 #: The task kinds a meeting gives out.
 MEETING_KINDS = (CampaignKind.NOTICE, CampaignKind.MAKE_UP)

@@ -12,8 +12,8 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.machines import TaskStatus
-from db.models import OutreachTask, Volunteer
+from outreach.db.machines import TaskStatus
+from outreach.db.models import OutreachTask, Volunteer
 
 
 def retries_due(session: Session, *, today: dt.date) -> int:

@@ -15,13 +15,13 @@ import datetime as dt
 
 from sqlalchemy import Engine, func, or_, select, update
 
-from db.machines import OPEN_TASK, MemberStatus, TaskStatus, sources
-from db.models import CampaignKind, Member, MemberStatusChange, OutreachTask, Volunteer
-from db.session import session_scope
-from db.state import move_task
-from i18n import N_
-from tasks.outcomes import coordinator_for, escalate
-from tasks.rules import (
+from outreach.db.machines import OPEN_TASK, MemberStatus, TaskStatus, sources
+from outreach.db.models import CampaignKind, Member, MemberStatusChange, OutreachTask, Volunteer
+from outreach.db.session import session_scope
+from outreach.db.state import move_task
+from outreach.i18n import N_
+from outreach.tasks.outcomes import coordinator_for, escalate
+from outreach.tasks.rules import (
     UNREACHABLE_AFTER,
     attempts_exhausted,
     becomes_unreachable,

@@ -40,10 +40,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput
-from db.models import IdempotencyKey
-from i18n import _
-from tasks.access import PERSON, Actor, requires
+from outreach.db.errors import BadInput
+from outreach.db.models import IdempotencyKey
+from outreach.i18n import _
+from outreach.tasks.access import PERSON, Actor, requires
 
 #: 1–100 characters of letters, digits and ``_ . : -`` (a UUID, a ULID, "phone-1:42" …).
 KEY_SHAPE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
-from i18n import N_, _, current, pgettext
+from outreach.i18n import N_, _, current, pgettext
 
 MEMBER_STATUS = {
     "unverified": N_("unverified"),

@@ -36,18 +36,18 @@ from typing import IO, Iterable, Iterator
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from db.codes import MovementSource
-from db.errors import BadInput, shown
-from db.machines import MemberStatus, TaskStatus
-from db.models import Branch, Member, MemberChange, OutreachTask, Residence, Volunteer
-from db.state import flush, move_task
-from i18n import _, ngettext
-from tasks.access import COORDINATOR, Actor, requires
-from tasks import rules, tree
-from tasks.csvfile import (PHONE_SHAPE, cell_value, csv_problem, records, safe_cell,
+from outreach.db.codes import MovementSource
+from outreach.db.errors import BadInput, shown
+from outreach.db.machines import MemberStatus, TaskStatus
+from outreach.db.models import Branch, Member, MemberChange, OutreachTask, Residence, Volunteer
+from outreach.db.state import flush, move_task
+from outreach.i18n import _, ngettext
+from outreach.tasks.access import COORDINATOR, Actor, requires
+from outreach.tasks import rules, tree
+from outreach.tasks.csvfile import (PHONE_SHAPE, cell_value, csv_problem, records, safe_cell,
                            text_of)
-from tasks.movements import record_movements, residence_move
-from tasks.people import get_or_create_branch
+from outreach.tasks.movements import record_movements, residence_move
+from outreach.tasks.people import get_or_create_branch
 
 COLUMNS = (
     "ledger_no", "name", "birth_date", "phone", "branch", "residence", "home_address",
@@ -212,7 +212,7 @@ def _header_problem(header: list[str]) -> str | None:
 def _find_header(lines: Iterator[tuple[int, list]]) -> tuple[int, list] | None:
     """A sheet's header: the first row naming the ledger number column among its first
     `tasks.xlsxfile.TITLE_ROWS` rows (a title above it is passed over), else its first."""
-    from tasks.xlsxfile import TITLE_ROWS
+    from outreach.tasks.xlsxfile import TITLE_ROWS
 
     seen = []
     for line, values in lines:
@@ -229,7 +229,7 @@ def read_ledger(source: str | Path | IO[bytes], *, encoding: str = "utf-8") -> l
     """Parse and check a ledger file, CSV or Excel (told apart by what is in it, not by
     its name; a CSV in ``encoding``, see `tasks.csvfile.ENCODINGS`); raises
     `LedgerFileError` listing every problem."""
-    from tasks import xlsxfile
+    from outreach.tasks import xlsxfile
 
     data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
     excel = xlsxfile.is_workbook(data)
@@ -462,7 +462,7 @@ def _note_export(session: Session, actor: Actor, branch_ids: Iterable[int] | Non
                  file_name: str | None) -> None:
     """Log the export (`tasks.access_log`, door ``export``): every member it writes, one
     INSERT … SELECT whatever the ledger's size."""
-    from tasks.access_log import EXPORT, note_shown
+    from outreach.tasks.access_log import EXPORT, note_shown
 
     members = select(Member.id)
     if branch_ids is not None:
@@ -504,7 +504,7 @@ def export_ledger_xlsx(session: Session, out: IO[bytes], *, actor: Actor,
     """Write the ledger as an Excel workbook to ``out`` (`tasks.xlsxfile`: text as text,
     dates as dates), headers and words in ``lang``; returns the number of members written
     (coordinators). Logged with ``file_name`` (`tasks.access_log`)."""
-    from tasks.xlsxfile import write_workbook
+    from outreach.tasks.xlsxfile import write_workbook
 
     check_lang(lang)
     _note_export(session, actor, None, file_name)

@@ -30,10 +30,10 @@ from collections import defaultdict
 from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from db.codes import CampaignKind, MeetingKind, MemberRole, RemoteOption
-from db.dialect import is_pg
-from db.errors import BadInput, NotFound, Refused, shown
-from db.machines import (
+from outreach.db.codes import CampaignKind, MeetingKind, MemberRole, RemoteOption
+from outreach.db.dialect import is_pg
+from outreach.db.errors import BadInput, NotFound, Refused, shown
+from outreach.db.machines import (
     CONTACTABLE_MEMBER,
     HELD_MEETING,
     MISSED,
@@ -43,7 +43,7 @@ from db.machines import (
     MeetingStatus as MS,
     TaskStatus,
 )
-from db.models import (
+from outreach.db.models import (
     Attendance,
     Branch,
     BranchRole,
@@ -53,14 +53,14 @@ from db.models import (
     Member,
     OutreachTask,
 )
-from db.state import flush, move_attendance, move_meeting, set_branch_role
-from i18n import N_, _
-from tasks import rules, tree
-from tasks.labels import label
-from tasks.access import COORDINATOR, COUNTS, Actor, require_coordinator, requires
-from tasks.csvfile import cell_value, records, text_of
-from tasks.ledger import LedgerFileError
-from tasks.people import find_member, get_branch
+from outreach.db.state import flush, move_attendance, move_meeting, set_branch_role
+from outreach.i18n import N_, _
+from outreach.tasks import rules, tree
+from outreach.tasks.labels import label
+from outreach.tasks.access import COORDINATOR, COUNTS, Actor, require_coordinator, requires
+from outreach.tasks.csvfile import cell_value, records, text_of
+from outreach.tasks.ledger import LedgerFileError
+from outreach.tasks.people import find_member, get_branch
 
 #: The marks a coordinator gives (made_up comes from a make-up task, invited from planning).
 MARKS = (A.PRESENT, A.REMOTE, A.EXCUSED, A.ABSENT)
@@ -175,7 +175,7 @@ MAKE_UP_SQL = ("SELECT a.member_id FROM attendance a WHERE a.meeting_id = :meeti
 def _give(session: Session, *, run_id: int, kind: str, sql: str, params: dict,
           due_on: dt.date, closes_on: dt.date, today: dt.date) -> dict:
     """`tasks.engine.give_tasks` (contactable members without a task in the run)."""
-    from tasks import engine
+    from outreach.tasks import engine
 
     return engine.give_tasks(session, run_id=run_id, kind=kind, member_ids_sql=sql,
                              params=params, due_on=due_on, closes_on=closes_on, today=today)
@@ -190,7 +190,7 @@ def _send_notices(session: Session, meeting: Meeting, today: dt.date) -> dict:
     if meeting.status != MS.PLANNED or \
             meeting.planned_on < today + dt.timedelta(days=rules.NOTICE_DAYS.default):
         return _zeros()
-    from tasks import engine
+    from outreach.tasks import engine
 
     run = engine.meeting_run(session, kind=CampaignKind.NOTICE.value, meeting_id=meeting.id)
     due = max(today, meeting.planned_on - dt.timedelta(days=rules.NOTICE_LEAD_DAYS))
@@ -202,7 +202,7 @@ def _send_notices(session: Session, meeting: Meeting, today: dt.date) -> dict:
 def _make_ups(session: Session, meeting: Meeting, today: dt.date) -> dict:
     """Make-up tasks for every excused or absent (contactable) member of a meeting who has
     none yet in its make-up run; idempotent."""
-    from tasks import engine
+    from outreach.tasks import engine
 
     run = engine.meeting_run(session, kind=CampaignKind.MAKE_UP.value, meeting_id=meeting.id)
     due = today + dt.timedelta(days=rules.MAKE_UP_DAYS.default)

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from db.codes import MovementKind, MovementSource, Residence
-from db.errors import BadInput
-from db.models import Member, Movement
-from i18n import N_, _
-from tasks import rules
+from outreach.db.codes import MovementKind, MovementSource, Residence
+from outreach.db.errors import BadInput
+from outreach.db.models import Member, Movement
+from outreach.i18n import N_, _
+from outreach.tasks import rules
 
 #: The labels a movement shows for each residence (and for a member moved out).
 LABEL = {Residence.LOCAL.value: "local", Residence.AWAY.value: "away"}

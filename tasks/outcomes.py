@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from db import crashpoints
-from db.errors import BadInput, Conflict, NotFound, Refused
-from db.machines import (
+from outreach.db import crashpoints
+from outreach.db.errors import BadInput, Conflict, NotFound, Refused
+from outreach.db.machines import (
     CONTACTABLE_MEMBER,
     MISSED,
     OPEN_TASK,
@@ -31,7 +31,7 @@ from db.machines import (
     MemberStatus,
     TaskStatus,
 )
-from db.models import (
+from outreach.db.models import (
     Attempt,
     Attendance,
     Campaign,
@@ -46,7 +46,7 @@ from db.models import (
     Role,
     Volunteer,
 )
-from db.state import (
+from outreach.db.state import (
     changed_meanwhile,
     first_or_add,
     flush,
@@ -54,11 +54,11 @@ from db.state import (
     move_member,
     move_task,
 )
-from i18n import N_, _
-from tasks.labels import label
-from tasks.access import COORDINATOR, HOLDER, Actor, requires
-from tasks import rules
-from tasks.rules import (  # noqa: F401 (the table and the answer checks live in tasks.rules)
+from outreach.i18n import N_, _
+from outreach.tasks.labels import label
+from outreach.tasks.access import COORDINATOR, HOLDER, Actor, requires
+from outreach.tasks import rules
+from outreach.tasks.rules import (  # noqa: F401 (the table and the answer checks live in tasks.rules)
     OUTCOMES_BY_KIND,
     SURVEY_REQUIRED,
     UNREACHABLE_AFTER,
@@ -214,8 +214,8 @@ def _apply_answers(v: Visit, keys: tuple[str, ...]) -> None:
 def _movement(v: Visit, before: str, *, address_changed: bool) -> None:
     """A change of residence (or of the place while away) is a movement
     (`tasks.movements`): source survey on a survey, else outcome."""
-    from db.codes import MovementSource
-    from tasks.movements import record_movement
+    from outreach.db.codes import MovementSource
+    from outreach.tasks.movements import record_movement
 
     record_movement(v.session, v.member, str(v.member.residence), old_residence=before,
                     source=MovementSource.SURVEY if str(v.task.kind) == K.SURVEY.value
@@ -344,7 +344,7 @@ def _made_up(v: Visit) -> None:
 def _care_visited(v: Visit) -> None:
     """The care occasion this visit was for → visited, when the visit is within its window
     (after it, the daily care planning marks the occasion missed)."""
-    from tasks.care import visited
+    from outreach.tasks.care import visited
 
     visited(v.session, task=v.task, day=v.today, actor_id=v.actor_id, reason=v.reason)
 
@@ -478,7 +478,7 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
 
 def coordinator_for(session: Session, branch_id: int) -> int | None:
     """An active coordinator of the branch or the nearest branch above it."""
-    from db.models import Branch
+    from outreach.db.models import Branch
 
     seen = set()
     bid: int | None = branch_id
@@ -559,7 +559,7 @@ def reassign(session: Session, *, task_id: int, volunteer_id: int, actor: Actor,
     Refused when the volunteer is full (open tasks at their capacity) or not of the
     member's branch or a branch above it — unless ``force``, which the history records.
     """
-    from tasks.tree import ancestors
+    from outreach.tasks.tree import ancestors
 
     task = load_task(session, task_id, lock=True)
     vol = session.get(Volunteer, volunteer_id) if 0 < volunteer_id <= MAX_ID else None
@@ -615,7 +615,7 @@ def confirm(session: Session, *, member_ref: str, what: str, actor: Actor) -> Me
     was already a coordinator when it was recorded (`Volunteer.coordinator_since`): a
     coordinator added — or given a new code — afterwards does not count as a second person.
     """
-    from tasks.people import find_member
+    from outreach.tasks.people import find_member
 
     if what not in ("deceased", "moved"):
         raise BadInput(_("confirm takes deceased or moved, not {value}").format(
@@ -642,8 +642,8 @@ def confirm(session: Session, *, member_ref: str, what: str, actor: Actor) -> Me
     reason = f"confirmed {what} (task {task.id})"
     move_member(session, member, target, actor_id=actor.id, reason=reason, coordinator=True)
     if target == MemberStatus.MOVED_OUT:
-        from db.codes import MovementKind, MovementSource
-        from tasks.movements import record_movement
+        from outreach.db.codes import MovementKind, MovementSource
+        from outreach.tasks.movements import record_movement
 
         record_movement(session, member, None, kind=MovementKind.MOVED_OUT,
                         source=MovementSource.CLI, recorded_by=actor.id,

@@ -9,14 +9,14 @@ import unicodedata
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, NotFound, Refused
-from db.machines import MemberStatus
-from db.models import Branch, BranchKind, Member, Role, Volunteer
-from db.state import move_member
-from i18n import N_, _
-from tasks import rules
-from tasks.labels import label
-from tasks.access import (
+from outreach.db.errors import BadInput, NotFound, Refused
+from outreach.db.machines import MemberStatus
+from outreach.db.models import Branch, BranchKind, Member, Role, Volunteer
+from outreach.db.state import move_member
+from outreach.i18n import N_, _
+from outreach.tasks import rules
+from outreach.tasks.labels import label
+from outreach.tasks.access import (
     BOOTSTRAP,
     COORDINATOR,
     NO_COORDINATOR_YET,
@@ -100,7 +100,7 @@ def get_or_create_branch(session: Session, *, name: str,
 
 def subtree_ids(session: Session, *, branch_id: int) -> list[int]:
     """A branch and every branch nested below it (the walk: `tasks.tree.subtree_ids`)."""
-    from tasks import tree
+    from outreach.tasks import tree
 
     return tree.subtree_ids(session, branch_id)
 
@@ -204,9 +204,9 @@ def reactivate_member(session: Session, *, member_ref: str, reason: str,
     move_member(session, member, MemberStatus.UNVERIFIED, actor_id=actor.id,
                 reason=f"reactivated: {reason}", coordinator=True)
     if back_in:
-        from db.codes import MovementKind, MovementSource
-        from tasks import rules
-        from tasks.movements import record_movement
+        from outreach.db.codes import MovementKind, MovementSource
+        from outreach.tasks import rules
+        from outreach.tasks.movements import record_movement
 
         record_movement(session, member, None, kind=MovementKind.BACK_IN,
                         source=MovementSource.CLI, recorded_by=actor.id,

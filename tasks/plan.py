@@ -46,13 +46,13 @@ from collections import Counter
 from sqlalchemy import Connection, case, func, select
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, NotFound
-from i18n import _
-from db.machines import CONTACTABLE_MEMBER, TaskStatus
-from db.models import Branch, Campaign, CampaignKind, CampaignRun, Member, OutreachTask, Role
-from db.state import first_or_add
-from tasks import rules
-from tasks.rules import BATCH_SIZE, check_period, period_end  # noqa: F401  (re-exported)
+from outreach.db.errors import BadInput, NotFound
+from outreach.i18n import _
+from outreach.db.machines import CONTACTABLE_MEMBER, TaskStatus
+from outreach.db.models import Branch, Campaign, CampaignKind, CampaignRun, Member, OutreachTask, Role
+from outreach.db.state import first_or_add
+from outreach.tasks import rules
+from outreach.tasks.rules import BATCH_SIZE, check_period, period_end  # noqa: F401  (re-exported)
 
 #: Members per range (one Prefect task each in the flows): `rules.BATCH_SIZE`'s default.
 DEFAULT_BATCH = BATCH_SIZE.default

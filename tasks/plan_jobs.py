@@ -53,17 +53,17 @@ from typing import Callable
 from sqlalchemy import Connection, Date, DateTime, Engine, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from db import crashpoints
-from db.dialect import fetch, fill_temp, is_pg, lock
-from db.errors import BadInput
-from db.models import Campaign, CampaignKind, Member
-from db.session import writer
-from i18n import _
-from tasks.rules import check_window
-from tasks import shards, tree
-from tasks.rules import made_at
-from tasks.shards import Shard
-from tasks.plan import (
+from outreach.db import crashpoints
+from outreach.db.dialect import fetch, fill_temp, is_pg, lock
+from outreach.db.errors import BadInput
+from outreach.db.models import Campaign, CampaignKind, Member
+from outreach.db.session import writer
+from outreach.i18n import _
+from outreach.tasks.rules import check_window
+from outreach.tasks import shards, tree
+from outreach.tasks.rules import made_at
+from outreach.tasks.shards import Shard
+from outreach.tasks.plan import (
     ASSIGN_LOCK,
     ASSIGNED,
     BUSY,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from db.errors import Refused
-from i18n import _
-from db.machines import OPEN_TASK
-from db.models import (
+from outreach.db.errors import Refused
+from outreach.i18n import _
+from outreach.db.machines import OPEN_TASK
+from outreach.db.models import (
     Branch,
     Member,
     MemberChange,
@@ -18,8 +18,8 @@ from db.models import (
     Role,
     Volunteer,
 )
-from tasks.access import COORDINATOR, PERSON, Actor, requires
-from tasks.people import find_member
+from outreach.tasks.access import COORDINATOR, PERSON, Actor, requires
+from outreach.tasks.people import find_member
 
 
 def ledger_summary(session: Session) -> list[dict]:
@@ -92,9 +92,9 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
             id=member.id, ledger_no=member.ledger_no, name=member.name),
         _field(_("branch"), branch.name),
     ]
-    from tasks.meetings import roles_of
+    from outreach.tasks.meetings import roles_of
 
-    from tasks.labels import label, reason as why
+    from outreach.tasks.labels import label, reason as why
 
     roles = roles_of(session, member.id)
     if roles:
@@ -125,7 +125,7 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
                                                     reached=member.last_reached_on or never,
                                                     failed=member.failed_contacts)),
     ]
-    from tasks.care import contributions_of
+    from outreach.tasks.care import contributions_of
 
     if member.away_since:
         lines.append(_field(_("away since"), member.away_since))
@@ -168,7 +168,7 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
             lines.append("    " + _("{at}  {field} changed  by {who}  {reason}").format(
                 at=f"{c.at:%Y-%m-%d %H:%M}", field=c.field, who=c.actor_id or _("system"),
                 reason=why(c.reason)).rstrip())
-    from tasks.access_log import MEMBER_CARD, note_shown
+    from outreach.tasks.access_log import MEMBER_CARD, note_shown
 
     note_shown(session, actor=actor, member_ids=[member.id], door=MEMBER_CARD)
     return "\n".join(lines)

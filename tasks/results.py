@@ -21,13 +21,13 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from db import crashpoints
-from db.errors import BadInput, OutreachError, shown
-from i18n import _
-from tasks.access import PERSON, Actor, requires
-from tasks.csvfile import must_be_file, records, text_of
-from tasks.outcomes import record_outcome
-from tasks.rules import check_not_future, parse_answers, parse_day
+from outreach.db import crashpoints
+from outreach.db.errors import BadInput, OutreachError, shown
+from outreach.i18n import _
+from outreach.tasks.access import PERSON, Actor, requires
+from outreach.tasks.csvfile import must_be_file, records, text_of
+from outreach.tasks.outcomes import record_outcome
+from outreach.tasks.rules import check_not_future, parse_answers, parse_day
 
 REQUIRED = ("task_id", "outcome")
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Callable
 
-from db.codes import CampaignKind, MakeUpHow, Outcome, Residence
-from db.errors import BadInput, shown
-from i18n import N_, _
+from outreach.db.codes import CampaignKind, MakeUpHow, Outcome, Residence
+from outreach.db.errors import BadInput, shown
+from outreach.i18n import N_, _
 
 K = CampaignKind
 
@@ -123,7 +123,7 @@ def parse_file_day(value: str, what: str) -> dt.date:
     """A date in a ledger file: YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日 (month and day with
     one or two digits in the last two), years 1900 to 2100; else BadInput naming ``what``
     (never repeating the value)."""
-    from i18n import _
+    from outreach.i18n import _
 
     text = value.strip()
     m = _FILE_DAY.fullmatch(text)
@@ -174,7 +174,7 @@ FUTURE_SLACK = dt.timedelta(days=1)
 def real_today() -> dt.date:
     """Today in the organisation's time zone (`db.settings.today`: OUTREACH_TIMEZONE), one
     place, so tests and rules agree."""
-    from db import settings
+    from outreach.db import settings
 
     return settings.today()
 
@@ -270,7 +270,7 @@ RESIDENCE_WORDS = {"local": Residence.LOCAL, "away": Residence.AWAY,
 def parse_residence(value: str, what: str) -> Residence:
     """local/away (any case) or 本地/外出; empty means local; else BadInput naming ``what``
     (the value shown only through `shown`: a shifted cell can hold an address)."""
-    from i18n import _
+    from outreach.i18n import _
 
     word = value.strip().lower()
     if not word:
@@ -466,7 +466,7 @@ SEED_LOCALES = ("en_US", "zh_CN")
 
 def seed_locale(value: str | None) -> str:
     """The seed's locale: the one asked for, else Chinese when outreach speaks Chinese."""
-    from i18n import current
+    from outreach.i18n import current
 
     if value is None:
         return "zh_CN" if current() == "zh_CN" else "en_US"
@@ -550,7 +550,7 @@ def local_day(at: dt.datetime) -> dt.date:
     existed"."""
     from zoneinfo import ZoneInfo
 
-    from db import settings
+    from outreach.db import settings
 
     return at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(settings.timezone())).date()
 
@@ -600,7 +600,7 @@ _PHONE_LEN = (3, 40)
 
 
 def _phone(key: str, text: str) -> str:
-    from tasks.csvfile import PHONE_SHAPE  # (csvfile imports this module)
+    from outreach.tasks.csvfile import PHONE_SHAPE  # (csvfile imports this module)
 
     low, high = _PHONE_LEN
     if not (low <= len(text) <= high and PHONE_SHAPE.match(text)

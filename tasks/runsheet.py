@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from i18n import N_, _, pgettext
+from outreach.i18n import N_, _, pgettext
 
 #: The columns of `outreach tasks --format json` (one dict per task).
 LIST_FIELDS = ("id", "kind", "status", "member_id", "member", "branch", "volunteer_id", "due",
@@ -60,8 +60,8 @@ def to_xlsx(rows: list[dict]) -> bytes:
     outcome by hand; printable on A4 (landscape, fit to width, the header on every page)."""
     import datetime as dt
 
-    from tasks.labels import label
-    from tasks.xlsxfile import workbook_bytes
+    from outreach.tasks.labels import label
+    from outreach.tasks.xlsxfile import workbook_bytes
 
     def cell(field: str, value):
         if field == "kind":

@@ -86,9 +86,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from db.dialect import is_pg
-from db.errors import BadInput
-from db.machines import (
+from outreach.db.dialect import is_pg
+from outreach.db.errors import BadInput
+from outreach.db.machines import (
     CONTACTABLE_MEMBER,
     HELD_MEETING,
     TOOK_PART,
@@ -96,7 +96,7 @@ from db.machines import (
     CareStatus,
     TaskStatus,
 )
-from db.models import (
+from outreach.db.models import (
     Attempt,
     Attendance,
     Branch,
@@ -112,10 +112,10 @@ from db.models import (
     OutreachTask,
     Residence,
 )
-from i18n import _
-from tasks import rules, tree
-from tasks.access import COORDINATOR, COUNTS, Actor, requires
-from tasks.labels import for_markdown, label
+from outreach.i18n import _
+from outreach.tasks import rules, tree
+from outreach.tasks.access import COORDINATOR, COUNTS, Actor, requires
+from outreach.tasks.labels import for_markdown, label
 
 INDICATORS = tuple(rules.GOALS)
 CONTACTABLE = tuple(sorted(str(s) for s in CONTACTABLE_MEMBER))
@@ -664,7 +664,7 @@ def _run(session: Session, parts_for) -> list:
     where a single query hashes and joins on one core."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tasks.coverage import PARALLEL_FROM, _run_parts
+    from outreach.tasks.coverage import PARALLEL_FROM, _run_parts
 
     if not is_pg(session):
         return _run_parts(session, parts_for)
@@ -829,7 +829,7 @@ PG_WORK_MEM = "64MB"
 def _tune(session: Session | Connection) -> None:
     """PostgreSQL, this transaction only: no JIT (`coverage._tune_for_reports`), and
     `PG_WORK_MEM`."""
-    from tasks.coverage import _tune_for_reports
+    from outreach.tasks.coverage import _tune_for_reports
 
     _tune_for_reports(session)
     if is_pg(session):

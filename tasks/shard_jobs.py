@@ -19,13 +19,13 @@ import datetime as dt
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from db.models import Member, Volunteer
-from db.session import writer
-from tasks import tree
-from tasks.plan import ASSIGNABLE_ROLES, DEFAULT_BATCH, check_planned, open_run, settings
-from tasks.plan_jobs import assign_open, id_ranges, plan_range
-from tasks.rules import check_window
-from tasks.shards import PARTS_PER_SHARD, Shard, add, pack, parts, plan_ranges
+from outreach.db.models import Member, Volunteer
+from outreach.db.session import writer
+from outreach.tasks import tree
+from outreach.tasks.plan import ASSIGNABLE_ROLES, DEFAULT_BATCH, check_planned, open_run, settings
+from outreach.tasks.plan_jobs import assign_open, id_ranges, plan_range
+from outreach.tasks.rules import check_window
+from outreach.tasks.shards import PARTS_PER_SHARD, Shard, add, pack, parts, plan_ranges
 
 
 def split(engine: Engine, *, count: int, branch_id: int | None = None) -> list[Shard]:

@@ -43,9 +43,9 @@ from typing import Callable, Collection, NamedTuple
 
 from sqlalchemy import Connection
 
-from db.dialect import lock_parts
-from tasks import tree
-from tasks.plan import ASSIGN_LOCK
+from outreach.db.dialect import lock_parts
+from outreach.tasks import tree
+from outreach.tasks.plan import ASSIGN_LOCK
 
 #: Parts cut per shard, so that the largest-first dealing evens the shards out.
 PARTS_PER_SHARD = 4

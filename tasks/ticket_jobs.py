@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from db.session import session_scope
-from tasks.access import Actor
-from tasks.tickets import ASK, burn, judge
+from outreach.db.session import session_scope
+from outreach.tasks.access import Actor
+from outreach.tasks.tickets import ASK, burn, judge
 
 
 def use(engine: Engine, ticket: str | None, *, purpose: str) -> Actor:

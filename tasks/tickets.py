@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, Refused
-from db.models import RunTicket, Volunteer
-from i18n import _
-from tasks.access import Actor, acting_for, authenticate, code_stamp, require_coordinator
+from outreach.db.errors import BadInput, Refused
+from outreach.db.models import RunTicket, Volunteer
+from outreach.i18n import _
+from outreach.tasks.access import Actor, acting_for, authenticate, code_stamp, require_coordinator
 
 #: What a ticket may be used for (one flow each).
 PURPOSES = frozenset({"record-outcomes", "plan-meeting"})

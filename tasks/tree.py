@@ -16,9 +16,9 @@ from typing import Callable, TypeVar
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from db.errors import NotFound
-from db.models import Branch
-from i18n import _
+from outreach.db.errors import NotFound
+from outreach.db.models import Branch
+from outreach.i18n import _
 
 T = TypeVar("T")
 #: Deeper than this is a loop in bad data, not a tree.

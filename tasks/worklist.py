@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput, Refused
-from db.machines import OPEN_TASK, TaskStatus
-from db.models import Attempt, Branch, CampaignKind, Member, OutreachTask, Residence, Volunteer
-from i18n import _
-from tasks.labels import label
-from tasks.access import HOLDER, PERSON, Actor, require_coordinator, requires
-from tasks.access_log import CLI, RUNSHEET, note_shown
-from tasks.outcomes import (
+from outreach.db.errors import BadInput, Refused
+from outreach.db.machines import OPEN_TASK, TaskStatus
+from outreach.db.models import Attempt, Branch, CampaignKind, Member, OutreachTask, Residence, Volunteer
+from outreach.i18n import _
+from outreach.tasks.labels import label
+from outreach.tasks.access import HOLDER, PERSON, Actor, require_coordinator, requires
+from outreach.tasks.access_log import CLI, RUNSHEET, note_shown
+from outreach.tasks.outcomes import (
     MAX_ID,
     SUCCESS,
     SURVEY_FIELDS,  # noqa: F401 (re-exported)
@@ -26,9 +26,9 @@ from tasks.outcomes import (
     require_holder,
     survey_fields,
 )
-from tasks.rules import (OUTCOMES_BY_KIND, check_answers, check_outcome, make_up_how,
+from outreach.tasks.rules import (OUTCOMES_BY_KIND, check_answers, check_outcome, make_up_how,
                          missing_answers)
-from tasks.runsheet import LIST_FIELDS, SHEET_FIELDS, sheet_rows, to_json  # noqa: F401 (re-exported)
+from outreach.tasks.runsheet import LIST_FIELDS, SHEET_FIELDS, sheet_rows, to_json  # noqa: F401 (re-exported)
 
 
 @requires(PERSON)
@@ -69,7 +69,7 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
             return []
         stmt = stmt.where(OutreachTask.volunteer_id == volunteer_id)
     if branch is not None:
-        from tasks.people import get_branch, subtree_ids
+        from outreach.tasks.people import get_branch, subtree_ids
 
         br = get_branch(session, name=branch)
         if br is None:
@@ -167,7 +167,7 @@ def task_view(session: Session, *, task_id: int, actor: Actor,
 
 def _meeting_card(session: Session, task: OutreachTask) -> dict | None:
     """The meeting a notice or make-up task is about, and the member's attendance at it."""
-    from db.models import Attendance, CampaignRun, Meeting
+    from outreach.db.models import Attendance, CampaignRun, Meeting
 
     row = session.execute(
         select(Meeting, Attendance.status, Attendance.reason)

@@ -34,7 +34,7 @@ import unicodedata
 import zipfile
 from typing import IO, Iterable, Iterator, Sequence
 
-from db.errors import BadInput
+from outreach.db.errors import BadInput
 
 #: The rows a sheet holds (Excel's limit), the header included.
 MAX_ROWS = 1_048_576
@@ -103,7 +103,7 @@ def sheet_records(data: bytes) -> Iterator[tuple[int, list]]:
 
     A file that is no workbook we can read is refused (BadInput) before the first record.
     """
-    from i18n import _
+    from outreach.i18n import _
     from python_calamine import CalamineWorkbook, PasswordError
 
     try:
@@ -321,7 +321,7 @@ def write_workbook(out: IO[bytes], *, headers: Sequence[str], rows: Iterable[Seq
     seekable or not); returns the number of rows written. Cells: str, int, float, bool,
     date, datetime or None (empty). ``least``: the narrowest each column may be (room to
     write in by hand). More rows than a sheet holds: BadInput."""
-    from i18n import _
+    from outreach.i18n import _
 
     rows = iter(rows)
     sample = list(itertools.islice(rows, WIDTH_SAMPLE))
@@ -387,8 +387,8 @@ def workbook_bytes(*, headers: Sequence[str], rows: Iterable[Sequence],
 def rows_workbook(rows: list[dict], *, sheet: str = "Sheet1") -> bytes:
     """A report's rows as a workbook for people: headers and codes in the current language
     (`tasks.labels.table`), numbers as numbers, dates as dates."""
-    from i18n import _
-    from tasks.labels import table
+    from outreach.i18n import _
+    from outreach.tasks.labels import table
 
     shown = table(rows)
     if not shown:

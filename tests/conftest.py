@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-import tasks.access
-from db import migrate, session as db_session
-from db.session import make_engine
+import outreach.tasks.access
+from outreach import tasks
+from outreach.db import migrate, session as db_session
+from outreach.db.session import make_engine
 
 #: The wrong-code slow-down as shipped (tests/tasks/test_access.py checks it); every test
 #: runs without it (`_no_login_delay`), except commands run as separate processes.
@@ -62,7 +63,8 @@ TEST_REAL_TODAY = dt.date(2027, 12, 31)
 
 @pytest.fixture(autouse=True)
 def _pinned_real_today(monkeypatch):
-    import tasks.rules
+    import outreach.tasks.rules
+    from outreach import tasks
 
     monkeypatch.setattr(tasks.rules, "real_today",
                         lambda: max(dt.date.today(), TEST_REAL_TODAY))

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from db.models import Base
+from outreach.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

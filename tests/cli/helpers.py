@@ -6,7 +6,7 @@ import re
 
 from typer.testing import CliRunner
 
-from cli.main import app
+from outreach.cli.main import app
 
 CODE = re.compile(r"\b\d+-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}\b")
 runner = CliRunner()

@@ -10,10 +10,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from db.machines import TaskStatus as TS
-from db.models import AccessEvent, AccessEventMember, Member, MemberStatusChange, Volunteer
-from db.session import engine, session_scope
-from db.state import move_member
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import AccessEvent, AccessEventMember, Member, MemberStatusChange, Volunteer
+from outreach.db.session import engine, session_scope
+from outreach.db.state import move_member
 from tests.cli.helpers import bootstrap, outreach
 from tests.db import factories as f
 from tests.service.conftest import serve  # noqa: F401 (the ledger service, as a fixture)

@@ -9,7 +9,7 @@ import stat
 import sys
 from pathlib import Path
 
-from cli import stack
+from outreach.cli import stack
 from tests.cli.helpers import bootstrap, outreach
 from tests.conftest import PG_URL
 from tests.db.test_backup import fresh_url  # noqa: F401 — the fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from db.models import CareOccasion, Movement, OutreachTask
-from db.session import make_engine, session_scope
+from outreach.db.models import CareOccasion, Movement, OutreachTask
+from outreach.db.session import make_engine, session_scope
 from tests.cli.helpers import bootstrap, outreach
 
 HEADER = ("ledger_no,name,birth_date,phone,branch,residence,home_address,current_address,"

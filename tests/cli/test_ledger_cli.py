@@ -8,8 +8,8 @@ import stat
 
 from sqlalchemy import func, select
 
-from db.models import Member, MemberChange, Volunteer
-from db.session import make_engine, session_scope
+from outreach.db.models import Member, MemberChange, Volunteer
+from outreach.db.session import make_engine, session_scope
 from tests.cli.helpers import bootstrap, first_code, outreach
 
 HEADER = ("ledger_no,name,birth_date,phone,branch,residence,home_address,current_address,"
@@ -35,7 +35,7 @@ def test_upgrade_is_idempotent(db_url):
 def test_commands_refuse_a_database_that_is_not_upgraded(tmp_path, monkeypatch):
     monkeypatch.setenv("OUTREACH_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
-    from db import session as db_session
+    from outreach.db import session as db_session
 
     db_session._engines.clear()
     r = outreach("volunteer", "add", "X", "--branch", "B", "--coordinator")
@@ -316,8 +316,8 @@ def test_the_last_active_coordinator_stays_and_activate_brings_people_back(db_ur
 
 def test_a_coordinator_reactivates_a_do_not_contact_member(db_url, tmp_path):
     """Defect 5: nothing undid a volunteer's do_not_contact."""
-    from db.machines import MemberStatus
-    from db.state import move_member
+    from outreach.db.machines import MemberStatus
+    from outreach.db.state import move_member
 
     coord, vol = bootstrap()
     f = write(tmp_path / "in.csv", HEADER,
@@ -348,7 +348,7 @@ def test_files_with_contact_details_are_private_in_an_open_folder(db_url, tmp_pa
     assert outreach("members", "export", str(out), code=coord).exit_code == 0
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     if db_url.startswith("sqlite"):  # PostgreSQL keeps its files itself
-        from db import session as db_session
+        from outreach.db import session as db_session
 
         db = tmp_path / "outreach.db"
         db.chmod(0o644)

@@ -9,8 +9,8 @@ import json
 
 from sqlalchemy import func, select
 
-from db.models import Attendance, OutreachTask
-from db.session import make_engine, session_scope
+from outreach.db.models import Attendance, OutreachTask
+from outreach.db.session import make_engine, session_scope
 from tests.cli.helpers import bootstrap, outreach
 
 HEADER = ("ledger_no,name,birth_date,phone,branch,residence,home_address,current_address,"
@@ -160,7 +160,7 @@ def test_a_plan_meeting_ticket_is_for_coordinators(db_url):
     coord, vol = bootstrap()
     r = outreach("meeting", "ticket", code=coord)
     assert r.exit_code == 0 and r.stdout.strip()
-    from tasks import tickets
+    from outreach.tasks import tickets
 
     with session_scope(make_engine(db_url)) as s:
         who = tickets.redeem(s, r.stdout.strip(), purpose="plan-meeting")

@@ -11,10 +11,10 @@ import stat
 import pytest
 from sqlalchemy import func, select
 
-from db.errors import BadInput, Refused
-from db.files import PrivateFile, write_private
-from db.models import Member
-from db.session import make_engine, session_scope
+from outreach.db.errors import BadInput, Refused
+from outreach.db.files import PrivateFile, write_private
+from outreach.db.models import Member
+from outreach.db.session import make_engine, session_scope
 from tests.cli.helpers import bootstrap, outreach
 
 OLD = b"the coordinator's master spreadsheet\n"

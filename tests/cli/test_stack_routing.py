@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import campaign, stack
+from outreach.cli import campaign, stack
 
 OUTREACH = str(Path(sys.executable).parent / "outreach")
 
@@ -67,12 +67,12 @@ def test_the_temporary_server_gets_time_and_its_failure_is_one_line(tmp_path, mo
     campaign.quiet_prefect()
     assert int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]) >= 120
     # A server that cannot start in its time (here: none at all) is one line, exit 1.
-    from db import migrate
-    from db.session import make_engine
+    from outreach.db import migrate
+    from outreach.db.session import make_engine
 
-    from db.models import Role
-    from db.session import session_scope
-    from tasks.access import format_code
+    from outreach.db.models import Role
+    from outreach.db.session import session_scope
+    from outreach.tasks.access import format_code
     from tests.db import factories as f
 
     url = f"sqlite:///{tmp_path / 'outreach.db'}"

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from db.models import Attempt, OutreachTask, TaskStatusChange
-from db.session import make_engine, session_scope
-from seed.generate import seed_ledger
-from tasks import plan_jobs
-from tasks.worklist import SHEET_FIELDS
+from outreach.db.models import Attempt, OutreachTask, TaskStatusChange
+from outreach.db.session import make_engine, session_scope
+from outreach.seed.generate import seed_ledger
+from outreach.tasks import plan_jobs
+from outreach.tasks.worklist import SHEET_FIELDS
 from tests.cli.helpers import outreach
 
 TODAY = dt.date(2026, 11, 2)
@@ -177,7 +177,7 @@ def test_volunteer_commands_do_not_import_prefect(world, tmp_path):
     """The volunteer path stays light: no Prefect, Faker or Alembic at start-up."""
     probe = (
         "import sys\n"
-        "from cli.main import app\n"
+        "from outreach.cli.main import app\n"
         "for argv in (['tasks'], ['task', 'show', sys.argv[1]],\n"
         "             ['task', 'record', sys.argv[1], 'no_answer']):\n"
         "    try:\n"
@@ -218,15 +218,17 @@ def ctrl_c_at(name, globals=None, locals=None, fromlist=(), level=0):
     return real(name, globals, locals, fromlist, level)
 builtins.__import__ = ctrl_c_at
 sys.argv = ["outreach", *sys.argv[2:]]
-from cli.main import run
+from outreach.cli.main import run
 run()
 """
 
 
 @pytest.mark.parametrize("module,argv", [
-    ("typer", ["tasks"]), ("cli.volunteer", ["tasks"]), ("tasks.worklist", ["tasks"]),
-    ("db.migrate", ["tasks"]), ("cli.remote", ["whoami"]), ("typer", ["report", "coverage"]),
-    ("cli.campaign", ["report", "coverage"]), ("tasks.access", ["login", "--code", "1-X"]),
+    ("typer", ["tasks"]), ("outreach.cli.volunteer", ["tasks"]),
+    ("outreach.tasks.worklist", ["tasks"]), ("outreach.db.migrate", ["tasks"]),
+    ("outreach.cli.remote", ["whoami"]), ("typer", ["report", "coverage"]),
+    ("outreach.cli.campaign", ["report", "coverage"]),
+    ("outreach.tasks.access", ["login", "--code", "1-X"]),
 ])
 def test_ctrl_c_in_the_first_moments_is_one_line(tmp_path, module, argv):
     """Issue 11, defect 14: Ctrl-C while the command is still being imported (here: at the
@@ -252,7 +254,7 @@ def test_the_task_table_looks_as_tabulate_draws_it(rows):
     of start-up): on plain text it is exactly tabulate's "simple" table."""
     from tabulate import tabulate
 
-    from cli.volunteer import simple_table
+    from outreach.cli.volunteer import simple_table
 
     rows = [list(r) for r in rows]
     headers = ["task", "kind", "member", "branch", "due", "attempts", "volunteer", "status"]
@@ -260,7 +262,7 @@ def test_the_task_table_looks_as_tabulate_draws_it(rows):
 
 
 def test_the_task_table_aligns_chinese_names():
-    from cli.volunteer import simple_table
+    from outreach.cli.volunteer import simple_table
 
     lines = simple_table([["1", "李小龙", 0], ["12", "Ann", 3]], ["task", "member", "n"])
     widths = {len(line.replace("李小龙", "李小龙___")) for line in lines.splitlines()}

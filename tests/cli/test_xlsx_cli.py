@@ -11,10 +11,10 @@ import sys
 import openpyxl
 from sqlalchemy import select
 
-from db.models import Branch, Member, Volunteer
-from db.session import make_engine, session_scope
-from tasks.ledger import COLUMNS, ZH_COLUMNS
-from tasks.runsheet import SHEET_FIELDS
+from outreach.db.models import Branch, Member, Volunteer
+from outreach.db.session import make_engine, session_scope
+from outreach.tasks.ledger import COLUMNS, ZH_COLUMNS
+from outreach.tasks.runsheet import SHEET_FIELDS
 from tests.cli.helpers import bootstrap, outreach
 from tests.db import factories as f
 
@@ -149,17 +149,17 @@ def test_the_volunteer_path_loads_no_excel_library_unless_asked(db_url, tmp_path
     coord, vol = bootstrap()
     probe = (
         "import sys\n"
-        "from cli.main import app\n"
+        "from outreach.cli.main import app\n"
         "try:\n"
         "    app(sys.argv[1:])\n"
         "except SystemExit as e:\n"
         "    assert e.code in (0, None), e.code\n"
         "print('LOADED', sorted(m for m in sys.modules if m in ('python_calamine', "
-        "'tasks.xlsxfile', 'prefect', 'openpyxl')))\n")
+        "'outreach.tasks.xlsxfile', 'prefect', 'openpyxl')))\n")
     env = {**os.environ, "OUTREACH_TOKEN": vol}
     for argv, loaded in ((["tasks"], "[]"), (["tasks", "--format", "csv"], "[]"),
                          (["tasks", "--format", "xlsx", "--output", str(tmp_path / "t.xlsx")],
-                          "['tasks.xlsxfile']")):
+                          "['outreach.tasks.xlsxfile']")):
         out = subprocess.run([sys.executable, "-c", probe, *argv], env=env,
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr

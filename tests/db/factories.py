@@ -12,8 +12,8 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from db.machines import AttendanceStatus, CareStatus, MeetingStatus, MemberStatus, TaskStatus
-from db.models import (
+from outreach.db.machines import AttendanceStatus, CareStatus, MeetingStatus, MemberStatus, TaskStatus
+from outreach.db.models import (
     Attendance,
     Branch,
     BranchKind,
@@ -29,7 +29,7 @@ from db.models import (
     Role,
     Volunteer,
 )
-from tasks.access import Actor, authenticate, format_code, new_credentials
+from outreach.tasks.access import Actor, authenticate, format_code, new_credentials
 
 _seq = itertools.count(1)
 
@@ -188,7 +188,7 @@ def path_to(machine: str, state: str) -> list[str]:
     """
     from collections import deque
 
-    from db.machines import NEW
+    from outreach.db.machines import NEW
 
     table: dict[str, set[str]] = {}
     for a, b in ORACLE[machine]:  # the oracle's pairs: the code's tables are under test
@@ -226,7 +226,7 @@ def task_volunteer(to: str, volunteer_id: int | None):
 def member_in(session: Session, state: str, *, actor: Volunteer | None = None,
               **fields) -> Member:
     """A member walked along legal moves (`db.state.move_member`) to ``state``."""
-    from db.state import move_member
+    from outreach.db.state import move_member
 
     path = path_to("member", state)
     actor_id = actor.id if actor else None
@@ -240,7 +240,7 @@ def task_in(session: Session, state: str, *, volunteer_: Volunteer | None = None
             actor: Volunteer | None = None, **fields) -> OutreachTask:
     """A task walked along legal moves (`db.state.move_task`) to ``state``; an assigned
     task (or one that was assigned on the way) is given ``volunteer_`` (made if None)."""
-    from db.state import move_task
+    from outreach.db.state import move_task
 
     path = path_to("task", state)
     if TaskStatus.ASSIGNED in path and volunteer_ is None:
@@ -272,7 +272,7 @@ def _walked(machine: str, state: str, make, move, actor: Volunteer | None):
 def meeting_in(session: Session, state: str, *, actor: Volunteer | None = None,
                **fields) -> Meeting:
     """A meeting walked along legal moves (`db.state.move_meeting`) to ``state``."""
-    from db.state import move_meeting
+    from outreach.db.state import move_meeting
 
     return _walked(
         "meeting", state,
@@ -285,7 +285,7 @@ def meeting_in(session: Session, state: str, *, actor: Volunteer | None = None,
 def attendance_in(session: Session, state: str, *, actor: Volunteer | None = None,
                   **fields) -> Attendance:
     """An attendance walked along legal moves (`db.state.move_attendance`) to ``state``."""
-    from db.state import move_attendance
+    from outreach.db.state import move_attendance
 
     return _walked(
         "attendance", state,
@@ -298,7 +298,7 @@ def attendance_in(session: Session, state: str, *, actor: Volunteer | None = Non
 def care_in(session: Session, state: str, *, actor: Volunteer | None = None,
             **fields) -> CareOccasion:
     """A care occasion walked along legal moves (`db.state.move_care`) to ``state``."""
-    from db.state import move_care
+    from outreach.db.state import move_care
 
     return _walked(
         "care", state,

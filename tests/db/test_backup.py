@@ -20,16 +20,16 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from db import backup as mech
-from db import migrate
-from db.errors import BadInput, Refused
-from db.machines import TaskStatus as TS
-from db.models import Attempt, Member
-from db.session import make_engine, session_scope
-from tasks import backup_jobs
-from tasks.access import SYSTEM
-from tasks.audit import replay
-from tasks.outcomes import record_outcome
+from outreach.db import backup as mech
+from outreach.db import migrate
+from outreach.db.errors import BadInput, Refused
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import Attempt, Member
+from outreach.db.session import make_engine, session_scope
+from outreach.tasks import backup_jobs
+from outreach.tasks.access import SYSTEM
+from outreach.tasks.audit import replay
+from outreach.tasks.outcomes import record_outcome
 from tests.conftest import PG_URL
 from tests.db import factories as f
 
@@ -371,7 +371,7 @@ def test_a_restore_is_refused_while_another_process_has_the_ledger_open(
 def test_a_file_that_is_no_backup_is_refused(db_url, fresh_url, tmp_path):
     junk = tmp_path / "notes.txt"
     junk.write_text("not a ledger\n" * 100)
-    from db.errors import BadInput
+    from outreach.db.errors import BadInput
 
     with pytest.raises(BadInput):
         backup_jobs.restore(fresh_url, junk, code=None)

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from db.errors import Refused
-from db.machines import NEW
-from db.models import (
+from outreach.db.errors import Refused
+from outreach.db.machines import NEW
+from outreach.db.models import (
     CareOccasion,
     Contribution,
     Hardship,
@@ -23,7 +23,7 @@ from db.models import (
     Member,
     Movement,
 )
-from db.state import first_or_add, move_care
+from outreach.db.state import first_or_add, move_care
 from tests.db import factories as f
 from tests.db.test_guards import refused
 

@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from db.errors import Conflict
-from db.machines import NEW, TaskStatus
-from db.models import Member, MemberStatusChange, OutreachTask
-from db.session import make_engine, session_scope, writer
-from db.state import move_member
+from outreach.db.errors import Conflict
+from outreach.db.machines import NEW, TaskStatus
+from outreach.db.models import Member, MemberStatusChange, OutreachTask
+from outreach.db.session import make_engine, session_scope, writer
+from outreach.db.state import move_member
 from tests.db import factories as f
 
 MEMBER_STATES, TASK_STATES = f.MEMBER_STATES, f.TASK_STATES

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from db import machines
-from db.errors import Refused
-from db.machines import (
+from outreach.db import machines
+from outreach.db.errors import Refused
+from outreach.db.machines import (
     NEW,
     AttendanceStatus,
     CareStatus,
@@ -19,8 +19,8 @@ from db.machines import (
     MemberStatus,
     TaskStatus,
 )
-from db.models import MemberStatusChange, TaskStatusChange
-from db.state import move_member, move_task
+from outreach.db.models import MemberStatusChange, TaskStatusChange
+from outreach.db.state import move_member, move_task
 from tests.db import factories as f
 
 MEMBER_STATES, TASK_STATES = f.MEMBER_STATES, f.TASK_STATES

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from db.errors import Refused
-from db.machines import NEW
-from db.models import BranchRole, MemberChange
-from db.state import ROLE_FIELD, move_attendance, move_meeting, set_branch_role
+from outreach.db.errors import Refused
+from outreach.db.machines import NEW
+from outreach.db.models import BranchRole, MemberChange
+from outreach.db.state import ROLE_FIELD, move_attendance, move_meeting, set_branch_role
 from tests.db import factories as f
 from tests.db.test_guards import refused
 

@@ -26,10 +26,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from db import guards, migrate
-from db.errors import NotReady
-from db.models import Base
-from db.session import make_engine
+from outreach.db import guards, migrate
+from outreach.db.errors import NotReady
+from outreach.db.models import Base
+from outreach.db.session import make_engine
 
 PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
 DIALECTS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from db import migrate
+from outreach.db import migrate
 # the same fresh database per dialect as the other migration tests
 from tests.db.test_migrate import fresh  # noqa: F401
 

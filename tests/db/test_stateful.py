@@ -26,9 +26,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.errors import Refused
-from db.machines import NEW, TaskStatus
-from db.state import move_attendance, move_meeting, move_member, move_task
+from outreach.db.errors import Refused
+from outreach.db.machines import NEW, TaskStatus
+from outreach.db.state import move_attendance, move_meeting, move_member, move_task
 from tests.db import factories as f
 
 # The expected answers come from the hand-written oracle, never from the tables under test.

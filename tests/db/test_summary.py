@@ -12,10 +12,10 @@ import random
 import pytest
 from sqlalchemy import text
 
-from db import guards
-from db.codes import CampaignKind, Outcome
-from tasks import rules
-from tasks.scorecard import DELIVERED
+from outreach.db import guards
+from outreach.db.codes import CampaignKind, Outcome
+from outreach.tasks import rules
+from outreach.tasks.scorecard import DELIVERED
 from tests.db import factories as f
 
 COLUMNS = ("contact_quarter", "contact_quarter_before", "delivery_quarter",

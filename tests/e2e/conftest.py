@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from db import migrate, session as db_session
-from db.session import make_engine
+from outreach.db import migrate, session as db_session
+from outreach.db.session import make_engine
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -119,8 +119,8 @@ class Running:
 def sqlite_stack(tmp_path_factory):
     """`outreach stack up` on a fresh home with a seeded ledger; `down` at the end. The
     caller's shell holds the first coordinator's OUTREACH_TOKEN."""
-    from cli import stack
-    from seed.generate import seed_ledger
+    from outreach.cli import stack
+    from outreach.seed.generate import seed_ledger
 
     home = tmp_path_factory.mktemp("stack-home")
     url = f"sqlite:///{home / 'outreach.db'}"

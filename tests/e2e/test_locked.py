@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from cli import stack as stack_mod
+from outreach.cli import stack as stack_mod
 from tests.e2e.conftest import login
 
 pytestmark = pytest.mark.e2e

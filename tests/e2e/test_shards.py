@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cli import stack
-from db.session import make_engine
+from outreach.cli import stack
+from outreach.db.session import make_engine
 from tests.e2e.conftest import TODAY, _reset_engines, free_port
 from tests.e2e.test_stack import PG_SERVER, _api
 from tests.flows.test_shards import BATCH, build, snapshot
@@ -35,8 +35,8 @@ def _databases(*, create: tuple[str, ...] = ()) -> None:
 
 def _unsharded_twin() -> dict:
     """The same ledger planned by one unsharded survey, here: the state to end in."""
-    from db import migrate
-    from tasks import plan_jobs
+    from outreach.db import migrate
+    from outreach.tasks import plan_jobs
 
     url = f"postgresql+psycopg://{PG_SERVER.split('://', 1)[1]}/{TWIN_DB}"
     eng = make_engine(url)

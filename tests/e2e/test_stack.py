@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from cli import stack
-from cli.main import app
+from outreach.cli import stack
+from outreach.cli.main import app
 from tests.e2e.conftest import TODAY, _reset_engines, free_port
 from tests.e2e.test_ui import CADENCE, branch_to_plan, expected_members, planned_members
 from tests.reliability.leaks import Details, files_under, pg_dump, scan_files
@@ -85,8 +85,8 @@ def _api(method: str, url: str, body: dict | None = None):
 
 @pytest.mark.e2e
 def test_postgres_stack_with_two_workers(tmp_path, monkeypatch):
-    from db.session import make_engine
-    from seed.generate import seed_ledger
+    from outreach.db.session import make_engine
+    from outreach.seed.generate import seed_ledger
 
     try:
         _drop_databases()

@@ -78,7 +78,7 @@ def artifact_key(*parts: str) -> str:
 
 def typed_parameters(api_url: str, deployment: str) -> dict:
     """The deployment's parameter schema, as the UI reads it (with the auth string)."""
-    from cli.stack import auth_string, basic
+    from outreach.cli.stack import auth_string, basic
 
     req = urllib.request.Request(f"{api_url}/deployments/name/{deployment}",
                                  headers={"Authorization": basic(auth_string())})
@@ -87,7 +87,7 @@ def typed_parameters(api_url: str, deployment: str) -> dict:
 
 
 def open_custom_run(page, url: str, deployment: str = "phone-visit") -> None:
-    from cli.stack import auth_string
+    from outreach.cli.stack import auth_string
 
     login(page, url, auth_string())
     page.get_by_role("link", name="Deployments").first.click()

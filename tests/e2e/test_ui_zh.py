@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 from sqlalchemy import text
 
-import i18n
+from outreach import i18n
 from tests.e2e.conftest import TODAY, _reset_engines, free_port, login
 from tests.e2e.test_ui import artifact_key, branch_to_plan, open_custom_run, planned_members
 
@@ -32,10 +32,10 @@ def zh(message: str) -> str:
 @pytest.fixture(scope="module")
 def zh_stack(tmp_path_factory):
     """A second stack, in Chinese, on its own home and Chinese ledger (module-wide)."""
-    from cli import stack
-    from db import migrate
-    from db.session import make_engine
-    from seed.generate import seed_ledger
+    from outreach.cli import stack
+    from outreach.db import migrate
+    from outreach.db.session import make_engine
+    from outreach.seed.generate import seed_ledger
 
     home = tmp_path_factory.mktemp("stack-home-zh")
     url = f"sqlite:///{home / 'outreach.db'}"
@@ -62,7 +62,7 @@ def zh_stack(tmp_path_factory):
 
 
 def api(stack, path: str, body: dict | None = None):
-    from cli.stack import auth_string, basic
+    from outreach.cli.stack import auth_string, basic
 
     req = urllib.request.Request(
         f"{stack.api_url}{path}", data=json.dumps(body).encode() if body is not None else None,

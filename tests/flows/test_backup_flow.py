@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from db.session import make_engine
-from seed.generate import seed_ledger
+from outreach.db.session import make_engine
+from outreach.seed.generate import seed_ledger
 from tests.flows.test_flows import TODAY, artifacts, contact_strings
 
 pytestmark = pytest.mark.prefect
@@ -29,7 +29,7 @@ def test_the_backup_deployment_is_daily_with_its_retention():
 
 
 def test_the_flow_backs_up_prunes_and_reports_counts_only(db_url, prefect_harness):
-    from flows.backup import backup
+    from outreach.flows.backup import backup
 
     eng = make_engine(db_url)
     seed_ledger(eng, members=60, volunteers=4, seed=5, today=TODAY)

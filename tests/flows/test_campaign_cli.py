@@ -9,9 +9,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from db.models import OutreachTask
-from db.session import make_engine, session_scope
-from seed.generate import seed_ledger
+from outreach.db.models import OutreachTask
+from outreach.db.session import make_engine, session_scope
+from outreach.seed.generate import seed_ledger
 from tests.cli.helpers import outreach
 
 TODAY = dt.date(2026, 11, 6)
@@ -104,8 +104,8 @@ def test_history_replays_to_every_current_state_after_a_busy_run(coord, tmp_path
 
     from prefect.client.orchestration import get_client
 
-    from db.models import Member
-    from tasks.audit import replay
+    from outreach.db.models import Member
+    from outreach.tasks.audit import replay
 
     code, _, url = coord
     for kind in ("survey", "phone_visit", "delivery"):

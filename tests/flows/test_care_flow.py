@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from db.models import CareOccasion, Member, OutreachTask
-from db.session import make_engine, session_scope
-from seed.generate import seed_ledger
+from outreach.db.models import CareOccasion, Member, OutreachTask
+from outreach.db.session import make_engine, session_scope
+from outreach.seed.generate import seed_ledger
 from tests.flows.test_flows import artifacts, contact_strings
 
 SPRING = dt.date(2027, 2, 6)
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.prefect
 
 def test_the_care_flow_plans_the_spring_festival_once_and_publishes_counts_only(
         db_url, prefect_harness):
-    from flows.care import care
+    from outreach.flows.care import care
 
     eng = make_engine(db_url)
     try:

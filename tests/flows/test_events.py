@@ -10,9 +10,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from db.machines import MemberStatus as MS
-from db.models import OutreachTask
-from db.session import make_engine, session_scope
+from outreach.db.machines import MemberStatus as MS
+from outreach.db.models import OutreachTask
+from outreach.db.session import make_engine, session_scope
 from tests.db import factories as f
 
 TODAY = dt.date(2026, 11, 3)
@@ -66,7 +66,7 @@ def ledger(db_url, prefect_harness):
 
 
 def test_campaign_planned_event_carries_the_run_id_and_counts(ledger):
-    from flows.campaigns import phone_visit
+    from outreach.flows.campaigns import phone_visit
 
     eng, _ = ledger
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
@@ -86,7 +86,7 @@ def test_campaign_planned_event_carries_the_run_id_and_counts(ledger):
 
 
 def test_follow_up_emits_unreachable_and_escalation_events(ledger):
-    from flows.followup import follow_up
+    from outreach.flows.followup import follow_up
 
     eng, failing = ledger
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)

@@ -10,9 +10,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from db.models import Attempt, Member, OutreachTask
-from db.session import make_engine, session_scope
-from seed.generate import seed_ledger
+from outreach.db.models import Attempt, Member, OutreachTask
+from outreach.db.session import make_engine, session_scope
+from outreach.seed.generate import seed_ledger
 
 TODAY = dt.date(2026, 11, 3)
 pytestmark = pytest.mark.prefect
@@ -29,7 +29,7 @@ def ledger(db_url, prefect_harness):
 
 def ticket(eng, code: str) -> str:
     """A run ticket for record-outcomes, as `outreach outcomes import` makes one."""
-    from tasks import tickets
+    from outreach.tasks import tickets
 
     with session_scope(eng) as s:
         return tickets.issue(s, code, purpose="record-outcomes")
@@ -64,7 +64,7 @@ def contact_strings(eng) -> list[str]:
 
 
 def test_phone_visit_flow_plans_once_and_publishes_counts_only(ledger):
-    from flows.campaigns import phone_visit
+    from outreach.flows.campaigns import phone_visit
 
     eng, _ = ledger
     state = phone_visit(period="2026-11", today=TODAY, batch_size=150, return_state=True)
@@ -86,16 +86,16 @@ def test_phone_visit_flow_plans_once_and_publishes_counts_only(ledger):
 
 
 def test_a_bad_branch_fails_the_flow_with_a_clear_error(ledger):
-    from db.errors import NotFound
-    from flows.campaigns import survey
+    from outreach.db.errors import NotFound
+    from outreach.flows.campaigns import survey
 
     with pytest.raises(NotFound, match="no branch named 'Atlantis'"):
         survey(period="2026-11", branch="Atlantis", today=TODAY)
 
 
 def test_results_flow_applies_good_rows_once_and_lists_bad_ones(ledger, tmp_path):
-    from flows.campaigns import survey
-    from flows.outcomes import record_outcomes
+    from outreach.flows.campaigns import survey
+    from outreach.flows.outcomes import record_outcomes
 
     eng, coord = ledger
     survey(period="2026-11", today=TODAY)
@@ -120,9 +120,9 @@ def test_results_flow_applies_good_rows_once_and_lists_bad_ones(ledger, tmp_path
 
 
 def test_follow_up_and_coverage_report(ledger):
-    from flows.campaigns import delivery
-    from flows.followup import follow_up
-    from flows.reports import coverage_report
+    from outreach.flows.campaigns import delivery
+    from outreach.flows.followup import follow_up
+    from outreach.flows.reports import coverage_report
 
     eng, _ = ledger
     delivery(material="Booklet", period="2026-11", today=TODAY)

@@ -14,11 +14,11 @@ import stat
 import pytest
 from sqlalchemy import func, select, update
 
-from db.errors import BadInput, Refused
-from db.models import Attempt, Role, RunTicket
-from db.session import engine, make_engine, session_scope
-from tasks import ticket_jobs, tickets
-from tasks.access import format_code
+from outreach.db.errors import BadInput, Refused
+from outreach.db.models import Attempt, Role, RunTicket
+from outreach.db.session import engine, make_engine, session_scope
+from outreach.tasks import ticket_jobs, tickets
+from outreach.tasks.access import format_code
 from tests.db import factories as f
 
 
@@ -118,7 +118,7 @@ def test_the_flow_body_refuses_a_wrong_ticket_with_nothing_applied(db_url, tmp_p
     a line of the file is read (the flow's body, called directly)."""
     from pydantic import SecretStr
 
-    from flows.outcomes import record_outcomes
+    from outreach.flows.outcomes import record_outcomes
 
     eng = make_engine(db_url)
     try:
@@ -142,7 +142,7 @@ def test_the_flow_body_refuses_a_wrong_ticket_with_nothing_applied(db_url, tmp_p
 
 def test_the_stack_environment_holds_no_access_code_and_nothing_else_of_the_caller(
         tmp_path, monkeypatch):
-    from cli import stack
+    from outreach.cli import stack
 
     monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
     monkeypatch.setenv("OUTREACH_TOKEN", "17-ABCD-EFGH-JKMN-PQRS")
@@ -175,7 +175,7 @@ def test_the_stack_environment_holds_no_access_code_and_nothing_else_of_the_call
 
 
 def test_the_auth_file_is_private_and_kept(tmp_path, monkeypatch):
-    from cli import stack
+    from outreach.cli import stack
 
     monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
     old = os.umask(0o022)

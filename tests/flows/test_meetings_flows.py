@@ -8,12 +8,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from db.errors import Refused
-from db.models import Meeting, Member, OutreachTask
-from db.session import make_engine, session_scope
-from seed.generate import seed_ledger
-from tasks import meetings
-from tasks.access import SYSTEM
+from outreach.db.errors import Refused
+from outreach.db.models import Meeting, Member, OutreachTask
+from outreach.db.session import make_engine, session_scope
+from outreach.seed.generate import seed_ledger
+from outreach.tasks import meetings
+from outreach.tasks.access import SYSTEM
 from tests.flows.test_events import read_events, scalar_payload
 from tests.flows.test_flows import artifacts, contact_strings
 
@@ -37,7 +37,7 @@ def make_ups(eng) -> int:
 
 
 def test_organisational_life_gives_missing_make_ups_once_and_counts_only(ledger):
-    from flows.meetings import organisational_life
+    from outreach.flows.meetings import organisational_life
 
     eng, _ = ledger
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
@@ -79,13 +79,13 @@ def test_organisational_life_gives_missing_make_ups_once_and_counts_only(ledger)
 
 
 def test_plan_meeting_form_plans_as_the_ticket_holder_only(ledger):
-    from flows.meetings import plan_meeting
-    from tasks import tickets
+    from outreach.flows.meetings import plan_meeting
+    from outreach.tasks import tickets
 
     eng, coord = ledger
     with session_scope(eng, write=False) as s:
         branch = s.scalar(select(Meeting.branch_id).limit(1))
-        from db.models import Branch
+        from outreach.db.models import Branch
 
         name = s.get(Branch, branch).name
     with session_scope(eng) as s:

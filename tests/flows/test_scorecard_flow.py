@@ -9,11 +9,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from db.models import Branch, Member
-from db.session import make_engine, session_scope
-from seed.generate import seed_ledger
-from tasks import scorecard as sc
-from tasks.access import SYSTEM
+from outreach.db.models import Branch, Member
+from outreach.db.session import make_engine, session_scope
+from outreach.seed.generate import seed_ledger
+from outreach.tasks import scorecard as sc
+from outreach.tasks.access import SYSTEM
 from tests.flows.test_events import read_events, scalar_payload
 from tests.flows.test_flows import artifacts, contact_strings
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.prefect
 
 def test_scorecard_publishes_marks_and_figures_and_an_event_per_red_cell(db_url,
                                                                         prefect_harness):
-    from flows.scorecard import scorecard
+    from outreach.flows.scorecard import scorecard
 
     eng = make_engine(db_url)
     try:

@@ -26,14 +26,14 @@ import threading
 import pytest
 from sqlalchemy import select, text
 
-from db import session as db_session
-from db.models import Branch, BranchKind, Role, Volunteer
-from db.session import make_engine, session_scope
-from seed.generate import seed_ledger
-from tasks import plan_jobs, shard_jobs
-from tasks.people import add_volunteer
-from tasks.plan import REASON_CONTINUITY, REASON_PARENT
-from tasks.shards import Part, Shard, pack, parts, plan_ranges, spans
+from outreach.db import session as db_session
+from outreach.db.models import Branch, BranchKind, Role, Volunteer
+from outreach.db.session import make_engine, session_scope
+from outreach.seed.generate import seed_ledger
+from outreach.tasks import plan_jobs, shard_jobs
+from outreach.tasks.people import add_volunteer
+from outreach.tasks.plan import REASON_CONTINUITY, REASON_PARENT
+from outreach.tasks.shards import Part, Shard, pack, parts, plan_ranges, spans
 from tests.db.factories import actor
 
 TODAY = dt.date(2026, 11, 3)
@@ -104,7 +104,7 @@ def test_a_shards_locks_cover_its_regions_and_the_branches_alone(monkeypatch):
     """Regions exclusive and every branch above them shared; a branch alone shared with
     every branch above it (another run's shard whose region holds it waits) and exclusive
     under a key of its own (another run's shard with the same branch alone waits)."""
-    from tasks import shards
+    from outreach.tasks import shards
 
     calls = []
     monkeypatch.setattr(shards, "lock_parts", lambda conn, key, part_key, *, shared,
@@ -128,7 +128,7 @@ def test_the_locks_of_two_runs_shards_wait_only_where_they_overlap():
     regions side by side) do not wait for each other."""
     from sqlalchemy.exc import OperationalError
 
-    from tasks import shards
+    from outreach.tasks import shards
 
     chains = {1: (1,), 2: (2, 1), 3: (3, 1), 4: (4, 2, 1), 5: (5, 2, 1)}
     eng = make_engine(os.environ["OUTREACH_TEST_DATABASE_URL"].replace(
@@ -281,7 +281,7 @@ def test_shards_planned_at_the_same_time_make_the_same_tasks(ledgers, calm):
     try:
         for kind in ("survey", "phone_visit"):
             with session_scope(eng) as s:
-                from tasks.plan import open_run
+                from outreach.tasks.plan import open_run
 
                 run_id = open_run(s, kind, PERIOD).id
             ranges = plan_jobs.id_ranges(eng, size=BATCH)
@@ -312,8 +312,8 @@ def test_shards_planned_at_the_same_time_make_the_same_tasks(ledgers, calm):
 
 KILLED = (
     "import datetime as dt, sys\n"
-    "from db.session import make_engine\n"
-    "from tasks import shard_jobs\n"
+    "from outreach.db.session import make_engine\n"
+    "from outreach.tasks import shard_jobs\n"
     "eng = make_engine(sys.argv[1])\n"
     "for kind in ('survey', 'phone_visit'):\n"
     f"    shard_jobs.plan_sharded(eng, kind, {PERIOD!r}, batch_size={BATCH}, shards=3,\n"
@@ -353,7 +353,7 @@ def test_the_survey_flow_in_shards_plans_as_one_run(ledgers, calm, prefect_harne
                                                     monkeypatch):
     """Outside a deployment the shards are subflows here, one after another (PostgreSQL);
     on SQLite the flow keeps its one path. Either way: the same tasks."""
-    from flows.campaigns import phone_visit, survey
+    from outreach.flows.campaigns import phone_visit, survey
     from tests.flows.test_flows import artifacts
 
     out, want = calm
@@ -375,7 +375,7 @@ def test_the_survey_flow_in_shards_plans_as_one_run(ledgers, calm, prefect_harne
 
 FLOW_KILLED = (
     "import datetime as dt\n"
-    "from flows.campaigns import survey\n"
+    "from outreach.flows.campaigns import survey\n"
     f"survey(period={PERIOD!r}, today=dt.date.fromisoformat({str(TODAY)!r}),\n"
     f"       batch_size={BATCH}, shards=3)\n"
 )
@@ -389,7 +389,7 @@ def test_a_shard_flow_killed_half_way_then_the_run_again_ends_as_one_run(
     survey run again, then the phone visits: the same tasks as the unsharded runs."""
     from prefect.settings import PREFECT_API_URL
 
-    from flows.campaigns import phone_visit, survey
+    from outreach.flows.campaigns import phone_visit, survey
 
     _, want = calm
     url = ledgers()
@@ -448,7 +448,7 @@ def _play_the_pool(dep_id, keys: list[str], ends: list, seen: list,
                 if counts is not None and counts[i] is not None:
                     from prefect.client.schemas.actions import ArtifactCreate
 
-                    from flows.campaigns import counts_key
+                    from outreach.flows.campaigns import counts_key
 
                     c = counts[i]
                     client.create_artifact(ArtifactCreate(
@@ -470,7 +470,7 @@ def shard_pool(prefect_harness, monkeypatch):
 
     from prefect.client.orchestration import get_client
 
-    from flows import campaigns
+    from outreach.flows import campaigns
 
     with get_client(sync_client=True) as client:
         flow_id = client.create_flow_from_name("campaign-shard")
@@ -495,7 +495,7 @@ def test_a_shard_that_fails_or_crashes_on_the_pool_fails_the_run(shard_pool):
     from prefect.client.orchestration import get_client
     from prefect.states import Completed, Crashed, Failed
 
-    from flows import campaigns
+    from outreach.flows import campaigns
 
     dep_id, run = shard_pool
     each = [{"run_id": 7, "regions": [3], "alone": [], "today": TODAY, "first_id": 1,
@@ -534,7 +534,7 @@ def test_the_run_reads_its_shards_counts_through_the_server(shard_pool):
     a completed shard that left none fails the run with one line."""
     from prefect.states import Completed
 
-    from flows import campaigns
+    from outreach.flows import campaigns
 
     dep_id, run = shard_pool
     each = [{"run_id": 9, "regions": [3], "alone": [], "today": TODAY, "first_id": 1,

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import i18n
-from db import settings
-from db.errors import BadInput
-from flows import deployfile
+from outreach import i18n
+from outreach.db import settings
+from outreach.db.errors import BadInput
+from outreach.flows import deployfile
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 3)
@@ -139,7 +139,7 @@ def test_the_deploy_file_in_english_is_the_original(tmp_path):
 
 
 def test_the_stack_deploys_the_localised_copy_with_language_and_zone(tmp_path, monkeypatch):
-    from cli import stack
+    from outreach.cli import stack
 
     monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
     monkeypatch.setenv("OUTREACH_LANG", "zh_CN")
@@ -206,14 +206,14 @@ def in_chinese():
 
 @pytest.mark.prefect
 def test_flow_runs_write_chinese_artifacts(db_url, prefect_harness, in_chinese):
-    from db.session import make_engine
-    from flows.campaigns import phone_visit, survey
-    from flows.care import care
-    from flows.followup import follow_up
-    from flows.meetings import organisational_life
-    from flows.reports import coverage_report
-    from flows.scorecard import scorecard
-    from seed.generate import seed_ledger
+    from outreach.db.session import make_engine
+    from outreach.flows.campaigns import phone_visit, survey
+    from outreach.flows.care import care
+    from outreach.flows.followup import follow_up
+    from outreach.flows.meetings import organisational_life
+    from outreach.flows.reports import coverage_report
+    from outreach.flows.scorecard import scorecard
+    from outreach.seed.generate import seed_ledger
     from tests.flows.test_flows import artifacts, contact_strings
 
     eng = make_engine(db_url)

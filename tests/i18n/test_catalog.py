@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import i18n
-import i18n.catalog as catalog
+from outreach import i18n
+import outreach.i18n.catalog as catalog
 
 
 def test_every_message_has_a_chinese_translation_and_the_mo_is_compiled():
@@ -87,7 +87,7 @@ def test_use_refuses_an_unknown_language():
 def test_help_texts_are_taken_from_the_catalog_not_from_an_english_copy():
     """Command help is the docstring's translation: the catalog holds every docstring
     exactly as Typer reads it."""
-    from cli.main import build, commands
+    from outreach.cli.main import build, commands
 
     po = catalog.read()
     for callback in commands(build()):

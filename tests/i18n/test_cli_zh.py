@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import i18n
+from outreach import i18n
 from tests.cli.helpers import bootstrap, outreach
 
 OUTREACH = str(Path(sys.executable).parent / "outreach")
@@ -23,7 +23,7 @@ ENGLISH = re.compile(r"\b[A-Za-z][a-z]{2,}(?: [a-z]{2,}){3,}\b")
 _HELPS = r"""
 import json, sys
 from click.testing import CliRunner
-from cli.main import build, _click_command
+from outreach.cli.main import build, _click_command
 
 root = _click_command(build())
 out = {}
@@ -108,7 +108,7 @@ def test_a_report_has_chinese_headers(db_url, zh):
 def test_statuses_and_roles_inside_sentences_are_named_not_coded(db_url, zh):
     """A code people only read is named in Chinese inside a sentence too (角色, 状态)."""
     coord, _ = bootstrap()
-    from db.session import make_engine, session_scope
+    from outreach.db.session import make_engine, session_scope
     from tests.db import factories as f
 
     with session_scope(make_engine(db_url)) as s:

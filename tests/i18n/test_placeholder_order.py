@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-import i18n.catalog as catalog
+import outreach.i18n.catalog as catalog
 
 
 def _swapped(po, msgid: str):

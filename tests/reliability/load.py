@@ -117,7 +117,7 @@ class World:
 
 def _dispose_all() -> None:
     """Close this process's pooled connections (the CLI's cached engines too)."""
-    from db import session as db_session
+    from outreach.db import session as db_session
 
     for eng in db_session._engines.values():
         eng.dispose()
@@ -127,8 +127,8 @@ def _dispose_all() -> None:
 def prepare_database(url: str, *, reset: bool) -> None:
     """Migrate ``url``; refuse a database that already holds members unless ``reset``
     (PostgreSQL: drop and recreate the public schema; SQLite: delete the file)."""
-    from db import migrate
-    from db.session import make_engine
+    from outreach.db import migrate
+    from outreach.db.session import make_engine
 
     if reset:
         if url.startswith("sqlite"):
@@ -156,12 +156,12 @@ def prepare_database(url: str, *, reset: bool) -> None:
 def build_world(url: str, *, members: int = MEMBERS, seed: int = SEED) -> World:
     """Seed the ledger, add the eight load volunteers, plan the phone visits (see the
     module's docstring); checks that each load volunteer holds enough phone visits."""
-    from db.models import BranchKind
-    from db.session import make_engine, session_scope
-    from seed.generate import seed_ledger
-    from tasks import plan_jobs
-    from tasks.access import authenticate
-    from tasks.people import add_volunteer
+    from outreach.db.models import BranchKind
+    from outreach.db.session import make_engine, session_scope
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import plan_jobs
+    from outreach.tasks.access import authenticate
+    from outreach.tasks.people import add_volunteer
 
     t0 = time.perf_counter()
     eng = make_engine(url)
@@ -222,7 +222,7 @@ def twin(world: World) -> tuple[str, str]:
     _dispose_all()
     url = world.url
     if url.startswith("sqlite"):
-        from db.session import make_engine
+        from outreach.db.session import make_engine
 
         src = Path(url.split("///", 1)[1])
         eng = make_engine(url)
@@ -410,7 +410,7 @@ def _tail(text_: str, n: int = 3) -> str:
 
 
 def _survey_members(url: str) -> list[int]:
-    from db.session import make_engine
+    from outreach.db.session import make_engine
 
     eng = make_engine(url)
     try:
@@ -436,9 +436,9 @@ def check(world: World, load: Load, alone: Proc, alone_url: str, prefect_api: st
     ``problems`` is empty when all holds; each entry says what failed, with ids and
     counts only.
     """
-    from db.session import make_engine, session_scope
-    from tasks.audit import replay
-    from tasks.outcomes import DONE
+    from outreach.db.session import make_engine, session_scope
+    from outreach.tasks.audit import replay
+    from outreach.tasks.outcomes import DONE
 
     problems = list(load.problems)
     counts: dict = {}

@@ -63,7 +63,7 @@ def invoke(args: list[str]) -> tuple[int, str, str, float]:
     console script; anything else escaping it would be a bug in the harness, so it is
     allowed to propagate.
     """
-    from cli.main import run
+    from outreach.cli.main import run
 
     out, err = io.StringIO(), io.StringIO()
     saved = sys.argv

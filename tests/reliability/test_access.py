@@ -54,12 +54,12 @@ import pytest
 import typer.main
 from sqlalchemy import select, text
 
-from cli.main import build
-from db.models import Base, Member, OutreachTask, Volunteer
-from db.session import engine, session_scope  # the CLI's engines; `db_url` disposes them
-from tasks import plan_jobs
-from tasks.followup_jobs import expire_closed
-from tasks.ledger import COLUMNS, PRIVATE
+from outreach.cli.main import build
+from outreach.db.models import Base, Member, OutreachTask, Volunteer
+from outreach.db.session import engine, session_scope  # the CLI's engines; `db_url` disposes them
+from outreach.tasks import plan_jobs
+from outreach.tasks.followup_jobs import expire_closed
+from outreach.tasks.ledger import COLUMNS, PRIVATE
 from tests.cli.helpers import bootstrap, first_code, outreach
 from tests.conftest import DATA_TABLES
 
@@ -742,7 +742,8 @@ def prefect_published() -> tuple[list, list, list]:
 def prefect_ready(prefect_harness):
     """Prefect configures logging (the root logger's handlers too) when first imported:
     done here, before the test's log capture starts, or the capture would be dropped."""
-    import flows.campaigns  # noqa: F401
+    import outreach.flows.campaigns  # noqa: F401
+    from outreach import flows
 
 
 @pytest.mark.prefect
@@ -796,7 +797,7 @@ def test_private_files_stay_private_under_umask_0(world, tmp_path, monkeypatch, 
     old = os.umask(0)
     try:
         if case == "db-upgrade-makes-home":
-            from db import session as db_session
+            from outreach.db import session as db_session
 
             monkeypatch.delenv("OUTREACH_DATABASE_URL")
             for eng in db_session._engines.values():
@@ -841,7 +842,8 @@ def slept(monkeypatch) -> list[float]:
     how long a wrong code is made to wait, which needs no clock to check."""
     import types
 
-    import tasks.access
+    import outreach.tasks.access
+    from outreach import tasks
 
     waits: list[float] = []
     monkeypatch.setattr(tasks.access, "time", types.SimpleNamespace(sleep=waits.append))

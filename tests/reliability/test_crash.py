@@ -29,14 +29,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from db import crashpoints, migrate
-from db import session as db_session
-from db.models import Volunteer
-from db.session import make_engine, session_scope
-from seed.generate import seed_ledger
-from tasks import plan_jobs
-from tasks.audit import replay
-from tasks.people import add_volunteer
+from outreach.db import crashpoints, migrate
+from outreach.db import session as db_session
+from outreach.db.models import Volunteer
+from outreach.db.session import make_engine, session_scope
+from outreach.seed.generate import seed_ledger
+from outreach.tasks import plan_jobs
+from outreach.tasks.audit import replay
+from outreach.tasks.people import add_volunteer
 from tests.db.factories import actor
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
@@ -47,7 +47,7 @@ BATCH = 1000  # 6,000 members: six planning batches (some 3,700 targeted)
 OUTREACH = str(Path(sys.executable).parent / "outreach")
 SURVEY = (
     "import datetime as dt, sys\n"
-    "from flows.campaigns import survey\n"
+    "from outreach.flows.campaigns import survey\n"
     f"survey(period={PERIOD!r}, today=dt.date.fromisoformat({str(TODAY)!r}),\n"
     "       batch_size=int(sys.argv[1]))\n"
 )
@@ -225,7 +225,7 @@ def killed(argv: list[str], env: dict) -> None:
 
 def survey_in_process(url: str, monkeypatch) -> dict:
     """The same flow run as the crashed one, through Prefect in this process."""
-    from flows.campaigns import survey
+    from outreach.flows.campaigns import survey
 
     monkeypatch.setenv("OUTREACH_DATABASE_URL", url)
     _forget_engines()
@@ -337,7 +337,7 @@ def _assigned(url: str, n: int) -> list[tuple[int, int]]:
 
 def _code_for(url: str, volunteer_id: int) -> str:
     """A fresh access code for the volunteer, as `outreach volunteer new-code` gives it."""
-    from tasks.access import new_code
+    from outreach.tasks.access import new_code
 
     eng = make_engine(url)
     with session_scope(eng) as s:

@@ -23,8 +23,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from db.models import Attempt
-from db.session import keep_private, make_engine, session_scope
+from outreach.db.models import Attempt
+from outreach.db.session import keep_private, make_engine, session_scope
 from tests.db import factories as f
 from tests.service.conftest import Running
 

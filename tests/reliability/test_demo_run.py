@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from db.machines import NEW, allowed
-from db.session import make_engine
+from outreach.db.machines import NEW, allowed
+from outreach.db.session import make_engine
 from tests.reliability.leaks import Details, files_under, scan_files
 
 pytestmark = pytest.mark.slow

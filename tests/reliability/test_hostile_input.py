@@ -40,11 +40,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, inspect, select, text
 
-from db import migrate
-from db import session as db_session
-from db.errors import BadInput
-from db.machines import TaskStatus as TS
-from db.models import (
+from outreach.db import migrate
+from outreach.db import session as db_session
+from outreach.db.errors import BadInput
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import (
     Attempt,
     Branch,
     CampaignKind,
@@ -53,10 +53,10 @@ from db.models import (
     OutreachTask,
     Volunteer,
 )
-from db.session import make_engine, session_scope
-from tasks.access import authenticate
-from tasks.ledger import MAX_LEN
-from tasks.results import apply_results, read_results
+from outreach.db.session import make_engine, session_scope
+from outreach.tasks.access import authenticate
+from outreach.tasks.ledger import MAX_LEN
+from outreach.tasks.results import apply_results, read_results
 from tests.cli.helpers import bootstrap, first_code, outreach
 from tests.db import factories as f
 
@@ -313,7 +313,7 @@ def _kept_as_it_is(v: str) -> bool:
     that differs from a known one only by case or spacing is refused (issue 11, defect
     13; tests/tasks/test_people.py holds those refusals). So: no cased letters, no inner
     blanks, nothing `branch_name` changes or refuses, not a sample's look-alike."""
-    from tasks.people import branch_name
+    from outreach.tasks.people import branch_name
 
     name = norm(v).strip()
     try:
@@ -920,7 +920,7 @@ class ResultsWorld:
 
     def tasks(self, kinds: list[tuple[str, str]]) -> list[int]:
         """New tasks, each for a new member: (kind, "assigned" or "done")."""
-        from db.models import CampaignRun
+        from outreach.db.models import CampaignRun
 
         out = []
         with session_scope(self.eng) as s:
@@ -1192,8 +1192,8 @@ BAD_PERIODS = ["2026-13", "0000-00", "0000-01", "2026-00", "9999-12", "-1", "1e9
 @pytest.fixture
 def world(db_url, tmp_path, monkeypatch):
     """A seeded ledger with survey and phone-visit tasks; codes by role; cwd a temp dir."""
-    from seed.generate import seed_ledger
-    from tasks import plan_jobs
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import plan_jobs
 
     monkeypatch.chdir(tmp_path)
     eng = make_engine(db_url)
@@ -1253,7 +1253,7 @@ def test_absurd_dates_are_refused_everywhere(world):
         r = cli("members", "import", str(path), code=w.coord)
         if r.exit_code != 2 or "line 2: birth_date" not in r.stderr:
             failures.append(f"members import birth_date {day!r}: exit {r.exit_code}")
-    from tasks.results import apply_results as apply
+    from outreach.tasks.results import apply_results as apply
 
     world_ = ResultsWorld(w.eng, w.coord, w.vol)
     for day in ABSURD_DATES:
@@ -1463,7 +1463,7 @@ def test_every_csv_export_neutralises_formulas(db_url, tmp_path):
     ledger export escapes formulas but leaves arithmetic such as ``-1+1`` raw in any column
     when it looks like a phone number; only the phone columns may keep a leading + or -.
     Every CSV output must start no cell with = + - @ tab or CR, phone columns excepted."""
-    from tasks import plan_jobs
+    from outreach.tasks import plan_jobs
 
     coord, _ = bootstrap(branch="@SUM(1+1)")
     r = cli("volunteer", "add", "=HYPERLINK(\"http://x\",\"y\")", "--branch", "@SUM(1+1)",

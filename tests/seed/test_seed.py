@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from db.models import Branch, BranchKind, Member, MemberStatusChange, Volunteer
-from db.session import make_engine
-from seed.generate import MEMBER_COLUMNS, SeedResult, seed_ledger
-from tasks.access import authenticate
+from outreach.db.models import Branch, BranchKind, Member, MemberStatusChange, Volunteer
+from outreach.db.session import make_engine
+from outreach.seed.generate import MEMBER_COLUMNS, SeedResult, seed_ledger
+from outreach.tasks.access import authenticate
 
 TODAY = dt.date(2026, 11, 2)
 
@@ -230,8 +230,8 @@ def test_zero_members_and_bad_input(eng):
 
 def test_sqlite_stays_in_wal(tmp_path):
     """SQLite's journal modes: on a file of its own, whatever database the suite uses."""
-    from db import migrate
-    from db.session import make_engine
+    from outreach.db import migrate
+    from outreach.db.session import make_engine
 
     eng = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
     migrate.upgrade(eng)

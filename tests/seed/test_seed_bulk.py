@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-import seed.meetings as seed_meetings
-from db.session import make_engine
-from seed.generate import seed_ledger
+import outreach.seed.meetings as seed_meetings
+from outreach.db.session import make_engine
+from outreach.seed.generate import seed_ledger
 from tests.db.test_migrate_roundtrip import _schema
 
 TODAY = dt.date(2026, 11, 2)

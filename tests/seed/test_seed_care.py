@@ -8,8 +8,8 @@ import datetime as dt
 
 from sqlalchemy import text
 
-from db.session import make_engine
-from seed.generate import seed_ledger
+from outreach.db.session import make_engine
+from outreach.seed.generate import seed_ledger
 
 TODAY = dt.date(2026, 11, 30)
 

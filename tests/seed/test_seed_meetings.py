@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import text
 
-from db.session import make_engine
-from seed.generate import seed_ledger
-from seed.meetings import REGISTERS, schedule
+from outreach.db.session import make_engine
+from outreach.seed.generate import seed_ledger
+from outreach.seed.meetings import REGISTERS, schedule
 
 TODAY = dt.date(2026, 11, 2)
 
@@ -157,7 +157,7 @@ def test_without_meetings_and_additive(db_url):
 def test_draws_stay_in_range_for_large_ids(db_url):
     """The marks' draws in SQL overflowed PostgreSQL's integer from ~271,000 members on
     (member id × 7919); now the operands are reduced first, whatever the ids."""
-    from seed.meetings import _hash
+    from outreach.seed.meetings import _hash
 
     e = make_engine(db_url)
     try:

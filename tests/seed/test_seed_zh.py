@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Attendance, Branch, BranchKind, Meeting, Member, Volunteer
-from db.session import make_engine
-from seed.generate import seed_ledger
+from outreach.db.models import Attendance, Branch, BranchKind, Meeting, Member, Volunteer
+from outreach.db.session import make_engine
+from outreach.seed.generate import seed_ledger
 
 TODAY = dt.date(2026, 11, 2)
 HAN = re.compile(r"[\u4e00-\u9fff]")

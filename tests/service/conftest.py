@@ -10,7 +10,7 @@ import time
 import pytest
 import uvicorn
 
-from service.app import create_app, server_options
+from outreach.service.app import create_app, server_options
 
 
 class Running:

@@ -16,7 +16,7 @@ import socket
 
 import pytest
 
-from service.app import create_app
+from outreach.service.app import create_app
 from tests.reliability.test_access import snapshot, unchanged
 from tests.service.test_service import call, one_line_error
 
@@ -91,7 +91,8 @@ def test_a_huge_body_without_a_code_is_401_and_never_read(world, app):
 
 
 def test_a_wrong_code_with_a_body_is_401_and_the_body_is_never_read(world, app, monkeypatch):
-    import service.app
+    import outreach.service.app
+    from outreach import service
 
     async def no_wait(seconds: float) -> None:
         pass

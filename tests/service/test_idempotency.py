@@ -13,8 +13,8 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from db.models import Attempt, IdempotencyKey
-from db.session import engine, session_scope
+from outreach.db.models import Attempt, IdempotencyKey
+from outreach.db.session import engine, session_scope
 from tests.cli.helpers import outreach
 from tests.reliability.test_access import snapshot, unchanged
 from tests.service.test_remote_cli import remote

@@ -9,8 +9,8 @@ import gettext
 
 import pytest
 
-import i18n
-from service.app import language_of
+from outreach import i18n
+from outreach.service.app import language_of
 from tests.cli.helpers import outreach
 from tests.service.test_remote_cli import remote
 from tests.service.test_service import call, one_line_error

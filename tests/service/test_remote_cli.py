@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import cli.volunteer
-from db.models import Member
-from db.session import engine, session_scope
+import outreach.cli.volunteer
+from outreach import cli
+from outreach.db.models import Member
+from outreach.db.session import engine, session_scope
 from tests.cli.helpers import outreach
 from tests.reliability.test_access import World, none_shown, snapshot, unchanged
 
@@ -112,7 +113,7 @@ def test_writes_through_the_service_print_and_do_what_local_writes_do(world, ser
 
 PROBE = """
 import sys
-from cli.main import run
+from outreach.cli.main import run
 for argv in sys.argv[1:]:
     sys.argv = ["outreach", *argv.split("|")]
     try:

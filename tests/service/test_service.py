@@ -11,10 +11,12 @@ import threading
 import pytest
 from sqlalchemy import select
 
-import service.app
-import tasks.access
-from db.models import LoginFailure, Volunteer
-from db.session import engine, session_scope
+import outreach.service.app
+from outreach import service
+import outreach.tasks.access
+from outreach import tasks
+from outreach.db.models import LoginFailure, Volunteer
+from outreach.db.session import engine, session_scope
 from tests.reliability.test_access import World, contacts_of, none_shown, snapshot, unchanged
 
 

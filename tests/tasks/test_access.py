@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-import tasks.access as access
-from db.errors import BadInput, Refused
-from tasks.access import (
+import outreach.tasks.access as access
+from outreach.db.errors import BadInput, Refused
+from outreach.tasks.access import (
     SYSTEM,
     Actor,
     authenticate,

@@ -11,10 +11,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from db.codes import Residence
-from db.errors import BadInput, Refused
-from db.machines import TaskStatus as TS
-from db.models import (
+from outreach.db.codes import Residence
+from outreach.db.errors import BadInput, Refused
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import (
     CampaignRun,
     CareOccasion,
     CareOccasionStatusChange,
@@ -23,9 +23,9 @@ from db.models import (
     MemberChange,
     OutreachTask,
 )
-from db.session import make_engine, session_scope
-from tasks import care, care_jobs, rules
-from tasks.outcomes import record_outcome
+from outreach.db.session import make_engine, session_scope
+from outreach.tasks import care, care_jobs, rules
+from outreach.tasks.outcomes import record_outcome
 from tests.db import factories as f
 
 SPRING = dt.date(2027, 2, 6)  # lunar new year 2027 (lunardate)
@@ -144,7 +144,7 @@ def test_a_member_no_longer_contactable_has_the_occasion_cancelled(w):
     s = w["s"]
     plan_day(s, NINTH)
     f_member = w["m"]["old"]
-    from db.state import move_member
+    from outreach.db.state import move_member
 
     move_member(s, f_member, "do_not_contact", actor_id=None, reason="asked")
     _, _, closed = plan_day(s, NINTH + D)
@@ -251,7 +251,7 @@ def test_contributions_are_recorded_and_counted_per_branch(w):
         care.add_contribution(s, member_ref="OLD", kind="singing", on=day, actor=w["coord"])
     counts = care.contributions_by_branch(s, actor=w["coord"], first=day - 365 * D, last=day)
     assert counts == {w["br"].id: {"members": 1, "contributions": 2}}
-    from tasks.reports import member_card
+    from outreach.tasks.reports import member_card
 
     card = member_card(s, ref="OLD", actor=w["coord"])
     assert "contributions" in card and "mentoring  two new members" in card

@@ -34,10 +34,10 @@ import uuid
 import pytest
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput
-from db.machines import MemberStatus as MS
-from db.machines import TaskStatus as TS
-from db.models import (
+from outreach.db.errors import BadInput
+from outreach.db.machines import MemberStatus as MS
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import (
     Attempt,
     Branch,
     BranchKind,
@@ -51,9 +51,9 @@ from db.models import (
     Role,
     Volunteer,
 )
-from db.state import move_member, move_task
-from tasks import coverage as cov
-from tasks.access import SYSTEM, new_credentials
+from outreach.db.state import move_member, move_task
+from outreach.tasks import coverage as cov
+from outreach.tasks.access import SYSTEM, new_credentials
 
 TODAY = dt.date(2026, 11, 20)
 D = dt.date
@@ -254,7 +254,7 @@ def test_never_reached_looks_at_the_three_latest_campaign_runs(ledger):
     s, runs = ledger["s"], ledger["runs"]
     assert cov.last_runs(s) == [runs[5].id, runs[4].id, runs[3].id]
     # a meeting's notice and make-up runs are no campaign runs (issue 12): they change nothing
-    from tasks import engine
+    from outreach.tasks import engine
     from tests.db import factories as f
 
     meeting = f.meeting(s, branch_=ledger["north"])
@@ -349,10 +349,10 @@ def test_markdown_has_counts_and_no_contact_details(ledger):
 
 def test_the_parallel_path_counts_what_the_plain_path_counts(db_url, monkeypatch):
     """Big SQLite ledgers run the parts on two connections; the figures do not change."""
-    from db.session import make_engine, session_scope
-    from seed.generate import seed_ledger
-    from tasks import coverage as cov
-    from tasks import plan_jobs
+    from outreach.db.session import make_engine, session_scope
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import coverage as cov
+    from outreach.tasks import plan_jobs
 
     eng = make_engine(db_url)
     seed_ledger(eng, members=900, volunteers=20, seed=3, today=TODAY)

@@ -10,12 +10,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from db.errors import BadInput, NotFound
-from db.machines import AttendanceStatus as AS
-from db.machines import MeetingStatus
-from db.machines import TaskStatus as TS
-from db.models import CampaignKind, CampaignRun, OutreachTask, Role, TaskStatusChange
-from tasks import engine
+from outreach.db.errors import BadInput, NotFound
+from outreach.db.machines import AttendanceStatus as AS
+from outreach.db.machines import MeetingStatus
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import CampaignKind, CampaignRun, OutreachTask, Role, TaskStatusChange
+from outreach.tasks import engine
 from tests.db import factories as f
 
 DUE, CLOSES = dt.date(2026, 4, 1), dt.date(2026, 4, 30)
@@ -191,8 +191,8 @@ def test_only_role_volunteer_takes_meeting_tasks(session):
 
 
 def test_a_notice_card_shows_the_meeting_and_the_remote_option(session):
-    from cli.volunteer import render_card
-    from tasks.worklist import task_view
+    from outreach.cli.volunteer import render_card
+    from outreach.tasks.worklist import task_view
 
     branch = f.branch(session)
     vol = f.volunteer(session, branch_=branch)
@@ -225,8 +225,8 @@ def test_meeting_tasks_left_open_are_handed_out_later_by_assign_open(db_url):
     later, by the same rule (`plan_jobs.assign_open`), like a campaign's leftovers."""
     from sqlalchemy.orm import Session
 
-    from db.session import make_engine
-    from tasks import plan_jobs
+    from outreach.db.session import make_engine
+    from outreach.tasks import plan_jobs
 
     eng = make_engine(db_url)
     try:

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import object_session
 
-from db.machines import MemberStatus as MS
-from db.machines import TaskStatus as TS
-from db.models import (
+from outreach.db.machines import MemberStatus as MS
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import (
     Branch,
     CampaignKind,
     Member,
@@ -21,10 +21,10 @@ from db.models import (
     TaskStatusChange,
     Volunteer,
 )
-from db.session import make_engine, session_scope
-from tasks import followup, followup_jobs, plan, plan_jobs
-from tasks import outcomes as oc
-from tasks.access import Actor
+from outreach.db.session import make_engine, session_scope
+from outreach.tasks import followup, followup_jobs, plan, plan_jobs
+from outreach.tasks import outcomes as oc
+from outreach.tasks.access import Actor
 from tests.db import factories as f
 
 K = CampaignKind
@@ -98,8 +98,8 @@ def test_expire_closed_expires_open_and_assigned_tasks_past_their_window(eng):
 def test_a_sweep_dated_in_the_future_is_refused_and_moves_nothing(eng, step, monkeypatch):
     """Issue 11, defect 7: ``follow-up --today 2100-12-31`` expired every open task. A sweep
     acts on what happened: not after the real today plus one day (time zones)."""
-    from db.errors import BadInput
-    from tasks import rules
+    from outreach.db.errors import BadInput
+    from outreach.tasks import rules
 
     monkeypatch.setattr(rules, "real_today", lambda: TODAY)
     with session_scope(eng) as s:

@@ -19,12 +19,12 @@ from dataclasses import asdict
 import pytest
 from sqlalchemy import func, select, update
 
-from db.errors import BadInput, Conflict
-from db.machines import MemberStatus as MS
-from db.models import Attempt, CampaignKind, IdempotencyKey, OutreachTask
-from db.session import make_engine, session_scope
-from tasks import idempotency
-from tasks import outcomes as oc
+from outreach.db.errors import BadInput, Conflict
+from outreach.db.machines import MemberStatus as MS
+from outreach.db.models import Attempt, CampaignKind, IdempotencyKey, OutreachTask
+from outreach.db.session import make_engine, session_scope
+from outreach.tasks import idempotency
+from outreach.tasks import outcomes as oc
 from tests.tasks.test_outcomes import TODAY, world
 
 K = CampaignKind

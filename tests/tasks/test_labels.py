@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from db import codes, machines
-from i18n import _, language
-from tasks import labels, rules
+from outreach.db import codes, machines
+from outreach.i18n import _, language
+from outreach.tasks import labels, rules
 
 #: Each domain of `labels.DOMAINS` and the codes it must name.
 CODES = {
@@ -86,8 +86,8 @@ def test_reasons_outreach_writes_are_read_in_the_language_and_typed_ones_as_stor
 def test_a_word_with_two_meanings_is_named_in_its_context():
     """``due``: the meetings a cadence asks for (report meetings) vs a task's date (the run
     sheet); ``invited``: how many were invited vs the mark of one not yet marked."""
-    from i18n import pgettext
-    from tasks import runsheet
+    from outreach.i18n import pgettext
+    from outreach.tasks import runsheet
 
     with language("en"):
         assert labels.header("due") == "due" and runsheet.headings(["due"]) == ["due"]

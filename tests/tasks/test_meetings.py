@@ -11,12 +11,12 @@ import json
 import pytest
 from sqlalchemy import select
 
-from db.codes import MakeUpHow, Residence
-from db.errors import BadInput, NotFound, Refused
-from db.machines import AttendanceStatus as AS
-from db.machines import MeetingStatus as MS
-from db.machines import TaskStatus as TS
-from db.models import (
+from outreach.db.codes import MakeUpHow, Residence
+from outreach.db.errors import BadInput, NotFound, Refused
+from outreach.db.machines import AttendanceStatus as AS
+from outreach.db.machines import MeetingStatus as MS
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import (
     Attendance,
     Campaign,
     CampaignKind,
@@ -25,12 +25,12 @@ from db.models import (
     MeetingStatusChange,
     OutreachTask,
 )
-from db.state import move_attendance
-from tasks import meetings as mt
-from tasks import rules
-from tasks.access import SYSTEM
-from tasks.outcomes import record_outcome
-from tasks.reports import member_card
+from outreach.db.state import move_attendance
+from outreach.tasks import meetings as mt
+from outreach.tasks import rules
+from outreach.tasks.access import SYSTEM
+from outreach.tasks.outcomes import record_outcome
+from outreach.tasks.reports import member_card
 from tests.db import factories as f
 
 TODAY = dt.date(2026, 3, 2)
@@ -67,7 +67,7 @@ def _plan(w, on, kind="group", **kw):
 
 def _marks(s, meeting_id) -> dict[str, str]:
     s.expire_all()
-    from db.models import Member
+    from outreach.db.models import Member
 
     return {no: str(st) for no, st in s.execute(
         select(Member.ledger_no, Attendance.status)
@@ -76,7 +76,7 @@ def _marks(s, meeting_id) -> dict[str, str]:
 
 
 def _tasks(s, meeting_id, kind) -> dict[str, OutreachTask]:
-    from db.models import Member
+    from outreach.db.models import Member
 
     s.expire_all()
     return {no: t for t, no in s.execute(
@@ -313,7 +313,7 @@ def test_the_monthly_job_finds_a_closed_meeting_that_lacks_make_ups(w):
     s, c = w["s"], w["coord"]
     meeting = f.meeting(s, branch_=w["root"], status=MS.HELD, planned_on=TODAY)
     f.attendance(s, meeting_=meeting, member_=w["m"]["away"], status=AS.ABSENT)
-    from db.state import move_meeting
+    from outreach.db.state import move_meeting
 
     move_meeting(s, meeting, MS.CLOSED, actor_id=None, reason="closed elsewhere")
     assert mt.meetings_lacking_make_ups(s, actor=SYSTEM, since=TODAY) == [meeting.id]
@@ -470,7 +470,7 @@ def test_without_life_counts_the_same_through_the_index_or_a_scan(w, monkeypatch
 
 
 def test_a_make_up_task_says_how_visit_when_homebound_call_when_away(w):
-    from tasks.worklist import task_view
+    from outreach.tasks.worklist import task_view
 
     s, c = w["s"], w["coord"]
     mid = _plan(w, TODAY - dt.timedelta(days=2))["id"]
@@ -479,7 +479,7 @@ def test_a_make_up_task_says_how_visit_when_homebound_call_when_away(w):
     how = {ref: task_view(s, task_id=t.id, actor=c, today=TODAY)["how"]
            for ref, t in made.items()}
     assert how["H1"] == "visit" and how["A1"] == "phone" and how["L1"] == "materials"
-    from cli.volunteer import render_card
+    from outreach.cli.volunteer import render_card
 
     card = render_card(task_view(s, task_id=made["A1"].id, actor=c, today=TODAY))
     assert "call the member (living away)" in card and "record reached" in card

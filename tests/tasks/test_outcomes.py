@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
-from db.errors import BadInput, Conflict, NotFound, Refused
-from db.machines import MemberStatus as MS
-from db.machines import TaskStatus as TS
-from db.models import (
+from outreach.db.errors import BadInput, Conflict, NotFound, Refused
+from outreach.db.machines import MemberStatus as MS
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import (
     Attempt,
     Branch,
     Campaign,
@@ -27,9 +27,9 @@ from db.models import (
     TaskStatusChange,
     Volunteer,
 )
-from db.session import make_engine, session_scope, writer
-from tasks import outcomes as oc
-from tasks.access import Actor
+from outreach.db.session import make_engine, session_scope, writer
+from outreach.tasks import outcomes as oc
+from outreach.tasks.access import Actor
 from tests.db import factories as f
 
 K = CampaignKind
@@ -932,7 +932,7 @@ PAIRS = [(k, o) for k in ORACLE for o in ALL_CODES]
 
 
 def test_the_outcome_table_is_the_oracle():
-    from tasks import rules
+    from outreach.tasks import rules
 
     assert sorted(str(o) for o in O_ALL()) == sorted(ALL_CODES)
     for kind, rows in ORACLE.items():
@@ -950,7 +950,7 @@ def test_the_outcome_table_is_the_oracle():
 
 
 def O_ALL():
-    from db.models import Outcome
+    from outreach.db.models import Outcome
 
     return list(Outcome)
 
@@ -1131,7 +1131,7 @@ CLEARABLE = {"family_contact_name", "family_contact_phone", "needs", "interests"
 
 @pytest.mark.parametrize("key", sorted(ANSWER_KEYS))
 def test_same_keeps_and_none_clears_or_is_refused_the_same_way_for_every_key(key):
-    from tasks import rules
+    from outreach.tasks import rules
 
     assert set(rules.ANSWERS) == ANSWER_KEYS
     assert rules.check_answer(key, " Same ") == rules.SAME
@@ -1150,7 +1150,7 @@ def test_same_keeps_and_none_clears_or_is_refused_the_same_way_for_every_key(key
     ("phone", "+1 (555) 010-0199", "+1 (555) 010-0199"),
 ])
 def test_answers_are_normalised(key, typed, stored):
-    from tasks import rules
+    from outreach.tasks import rules
 
     assert rules.check_answer(key, typed) == stored
 
@@ -1159,7 +1159,7 @@ def test_answers_are_normalised(key, typed, stored):
                                        ("phone", "12"), ("phone", "x" * 5),
                                        ("residence", "abroad"), ("mobile", "555 0100")])
 def test_bad_single_answers_are_refused_without_echoing_them(key, typed):
-    from tasks import rules
+    from outreach.tasks import rules
 
     with pytest.raises(BadInput) as info:
         rules.check_answer(key, typed)
@@ -1197,7 +1197,7 @@ def test_what_a_survey_stores_exports_and_imports_back(session):
     """Issue 11, defect 6: the next export must import."""
     import io
 
-    from tasks.ledger import export_ledger, read_ledger
+    from outreach.tasks.ledger import export_ledger, read_ledger
 
     w = world(session, K.SURVEY, phone="555 0100", family_contact_phone="555 0111")
     record(session, w, "reached", answers={
@@ -1216,7 +1216,7 @@ def test_what_a_survey_stores_exports_and_imports_back(session):
 
 
 def test_a_visit_in_the_future_is_refused(session):
-    from tasks.rules import real_today
+    from outreach.tasks.rules import real_today
 
     w = world(session, K.PHONE_VISIT, member_state=MS.ACTIVE)
     msg = refused_writes_nothing(session, BadInput, record, session, w, "reached",
@@ -1252,7 +1252,7 @@ def test_the_task_is_made_on_the_organisations_day_not_utcs(session, monkeypatch
 
 
 def test_a_back_dated_plan_counts_from_its_day():
-    from tasks.rules import made_at, real_today
+    from outreach.tasks.rules import made_at, real_today
 
     assert made_at(dt.date(2026, 11, 2)) == dt.datetime(2026, 11, 2)
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -1263,7 +1263,7 @@ def test_a_back_dated_plan_counts_from_its_day():
 
 
 def test_match_never_gives_a_row_to_the_volunteer_barred_from_it():
-    from tasks.plan import match
+    from outreach.tasks.plan import match
 
     chains = {1: (1,)}
     vols = {10: [1, 5, 0], 11: [1, 5, 3]}
@@ -1277,7 +1277,7 @@ def test_match_never_gives_a_row_to_the_volunteer_barred_from_it():
 
 
 def test_a_released_task_goes_to_someone_else_or_stays_open(db_url):
-    from tasks.plan_jobs import assign_open
+    from outreach.tasks.plan_jobs import assign_open
 
     eng = make_engine(db_url)
     try:
@@ -1326,8 +1326,8 @@ def test_a_released_task_goes_to_someone_else_or_stays_open(db_url):
 def meeting_world(s: Session, kind: str, meeting_state: str, mark: str) -> tuple[World, object]:
     """A member invited to (or marked at) a meeting of their branch, and a ``kind`` task of
     that meeting's run (`tasks.engine.meeting_run`) held by a volunteer."""
-    from db.models import Attendance
-    from tasks import engine
+    from outreach.db.models import Attendance
+    from outreach.tasks import engine
 
     w = world(s, kind)
     meeting = f.meeting_in(s, meeting_state, branch_=w.branch, material="Booklet 4")
@@ -1339,7 +1339,7 @@ def meeting_world(s: Session, kind: str, meeting_state: str, mark: str) -> tuple
 
 
 def att_history(s: Session, att_id: int) -> list[tuple]:
-    from db.models import AttendanceStatusChange as H
+    from outreach.db.models import AttendanceStatusChange as H
 
     return [tuple(r) for r in s.execute(select(H.from_status, H.to_status, H.actor_id)
                                         .where(H.attendance_id == att_id).order_by(H.id))]

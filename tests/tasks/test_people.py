@@ -8,14 +8,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from db.errors import BadInput, Refused
-from db.machines import MemberStatus as MS
-from db.machines import TaskStatus as TS
-from db.models import Attempt, CampaignKind, MemberStatusChange, TaskStatusChange
-from db.state import move_member
-from tasks import outcomes as oc
-from tasks import people
-from tasks.access import SYSTEM, new_code
+from outreach.db.errors import BadInput, Refused
+from outreach.db.machines import MemberStatus as MS
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import Attempt, CampaignKind, MemberStatusChange, TaskStatusChange
+from outreach.db.state import move_member
+from outreach.tasks import outcomes as oc
+from outreach.tasks import people
+from outreach.tasks.access import SYSTEM, new_code
 from tests.db import factories as f
 
 

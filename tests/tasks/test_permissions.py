@@ -18,11 +18,11 @@ import pkgutil
 
 import pytest
 
-import tasks
-from db.errors import Refused
-from db.machines import TaskStatus as TS
-from tasks import access
-from tasks.access import SYSTEM
+from outreach import tasks
+from outreach.db.errors import Refused
+from outreach.db.machines import TaskStatus as TS
+from outreach.tasks import access
+from outreach.tasks.access import SYSTEM
 from tests.db import factories as f
 
 #: First parameters that mean "this function reaches the database".
@@ -30,15 +30,21 @@ DB_PARAMS = {"session", "engine", "eng", "conn", "connection", "bind"}
 
 
 def _walk() -> dict[str, object]:
-    """Every public function defined in a module of `tasks/` (not imported into it)."""
+    """Every public function defined in a module of `tasks/` (not imported into it), by
+    its name under the namespace (``tasks.access.check`` is ``outreach.tasks.access.check``)."""
     found = {}
-    for info in pkgutil.iter_modules(tasks.__path__):
-        mod = importlib.import_module(f"tasks.{info.name}")
+    for info in pkgutil.walk_packages(tasks.__path__, "outreach.tasks."):
+        mod = importlib.import_module(info.name)
         for name, fn in vars(mod).items():
             if not name.startswith("_") and inspect.isfunction(fn) \
                     and fn.__module__ == mod.__name__:
-                found[f"{mod.__name__}.{name}"] = fn
+                found[f"{short(mod.__name__)}.{name}"] = fn
     return found
+
+
+def short(name: str) -> str:
+    """A name without the namespace's prefix, as the lists below write it."""
+    return name.removeprefix("outreach.")
 
 
 FUNCTIONS = _walk()
@@ -236,7 +242,7 @@ def test_every_function_that_takes_an_actor_declares_the_agreed_rule():
     undeclared = [n for n in GUARDED if getattr(FUNCTIONS[n], "__rule__", None) is None]
     assert undeclared == [], "these take an actor but no @requires rule checks it first"
     assert {n: FUNCTIONS[n].__rule__ for n in GUARDED} == EXPECTED
-    assert {n: r for n, r in access.RULES.items() if n in FUNCTIONS} == EXPECTED
+    assert {short(n): r for n, r in access.RULES.items() if short(n) in FUNCTIONS} == EXPECTED
 
 
 @pytest.fixture
@@ -307,8 +313,8 @@ def test_each_guarded_function_refuses_the_wrong_actor(world, name):
 
 def test_another_volunteer_sees_nothing_of_a_member_not_on_their_tasks(world):
     """PERSON functions narrow to the volunteer's own tasks themselves."""
-    from tasks.reports import can_see_contacts, member_card
-    from tasks.worklist import list_tasks
+    from outreach.tasks.reports import can_see_contacts, member_card
+    from outreach.tasks.worklist import list_tasks
 
     s, m = world["s"], world["member"]
     assert can_see_contacts(s, actor=world["holder"], member_id=m.id)

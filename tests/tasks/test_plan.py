@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.errors import BadInput
-from db.machines import MemberStatus as MS
-from db.machines import TaskStatus as TS
-from db.models import (
+from outreach.db.errors import BadInput
+from outreach.db.machines import MemberStatus as MS
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import (
     CampaignKind,
     CampaignRun,
     Member,
@@ -20,8 +20,8 @@ from db.models import (
     Residence,
     TaskStatusChange,
 )
-from db.session import make_engine
-from tasks import plan, plan_jobs, tree
+from outreach.db.session import make_engine
+from outreach.tasks import plan, plan_jobs, tree
 from tests.db import factories as f
 
 TODAY = dt.date(2026, 11, 2)
@@ -494,10 +494,10 @@ def test_preview_counts_without_writing(db_url):
 
     from sqlalchemy import func, select
 
-    from db.models import OutreachTask
-    from db.session import make_engine, session_scope
-    from seed.generate import seed_ledger
-    from tasks import plan_jobs
+    from outreach.db.models import OutreachTask
+    from outreach.db.session import make_engine, session_scope
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import plan_jobs
 
     eng = make_engine(db_url)
     today = dt.date(2026, 11, 5)
@@ -623,11 +623,11 @@ def test_a_run_can_override_window_due_days_and_attempts(db_url):
 
     from sqlalchemy import func, select
 
-    from db.errors import BadInput
-    from db.models import OutreachTask
-    from db.session import make_engine, session_scope
-    from seed.generate import seed_ledger
-    from tasks import plan_jobs
+    from outreach.db.errors import BadInput
+    from outreach.db.models import OutreachTask
+    from outreach.db.session import make_engine, session_scope
+    from outreach.seed.generate import seed_ledger
+    from outreach.tasks import plan_jobs
 
     eng = make_engine(db_url)
     today = dt.date(2026, 11, 5)

@@ -18,10 +18,10 @@ import io
 
 import pytest
 
-from db.codes import CampaignKind, MeetingKind, Residence
-from tasks import rules
-from tasks import meetings as mt
-from tasks.access import SYSTEM
+from outreach.db.codes import CampaignKind, MeetingKind, Residence
+from outreach.tasks import rules
+from outreach.tasks import meetings as mt
+from outreach.tasks.access import SYSTEM
 from tests.db import factories as f
 
 
@@ -53,7 +53,7 @@ def _cell(rows, branch: str, indicator: str) -> tuple[int, int]:
 
 
 def test_made_up_attendance_counts_for_education_but_not_for_rights(session):
-    from tasks import scorecard as sc
+    from outreach.tasks import scorecard as sc
 
     br = f.branch(session, name="Promise-branch")
     boss = f.coordinator(session, branch_=br)
@@ -72,7 +72,7 @@ def test_made_up_attendance_counts_for_education_but_not_for_rights(session):
 
 
 def test_a_done_notice_assures_the_rights_of_a_member_who_missed_the_assembly(session):
-    from tasks import scorecard as sc
+    from outreach.tasks import scorecard as sc
 
     br = f.branch(session, name="Notice-branch")
     boss = f.coordinator(session, branch_=br)
@@ -121,8 +121,8 @@ ZH_HEADER = "台账编号,姓名,出生日期,联系电话,所在支部,居住�
 
 
 def test_the_chinese_headers_put_each_value_in_its_field(session):
-    from db.models import Member
-    from tasks.ledger import import_ledger, read_ledger
+    from outreach.db.models import Member
+    from outreach.tasks.ledger import import_ledger, read_ledger
 
     data = (ZH_HEADER + "\n"
             "Z-001,张三,1940-02-03,013800138000,北区-台账,外出,北京市东城区老家胡同1号,"

@@ -3,10 +3,10 @@ read in the reader's language (`tasks.labels.reason`); what a person typed stays
 
 from __future__ import annotations
 
-from db import state
-from i18n import language
-from tasks import labels
-from tasks.reports import member_card
+from outreach.db import state
+from outreach.i18n import language
+from outreach.tasks import labels
+from outreach.tasks.reports import member_card
 from tests.db import factories as f
 
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import object_session
 
-from db.errors import BadInput
-from db.machines import MemberStatus as MS
-from db.machines import TaskStatus as TS
-from db.models import (
+from outreach.db.errors import BadInput
+from outreach.db.machines import MemberStatus as MS
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import (
     Attempt,
     CampaignKind,
     Member,
@@ -22,9 +22,9 @@ from db.models import (
     Residence,
     TaskStatusChange,
 )
-from tasks.access import Actor
-from tasks.results import apply_results, load_results_file, read_results
-from tasks.worklist import SHEET_FIELDS, list_tasks, sheet_rows
+from outreach.tasks.access import Actor
+from outreach.tasks.results import apply_results, load_results_file, read_results
+from outreach.tasks.worklist import SHEET_FIELDS, list_tasks, sheet_rows
 from tests.db import factories as f
 
 K = CampaignKind
@@ -304,7 +304,7 @@ def test_problems_never_show_a_phone_or_address_from_the_file(session, w):
 
 def test_rows_dated_in_the_future_or_before_their_task_are_reported(session, w):
     """Issue 11, defect 7: a results row dated 2099 took the member out of every campaign."""
-    from tasks.rules import real_today
+    from outreach.tasks.rules import real_today
 
     late, early, ok, tz = w.task(), w.task(), w.task(), w.task()
     early.created_at = dt.datetime(2026, 11, 1, 8, 0)

@@ -12,13 +12,13 @@ import json
 import pytest
 from sqlalchemy import Date, DateTime, bindparam, text
 
-from db.codes import CampaignKind, ContributionKind, MeetingKind, Residence
-from db.errors import BadInput, Refused
-from db.models import Attempt, Contribution
-from db.state import move_member
-from tasks import rules
-from tasks import scorecard as sc
-from tasks.access import SYSTEM
+from outreach.db.codes import CampaignKind, ContributionKind, MeetingKind, Residence
+from outreach.db.errors import BadInput, Refused
+from outreach.db.models import Attempt, Contribution
+from outreach.db.state import move_member
+from outreach.tasks import rules
+from outreach.tasks import scorecard as sc
+from outreach.tasks.access import SYSTEM
 from tests.db import factories as f
 
 #: The tests' quarter lies after the real today (history rows are written "now"), so the
@@ -348,7 +348,7 @@ def test_the_command_json_matches_the_hand_written_sql_on_a_seeded_ledger(db_url
     and PostgreSQL alike)."""
     from sqlalchemy.orm import Session
 
-    from db.session import make_engine
+    from outreach.db.session import make_engine
     from tests.cli.helpers import bootstrap, outreach
 
     coord, vol = bootstrap()
@@ -363,7 +363,7 @@ def test_the_command_json_matches_the_hand_written_sql_on_a_seeded_ledger(db_url
     try:
         with Session(eng) as s:
             expected = _oracle(s, period)
-        from tasks import coverage
+        from outreach.tasks import coverage
 
         monkeypatch.setattr(coverage, "PARALLEL_FROM", 2)
         with Session(eng) as s:

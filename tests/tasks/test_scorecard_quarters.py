@@ -11,9 +11,9 @@ import datetime as dt
 
 import pytest
 
-from db.codes import CampaignKind, MeetingKind
-from tasks import scorecard as sc
-from tasks.access import SYSTEM
+from outreach.db.codes import CampaignKind, MeetingKind
+from outreach.tasks import scorecard as sc
+from outreach.tasks.access import SYSTEM
 from tests.db import factories as f
 from tests.tasks.test_scorecard import LAST, PERIOD, PREVIOUS, _cells, _oracle, ledger  # noqa: F401
 
@@ -90,7 +90,7 @@ def test_an_assembly_counts_once_per_member_however_many_marks(session, ledger):
 def _assemblies(session, branch_id: int) -> list[int]:
     from sqlalchemy import select
 
-    from db.models import Meeting
+    from outreach.db.models import Meeting
 
     return list(session.scalars(select(Meeting.id).where(
         Meeting.branch_id == branch_id, Meeting.kind == MeetingKind.ASSEMBLY.value)

@@ -9,15 +9,15 @@ import datetime as dt
 
 import pytest
 
-from db.errors import Refused
-from tasks import tickets
+from outreach.db.errors import Refused
+from outreach.tasks import tickets
 from tests.db import factories as f
 
 T = dt.datetime(2026, 11, 2, 9, 0, 0)
 
 
 def _coordinator_code(session) -> str:
-    from tasks.access import format_code, new_credentials
+    from outreach.tasks.access import format_code, new_credentials
 
     boss = f.coordinator(session)
     secret, boss.code_salt, boss.code_hash = new_credentials()

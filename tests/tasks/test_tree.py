@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from db.errors import NotFound
-from tasks import tree
+from outreach.db.errors import NotFound
+from outreach.tasks import tree
 from tests.db import factories as f
 
 #: 1 ← 2 ← 4, 1 ← 3; 5 alone; 6 ↔ 7 a loop in bad data.

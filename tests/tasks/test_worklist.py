@@ -8,13 +8,13 @@ import json
 import pytest
 from sqlalchemy.orm import object_session
 
-from db.errors import BadInput, NotFound, Refused
-from db.machines import TaskStatus as TS
-from db.models import CampaignKind, Member, Residence
-from tasks import outcomes as oc
-from tasks.access import Actor
-from cli.volunteer import render_card
-from tasks.worklist import list_tasks, task_view, to_json
+from outreach.db.errors import BadInput, NotFound, Refused
+from outreach.db.machines import TaskStatus as TS
+from outreach.db.models import CampaignKind, Member, Residence
+from outreach.tasks import outcomes as oc
+from outreach.tasks.access import Actor
+from outreach.cli.volunteer import render_card
+from outreach.tasks.worklist import list_tasks, task_view, to_json
 from tests.db import factories as f
 
 K = CampaignKind

@@ -14,9 +14,9 @@ import zipfile
 import openpyxl
 import pytest
 
-from db.errors import BadInput
-from tasks import rules
-from tasks.ledger import (
+from outreach.db.errors import BadInput
+from outreach.tasks import rules
+from outreach.tasks.ledger import (
     COLUMNS,
     ZH_COLUMNS,
     LedgerFileError,
@@ -25,7 +25,7 @@ from tasks.ledger import (
     import_ledger,
     read_ledger,
 )
-from tasks.xlsxfile import sheet_records, workbook_bytes
+from outreach.tasks.xlsxfile import sheet_records, workbook_bytes
 from tests.db import factories as f
 
 #: Text a spreadsheet could take for something else: formulas, apostrophes, Excel's own
@@ -102,7 +102,7 @@ def test_the_sheet_prints_on_a4_with_the_header_frozen_and_columns_sized():
 
 
 def test_more_rows_than_a_sheet_holds_are_refused(monkeypatch):
-    from tasks import xlsxfile
+    from outreach.tasks import xlsxfile
 
     monkeypatch.setattr(xlsxfile, "MAX_ROWS", 4)
     workbook_bytes(headers=["a"], rows=[["1"]] * 3)
@@ -111,7 +111,7 @@ def test_more_rows_than_a_sheet_holds_are_refused(monkeypatch):
 
 
 def test_a_text_longer_than_a_cell_holds_is_cut_where_excel_cuts(tmp_path):
-    from tasks.xlsxfile import CELL_MAX
+    from outreach.tasks.xlsxfile import CELL_MAX
 
     long = "报" * (CELL_MAX + 10)
     ws = _open(workbook_bytes(headers=["a", "b"], rows=[[long, "x" * CELL_MAX]]))

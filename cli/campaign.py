@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from outreach.cli.common import FORCE_HELP, actor, check_target, db_session, edge, parse_date
+from outreach.cli.deployments import coordinator, run_flow, ticket, use_prefect
 from outreach.db import settings
 from outreach.db.errors import BadInput
 from outreach.i18n import _, ngettext
@@ -52,122 +52,6 @@ class Format(str, Enum):
     json = "json"
     markdown = "markdown"
     xlsx = "xlsx"
-
-
-#: Seconds Prefect's temporary server may take to start (Prefect's default, 20, is less
-#: than a first start on a fresh Prefect home takes on an idle 2-core machine, 24-29 s).
-EPHEMERAL_STARTUP_S = 150
-
-
-def quiet_prefect() -> None:
-    """Offline and quiet, set before Prefect is imported."""
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
-                          str(EPHEMERAL_STARTUP_S))
-    # The flow's log goes to Prefect (the UI); the terminal gets our own summary line,
-    # never Prefect's console log with a failed run's traceback.
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-
-
-def running_stack():
-    """The stack `outreach stack up` started for this ledger, when its server answers
-    (then CLI-started runs go to it and show in its UI); None otherwise."""
-    from outreach.cli import stack as stack_mod
-    from outreach.db import settings
-
-    found = stack_mod.load()
-    if found is None or not found.procs or found.ledger != settings.database_url() \
-            or not stack_mod.auth_string() or not stack_mod.healthy(found.api_url):
-        return None
-    return found
-
-
-def use_prefect():
-    """Quiet Prefect, pointed at the running stack if there is one (before Prefect is
-    imported): its API, its auth string and its result storage. Returns the stack."""
-    quiet_prefect()
-    found = running_stack()
-    if found is not None:
-        from outreach.cli import stack as stack_mod
-
-        os.environ["PREFECT_API_URL"] = found.api_url
-        os.environ["PREFECT_API_AUTH_STRING"] = stack_mod.auth_string()
-        os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(
-            Path(found.home) / "prefect" / "storage")
-    return found
-
-
-def _coordinator() -> int:
-    from outreach.tasks.access import require_coordinator
-
-    with db_session(write=False) as s:
-        who = actor(s)
-        require_coordinator(who)
-        return who.id
-
-
-def _run_flow(fn, stack=None, **params):
-    """Run a flow and return its result; domain errors come back as themselves.
-
-    With ``stack`` (see `use_prefect`) the run goes to the stack's deployment of the flow
-    and a worker runs it (it shows in the UI); otherwise it runs in this process on
-    Prefect's temporary server, whose failure to start is one line."""
-    from prefect.exceptions import PrefectException
-
-    from outreach.db.errors import NotReady
-
-    try:
-        if stack is not None:
-            return _run_deployment(fn.name, stack, params)
-        return fn(**params)
-    except PrefectException as exc:
-        raise BadInput(_("the flow could not start: {name}").format(
-            name=exc.__class__.__name__)) from None
-    except RuntimeError as exc:
-        if "ephemeral" not in str(exc).lower() and "temporary" not in str(exc).lower():
-            raise
-        limit = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
-        raise NotReady(_("Prefect's temporary server did not start in {limit} s (a busy "
-                         "machine?); nothing was run: try again, or start the stack once "
-                         "(`outreach stack up`) and runs go to it").format(
-                             limit=limit)) from None
-
-
-def _run_deployment(name: str, stack, params: dict):
-    """Run the stack's deployment ``name/name`` with ``params`` and wait for its result."""
-    import datetime as dt
-
-    from prefect.deployments import run_deployment
-    from pydantic import SecretStr
-
-    from outreach.cli import stack as stack_mod
-    from outreach.db.errors import OutreachError, Refused
-
-    if stack_mod.online_workers(stack.api_url) < 1:
-        raise Refused(_("the stack at {url} has no worker online; see `outreach stack "
-                        "status`").format(url=stack.url))
-    plain = {k: v.isoformat() if isinstance(v, dt.date) else
-             v.get_secret_value() if isinstance(v, SecretStr) else v
-             for k, v in params.items() if v is not None}
-    run = run_deployment(f"{name}/{name}", parameters=plain, timeout=None, poll_interval=1)
-    where = f"{stack.url}/runs/flow-run/{run.id}"
-    typer.echo(_("ran on the stack: {where}").format(where=where), err=True)
-    state = run.state
-    try:  # a failed run keeps its exception: a domain error comes back as itself
-        result = state.result() if state is not None else None
-    except OutreachError:
-        raise
-    except Exception:  # noqa: BLE001 - any other reason is one line, never its text
-        result = None  # (an exception's text can carry SQL parameters: contact details)
-    if state is not None and state.is_completed() and isinstance(result, dict):
-        return result
-    if state is None:
-        raise Refused(_("the {name} run ended without a state; its log is in the UI: "
-                        "{where}").format(name=name, where=where))
-    raise Refused(_("the {name} run ended {state}; its log is in the UI: {where}").format(
-        name=name, state=state.name, where=where))
 
 
 #: The flows' parameter for each kind's window (`tasks.rules.WINDOWS`: choices, default).
@@ -221,7 +105,7 @@ def campaign_run(
         raise BadInput(_("--material goes with delivery campaigns only"))
     if period is not None:
         check_period(period)
-    _coordinator()
+    coordinator()
     if branch is not None:
         from outreach.tasks.people import get_branch
 
@@ -241,7 +125,7 @@ def campaign_run(
         params[_WINDOW_PARAM[kind]] = within_days
     if kind == Kind.delivery:
         params["material"] = material or _("Monthly study materials")
-    result = _run_flow(FLOWS[kind.value], stack, **params)
+    result = run_flow(FLOWS[kind.value], stack, **params)
     if dry_run:
         typer.echo(_("dry run {kind} {period}: {targeted} members would be targeted; nothing "
                      "was written").format(kind=kind.value, period=result["period"],
@@ -271,11 +155,11 @@ def follow_up(
     day = parse_date(today, "--today")
     if day is not None:
         check_not_future(day, "--today")  # the sweep acts on what happened
-    _coordinator()
+    coordinator()
     stack = use_prefect()
     from outreach.flows.followup import follow_up as flow_fn
 
-    result = _run_flow(flow_fn, stack, today=day)
+    result = run_flow(flow_fn, stack, today=day)
     typer.echo(_("follow-up {today}: {expired} expired, {failed} failed, {unreachable} "
                  "members unreachable, {escalations} escalations, {released} released from "
                  "inactive volunteers, {assigned} assigned, {overdue} overdue tasks with "
@@ -285,17 +169,6 @@ def follow_up(
                      escalations=result["escalations"], released=result["released"],
                      assigned=result["assigned"], overdue=result["overdue_tasks"],
                      volunteers=result["volunteers_with_overdue"]))
-
-
-def _ticket(minutes: int | None = None, purpose: str = "record-outcomes") -> str:
-    """A run ticket for a form (record-outcomes, plan-meeting), made with the caller's
-    access code."""
-    from outreach.db import settings
-    from outreach.tasks import tickets
-
-    with db_session() as s:
-        return tickets.issue(s, settings.token(), purpose=purpose,
-                             minutes=minutes or tickets.MINUTES)
 
 
 @outcomes_app.command("ticket")
@@ -310,7 +183,7 @@ def outcomes_ticket(
 
     Example: outreach outcomes ticket
     """
-    typer.echo(_ticket(minutes))
+    typer.echo(ticket(minutes))
 
 
 @outcomes_app.command("import")
@@ -330,14 +203,14 @@ def outcomes_import(
 
     day = parse_date(today, "--today")
     load_results_file(file)  # refuse a file that is not CSV before starting Prefect
-    ticket = _ticket()  # the flow records as the coordinator whose code made it
+    made = ticket()  # the flow records as the coordinator whose code made it
     stack = use_prefect()
     from pydantic import SecretStr
 
     from outreach.flows.outcomes import record_outcomes
 
-    result = _run_flow(record_outcomes, stack, path=str(file.resolve()),
-                       ticket=SecretStr(ticket), today=day)
+    result = run_flow(record_outcomes, stack, path=str(file.resolve()),
+                       ticket=SecretStr(made), today=day)
     typer.echo(_("{file}: {rows} rows, {applied} applied, {duplicates} already applied "
                  "before, {refused} refused").format(
                      file=file.name, rows=result["rows"], applied=result["applied"],

@@ -50,15 +50,16 @@ def care_plan(
     Example: outreach care plan --today 2027-01-30
     """
 
-    from outreach.cli.campaign import _coordinator, _run_deployment, running_stack, use_prefect
+    from outreach.cli.deployments import (coordinator, run_deployment, running_stack,
+                                          use_prefect)
     from outreach.tasks.rules import check_not_future
 
     day = parse_date(today, "--today") or settings.today()
     check_not_future(day, "--today")
-    _coordinator()
+    coordinator()
     if running_stack() is not None:
         stack = use_prefect()
-        result = _run_deployment("care", stack, {"today": day})
+        result = run_deployment("care", stack, {"today": day})
     else:
         from outreach.db import migrate
         from outreach.db.session import engine

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import typer
 
-from outreach.cli.main import INTERRUPTED  # Ctrl-C's one line (cli.main imports nothing heavy)
+from outreach.cli.exits import INTERRUPTED
 from outreach.i18n import N_, _
 from outreach.db import settings
 from outreach.db.errors import BadInput, OutreachError
@@ -19,9 +19,6 @@ from outreach.db.files import PrivateFile, check_target, write_private  # noqa: 
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only where a command opens the database: the
     from sqlalchemy.orm import Session  # volunteer's remote mode never loads it (start-up)
-
-EXAMPLES_STYLE = "\b\n"
-
 
 def die(message: str, code: int) -> None:
     """Print one line (the first line bold on a terminal is not needed) and exit."""

@@ -97,7 +97,7 @@ def demo(
 
     Example: outreach demo --members 5000
     """
-    from outreach.cli.campaign import quiet_prefect
+    from outreach.cli.deployments import quiet_prefect
     from outreach.cli.common import parse_date
     from outreach.db import settings
     from outreach.tasks.rules import seed_locale

@@ -15,6 +15,8 @@ import sys
 # First: the language is chosen before Typer and Click build their texts.
 from outreach.i18n import N_, _
 
+from outreach.cli.exits import INTERRUPTED  # Ctrl-C's one line, before anything heavy
+
 # Typer and the commands are imported inside `run` (and `build`): a Ctrl-C during those
 # first moments is then ours to answer in one line, not a traceback (issue 11, defect 14).
 
@@ -125,10 +127,6 @@ def run() -> None:
     except KeyboardInterrupt:
         print("outreach: " + _(INTERRUPTED), file=sys.stderr)
         sys.exit(1)
-
-
-#: What a command says when Ctrl-C stops it (here, and in `cli.common.edge`).
-INTERRUPTED = N_("interrupted; nothing was written")
 
 
 def _click_command(app):

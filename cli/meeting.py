@@ -13,8 +13,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from outreach.cli.campaign import Format, _ticket, emit
+from outreach.cli.campaign import Format, emit
 from outreach.cli.common import actor, db_session, edge, pad, parse_date
+from outreach.cli.deployments import ticket as run_ticket
 from outreach.db import settings
 from outreach.db.errors import BadInput
 from outreach.i18n import _
@@ -377,4 +378,4 @@ def ticket(
 
     Example: outreach meeting ticket
     """
-    typer.echo(_ticket(minutes, purpose="plan-meeting"))
+    typer.echo(run_ticket(minutes, purpose="plan-meeting"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from outreach.cli import campaign, stack
+from outreach.cli import deployments, stack
 
 OUTREACH = str(Path(sys.executable).parent / "outreach")
 
@@ -50,21 +50,21 @@ def test_runs_go_to_the_running_stack_of_this_ledger_only(tmp_path, monkeypatch,
     monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
     ledger = f"sqlite:///{tmp_path / 'outreach.db'}"
     monkeypatch.setenv("OUTREACH_DATABASE_URL", ledger)
-    assert campaign.running_stack() is None                       # no stack.json
+    assert deployments.running_stack() is None                    # no stack.json
     _record(tmp_path, fake_server, ledger)
-    assert campaign.running_stack() is None                       # no auth string
+    assert deployments.running_stack() is None                    # no auth string
     stack.ensure_auth()
-    found = campaign.running_stack()
+    found = deployments.running_stack()
     assert found is not None and found.api_url == f"{fake_server}/api"
     _record(tmp_path, fake_server, "sqlite:////elsewhere/outreach.db")
-    assert campaign.running_stack() is None                       # another ledger's stack
+    assert deployments.running_stack() is None                    # another ledger's stack
     _record(tmp_path, "http://127.0.0.1:9", ledger)
-    assert campaign.running_stack() is None                       # its server is gone
+    assert deployments.running_stack() is None                    # its server is gone
 
 
 def test_the_temporary_server_gets_time_and_its_failure_is_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", raising=False)
-    campaign.quiet_prefect()
+    deployments.quiet_prefect()
     assert int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]) >= 120
     # A server that cannot start in its time (here: none at all) is one line, exit 1.
     from outreach.db import migrate

@@ -12,7 +12,7 @@ their id (a fixed spread, the same on SQLite and PostgreSQL):
   (local → away, source ``import``) on a day up to 2½ years back, and ``away_since`` that
   day — so some have been away over six months (the care job's transfer tasks);
 * **hardship**: one member in ~150 (level 1–3, since two months), each also a
-  ``member_changes`` row as `tasks.care.mark_hardship` writes;
+  ``member_changes`` row as `tasks.care.care.mark_hardship` writes;
 * **life events**: one member in ~200, within the last month.
 
 Care occasions themselves are planned by `outreach care plan` / the daily ``care`` flow.
@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from outreach.seed.generate import _Db
+from outreach.seed.common import REASON, SeedDb
 
-REASON = "seeded"
 #: Percent of members not homebound with a contribution in the last two years.
 CONTRIBUTION_SHARE = 35
 KINDS = ("teaching", "volunteering", "mediation", "mentoring", "other")
@@ -42,14 +39,14 @@ class CareSeed:
     life_events: int = 0
 
 
-def _back(db: "_Db", days_sql: str) -> str:
+def _back(db: "SeedDb", days_sql: str) -> str:
     """SQL for the seed's today minus ``days_sql`` days (one placeholder: today)."""
     if db.pg:
         return f"(%s::date - ({days_sql})::int)"
     return f"date(?, '-' || ({days_sql}) || ' days')"
 
 
-def _ts(db: "_Db") -> str:
+def _ts(db: "SeedDb") -> str:
     return "%s::timestamp" if db.pg else "?"
 
 
@@ -58,7 +55,7 @@ def _case(expr: str, values: tuple[str, ...]) -> str:
         + f" ELSE '{values[0]}' END"
 
 
-def _run(db: "_Db", sql: str, params: tuple) -> int:
+def _run(db: "SeedDb", sql: str, params: tuple) -> int:
     """Execute one statement (``%`` is the modulo operator: doubled for psycopg)."""
     if db.pg:
         sql = sql.replace("%", "%%").replace("%%s", "%s")
@@ -70,7 +67,7 @@ def _run(db: "_Db", sql: str, params: tuple) -> int:
         cur.close()
 
 
-def seed_care(db: "_Db", *, first_member: int, last_member: int, today: dt.date,
+def seed_care(db: "SeedDb", *, first_member: int, last_member: int, today: dt.date,
               created_at: str) -> CareSeed:
     """The rows above for members ``first_member`` … ``last_member``."""
     out = CareSeed()

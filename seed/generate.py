@@ -9,7 +9,7 @@ per member (``new → unverified|active``, reason ``seeded``). In the same trans
 `seed.meetings` adds a year of organisational life (roles, closed meetings, attendance).
 
 Same ``seed``, ``locale`` and ``today`` give the same rows (ids included when seeded into
-equal databases); the access codes are always truly random (`tasks.access`).
+equal databases); the access codes are always truly random (`tasks.access.permissions`).
 
 Seeding adds to what is there: branches of the same name are reused, ids continue after
 the largest id, ledger numbers (``M0000001``) after the largest existing ``M…`` number.
@@ -26,10 +26,12 @@ from sqlalchemy import Engine
 
 from outreach.db.models import BranchKind, Residence, Role
 from outreach.db.machines import MemberStatus
-from outreach.tasks.access import format_code, new_credentials
+from outreach.tasks.access.permissions import format_code, new_credentials
+from outreach.seed.care import seed_care
+from outreach.seed.common import REASON, Branch, SeedDb
+from outreach.seed.meetings import seed_meetings
 
 CHUNK = 50_000
-REASON = "seeded"
 #: Rough share of members who live elsewhere, are homebound, were confirmed (active).
 AWAY_SHARE = 0.20
 ACTIVE_SHARE = 0.75
@@ -172,173 +174,7 @@ class _Pools:
             self.away_area_codes = [str(rng.randrange(201, 990)) for _ in range(200)]
 
 
-# --------------------------------------------------------------------------- database
-
-
-class _Db:
-    """The raw DBAPI connection of one transaction, SQLite or PostgreSQL."""
-
-    def __init__(self, engine: Engine):
-        self.pg = engine.dialect.name == "postgresql"
-        if engine.dialect.name not in ("sqlite", "postgresql"):
-            raise ValueError(f"seeding supports SQLite and PostgreSQL, not {engine.dialect.name}")
-        self.raw = engine.raw_connection()
-        self.conn = self.raw.driver_connection
-        self.ph = "%s" if self.pg else "?"
-        self._cache: int | None = None
-        self._wal = False  # True: we left WAL for this seed and must go back
-
-    def begin(self) -> None:
-        if self.pg:
-            # Keep other writers out while we pick ids and ledger numbers.
-            cur = self.conn.cursor()
-            cur.execute("LOCK TABLE branches, volunteers, members IN SHARE ROW EXCLUSIVE MODE")
-            cur.close()
-        else:
-            self._leave_wal()
-            self.conn.execute("BEGIN IMMEDIATE")  # queue behind other writers, then hold
-            self._cache = self.scalar("PRAGMA cache_size")
-            self.conn.execute("PRAGMA cache_size=-131072")  # 128 MB while we write
-
-    def _leave_wal(self) -> None:
-        """Write a big seed through a rollback journal when nobody else has the file open.
-
-        One transaction of a million rows in WAL mode appends every spilled page to the WAL
-        and copies it all again at the checkpoint: measured 1.5-2x slower than a rollback
-        journal, where new pages need no journaling. Leaving WAL needs the only connection
-        to the file, so this is tried without waiting and skipped when anyone else is
-        there; `finish` puts WAL back.
-        """
-        if str(self.scalar("PRAGMA journal_mode")).lower() != "wal":
-            return
-        timeout = self.scalar("PRAGMA busy_timeout")
-        self.conn.execute("PRAGMA busy_timeout=0")
-        try:
-            self._wal = str(self.scalar("PRAGMA journal_mode=DELETE")).lower() != "wal"
-        except Exception:  # sqlite3.OperationalError: another connection holds the file
-            self._wal = False
-        finally:
-            self.conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
-
-    def finish(self, ok: bool) -> None:
-        try:
-            if ok:
-                self.conn.commit()
-                if self.pg:
-                    # Fresh statistics now, not when autovacuum gets round to it: planning
-                    # right after a seed took 1.5x as long per batch (and handing out
-                    # leftovers over 10x) on a table PostgreSQL still thought was empty.
-                    self.conn.execute("ANALYZE branches, volunteers, members, meetings, "
-                                      "attendance, branch_roles")
-                    self.conn.commit()
-            else:
-                self.conn.rollback()
-        finally:
-            try:
-                if self._cache is not None:
-                    self.conn.execute(f"PRAGMA cache_size={int(self._cache)}")
-                if self._wal:
-                    self.scalar("PRAGMA journal_mode=WAL")
-            finally:
-                self.raw.close()
-
-    def scalar(self, sql: str, params: Sequence = ()):
-        cur = self.conn.cursor()
-        try:
-            cur.execute(sql, params)
-            row = cur.fetchone()
-            return row[0] if row else None
-        finally:
-            cur.close()
-
-    def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        cur = self.conn.cursor()
-        try:
-            cur.execute(sql, params)
-            return cur.fetchall()
-        finally:
-            cur.close()
-
-    def insert_returning_id(self, table: str, cols: Sequence[str], values: Sequence) -> int:
-        sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
-               f"VALUES ({', '.join([self.ph] * len(cols))})")
-        cur = self.conn.cursor()
-        try:
-            if self.pg:
-                cur.execute(sql + " RETURNING id", values)
-                return cur.fetchone()[0]
-            cur.execute(sql, values)
-            return cur.lastrowid
-        finally:
-            cur.close()
-
-    def next_id(self, table: str) -> int:
-        return int(self.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) + 1
-
-    def max_ledger_number(self) -> int:
-        if self.pg:
-            sql = ("SELECT MAX(substr(ledger_no, 2)::bigint) FROM members "
-                   "WHERE ledger_no ~ '^M[0-9]{1,18}$'")
-        else:
-            sql = ("SELECT MAX(CAST(substr(ledger_no, 2) AS INTEGER)) FROM members "
-                   "WHERE ledger_no GLOB 'M[0-9]*' AND substr(ledger_no, 2) NOT GLOB '*[^0-9]*'")
-        return int(self.scalar(sql) or 0)
-
-    def bulk(self, table: str, cols: Sequence[str], chunks: Iterator[list[tuple]]) -> None:
-        """Write every row of ``chunks``: COPY on PostgreSQL, executemany on SQLite."""
-        cur = self.conn.cursor()
-        try:
-            if self.pg:
-                from psycopg.copy import QueuedLibpqWriter
-
-                # A worker thread sends while this one builds the next chunk.
-                with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN",
-                              writer=QueuedLibpqWriter(cur)) as copy:
-                    for chunk in chunks:
-                        copy.write(_copy_text(chunk))
-            else:
-                sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
-                       f"VALUES ({', '.join(['?'] * len(cols))})")
-                for chunk in chunks:
-                    cur.executemany(sql, chunk)
-        finally:
-            cur.close()
-
-    def sync_sequences(self) -> None:
-        """Explicit ids do not move PostgreSQL's sequences: move them past the max."""
-        if not self.pg:
-            return
-        for table in ("branches", "volunteers", "members"):
-            self.scalar(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))")
-
-
-_NULL = "\\N"
-
-
-def _copy_text(chunk: list[tuple]) -> bytes:
-    """COPY text format; pool values hold no tab, newline or backslash (see `_clean`)."""
-    out = []
-    append = out.append
-    for row in chunk:
-        append("\t".join([v if v.__class__ is str else (_NULL if v is None else str(v))
-                          for v in row]))
-    out.append("")
-    return "\n".join(out).encode()
-
-
 # --------------------------------------------------------------------------- branches
-
-
-@dataclass
-class _Branch:
-    id: int
-    name: str
-    kind: str
-    interest: str | None = None
-    #: Geographic: the locality part of a member's address.
-    place: str = ""
 
 
 def _plan_branches(pools: _Pools, locale: str, members: int, rng: random.Random):
@@ -362,19 +198,19 @@ def _plan_branches(pools: _Pools, locale: str, members: int, rng: random.Random)
     return committees, geo, interests
 
 
-def _ensure_branches(db: _Db, pools: _Pools, locale: str, members: int,
-                     rng: random.Random) -> tuple[list[_Branch], list[_Branch], list[_Branch]]:
+def _ensure_branches(db: SeedDb, pools: _Pools, locale: str, members: int,
+                     rng: random.Random) -> tuple[list[Branch], list[Branch], list[Branch]]:
     committees, geo, interests = _plan_branches(pools, locale, members, rng)
     existing = {name: (bid, kind) for bid, name, kind in
                 db.rows("SELECT id, name, kind FROM branches")}
 
-    def get(name: str, kind: str, parent: int | None) -> _Branch:
+    def get(name: str, kind: str, parent: int | None) -> Branch:
         if name in existing:
-            return _Branch(existing[name][0], name, existing[name][1])
+            return Branch(existing[name][0], name, existing[name][1])
         bid = db.insert_returning_id("branches", ("name", "kind", "parent_id"),
                                      (name, kind, parent))
         existing[name] = (bid, kind)
-        return _Branch(bid, name, kind)
+        return Branch(bid, name, kind)
 
     com = [get(n, BranchKind.COMMITTEE.value, None) for n in committees]
     geos = []
@@ -396,8 +232,8 @@ def _ensure_branches(db: _Db, pools: _Pools, locale: str, members: int,
 # --------------------------------------------------------------------------- volunteers
 
 
-def _volunteer_rows(db: _Db, pools: _Pools, rng: random.Random, count: int,
-                    com: list[_Branch], geos: list[_Branch], groups: list[_Branch],
+def _volunteer_rows(db: SeedDb, pools: _Pools, rng: random.Random, count: int,
+                    com: list[Branch], geos: list[Branch], groups: list[Branch],
                     geo_weights: list[float], created_at: str, result: SeedResult):
     """Rows of the volunteers table, and for each branch id the volunteer ids in it."""
     subs = geos + groups
@@ -452,7 +288,7 @@ def _lookup(weights: Sequence[float], size: int = 4096) -> list[int]:
 
 
 def _member_chunks(*, rng: random.Random, pools: _Pools, locale: str, n: int, start_id: int,
-                   start_no: int, geos: list[_Branch], groups: list[_Branch],
+                   start_no: int, geos: list[Branch], groups: list[Branch],
                    geo_weights: list[float], by_branch: dict[int, list[int]],
                    all_volunteers: list[int], today: dt.date, created_at: str,
                    result: SeedResult) -> Iterator[list[tuple]]:
@@ -642,7 +478,7 @@ def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
     n_volunteers = max(3, members // 40) if volunteers is None else volunteers
     result = SeedResult()
 
-    db = _Db(engine)
+    db = SeedDb(engine)
     ok = False
     try:
         db.begin()
@@ -663,8 +499,6 @@ def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
         db.bulk("members", MEMBER_COLUMNS, chunks)
         db.sync_sequences()
         if meetings:
-            from outreach.seed.meetings import seed_meetings
-
             life = seed_meetings(db, branches=geos + groups, first_member=first_member,
                                  last_member=first_member + members - 1, today=today,
                                  rng=random.Random(rng.getrandbits(64)),
@@ -672,8 +506,6 @@ def seed_ledger(engine: Engine, *, members: int, volunteers: int | None = None,
             result.meetings, result.attendance = life.meetings, life.attendance
             result.made_up, result.roles = life.made_up, life.roles
         if care:
-            from outreach.seed.care import seed_care
-
             cared = seed_care(db, first_member=first_member,
                               last_member=first_member + members - 1, today=today,
                               created_at=created_at)

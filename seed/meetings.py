@@ -41,12 +41,10 @@ import datetime as dt
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-if TYPE_CHECKING:  # pragma: no cover
-    from outreach.seed.generate import _Branch, _Db
+from outreach.seed.common import REASON, Branch, SeedDb
 
-REASON = "seeded"
 #: Registers a member is on per year (meetings other than committee), evenly apart.
 REGISTERS = 2
 MONTHLY = ("committee", "group", "theme_day")
@@ -168,7 +166,7 @@ _TABLES = ("attendance", "attendance_status_changes")
 
 
 @contextmanager
-def _bulk_load(db: "_Db", cur, *, empty: bool):
+def _bulk_load(db: "SeedDb", cur, *, empty: bool):
     """Write millions of attendance rows the way a database is best loaded in bulk, every
     guarantee of the table kept, in the seed's one transaction.
 
@@ -272,7 +270,7 @@ def _mark_made_up(a: str) -> str:
            ELSE CASE WHEN {h} < {_LOCAL[1]} THEN 'excused' ELSE 'absent' END END)"""
 
 
-def _history(db: "_Db", cur, first: int) -> None:
+def _history(db: "SeedDb", cur, first: int) -> None:
     """The history rows of the attendance from id ``first`` on, exactly as the row
     triggers write them, in two ``INSERT … SELECT``: ``new → mark`` for every row (a
     made-up row's mark drawn again, `_mark_made_up`), then ``mark → made_up`` for the
@@ -344,7 +342,7 @@ def schedule(today: dt.date, rng: random.Random) -> list[tuple[str, dt.date]]:
     return out
 
 
-def _pick_roles(db: "_Db", branches: Sequence["_Branch"], lo: int, hi: int,
+def _pick_roles(db: "SeedDb", branches: Sequence["Branch"], lo: int, hi: int,
                 rng: random.Random, today: dt.date):
     """Branch roles: [(member_id, branch_id, role)] and per branch the committee's ids and
     the names of its secretary and deputy (chair and recorder)."""
@@ -387,7 +385,7 @@ def _pick_roles(db: "_Db", branches: Sequence["_Branch"], lo: int, hi: int,
     return roles, committees, heads
 
 
-def seed_meetings(db: "_Db", *, branches: Sequence["_Branch"], first_member: int,
+def seed_meetings(db: "SeedDb", *, branches: Sequence["Branch"], first_member: int,
                   last_member: int, today: dt.date, rng: random.Random,
                   created_at: str, locale: str = "en_US") -> MeetingsResult:
     """Roles, a year of closed meetings and their attendance for the members with ids

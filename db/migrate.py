@@ -1,11 +1,14 @@
 """Schema migrations (Alembic), run by `outreach db upgrade`.
 
 `HEAD` names the newest revision so that every command can check, with one cheap query
-and without importing Alembic, that the database is upgraded before it touches it.
+and without importing Alembic, that the database is upgraded before it touches it. The
+revisions are read from the scripts themselves (their ``revision`` and ``down_revision``
+lines), so a new migration is known the moment its file is there.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -14,11 +17,37 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from outreach.db.errors import NotReady
 from outreach.i18n import _
 
-#: Every revision this outreach knows, oldest first.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009",
-             "0010", "0011", "0012")
-HEAD = REVISIONS[-1]
 _HERE = Path(__file__).parent
+_LINE = re.compile(r"""(down_revision|revision)\s*(?::[^=]*)?=\s*(?:None|['"]([^'"]+)['"])\s*$""")
+
+
+def _revisions(folder: Path) -> tuple[str, ...]:
+    """The revisions of the scripts in ``folder``, oldest first: the chain from the one
+    without a ``down_revision``. Only each script's ``revision``/``down_revision`` lines
+    are read (near its top), not the script: every command reads `HEAD`, cheaply."""
+    after: dict[str | None, str] = {}
+    for path in sorted(folder.glob("*.py")):
+        found: dict[str, str | None] = {}
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                m = _LINE.match(line)
+                if m:
+                    found[m.group(1)] = m.group(2)
+                    if len(found) == 2:
+                        break
+        if "revision" in found:
+            after[found.get("down_revision")] = found["revision"]
+    chain: list[str] = []
+    rev = after.get(None)
+    while rev is not None and rev not in chain:
+        chain.append(rev)
+        rev = after.get(rev)
+    return tuple(chain)
+
+
+#: Every revision this outreach knows, oldest first (from the migration scripts).
+REVISIONS = _revisions(_HERE / "migrations" / "versions")
+HEAD = REVISIONS[-1]
 
 
 def _config(connection):

@@ -8,7 +8,7 @@ with ``--reuse-template``), then for each repeat takes a fresh copy of it (SQLit
 copy; PostgreSQL: ``CREATE DATABASE … TEMPLATE …``) and times, each in a fresh child
 process (so that its peak RSS is its own):
 
-* ``plan``      `tasks.plan_jobs.plan_campaign`: survey over every member, ranges of
+* ``plan``      `tasks.campaigns.plan_jobs.plan_campaign`: survey over every member, ranges of
                 ``--batch-size``, targeting + assignment (continuity, branch fallback,
                 least loaded) + the insert, one transaction per range, history by trigger;
 * ``raw-same``  one ``INSERT INTO outreach_tasks … SELECT … FROM members LEFT JOIN
@@ -157,7 +157,8 @@ def _child_step(url: str, step: str, batch: int, mapfile: str) -> dict:
 
     from outreach.db.models import CampaignKind
     from outreach.db.session import make_engine, writer
-    from outreach.tasks import plan, plan_jobs
+    from outreach.tasks.campaigns import plan, plan_jobs
+    from outreach.tasks.work import engine as task_engine
 
     eng = make_engine(url)
     server = _ServerCpu(eng)
@@ -184,7 +185,7 @@ def _child_step(url: str, step: str, batch: int, mapfile: str) -> dict:
     else:
         with Session(writer(eng)) as s, s.begin():
             run = plan.open_run(s, CampaignKind.SURVEY, PERIOD)
-            camp = plan.ensure_campaign(s, CampaignKind.SURVEY)
+            camp = task_engine.ensure_campaign(s, CampaignKind.SURVEY)
             run_id, window, due_days, max_att = (run.id, camp.window_days, camp.due_days,
                                                  camp.max_attempts)
         table = "outreach_tasks"
@@ -347,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(out))
         return
 
-    from outreach.tasks.plan import DEFAULT_BATCH
+    from outreach.tasks.campaigns.plan import DEFAULT_BATCH
 
     batch = args.batch_size or DEFAULT_BATCH
     tmp = None

@@ -32,7 +32,7 @@ def _world(size: int, folder: Path) -> tuple[dict, list[int]]:
     from outreach.db.models import OutreachTask
     from outreach.db.session import make_engine, session_scope
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     url = f"sqlite:///{folder / f'bench-{size}.db'}"
     eng = make_engine(url)

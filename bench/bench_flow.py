@@ -4,7 +4,7 @@
 
 Seeds a SQLite ledger (or copies ``--template``), then on two copies of it times: the
 survey flow run through Prefect (a local temporary server, telemetry off: flow, one task
-per 100,000 member ids, progress and summary artifacts) and `tasks.plan_jobs.plan_campaign`
+per 100,000 member ids, progress and summary artifacts) and `tasks.campaigns.plan_jobs.plan_campaign`
 called directly. Issue 3 asks for the flow under 30 s at 1,000,000 members.
 """
 
@@ -51,7 +51,7 @@ def main() -> None:
         shutil.copy(base, direct)
         shutil.copy(base, flowed)
 
-        from outreach.tasks import plan_jobs
+        from outreach.tasks.campaigns import plan_jobs
 
         t = time.perf_counter()
         out = plan_jobs.plan_campaign(make_engine(f"sqlite:///{direct}"), "survey", "2026-11",

@@ -9,13 +9,13 @@ TEMPLATE``), medians over ``--repeat``:
 
 * ``close``   a branch whose subtree holds ``--close-members`` members (default 100,000),
               all invited to an assembly recorded as held; 30% marked present, 10% remote,
-              40% excused, the rest left invited (absent at close). Timed: `tasks.meetings.
+              40% excused, the rest left invited (absent at close). Timed: `tasks.meetings.meetings.
               close_meeting` (invited → absent, make-up tasks through the engine with
               assignment, meeting closed), commit included. Baseline in the same run, on
               another fresh copy: a raw ``INSERT INTO outreach_tasks … SELECT`` of the same
               tasks (one open make-up task per excused/absent/invited contactable member,
               run made beforehand, untimed). Target: ≤ 2×.
-* ``report``  `tasks.meetings.meetings_report` (what ``outreach report meetings`` prints:
+* ``report``  `tasks.meetings.meetings.meetings_report` (what ``outreach report meetings`` prints:
               per branch and kind, rates, members without organisational life) over a
               ledger seeded with ``--report-members`` (default 1,000,000) and its year of
               meetings. Target: < 3 s. Cold (first call in a process) and warm medians.
@@ -77,8 +77,8 @@ def _child_setup_close(url: str, members: int) -> dict:
     from outreach.db import migrate
     from outreach.db.session import session_scope
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import meetings
-    from outreach.tasks.access import authenticate
+    from outreach.tasks.meetings import meetings
+    from outreach.tasks.access.permissions import authenticate
 
     eng = _engine(url)
     migrate.upgrade(eng)
@@ -107,8 +107,8 @@ def _child_setup_close(url: str, members: int) -> dict:
 
 def _child_close(url: str, meeting_id: int, code: str) -> dict:
     from outreach.db.session import session_scope
-    from outreach.tasks import meetings
-    from outreach.tasks.access import authenticate
+    from outreach.tasks.meetings import meetings
+    from outreach.tasks.access.permissions import authenticate
 
     eng = _engine(url)
     with session_scope(eng) as s:
@@ -127,7 +127,7 @@ def _child_raw(url: str, meeting_id: int) -> dict:
     from sqlalchemy import Date, DateTime, bindparam, text
 
     from outreach.db.session import session_scope
-    from outreach.tasks import engine as task_engine
+    from outreach.tasks.work import engine as task_engine
 
     eng = _engine(url)
     with session_scope(eng) as s:  # untimed: the make-up run of the meeting
@@ -157,8 +157,8 @@ def _child_raw(url: str, meeting_id: int) -> dict:
 
 def _child_report(url: str, repeat: int) -> dict:
     from outreach.db.session import session_scope
-    from outreach.tasks import meetings
-    from outreach.tasks.access import SYSTEM
+    from outreach.tasks.meetings import meetings
+    from outreach.tasks.access.permissions import SYSTEM
 
     eng = _engine(url)
     times, out = [], None

@@ -158,7 +158,7 @@ def _volunteer(eng, codes: dict[int, str], today: dt.date):
 
     from outreach.db.models import OutreachTask
     from outreach.db.session import session_scope
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     plan_jobs.plan_campaign(eng, "phone_visit", f"{today:%Y-%m}", today=today)
     with session_scope(eng, write=False) as s:

@@ -14,9 +14,9 @@ Then times, median of ``--repeat`` runs each:
 
 * ``baseline``  ``SELECT count(*) FROM outreach_tasks`` + ``SELECT branch_id, count(*)
                 FROM members GROUP BY branch_id``: the cost of just scanning both tables;
-* ``coverage``  `tasks.coverage.coverage` (per branch and segment, TOTAL row);
+* ``coverage``  `tasks.campaigns.coverage.coverage` (per branch and segment, TOTAL row);
 * ``segment``   the per-segment variant;
-* ``workload``  `tasks.coverage.volunteer_workload`.
+* ``workload``  `tasks.campaigns.coverage.volunteer_workload`.
 
 ``--index 'outreach_tasks(run_id, member_id, status, outcome)'`` creates that index
 afterwards (named ``bench_ix_<n>``) and times everything again: with and without.
@@ -229,8 +229,8 @@ def _median(fn, repeat: int) -> float:
 
 
 def measure(eng: Engine, repeat: int) -> dict[str, float]:
-    from outreach.tasks.access import SYSTEM
-    from outreach.tasks.coverage import coverage, coverage_by_segment, volunteer_workload
+    from outreach.tasks.access.permissions import SYSTEM
+    from outreach.tasks.campaigns.coverage import coverage, coverage_by_segment, volunteer_workload
 
     out = {}
     with Session(eng) as s:

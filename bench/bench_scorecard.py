@@ -21,14 +21,14 @@ Then times, median of ``--repeat`` runs each (a fresh session per run):
 
 * ``baseline``   ``SELECT branch_id, count(*) FROM members GROUP BY branch_id`` and
                  ``SELECT count(*) FROM attendance``: the cost of scanning what it reads;
-* ``scorecard``  `tasks.scorecard.scorecard` for the quarter of TODAY — which computes the
+* ``scorecard``  `tasks.scorecard.scorecard.scorecard` for the quarter of TODAY — which computes the
                  previous quarter too (the change). Target: < 3 s.
 
 Default database: a SQLite file under /tmp. For PostgreSQL, a database of your own:
 ``--database-url postgresql+psycopg://postgres@127.0.0.1:5432/outreach_scorecard_bench``
 (its schema is dropped and recreated). The members' history rows are written when the
 ledger is built (today, by the clock), so the previous quarter counts nobody in a ledger
-built this quarter and is not queried (`tasks.scorecard._existed`). ``--period 2027-Q1``
+built this quarter and is not queried (`tasks.scorecard.scorecard._existed`). ``--period 2027-Q1``
 scores the quarter after instead: its previous quarter (the bench's) counts everyone —
 the realistic case, both quarters read in one pass. ``--period 2026-Q4,2027-Q1`` times
 both, one after the other.
@@ -190,9 +190,9 @@ def build(url: str, members: int, *, rebuild: bool) -> Engine:
 
 
 def measure(eng: Engine, repeat: int, period: str | None = None) -> dict[str, float]:
-    from outreach.tasks import rules
-    from outreach.tasks.access import SYSTEM
-    from outreach.tasks.scorecard import scorecard
+    from outreach.tasks.kernel import rules
+    from outreach.tasks.access.permissions import SYSTEM
+    from outreach.tasks.scorecard.scorecard import scorecard
 
     period = period or rules.quarter_of(TODAY)
 

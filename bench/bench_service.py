@@ -50,7 +50,7 @@ def _world(url: str, clients: int, records: int) -> dict[int, tuple[str, list[in
     from outreach.db.models import OutreachTask, Volunteer
     from outreach.db.session import make_engine, session_scope
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     eng = make_engine(url)
     migrate.upgrade(eng)

@@ -7,7 +7,7 @@ Makes up a ledger file of ``--members`` rows (Chinese names and branches, phones
 leading zeros, addresses, one member in eight away, one in ten homebound), then times, as
 the CLI does them and each in a child process of its own (`bench.common.run_child`):
 
-* ``import csv``   `tasks.ledger.read_ledger` of the CSV file, then `import_ledger` and the
+* ``import csv``   `tasks.ledger.book.read_ledger` of the CSV file, then `import_ledger` and the
                    commit, into an empty ledger (a fresh copy of a migrated database with
                    one coordinator) — `outreach members import ledger.csv`;
 * ``import xlsx``  the same from the .xlsx export of the same ledger —
@@ -50,7 +50,7 @@ STREETS = ["人民路", "解放路", "建设路", "和平街", "新华路", "中
 
 def make_ledger(path: Path, members: int, lang: str) -> None:
     """A ledger CSV of ``members`` made-up rows, headers and words in ``lang``."""
-    from outreach.tasks.ledger import HEADERS, WORDS
+    from outreach.tasks.ledger.book import HEADERS, WORDS
 
     words = WORDS[lang]
     with open(path, "w", encoding="utf-8", newline="") as out:
@@ -83,7 +83,7 @@ def _coordinator(eng):
     from sqlalchemy.orm import Session
 
     from outreach.db.models import Role, Volunteer
-    from outreach.tasks.access import authenticate, format_code, new_credentials
+    from outreach.tasks.access.permissions import authenticate, format_code, new_credentials
 
     with Session(eng) as s:
         vol = s.query(Volunteer).filter(Volunteer.role == Role.COORDINATOR).first()
@@ -97,7 +97,7 @@ def child(step: str, file: str, url: str) -> dict:
 
     from outreach.cli.common import write_private
     from outreach.db.session import session_scope
-    from outreach.tasks import ledger
+    from outreach.tasks.ledger import book as ledger
 
     eng = _engine(url) if step != "read" else None
     who = _coordinator(eng) if eng is not None else None  # not timed: the access code
@@ -128,7 +128,7 @@ def _template(folder: Path, url: str | None) -> str:
     from sqlalchemy.orm import Session
 
     from outreach.db import migrate
-    from outreach.tasks.people import add_volunteer
+    from outreach.tasks.ledger.people import add_volunteer
 
     url = url or f"sqlite:///{folder / 'template.db'}"
     eng = _engine(url)

@@ -20,9 +20,10 @@ from outreach.cli.deployments import coordinator, run_flow, ticket, use_prefect
 from outreach.db import settings
 from outreach.db.errors import BadInput
 from outreach.i18n import _, ngettext
-from outreach.tasks.csvfile import safe_cell
-from outreach.tasks.rules import (DUE_DAYS, MAX_ATTEMPTS, SHARDS, WINDOWS, check_not_future,
-                         check_period)
+from outreach.tasks.kernel.csvfile import safe_cell
+from outreach.tasks.campaigns.rules import DUE_DAYS, SHARDS, WINDOWS
+from outreach.tasks.work.rules import MAX_ATTEMPTS
+from outreach.tasks.kernel.rules import check_not_future, check_period
 
 campaign_app = typer.Typer(help=_("Run a campaign through Prefect (coordinators)."),
                            no_args_is_help=True)
@@ -54,7 +55,7 @@ class Format(str, Enum):
     xlsx = "xlsx"
 
 
-#: The flows' parameter for each kind's window (`tasks.rules.WINDOWS`: choices, default).
+#: The flows' parameter for each kind's window (`tasks.campaigns.rules.WINDOWS`: choices, default).
 _WINDOW_PARAM = {Kind.survey: "not_confirmed_within", Kind.phone_visit: "not_reached_within"}
 _WITHIN_HELP = _(
     "Survey: not confirmed within ({survey}); phone visits: not reached within ({phone}) "
@@ -107,7 +108,7 @@ def campaign_run(
         check_period(period)
     coordinator()
     if branch is not None:
-        from outreach.tasks.people import get_branch
+        from outreach.tasks.ledger.people import get_branch
 
         with db_session(write=False) as s:
             if get_branch(s, name=branch) is None:
@@ -137,7 +138,7 @@ def campaign_run(
                      targeted=result["targeted"], created=result["created"],
                      open=result["still_open"]))
     with db_session(write=False) as s:
-        from outreach.tasks.plan import summary
+        from outreach.tasks.campaigns.plan import summary
 
         rows = summary(s, result["run_id"])
     typer.echo(table([{k: v for k, v in r.items() if k != "branch_id"} for r in rows]))
@@ -199,7 +200,7 @@ def outcomes_import(
 
     Example: outreach outcomes import round-2026-11.csv
     """
-    from outreach.tasks.results import load_results_file
+    from outreach.tasks.work.results import load_results_file
 
     day = parse_date(today, "--today")
     load_results_file(file)  # refuse a file that is not CSV before starting Prefect
@@ -302,7 +303,7 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
             branch: str | None = None, output: Path | None = None,
             force: bool = False) -> None:
 
-    from outreach.tasks import coverage
+    from outreach.tasks.campaigns import coverage
 
     day = parse_date(today, "--today") or settings.today()
     if output is not None:
@@ -313,7 +314,7 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
         raise BadInput(_("--branch is for the meetings report"))
     if period is not None:
         check_period(period)  # refused for every report, not only coverage
-    # the unreachable list shows family contacts: logged (`tasks.access_log`), a write
+    # the unreachable list shows family contacts: logged (`tasks.access.log`), a write
     with db_session(write=which == Report.unreachable) as s:
         who = actor(s)  # each report checks who may read it
         if which == Report.coverage:
@@ -330,8 +331,8 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
 
 def _meetings_report(format: Format, period: str | None, day, branch: str | None,
                      output: Path | None = None, force: bool = False) -> None:
-    from outreach.tasks.meetings import meetings_report
-    from outreach.tasks.rules import check_quarter
+    from outreach.tasks.meetings.meetings import meetings_report
+    from outreach.tasks.kernel.rules import check_quarter
 
     if period is not None:
         check_quarter(period)
@@ -353,9 +354,9 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
                       branch: str | None, indicator: str | None, members: bool,
                       output: Path | None = None, force: bool = False) -> None:
 
-    from outreach.tasks import scorecard as sc
-    from outreach.tasks.people import get_branch
-    from outreach.tasks.rules import check_quarter, quarter_of
+    from outreach.tasks.scorecard import scorecard as sc
+    from outreach.tasks.ledger.people import get_branch
+    from outreach.tasks.kernel.rules import check_quarter, quarter_of
 
     day = parse_date(today, "--today") or settings.today()
     period = check_quarter(period) if period is not None else quarter_of(day)
@@ -388,8 +389,8 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
 def _access_report(format: Format, member: str | None, volunteer: int | None,
                    since: str | None, until: str | None, output: Path | None = None,
                    force: bool = False) -> None:
-    """Who was shown contact details (`tasks.access_log.access_report`)."""
-    from outreach.tasks.access_log import access_report
+    """Who was shown contact details (`tasks.access.log.access_report`)."""
+    from outreach.tasks.access.log import access_report
 
     if format == Format.markdown:
         raise BadInput(_("the access report is a table, csv, json or xlsx"))
@@ -409,7 +410,7 @@ def emit(rows: list[dict], format: Format, *, output: Path | None = None,
          force: bool = False) -> None:
     if format == Format.xlsx:
         from outreach.cli.common import write_private
-        from outreach.tasks.xlsxfile import rows_workbook
+        from outreach.tasks.kernel.xlsxfile import rows_workbook
 
         write_private(output, rows_workbook(rows, sheet=output.stem), force=force)
         typer.echo(ngettext("{n} row written to {path}", "{n} rows written to {path}",

@@ -1,7 +1,7 @@
 """Care commands (coordinators): `outreach care plan`.
 
 Prefect is imported only when a stack is running (the run then goes to its ``care``
-deployment and shows in its UI); otherwise the same steps (`tasks.care_jobs`) run here,
+deployment and shows in its UI); otherwise the same steps (`tasks.care.care_jobs`) run here,
 each committing its own transaction, without starting a temporary Prefect server.
 """
 
@@ -20,7 +20,7 @@ care_app = typer.Typer(help=_("Care visits: milestone birthdays, festivals, life
 
 def _occasion(code: str) -> str:
     """A kind of care occasion as people read it (English: the code with spaces)."""
-    from outreach.tasks import labels
+    from outreach.tasks.kernel import labels
 
     if labels.english():
         return code.replace("_", " ")
@@ -52,7 +52,7 @@ def care_plan(
 
     from outreach.cli.deployments import (coordinator, run_deployment, running_stack,
                                           use_prefect)
-    from outreach.tasks.rules import check_not_future
+    from outreach.tasks.kernel.rules import check_not_future
 
     day = parse_date(today, "--today") or settings.today()
     check_not_future(day, "--today")
@@ -63,7 +63,7 @@ def care_plan(
     else:
         from outreach.db import migrate
         from outreach.db.session import engine
-        from outreach.tasks.care_jobs import plan_care
+        from outreach.tasks.care.care_jobs import plan_care
 
         eng = engine()
         migrate.require_current(eng)

@@ -75,7 +75,7 @@ def edge(fn: Callable) -> Callable:
             _database_error(exc)
             raise
         finally:
-            access = sys.modules.get("outreach.tasks.access")
+            access = sys.modules.get("outreach.tasks.access.permissions")
             if access is not None:  # login counters, after the command's transaction
                 access.settle()
 
@@ -96,7 +96,7 @@ def db_session(*, write: bool = True) -> Iterator["Session"]:
 
 def actor(session: "Session", *, required: bool = True):
     """Who is acting, from OUTREACH_TOKEN or the stored login; None if no code and optional."""
-    from outreach.tasks.access import authenticate
+    from outreach.tasks.access.permissions import authenticate
 
     code = settings.token()
     if code is None and not required:
@@ -110,7 +110,7 @@ FORCE_HELP = N_("Replace FILE if it already exists (never a link, a folder or an
 
 
 def parse_date(value: str | None, what: str):
-    from outreach.tasks.rules import parse_day
+    from outreach.tasks.kernel.rules import parse_day
 
     if value is None:
         return None
@@ -123,7 +123,7 @@ def is_terminal() -> bool:
 
 #: The column names people read in `table` format, translated where shown (`table`); the
 #: keys themselves stay English in csv and json (programs read them). Words that mean
-#: something else elsewhere (``due``, ``invited``) are `tasks.labels.IN_CONTEXT`'s.
+#: something else elsewhere (``due``, ``invited``) are `tasks.kernel.labels.IN_CONTEXT`'s.
 COLUMNS = (
     N_("id"), N_("name"), N_("branch"), N_("branch_id"), N_("segment"), N_("members"),
     N_("member_id"), N_("ledger_no"), N_("role"), N_("kind"), N_("status"), N_("date"),
@@ -158,7 +158,7 @@ def table(rows: list[dict], *, style: str = "simple", of: dict | None = None,
     values in the current language (tabulate's ``headers="keys"``, translated)."""
     from tabulate import tabulate
 
-    from outreach.tasks import labels
+    from outreach.tasks.kernel import labels
 
     rows = labels.table(rows, of=of)  # codes (status, kind, outcome …), headers by name
     keys: list = []

@@ -56,7 +56,7 @@ def _answers(outcome: str, kind: str) -> str:
 def _round(path: Path, day: dt.date, coordinator, rng: random.Random) -> int:
     """Write the results of one round of visits: every assigned task that is due."""
     from outreach.cli.common import db_session
-    from outreach.tasks.worklist import list_tasks
+    from outreach.tasks.work.worklist import list_tasks
 
     with db_session(write=False) as s:
         rows = list_tasks(s, actor=coordinator, all_=True, status="assigned", today=day)
@@ -100,7 +100,7 @@ def demo(
     from outreach.cli.deployments import quiet_prefect
     from outreach.cli.common import parse_date
     from outreach.db import settings
-    from outreach.tasks.rules import seed_locale
+    from outreach.tasks.kernel.rules import seed_locale
 
     locale = seed_locale(locale)
 
@@ -114,12 +114,12 @@ def demo(
     quiet_prefect()
 
     from outreach.cli.common import db_session, pad, table
-    from outreach.tasks.labels import label
+    from outreach.tasks.kernel.labels import label
     from outreach.db import migrate
     from outreach.db.session import engine
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import coverage
-    from outreach.tasks.access import SYSTEM, authenticate
+    from outreach.tasks.campaigns import coverage
+    from outreach.tasks.access.permissions import SYSTEM, authenticate
 
     typer.echo(_("demo database: {path}").format(path=folder / "outreach.db"))
     migrate.upgrade(engine())
@@ -138,7 +138,7 @@ def demo(
     from outreach.flows.outcomes import record_outcomes
     from pydantic import SecretStr
 
-    from outreach.tasks import tickets
+    from outreach.tasks.access import tickets
 
     period = f"{start:%Y-%m}"
     typer.echo(_("2. campaigns through Prefect:"))

@@ -65,7 +65,7 @@ def use_prefect():
 
 def coordinator() -> int:
     """The caller's id, refused unless a coordinator (before a run is started)."""
-    from outreach.tasks.access import require_coordinator
+    from outreach.tasks.access.permissions import require_coordinator
 
     with db_session(write=False) as s:
         who = actor(s)
@@ -140,7 +140,7 @@ def ticket(minutes: int | None = None, purpose: str = "record-outcomes") -> str:
     """A run ticket for a form (record-outcomes, plan-meeting), made with the caller's
     access code."""
     from outreach.db import settings
-    from outreach.tasks import tickets
+    from outreach.tasks.access import tickets
 
     with db_session() as s:
         return tickets.issue(s, settings.token(), purpose=purpose,

@@ -67,7 +67,7 @@ def db_check() -> None:
 
     Prints counts only; exits 1 if anything does not add up.
     """
-    from outreach.tasks.audit import replay
+    from outreach.tasks.ledger.audit import replay
 
     with db_session(write=False) as s:
         out = replay(s)
@@ -101,7 +101,7 @@ def db_backup(
 
     Example: outreach db backup
     """
-    from outreach.tasks.backup_jobs import back_up, size_text
+    from outreach.tasks.ledger.backup_jobs import back_up, size_text
 
     with db_session(write=False) as s:
         who = actor(s)
@@ -132,7 +132,7 @@ def db_restore(
     from outreach.cli import stack
     from outreach.cli.common import is_terminal
     from outreach.db.errors import Refused
-    from outreach.tasks.backup_jobs import authorise_restore, restore
+    from outreach.tasks.ledger.backup_jobs import authorise_restore, restore
 
     running = stack.load()
     if running is not None and any(stack.is_ours(p) for p in running.procs):
@@ -182,9 +182,9 @@ def seed(
 
 @edge
 def _seed(members, volunteers, seed_, locale, codes, force=False) -> None:
-    from outreach.tasks.people import check_seed
+    from outreach.tasks.ledger.people import check_seed
 
-    from outreach.tasks.rules import seed_locale
+    from outreach.tasks.kernel.rules import seed_locale
 
     locale = seed_locale(locale)
     with db_session(write=False) as s:
@@ -240,14 +240,14 @@ def _bootstrap_actor(s):
     """Who acts where a ledger without a coordinator needs no code: nobody (None) until the
     first coordinator exists — a stale OUTREACH_TOKEN or stored code is then ignored, not
     refused — and after that whoever the code says (None without one)."""
-    from outreach.tasks.access import coordinator_exists
+    from outreach.tasks.access.permissions import coordinator_exists
 
     return actor(s, required=False) if coordinator_exists(s) else None
 
 
 def _print_summary() -> None:
     from outreach.cli.common import table
-    from outreach.tasks.reports import ledger_summary
+    from outreach.tasks.ledger.reports import ledger_summary
 
     with db_session(write=False) as s:
         rows = ledger_summary(s)
@@ -270,7 +270,7 @@ def volunteer_add(
 
     Example: outreach volunteer add "Li Wei" --branch North --capacity 15
     """
-    from outreach.tasks.people import add_volunteer
+    from outreach.tasks.ledger.people import add_volunteer
 
     with db_session() as s:
         vol, code, created = add_volunteer(s, name=name, branch=branch, coordinator=coordinator,
@@ -288,7 +288,7 @@ def volunteer_add(
 def volunteer_list() -> None:
     """List volunteers and coordinators with their open tasks (coordinators only)."""
     from outreach.cli.common import table
-    from outreach.tasks.reports import volunteer_list as rows_of
+    from outreach.tasks.ledger.reports import volunteer_list as rows_of
 
     with db_session(write=False) as s:
         rows = rows_of(s, actor=actor(s))
@@ -322,7 +322,7 @@ def volunteer_activate(
 
 
 def _set_active(ref: str, active: bool) -> None:
-    from outreach.tasks.people import get_volunteer, set_volunteer_active
+    from outreach.tasks.ledger.people import get_volunteer, set_volunteer_active
 
     with db_session() as s:
         who = actor(s)
@@ -349,8 +349,8 @@ def volunteer_new_code(
 
     Example: outreach volunteer new-code 17
     """
-    from outreach.tasks.access import new_code
-    from outreach.tasks.people import get_volunteer
+    from outreach.tasks.access.permissions import new_code
+    from outreach.tasks.ledger.people import get_volunteer
 
     with db_session() as s:
         who = actor(s)
@@ -382,8 +382,8 @@ def members_import(
 
     Example: outreach members import ledger.xlsx
     """
-    from outreach.tasks.csvfile import check_encoding, must_be_file
-    from outreach.tasks.ledger import import_ledger, read_ledger
+    from outreach.tasks.kernel.csvfile import check_encoding, must_be_file
+    from outreach.tasks.ledger.book import import_ledger, read_ledger
 
     check_encoding(encoding)
     must_be_file(file)
@@ -422,14 +422,14 @@ def members_export(
     import io
 
     from outreach.i18n import current
-    from outreach.tasks.ledger import check_lang, export_ledger, export_ledger_xlsx
+    from outreach.tasks.ledger.book import check_lang, export_ledger, export_ledger_xlsx
 
     lang = check_lang(lang or current())
     excel = str(file) != "-" and file.suffix.lower() == ".xlsx"
     # the file is checked (and made, empty and private) before the ledger is read
     with (contextlib.nullcontext() if str(file) == "-" else
           PrivateFile(file, force=force)) as out:
-        with db_session() as s:  # the export is logged (`tasks.access_log`)
+        with db_session() as s:  # the export is logged (`tasks.access.log`)
             buf = io.BytesIO() if excel else io.StringIO()
             export = export_ledger_xlsx if excel else export_ledger
             n = export(s, buf, actor=actor(s), lang=lang,
@@ -459,15 +459,15 @@ def members_purge(
     Example: outreach members purge --before 2024-01-01
     """
     from outreach.cli.common import is_terminal, parse_date
-    from outreach.tasks import rules
-    from outreach.tasks.access_log import purge_departed
+    from outreach.tasks.kernel import rules
+    from outreach.tasks.access.log import purge_departed
 
     day = parse_date(before, "--before")
     if day > rules.real_today():  # refused before anyone is asked
         raise BadInput(_("--before {day} is in the future; the purge is for members who "
                          "left before a day that has passed").format(day=day))
     if not yes:
-        from outreach.tasks.access import require_coordinator
+        from outreach.tasks.access.permissions import require_coordinator
 
         with db_session(write=False) as s:  # a volunteer is refused before any question
             require_coordinator(actor(s))
@@ -499,9 +499,9 @@ def member_show(
 
     Example: outreach member show M0000042
     """
-    from outreach.tasks.reports import member_card
+    from outreach.tasks.ledger.reports import member_card
 
-    with db_session() as s:  # the showing is logged (`tasks.access_log`)
+    with db_session() as s:  # the showing is logged (`tasks.access.log`)
         who = actor(s)
         text = member_card(s, ref=ref, actor=who)
     typer.echo(text)
@@ -525,8 +525,8 @@ def member_role(
     Example: outreach member role M0000042 secretary --branch North
     """
 
-    from outreach.tasks.labels import label
-    from outreach.tasks.meetings import set_role
+    from outreach.tasks.kernel.labels import label
+    from outreach.tasks.meetings.meetings import set_role
 
     with db_session() as s:
         out = set_role(s, ref=ref, branch=branch, role=role, actor=actor(s),
@@ -550,8 +550,8 @@ def member_reactivate(
 
     Example: outreach member reactivate M0000042 --reason "asked to be visited again"
     """
-    from outreach.tasks.labels import label
-    from outreach.tasks.people import reactivate_member
+    from outreach.tasks.kernel.labels import label
+    from outreach.tasks.ledger.people import reactivate_member
 
     with db_session() as s:
         m = reactivate_member(s, member_ref=ref, reason=reason, actor=actor(s))
@@ -587,7 +587,7 @@ def member_event(
     """
 
     from outreach.cli.common import parse_date
-    from outreach.tasks.care import record_event
+    from outreach.tasks.care.care import record_event
 
     on = parse_date(date, "--date")
     with db_session() as s:
@@ -615,7 +615,7 @@ def member_hardship(
     Example: outreach member hardship M0000042 --level 2
     """
 
-    from outreach.tasks.care import clear_hardship, mark_hardship
+    from outreach.tasks.care.care import clear_hardship, mark_hardship
 
     if clear == (level is not None):
         raise BadInput(_("give either --level 1-3 or --clear"))
@@ -652,8 +652,8 @@ def member_contribution(
     Example: outreach member contribution M0000042 --kind teaching --date 2026-11-20
     """
     from outreach.cli.common import parse_date
-    from outreach.tasks.care import add_contribution
-    from outreach.tasks.labels import label
+    from outreach.tasks.care.care import add_contribution
+    from outreach.tasks.kernel.labels import label
 
     on = parse_date(date, "--date")
     with db_session() as s:

@@ -1,7 +1,7 @@
 """`outreach meeting …`: organisational life — plan meetings, mark attendance (also from a
 file), close them (make-up study for whoever missed them), and see who is behind.
 
-Coordinators only. The work is in `tasks.meetings`; this module parses, calls and prints.
+Coordinators only. The work is in `tasks.meetings.meetings`; this module parses, calls and prints.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ KINDS = "assembly, committee, group, lecture or theme_day"
 def _coordinator(s):
     """The caller, refused first unless a coordinator: a volunteer hears "only a
     coordinator", not what is wrong with the arguments."""
-    from outreach.tasks.access import COORDINATOR, check
+    from outreach.tasks.access.permissions import COORDINATOR, check
 
     who = actor(s)
     check(COORDINATOR, who, session=s)
@@ -74,8 +74,8 @@ def plan(
 
     Example: outreach meeting plan --branch North --kind assembly --date 2026-12-10 --remote
     """
-    from outreach.tasks.labels import label
-    from outreach.tasks.meetings import plan_meeting
+    from outreach.tasks.kernel.labels import label
+    from outreach.tasks.meetings.meetings import plan_meeting
 
     option = "video" if video else "phone" if remote else "none"
     with db_session() as s:
@@ -108,7 +108,7 @@ def list_(
 
     Example: outreach meeting list --period 2026-Q4 --format csv > meetings.csv
     """
-    from outreach.tasks.meetings import list_meetings
+    from outreach.tasks.meetings.meetings import list_meetings
 
     with db_session(write=False) as s:
         who = _coordinator(s)
@@ -137,7 +137,7 @@ def show(
 
     Example: outreach meeting show 12
     """
-    from outreach.tasks.meetings import meeting_view
+    from outreach.tasks.meetings.meetings import meeting_view
 
     with db_session(write=False) as s:
         who = _coordinator(s)
@@ -149,7 +149,7 @@ def show(
         emit(view["invited"], format)
         return
     from outreach.cli.common import table
-    from outreach.tasks.labels import label
+    from outreach.tasks.kernel.labels import label
 
     lines = [_("meeting {id}  {kind}  {status}  branch {branch}").format(
         id=view["id"], kind=label(view["kind"], of="meeting_kind"),
@@ -193,8 +193,8 @@ def mark(
 
     Example: outreach meeting mark 12 M0000042 excused --reason "in hospital"
     """
-    from outreach.tasks.labels import label
-    from outreach.tasks.meetings import mark_attendance
+    from outreach.tasks.kernel.labels import label
+    from outreach.tasks.meetings.meetings import mark_attendance
 
     with db_session() as s:
         who = _coordinator(s)
@@ -218,8 +218,8 @@ def attendance(
 
     Example: outreach meeting attendance 12 sheet.csv
     """
-    from outreach.tasks.csvfile import must_be_file
-    from outreach.tasks.meetings import import_attendance
+    from outreach.tasks.kernel.csvfile import must_be_file
+    from outreach.tasks.meetings.meetings import import_attendance
 
     with db_session() as s:
         who = _coordinator(s)
@@ -248,7 +248,7 @@ def close(
 
     Example: outreach meeting close 12 --chair "Li Wei" --minutes "budget agreed"
     """
-    from outreach.tasks.meetings import close_meeting
+    from outreach.tasks.meetings.meetings import close_meeting
 
     with db_session() as s:
         who = _coordinator(s)
@@ -274,7 +274,7 @@ def hold(
     today: TodayOpt = None,
 ) -> None:
     """Record that a planned meeting was held (marking or closing does it too)."""
-    from outreach.tasks.meetings import hold_meeting
+    from outreach.tasks.meetings.meetings import hold_meeting
 
     with db_session() as s:
         who = _coordinator(s)
@@ -293,7 +293,7 @@ def move(
     today: TodayOpt = None,
 ) -> None:
     """Move a planned meeting to another date (its open notices follow it)."""
-    from outreach.tasks.meetings import move_meeting_date
+    from outreach.tasks.meetings.meetings import move_meeting_date
 
     with db_session() as s:
         who = _coordinator(s)
@@ -311,7 +311,7 @@ def cancel(
     reason: Annotated[str, typer.Option(help=_("Why (kept in its history)."))],
 ) -> None:
     """Cancel a planned meeting; its open notice tasks are cancelled."""
-    from outreach.tasks.meetings import cancel_meeting
+    from outreach.tasks.meetings.meetings import cancel_meeting
 
     with db_session() as s:
         who = _coordinator(s)
@@ -331,7 +331,7 @@ def behind(
     Looked at: the last month for monthly kinds, the last quarter for quarterly ones.
     Cadence: OUTREACH_HOME/cadence.json, e.g. {"lecture": 1} (months per kind: 1, 3, or 0
     for not required)."""
-    from outreach.tasks.meetings import branches_behind
+    from outreach.tasks.meetings.meetings import branches_behind
 
     with db_session(write=False) as s:
         who = _coordinator(s)
@@ -351,7 +351,7 @@ def without_life(
     """Members with no organisational life in the last months: how many, and who.
 
     Organisational life: present, remote or made up at a meeting held in those months."""
-    from outreach.tasks.meetings import members_without_life
+    from outreach.tasks.meetings.meetings import members_without_life
 
     with db_session(write=False) as s:
         who = _coordinator(s)

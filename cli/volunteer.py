@@ -23,8 +23,10 @@ from outreach.cli.common import (FORCE_HELP, actor, check_target, db_session, ed
 from outreach.db import settings
 from outreach.db.errors import BadInput
 from outreach.i18n import N_, _, ngettext
-from outreach.tasks.labels import label as name_of  # codes as people read them (English: the code)
-from outreach.tasks.rules import NOTICE_ANSWERS, SURVEY_ANSWERS, describe_outcomes
+from outreach.tasks.kernel.labels import (  # codes as people read them (English: the code)
+    label as name_of,
+)
+from outreach.tasks.work.rules import NOTICE_ANSWERS, SURVEY_ANSWERS, describe_outcomes
 
 task_app = typer.Typer(help=_("One task: show it, record what happened, hand it back."),
                        no_args_is_help=True)
@@ -50,7 +52,7 @@ class Local:
     OUTREACH_DATABASE_URL). Each method is one transaction."""
 
     def login(self, code: str) -> dict:
-        from outreach.tasks.access import authenticate
+        from outreach.tasks.access.permissions import authenticate
 
         with db_session(write=False) as s:
             return _who(authenticate(s, code))
@@ -61,7 +63,7 @@ class Local:
 
     def tasks(self, *, all: bool, branch, volunteer, kind, status, today, limit,
               contacts: bool, file: str | None = None) -> list[dict]:
-        from outreach.tasks.worklist import list_tasks
+        from outreach.tasks.work.worklist import list_tasks
 
         # with contacts (a run sheet) the showing is logged: a write transaction
         with db_session(write=contacts) as s:
@@ -70,21 +72,21 @@ class Local:
                               limit=limit, contacts=contacts, file_name=file)
 
     def task_view(self, task_id: int) -> dict:
-        from outreach.tasks.worklist import task_view
+        from outreach.tasks.work.worklist import task_view
 
-        with db_session() as s:  # the showing is logged (`tasks.access_log`)
+        with db_session() as s:  # the showing is logged (`tasks.access.log`)
             return task_view(s, task_id=task_id, actor=actor(s))
 
     def record_or_ask(self, task_id: int, outcome, note, answers, day, key: str) -> dict:
         """Recorded in one write transaction — unless survey answers must be asked first:
         then nothing is written, and the write lock is never held while a person types.
         ``key``: the command's Idempotency-Key, kept as the service keeps it
-        (`tasks.idempotency`): the same key again is the same answer, nothing done."""
+        (`tasks.access.idempotency`): the same key again is the same answer, nothing done."""
         from dataclasses import asdict
 
         from outreach.cli.remote import outcome_body
-        from outreach.tasks.idempotency import once
-        from outreach.tasks.worklist import AnswerForm, record_or_ask
+        from outreach.tasks.access.idempotency import once
+        from outreach.tasks.work.worklist import AnswerForm, record_or_ask
 
         with db_session() as s:
             who = actor(s)
@@ -104,8 +106,8 @@ class Local:
         from dataclasses import asdict
 
         from outreach.cli.remote import outcome_body
-        from outreach.tasks.idempotency import once
-        from outreach.tasks.outcomes import record_outcome
+        from outreach.tasks.access.idempotency import once
+        from outreach.tasks.work.outcomes import record_outcome
 
         with db_session() as s:
             who = actor(s)
@@ -120,8 +122,8 @@ class Local:
                         work=work).body["recorded"]
 
     def release(self, task_id: int, key: str) -> None:
-        from outreach.tasks.idempotency import once
-        from outreach.tasks.outcomes import release
+        from outreach.tasks.access.idempotency import once
+        from outreach.tasks.work.outcomes import release
 
         with db_session() as s:
             who = actor(s)
@@ -146,7 +148,7 @@ def backend(server: str | None = None):
 
 
 def _parse_answers(pairs: list[str] | None) -> dict[str, str]:
-    from outreach.tasks.rules import parse_answers
+    from outreach.tasks.work.rules import parse_answers
 
     return parse_answers(pairs or [])
 
@@ -202,7 +204,7 @@ def _tasks(all_, format, branch, volunteer, kind, status, today, limit, output=N
                            contacts=format in (Format.csv, Format.xlsx),
                            file=os.path.basename(output) if output else None)
     if format == Format.xlsx:
-        from outreach.tasks.runsheet import to_xlsx
+        from outreach.tasks.work.runsheet import to_xlsx
 
         write_private(output, to_xlsx(rows), force=force)
         typer.echo(ngettext("{n} task written to {path}", "{n} tasks written to {path}",
@@ -213,13 +215,13 @@ def _tasks(all_, format, branch, volunteer, kind, status, today, limit, output=N
 
 def print_tasks(rows: list[dict], format: Format, *, wide: bool, status: str | None) -> None:
     """The list as a table, a run sheet (csv) or JSON — the same for both backends."""
-    from outreach.tasks.runsheet import SHEET_FIELDS, headings, sheet_rows, to_json
+    from outreach.tasks.work.runsheet import SHEET_FIELDS, headings, sheet_rows, to_json
 
     if format == Format.json:
         typer.echo(to_json(rows))
         return
     if format == Format.csv:
-        from outreach.tasks.csvfile import safe_cell
+        from outreach.tasks.kernel.csvfile import safe_cell
 
         w = csv.DictWriter(sys.stdout, fieldnames=SHEET_FIELDS, lineterminator="\n")
         w.writeheader()
@@ -294,7 +296,7 @@ MEETING_TODO = {
     "make_up": N_("go through the missed meeting's material with the member: a visit "
                   "(visited), a call (reached) or the material delivered (delivered)"),
 }
-#: A make-up study by how it is meant to be done (`tasks.rules.make_up_how`).
+#: A make-up study by how it is meant to be done (`tasks.work.rules.make_up_how`).
 MAKE_UP_TODO = {
     "visit": N_("visit the member at home (homebound) and go through the missed meeting's "
                 "material together; record visited"),
@@ -334,7 +336,7 @@ def _meeting_lines(kind: str, mt: dict, how: str | None = None) -> list[str]:
 
 
 def render_card(view: dict) -> str:
-    """`tasks.worklist.task_view` as the text `task show` prints."""
+    """`tasks.work.worklist.task_view` as the text `task show` prints."""
     m, vol = view["member"], view["volunteer"]
     vol_text = f"{vol['name']} ({vol['id']})" if vol else "-"
     head = _("task {id}  {kind}  {status}  due {due}").format(
@@ -376,10 +378,10 @@ def render_card(view: dict) -> str:
 
 def _ask_answers(form: dict, answers: dict[str, str]) -> dict[str, str]:
     """Ask on a terminal for the survey answers not given, one at a time: each answer is
-    checked as it is typed, by the rule `record_outcome` applies (`tasks.rules`, pure: no
+    checked as it is typed, by the rule `record_outcome` applies (`tasks.kernel.rules`, pure: no
     round trip to the ledger service), a bad one is asked again, and the value on record
     is shown in the prompt (Enter keeps it). Refuses on no terminal."""
-    from outreach.tasks.rules import check_answer
+    from outreach.tasks.work.rules import check_answer
 
     if not is_terminal():
         raise BadInput(_("a survey that reached the member needs answers: {answers}").format(
@@ -614,8 +616,8 @@ def task_reassign(
 
     Example: outreach task reassign 42 7
     """
-    from outreach.tasks.outcomes import reassign
-    from outreach.tasks.people import get_volunteer
+    from outreach.tasks.work.outcomes import reassign
+    from outreach.tasks.ledger.people import get_volunteer
 
     with db_session() as s:
         who = actor(s)
@@ -635,7 +637,7 @@ def task_skip(
 
     Example: outreach task skip 42 --reason "in hospital until March"
     """
-    from outreach.tasks.outcomes import skip
+    from outreach.tasks.work.outcomes import skip
 
     with db_session() as s:
         skip(s, task_id=task_id, reason=reason, actor=actor(s))
@@ -658,7 +660,7 @@ def member_confirm(
 
 @edge
 def _confirm(ref: str, what: str) -> None:
-    from outreach.tasks.outcomes import confirm
+    from outreach.tasks.work.outcomes import confirm
 
     with db_session() as s:
         m = confirm(s, member_ref=ref, what=what, actor=actor(s))

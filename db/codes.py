@@ -1,7 +1,7 @@
 """The ledger's codes as plain enums: kinds, roles, residence, outcome codes, meetings.
 
 Pure Python (no SQLAlchemy), so that what needs only the codes — the rules in
-`tasks.rules`, the CLI talking to the ledger service — can import them without the ORM.
+`tasks.*.rules`, the CLI talking to the ledger service — can import them without the ORM.
 `db.models` stores them in CHECK-constrained columns.
 """
 
@@ -145,3 +145,11 @@ class MovementSource(enum.StrEnum):
     IMPORT = "import"  # a ledger import
     CLI = "cli"  # typed by a coordinator
     SYSTEM = "system"  # written by outreach itself (a migration, a backfill)
+
+
+#: A campaign's settings when nobody chose them: the one home of these numbers, read by the
+#: models' column defaults (`db.models.Campaign`) and by the rules' limits
+#: (`tasks.campaigns.rules`, `tasks.work.rules`). Survey: members not confirmed within
+#: ``window_days`` are targeted; phone visit: members not reached within ``cadence_days``.
+CAMPAIGN_DEFAULTS = {"window_days": 365, "cadence_days": 30, "max_attempts": 3,
+                     "due_days": 14, "retry_days": 2}

@@ -282,7 +282,7 @@ def _part_drops(dialect: str, part: str, head: bool) -> list[str]:
 #: The revision that added the contact summary (`summary_statements`).
 SUMMARY_SINCE = "0009"
 #: What the summary counts, as the database holds it — the scorecard's rules
-#: (``tasks.rules``: `SUCCESSFUL_CONTACT` on a task of `MEMBER_KINDS`; a delivery task
+#: (``tasks.kernel.rules``: `SUCCESSFUL_CONTACT` on a task of `MEMBER_KINDS`; a delivery task
 #: delivered to the member or the family). `db/` imports nothing of ours, so they are
 #: written out here; `tests/db/test_summary.py` holds them equal to the rules.
 CONTACT_KINDS = ("care_visit", "delivery", "make_up", "notice", "phone_visit", "survey")
@@ -439,7 +439,7 @@ def summary_statements(dialect: str) -> list[str]:
     on each member, the two newest quarters with a successful contact
     (``contact_quarter``, ``contact_quarter_before``) and with a completed delivery
     (``delivery_quarter``, ``delivery_quarter_before``) — what the scorecard reads instead
-    of looking up every member's tasks and attempts (`tasks.scorecard._summary_bits`).
+    of looking up every member's tasks and attempts (`tasks.scorecard.scorecard._summary_bits`).
 
     Two quarters, not one: the scorecard scores a quarter and the one before it, and
     with the newest two known it is exact for both without reading a single attempt

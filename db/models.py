@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from outreach.db.codes import (
+    CAMPAIGN_DEFAULTS,
     BranchKind,
     CampaignKind,
     CareOccasionKind,
@@ -121,7 +122,7 @@ class Volunteer(Base):
     __table_args__ = (CheckConstraint("capacity >= 0", name="capacity_non_negative"),)
 
 
-#: What the scorecard reads of every member (`tasks.scorecard`), id first: on PostgreSQL a
+#: What the scorecard reads of every member (`tasks.scorecard.scorecard`), id first: on PostgreSQL a
 #: half of the members is a range of ``ix_members_scorecard``.
 SCORECARD_COLUMNS = ("id", "branch_id", "status", "residence", "homebound",
                      "address_verified_on", "contact_quarter", "contact_quarter_before",
@@ -202,12 +203,14 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[CampaignKind] = mapped_column(_enum(CampaignKind, "campaign_kind"))
     #: Survey: members not confirmed within this many days are targeted.
-    window_days: Mapped[int] = mapped_column(Integer, default=365)
+    window_days: Mapped[int] = mapped_column(Integer, default=CAMPAIGN_DEFAULTS["window_days"])
     #: Phone visit: members not reached within this many days are targeted.
-    cadence_days: Mapped[int] = mapped_column(Integer, default=30)
-    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
-    due_days: Mapped[int] = mapped_column(Integer, default=14)
-    retry_days: Mapped[int] = mapped_column(Integer, default=2)
+    cadence_days: Mapped[int] = mapped_column(Integer,
+                                              default=CAMPAIGN_DEFAULTS["cadence_days"])
+    max_attempts: Mapped[int] = mapped_column(Integer,
+                                              default=CAMPAIGN_DEFAULTS["max_attempts"])
+    due_days: Mapped[int] = mapped_column(Integer, default=CAMPAIGN_DEFAULTS["due_days"])
+    retry_days: Mapped[int] = mapped_column(Integer, default=CAMPAIGN_DEFAULTS["retry_days"])
 
 
 class CampaignRun(Base):
@@ -389,7 +392,7 @@ class LoginFailure(Base):
 
 class RunTicket(Base):
     """A single-use, short-lived ticket for one flow run on a coordinator's behalf (`outreach
-    outcomes ticket`, see `tasks.tickets`). It carries its own authority — who, for which
+    outcomes ticket`, see `tasks.access.tickets`). It carries its own authority — who, for which
     purpose, until when — and only the hash of its secret: nothing here yields an access
     code. ``code_stamp`` is a hash of the coordinator's code *hash* when the ticket was
     made, so that a code changed since stops the ticket (revision 0012)."""

@@ -1,5 +1,5 @@
 """The daily backup: a checked copy of the ledger in ``$OUTREACH_HOME/backups``
-(`tasks.backup_jobs.back_up`, as `outreach db backup`), then the older copies pruned to
+(`tasks.ledger.backup_jobs.back_up`, as `outreach db backup`), then the older copies pruned to
 the newest of each of the last days and weeks that have one (the deployment's
 parameters, 7 and 4 unless changed).
 
@@ -17,8 +17,8 @@ from prefect.cache_policies import NO_CACHE
 from outreach.db import settings
 from outreach.flows import common
 from outreach.i18n import N_, _
-from outreach.tasks import backup_jobs
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.ledger import backup_jobs
+from outreach.tasks.access.permissions import SYSTEM
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)

@@ -5,7 +5,7 @@ Prefect task per range of member ids — ids go in, counts come out, never rows)
 leftovers, and ends with a summary table per branch. A rerun of the same period creates
 nothing new and finishes whatever a crashed run left.
 
-Shards (PostgreSQL): a run is cut into shards independent for assignment (`tasks.shards`:
+Shards (PostgreSQL): a run is cut into shards independent for assignment (`tasks.campaigns.shards`:
 regions of the branch tree with their volunteers), and each shard is its own flow run of
 the ``campaign-shard`` deployment on the work pool, given the run's id, so that several
 workers plan at once; the run waits for them, adds up their counts into its summary and
@@ -32,18 +32,14 @@ from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.i18n import _
 from outreach.db.dialect import is_pg
-from outreach.tasks import labels
-from outreach.tasks import plan, plan_jobs, shard_jobs
-from outreach.tasks.shards import RANGES_PER_SHARD, Shard, add, plan_ranges, spans as shard_spans
-from outreach.tasks.rules import (
-    BATCH_SIZE,
-    DUE_DAYS,
-    MAX_ATTEMPTS,
-    PERIOD_OR_EMPTY_PATTERN,
-    SHARDS,
-    WINDOWS,
-    check_period,
+from outreach.tasks.kernel import labels
+from outreach.tasks.campaigns import plan, plan_jobs, shard_jobs
+from outreach.tasks.campaigns.shards import (
+    RANGES_PER_SHARD, Shard, add, plan_ranges, spans as shard_spans,
 )
+from outreach.tasks.campaigns.rules import BATCH_SIZE, DUE_DAYS, SHARDS, WINDOWS
+from outreach.tasks.work.rules import MAX_ATTEMPTS
+from outreach.tasks.kernel.rules import PERIOD_OR_EMPTY_PATTERN, check_period
 
 K = CampaignKind
 
@@ -71,12 +67,12 @@ DryRun = Annotated[bool, common.field(
 DueDays = Annotated[int, common.field(
     _("Due in (days)"), _("Each task is due this many days after planning."),
     default=DUE_DAYS.default, ge=DUE_DAYS.low, le=DUE_DAYS.high)]
-# A dropdown of every allowed value: Literal built from the limits in `tasks.rules`.
+# A dropdown of every allowed value: Literal built from the limits in `tasks.kernel.rules`.
 MaxAttempts = Annotated[Literal[tuple(range(MAX_ATTEMPTS.low, MAX_ATTEMPTS.high + 1))],
                         common.field(_("Attempts"),
                                      _("Failed attempts before a task counts as failed."),
                                      default=MAX_ATTEMPTS.default)]
-#: The targeting windows a coordinator picks from (`tasks.rules.WINDOWS`), as dropdowns.
+#: The targeting windows a coordinator picks from (`tasks.campaigns.rules.WINDOWS`), as dropdowns.
 SurveyWindow = Annotated[Literal[WINDOWS[K.SURVEY][0]], common.field(
     _("Not confirmed within (days)"),
     _("Members whose details were not confirmed this recently."),
@@ -154,7 +150,7 @@ def branch_id_of(name: str | None) -> int | None:
     if not name:
         return None
     from outreach.db.errors import NotFound
-    from outreach.tasks.people import get_branch
+    from outreach.tasks.ledger.people import get_branch
 
     with session_scope(common.engine(), write=False) as s:
         br = get_branch(s, name=name)
@@ -399,7 +395,7 @@ def run_campaign(kind: CampaignKind, *, period: str | None, branch: str | None,
         progress = common.Progress(f"{slug}-progress", len(spans),
                                    _("{kind} {period}: member batches planned")
                                    .format(kind=what, period=period))
-        # The same body as `tasks.plan_jobs.plan_campaign`, with a Prefect task per range.
+        # The same body as `tasks.campaigns.plan_jobs.plan_campaign`, with a Prefect task per range.
         totals = plan_jobs.plan_and_assign(
             spans, lambda lo, hi: plan_range(run_id, lo, hi, today, branch_id, rule),
             lambda: assign_leftovers(run_id), step=progress.step)

@@ -1,6 +1,6 @@
 """The daily care flow: plan care occasions, give their care visits, and transfer tasks.
 
-Each step is one of `tasks.care_jobs` (its own transaction, safe to run again); the
+Each step is one of `tasks.care.care_jobs` (its own transaction, safe to run again); the
 artifacts carry counts only (occasions per kind, tasks, missed, cancelled, transfers).
 """
 
@@ -13,11 +13,12 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from outreach.flows import common
 from outreach.i18n import _
-from outreach.tasks import care_jobs, labels
+from outreach.tasks.care import care_jobs
+from outreach.tasks.kernel import labels
 
 
 def _step(job):
-    """A Prefect task (retried twice) running one of `tasks.care_jobs` for a day."""
+    """A Prefect task (retried twice) running one of `tasks.care.care_jobs` for a day."""
     def run(today: dt.date):
         return job(common.engine(), today=today)
 

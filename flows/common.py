@@ -6,7 +6,7 @@ artifacts are built from the count-only summaries in `tasks/`.
 
 Language. Artifacts are written in the language of the process that runs the flow (the
 worker's ``OUTREACH_LANG``): markdown through ``_()``, table artifacts with their column
-names and codes by `tasks.labels` (English: the keys and codes as they are). The forms
+names and codes by `tasks.kernel.labels` (English: the keys and codes as they are). The forms
 Prefect shows are fixed at ``prefect deploy``: it imports the flow and builds the
 parameter schema from the signature (`prefect.utilities.callables.parameter_schema`),
 where every field's title is the parameter's name and its help the docstring's
@@ -34,12 +34,12 @@ from sqlalchemy import Engine
 from outreach.db import migrate, settings
 from outreach.db.session import engine as _engine
 from outreach.i18n import N_, _, current
-from outreach.tasks import labels
+from outreach.tasks.kernel import labels
 #: The one escape of what a person typed before it reaches an artifact (a branch name, a
 #: line naming a file's problem): `table` applies it to every text cell; a markdown
 #: artifact's builder (here, in flows/, or in tasks/ — which cannot import flows/) to
-#: each text a person typed that it writes in. See `tasks.labels.for_markdown`.
-from outreach.tasks.labels import for_markdown as escape
+#: each text a person typed that it writes in. See `tasks.kernel.labels.for_markdown`.
+from outreach.tasks.kernel.labels import for_markdown as escape
 
 
 def engine() -> Engine:
@@ -97,8 +97,8 @@ class Progress:
         update_progress_artifact(self.id, pct, description=self._text(self.done, self.total))
 
 
-#: Column names of the flows' own tables, besides `tasks.labels.HEADERS` (and
-#: `tasks.labels.IN_CONTEXT`: ``invited``, ``due``).
+#: Column names of the flows' own tables, besides `tasks.kernel.labels.HEADERS` (and
+#: `tasks.kernel.labels.IN_CONTEXT`: ``invited``, ``due``).
 HEADERS = {
     "note": N_("note"),
     "occasions": N_("occasions"),
@@ -124,7 +124,7 @@ HEADERS = {
     "shard": N_("shard"),
     "branches": N_("branches"),
 }
-#: The coverage report's segments (a member's, `tasks.coverage`), and its total row.
+#: The coverage report's segments (a member's, `tasks.campaigns.coverage`), and its total row.
 SEGMENTS = {"away": N_("living away"), "homebound": N_("homebound"), "local": N_("local"),
             "all": N_("all"), "TOTAL": N_("TOTAL")}
 #: Yes / no columns of the flows' tables (the volunteers' workload: ``active``).
@@ -133,7 +133,7 @@ YES_NO = {"yes": N_("yes"), "no": N_("no")}
 
 def shown(rows: list[dict], *, of: dict[str, str | None] | None = None) -> list[dict]:
     """Rows as a table artifact shows them: column names and codes in the current
-    language (`tasks.labels.table`, then `HEADERS`); English: unchanged."""
+    language (`tasks.kernel.labels.table`, then `HEADERS`); English: unchanged."""
     if labels.english():
         return [dict(r) for r in rows]
     rows = [{k: (_(SEGMENTS[v]) if k == "segment" and v in SEGMENTS else

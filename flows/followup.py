@@ -10,8 +10,10 @@ from prefect.cache_policies import NO_CACHE
 from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.i18n import N_, _
-from outreach.tasks import followup, followup_jobs, idempotency, plan_jobs, tickets
-from outreach.tasks.rules import check_not_future
+from outreach.tasks.work import followup, followup_jobs
+from outreach.tasks.access import idempotency, tickets
+from outreach.tasks.campaigns import plan_jobs
+from outreach.tasks.kernel.rules import check_not_future
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

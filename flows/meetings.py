@@ -6,7 +6,7 @@
   Artifacts and events carry ids and counts only; the names of those members are for the
   coordinator's own ``outreach report meetings``, never for Prefect.
 * ``plan-meeting`` (a form): a coordinator plans a meeting from the browser. Who plans is
-  never a plain parameter: the form takes a run ticket (`tasks.tickets`, purpose
+  never a plain parameter: the form takes a run ticket (`tasks.access.tickets`, purpose
   ``plan-meeting``), redeemed before anything is written, as ``record-outcomes`` does.
 """
 
@@ -25,8 +25,9 @@ from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.flows.outcomes import who
 from outreach.i18n import _
-from outreach.tasks import labels, meetings, rules
-from outreach.tasks.access import SYSTEM, Actor
+from outreach.tasks.kernel import labels
+from outreach.tasks.meetings import meetings, rules as meeting_rules
+from outreach.tasks.access.permissions import SYSTEM, Actor
 
 PURPOSE = "plan-meeting"
 
@@ -76,8 +77,8 @@ def organisational_life(
         _("Months without organisational life"),
         _("Count members with no meeting attended, remotely or made up, in this many "
           "months."),
-        default=rules.LIFE_MONTHS.default, ge=rules.LIFE_MONTHS.low,
-        le=rules.LIFE_MONTHS.high)] = rules.LIFE_MONTHS.default,
+        default=meeting_rules.LIFE_MONTHS.default, ge=meeting_rules.LIFE_MONTHS.low,
+        le=meeting_rules.LIFE_MONTHS.high)] = meeting_rules.LIFE_MONTHS.default,
 ) -> dict:
     """Monthly check of organisational life: branches behind their cadence, make-up study a
     closed meeting still lacks, members without organisational life (a count).
@@ -89,7 +90,7 @@ def organisational_life(
     day = common.day(today)
     log = get_run_logger()
     late = behind(day)
-    since = day - dt.timedelta(days=rules.MAKE_UP_DAYS.default)
+    since = day - dt.timedelta(days=meeting_rules.MAKE_UP_DAYS.default)
     made = {"meetings": 0, "created": 0, "assigned": 0, "open": 0}
     for meeting_id in lacking(since):
         part = give_make_ups(meeting_id, day)

@@ -1,6 +1,6 @@
 """Applying a results file (paper run sheets, offline volunteers) through Prefect.
 
-Who records is never a plain parameter: the form takes a run ticket (`tasks.tickets`),
+Who records is never a plain parameter: the form takes a run ticket (`tasks.access.tickets`),
 which the flow redeems before it reads a line — a wrong, used or expired ticket fails the
 run with nothing applied — and every row is recorded by the coordinator it stands for.
 """
@@ -18,9 +18,9 @@ from pydantic import SecretStr
 from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.i18n import _
-from outreach.tasks import ticket_jobs
-from outreach.tasks.access import Actor
-from outreach.tasks.results import apply_results, load_results_file
+from outreach.tasks.access import ticket_jobs
+from outreach.tasks.access.permissions import Actor
+from outreach.tasks.work.results import apply_results, load_results_file
 
 CHUNK = 2_000
 

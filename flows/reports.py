@@ -17,9 +17,9 @@ from prefect.cache_policies import NO_CACHE
 from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.i18n import _
-from outreach.tasks import coverage
-from outreach.tasks.rules import PERIOD_OR_EMPTY_PATTERN, check_period
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.campaigns import coverage
+from outreach.tasks.kernel.rules import PERIOD_OR_EMPTY_PATTERN, check_period
+from outreach.tasks.access.permissions import SYSTEM
 
 
 @task(cache_policy=NO_CACHE)

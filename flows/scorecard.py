@@ -21,9 +21,10 @@ from outreach.db.models import Branch
 from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.i18n import _
-from outreach.tasks import rules
-from outreach.tasks import scorecard as sc
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.kernel import rules
+from outreach.tasks.scorecard import rules as score_rules
+from outreach.tasks.scorecard import scorecard as sc
+from outreach.tasks.access.permissions import SYSTEM
 
 @task(cache_policy=NO_CACHE)
 def build(period: str) -> tuple[list[dict], dict[str, int]]:
@@ -69,5 +70,5 @@ def scorecard(
                      percent=str(r["percent"]), goal=str(r["goal"]))
     get_run_logger().info(_("scorecard {period}: {rows} rows, {red} red")
                           .format(period=period, rows=len(rows), red=len(red)))
-    counts = {s: sum(1 for r in rows if r["status"] == s) for s in rules.MARK_NAMES}
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in score_rules.MARK_NAMES}
     return {"period": period, "rows": len(rows), **counts}

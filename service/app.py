@@ -6,7 +6,7 @@ token (``Authorization: Bearer 17-ABCD-…``), and every rule is checked by the 
 `tasks/` functions the CLI calls on a local ledger — so a volunteer sees contact details
 only for their own open tasks, whatever they send.
 
-Wrong codes are slowed and counted twice: per volunteer (`tasks.access`, as on the command
+Wrong codes are slowed and counted twice: per volunteer (`tasks.access.permissions`, as on the command
 line) and per client address (table ``login_failures``); a wrong code waits the longer of
 the two `login_delay`s, awaited on the event loop (a flood of wrong codes holds no worker
 thread). Nothing a caller sends changes that. The client address is the
@@ -20,7 +20,7 @@ prints for the same mistake: 401 (no code, or a wrong one), 403 (not yours, not 
 
 Every write (POST) needs an ``Idempotency-Key`` header (a missing one is 400): the same
 key from the same person gets the first answer again, with ``Idempotent-Replayed: true``,
-and nothing is done twice; the same key with another request is 422 (`tasks.idempotency`).
+and nothing is done twice; the same key with another request is 422 (`tasks.access.idempotency`).
 No answer and no log line carries an access code or a contact detail of someone the caller
 may not see; an unforeseen error is logged and answered by its class name only.
 """
@@ -54,8 +54,8 @@ from outreach.db.errors import BadInput, Conflict, NotFound, NotReady, OutreachE
 from outreach.db.models import LoginFailure
 from outreach.db.session import make_engine, session_scope
 from outreach.i18n import N_, _, pgettext
-from outreach.tasks import access, idempotency
-from outreach.tasks.rules import parse_day
+from outreach.tasks.access import permissions as access, idempotency
+from outreach.tasks.kernel.rules import parse_day
 
 log = logging.getLogger("outreach.service")
 
@@ -462,8 +462,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
                                           "the name of the file the sheet goes to (for the "
                                           "access log).")) -> list[dict]:
         """Your open tasks by due date (`outreach tasks`); with contacts the showing is
-        logged (`tasks.access_log`, door ``service``)."""
-        from outreach.tasks.worklist import list_tasks
+        logged (`tasks.access.log`, door ``service``)."""
+        from outreach.tasks.work.worklist import list_tasks
 
         with ledger.acting(who, write=contacts) as s:
             return list_tasks(s, actor=who, all_=all, branch=branch, volunteer_id=volunteer,
@@ -473,7 +473,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.get("/tasks/{task_id}", tags=["volunteer"])
     def task(task_id: int, who: access.Actor = Depends(_caller)) -> dict:
         """What a visit needs (`outreach task show`): your own open tasks only."""
-        from outreach.tasks.worklist import task_view
+        from outreach.tasks.work.worklist import task_view
 
         with ledger.acting(who, write=True) as s:  # the showing is logged
             return task_view(s, task_id=task_id, actor=who, door="service")
@@ -486,8 +486,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         written; the questions, and the values on record for your own open task).
         Needs an ``Idempotency-Key``; 409 when someone else has just recorded on the
         task."""
-        from outreach.tasks.outcomes import record_outcome
-        from outreach.tasks.worklist import AnswerForm, record_or_ask
+        from outreach.tasks.work.outcomes import record_outcome
+        from outreach.tasks.work.worklist import AnswerForm, record_or_ask
 
         day = _day(body.today)
         with ledger.acting(who, write=True) as s:
@@ -518,7 +518,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 key: str | None = Depends(_key)) -> dict:
         """Hand one of your tasks back (`outreach task release`): it is open again.
         Needs an ``Idempotency-Key``."""
-        from outreach.tasks.outcomes import release
+        from outreach.tasks.work.outcomes import release
 
         with ledger.acting(who, write=True) as s:
             def work() -> tuple[int, dict, bool]:

@@ -19,14 +19,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-import outreach.tasks.access
+import outreach.tasks.access.permissions
 from outreach import tasks
 from outreach.db import migrate, session as db_session
 from outreach.db.session import make_engine
 
 #: The wrong-code slow-down as shipped (tests/tasks/test_access.py checks it); every test
 #: runs without it (`_no_login_delay`), except commands run as separate processes.
-SHIPPED_BASE_DELAY = tasks.access.BASE_DELAY
+SHIPPED_BASE_DELAY = tasks.access.permissions.BASE_DELAY
 
 PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
 DATA_TABLES = [
@@ -52,10 +52,10 @@ def _prepare_pg(url: str) -> None:
 @pytest.fixture(autouse=True)
 def _no_login_delay(monkeypatch):
     """Wrong codes are answered at once in tests (the module constant; no setting can)."""
-    monkeypatch.setattr(tasks.access, "BASE_DELAY", 0.0)
+    monkeypatch.setattr(tasks.access.permissions, "BASE_DELAY", 0.0)
 
 
-#: The tests' "real today" for `tasks.rules.check_not_future`: they replay fixed dates in
+#: The tests' "real today" for `tasks.kernel.rules.check_not_future`: they replay fixed dates in
 #: 2026–2027, which must not become "the future" depending on the day the suite runs.
 #: Tests of the rule itself use dates far beyond (2099, 2100) or patch it themselves.
 TEST_REAL_TODAY = dt.date(2027, 12, 31)
@@ -63,10 +63,10 @@ TEST_REAL_TODAY = dt.date(2027, 12, 31)
 
 @pytest.fixture(autouse=True)
 def _pinned_real_today(monkeypatch):
-    import outreach.tasks.rules
+    import outreach.tasks.kernel.rules
     from outreach import tasks
 
-    monkeypatch.setattr(tasks.rules, "real_today",
+    monkeypatch.setattr(tasks.kernel.rules, "real_today",
                         lambda: max(dt.date.today(), TEST_REAL_TODAY))
 
 

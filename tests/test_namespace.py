@@ -32,7 +32,7 @@ def test_no_code_imports_a_folder_by_its_bare_name():
 
 
 def test_the_check_sees_a_bare_import():
-    assert BARE.search("x = 1\nfrom tasks.rules import parse_day\n")
+    assert BARE.search("x = 1\nfrom tasks.kernel.rules import parse_day\n")
     assert BARE.search("    import db\n")
     assert not BARE.search("from outreach.tasks import rules\n# reads from db\n")
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from outreach.db.models import Attempt, OutreachTask, TaskStatusChange
 from outreach.db.session import make_engine, session_scope
 from outreach.seed.generate import seed_ledger
-from outreach.tasks import plan_jobs
+from outreach.tasks.campaigns import plan_jobs
 
 TODAY = dt.date(2026, 11, 4)
 OUTREACH = str(Path(sys.executable).parent / "outreach")

@@ -160,7 +160,7 @@ def test_a_plan_meeting_ticket_is_for_coordinators(db_url):
     coord, vol = bootstrap()
     r = outreach("meeting", "ticket", code=coord)
     assert r.exit_code == 0 and r.stdout.strip()
-    from outreach.tasks import tickets
+    from outreach.tasks.access import tickets
 
     with session_scope(make_engine(db_url)) as s:
         who = tickets.redeem(s, r.stdout.strip(), purpose="plan-meeting")

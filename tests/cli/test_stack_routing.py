@@ -72,7 +72,7 @@ def test_the_temporary_server_gets_time_and_its_failure_is_one_line(tmp_path, mo
 
     from outreach.db.models import Role
     from outreach.db.session import session_scope
-    from outreach.tasks.access import format_code
+    from outreach.tasks.access.permissions import format_code
     from tests.db import factories as f
 
     url = f"sqlite:///{tmp_path / 'outreach.db'}"

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from outreach.db.models import Attempt, OutreachTask, TaskStatusChange
 from outreach.db.session import make_engine, session_scope
 from outreach.seed.generate import seed_ledger
-from outreach.tasks import plan_jobs
-from outreach.tasks.worklist import SHEET_FIELDS
+from outreach.tasks.campaigns import plan_jobs
+from outreach.tasks.work.worklist import SHEET_FIELDS
 from tests.cli.helpers import outreach
 
 TODAY = dt.date(2026, 11, 2)
@@ -225,10 +225,10 @@ run()
 
 @pytest.mark.parametrize("module,argv", [
     ("typer", ["tasks"]), ("outreach.cli.volunteer", ["tasks"]),
-    ("outreach.tasks.worklist", ["tasks"]), ("outreach.db.migrate", ["tasks"]),
+    ("outreach.tasks.work.worklist", ["tasks"]), ("outreach.db.migrate", ["tasks"]),
     ("outreach.cli.remote", ["whoami"]), ("typer", ["report", "coverage"]),
     ("outreach.cli.campaign", ["report", "coverage"]),
-    ("outreach.tasks.access", ["login", "--code", "1-X"]),
+    ("outreach.tasks.access.permissions", ["login", "--code", "1-X"]),
 ])
 def test_ctrl_c_in_the_first_moments_is_one_line(tmp_path, module, argv):
     """Issue 11, defect 14: Ctrl-C while the command is still being imported (here: at the

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from outreach.db.models import Branch, Member, Volunteer
 from outreach.db.session import make_engine, session_scope
-from outreach.tasks.ledger import COLUMNS, ZH_COLUMNS
-from outreach.tasks.runsheet import SHEET_FIELDS
+from outreach.tasks.ledger.book import COLUMNS, ZH_COLUMNS
+from outreach.tasks.work.runsheet import SHEET_FIELDS
 from tests.cli.helpers import bootstrap, outreach
 from tests.db import factories as f
 
@@ -155,11 +155,11 @@ def test_the_volunteer_path_loads_no_excel_library_unless_asked(db_url, tmp_path
         "except SystemExit as e:\n"
         "    assert e.code in (0, None), e.code\n"
         "print('LOADED', sorted(m for m in sys.modules if m in ('python_calamine', "
-        "'outreach.tasks.xlsxfile', 'prefect', 'openpyxl')))\n")
+        "'outreach.tasks.kernel.xlsxfile', 'prefect', 'openpyxl')))\n")
     env = {**os.environ, "OUTREACH_TOKEN": vol}
     for argv, loaded in ((["tasks"], "[]"), (["tasks", "--format", "csv"], "[]"),
                          (["tasks", "--format", "xlsx", "--output", str(tmp_path / "t.xlsx")],
-                          "['outreach.tasks.xlsxfile']")):
+                          "['outreach.tasks.kernel.xlsxfile']")):
         out = subprocess.run([sys.executable, "-c", probe, *argv], env=env,
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr

@@ -29,7 +29,7 @@ from outreach.db.models import (
     Role,
     Volunteer,
 )
-from outreach.tasks.access import Actor, authenticate, format_code, new_credentials
+from outreach.tasks.access.permissions import Actor, authenticate, format_code, new_credentials
 
 _seq = itertools.count(1)
 

@@ -26,10 +26,10 @@ from outreach.db.errors import BadInput, Refused
 from outreach.db.machines import TaskStatus as TS
 from outreach.db.models import Attempt, Member
 from outreach.db.session import make_engine, session_scope
-from outreach.tasks import backup_jobs
-from outreach.tasks.access import SYSTEM
-from outreach.tasks.audit import replay
-from outreach.tasks.outcomes import record_outcome
+from outreach.tasks.ledger import backup_jobs
+from outreach.tasks.access.permissions import SYSTEM
+from outreach.tasks.ledger.audit import replay
+from outreach.tasks.work.outcomes import record_outcome
 from tests.conftest import PG_URL
 from tests.db import factories as f
 

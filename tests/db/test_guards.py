@@ -511,7 +511,7 @@ def test_dialect_upserts_cannot_reset_a_row(session):
 # --- bulk INSERT … SELECT (planning, the meeting engine, the seed) --------------------------
 
 def _bulk_tasks(session, run_id, member_ids, status_sql, volunteer_sql="NULL"):
-    """One INSERT … SELECT of a task per member, as `tasks.plan_jobs` writes them."""
+    """One INSERT … SELECT of a task per member, as `tasks.campaigns.plan_jobs` writes them."""
     ids = ", ".join(str(int(m)) for m in member_ids)
     return session.execute(text(
         f"INSERT INTO outreach_tasks (run_id, member_id, kind, status, volunteer_id, "

@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from outreach.db import guards
 from outreach.db.codes import CampaignKind, Outcome
-from outreach.tasks import rules
-from outreach.tasks.scorecard import DELIVERED
+from outreach.tasks.work import rules as work_rules
+from outreach.tasks.scorecard.scorecard import DELIVERED
 from tests.db import factories as f
 
 COLUMNS = ("contact_quarter", "contact_quarter_before", "delivery_quarter",
@@ -28,8 +28,8 @@ OUTCOMES = ("reached", "delivered", "delivered_to_family", "no_answer", "visited
 
 
 def test_the_summary_counts_what_the_rules_count():
-    assert set(guards.CONTACT_KINDS) == {str(k) for k in rules.MEMBER_KINDS}
-    assert set(guards.CONTACT_OUTCOMES) == {str(o) for o in rules.SUCCESSFUL_CONTACT}
+    assert set(guards.CONTACT_KINDS) == {str(k) for k in work_rules.MEMBER_KINDS}
+    assert set(guards.CONTACT_OUTCOMES) == {str(o) for o in work_rules.SUCCESSFUL_CONTACT}
     assert set(guards.DELIVERY_OUTCOMES) == set(DELIVERED)
     assert guards.DELIVERY_KIND == CampaignKind.DELIVERY.value
     # every outcome used below is a real code

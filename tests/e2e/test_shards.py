@@ -36,7 +36,7 @@ def _databases(*, create: tuple[str, ...] = ()) -> None:
 def _unsharded_twin() -> dict:
     """The same ledger planned by one unsharded survey, here: the state to end in."""
     from outreach.db import migrate
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     url = f"postgresql+psycopg://{PG_SERVER.split('://', 1)[1]}/{TWIN_DB}"
     eng = make_engine(url)

@@ -105,7 +105,7 @@ def test_history_replays_to_every_current_state_after_a_busy_run(coord, tmp_path
     from prefect.client.orchestration import get_client
 
     from outreach.db.models import Member
-    from outreach.tasks.audit import replay
+    from outreach.tasks.ledger.audit import replay
 
     code, _, url = coord
     for kind in ("survey", "phone_visit", "delivery"):

@@ -29,7 +29,7 @@ def ledger(db_url, prefect_harness):
 
 def ticket(eng, code: str) -> str:
     """A run ticket for record-outcomes, as `outreach outcomes import` makes one."""
-    from outreach.tasks import tickets
+    from outreach.tasks.access import tickets
 
     with session_scope(eng) as s:
         return tickets.issue(s, code, purpose="record-outcomes")

@@ -1,6 +1,6 @@
 """Who acts in a flow run, and what the stack's processes are given — fast, no Prefect.
 
-Run tickets (`tasks.tickets`): the record-outcomes flow takes one instead of a volunteer
+Run tickets (`tasks.access.tickets`): the record-outcomes flow takes one instead of a volunteer
 id; the flow body refuses a wrong one before it reads the file. The stack's environment is
 built from nothing and its auth file is private.
 """
@@ -17,8 +17,8 @@ from sqlalchemy import func, select, update
 from outreach.db.errors import BadInput, Refused
 from outreach.db.models import Attempt, Role, RunTicket
 from outreach.db.session import engine, make_engine, session_scope
-from outreach.tasks import ticket_jobs, tickets
-from outreach.tasks.access import format_code
+from outreach.tasks.access import ticket_jobs, tickets
+from outreach.tasks.access.permissions import format_code
 from tests.db import factories as f
 
 

@@ -12,8 +12,8 @@ from outreach.db.errors import Refused
 from outreach.db.models import Meeting, Member, OutreachTask
 from outreach.db.session import make_engine, session_scope
 from outreach.seed.generate import seed_ledger
-from outreach.tasks import meetings
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.meetings import meetings
+from outreach.tasks.access.permissions import SYSTEM
 from tests.flows.test_events import read_events, scalar_payload
 from tests.flows.test_flows import artifacts, contact_strings
 
@@ -80,7 +80,7 @@ def test_organisational_life_gives_missing_make_ups_once_and_counts_only(ledger)
 
 def test_plan_meeting_form_plans_as_the_ticket_holder_only(ledger):
     from outreach.flows.meetings import plan_meeting
-    from outreach.tasks import tickets
+    from outreach.tasks.access import tickets
 
     eng, coord = ledger
     with session_scope(eng, write=False) as s:

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from outreach.db.models import Branch, Member
 from outreach.db.session import make_engine, session_scope
 from outreach.seed.generate import seed_ledger
-from outreach.tasks import scorecard as sc
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.scorecard import scorecard as sc
+from outreach.tasks.access.permissions import SYSTEM
 from tests.flows.test_events import read_events, scalar_payload
 from tests.flows.test_flows import artifacts, contact_strings
 

@@ -30,10 +30,10 @@ from outreach.db import session as db_session
 from outreach.db.models import Branch, BranchKind, Role, Volunteer
 from outreach.db.session import make_engine, session_scope
 from outreach.seed.generate import seed_ledger
-from outreach.tasks import plan_jobs, shard_jobs
-from outreach.tasks.people import add_volunteer
-from outreach.tasks.plan import REASON_CONTINUITY, REASON_PARENT
-from outreach.tasks.shards import Part, Shard, pack, parts, plan_ranges, spans
+from outreach.tasks.campaigns import plan_jobs, shard_jobs
+from outreach.tasks.ledger.people import add_volunteer
+from outreach.tasks.work.assign import REASON_CONTINUITY, REASON_PARENT
+from outreach.tasks.campaigns.shards import Part, Shard, pack, parts, plan_ranges, spans
 from tests.db.factories import actor
 
 TODAY = dt.date(2026, 11, 3)
@@ -104,7 +104,7 @@ def test_a_shards_locks_cover_its_regions_and_the_branches_alone(monkeypatch):
     """Regions exclusive and every branch above them shared; a branch alone shared with
     every branch above it (another run's shard whose region holds it waits) and exclusive
     under a key of its own (another run's shard with the same branch alone waits)."""
-    from outreach.tasks import shards
+    from outreach.tasks.campaigns import shards
 
     calls = []
     monkeypatch.setattr(shards, "lock_parts", lambda conn, key, part_key, *, shared,
@@ -128,7 +128,7 @@ def test_the_locks_of_two_runs_shards_wait_only_where_they_overlap():
     regions side by side) do not wait for each other."""
     from sqlalchemy.exc import OperationalError
 
-    from outreach.tasks import shards
+    from outreach.tasks.campaigns import shards
 
     chains = {1: (1,), 2: (2, 1), 3: (3, 1), 4: (4, 2, 1), 5: (5, 2, 1)}
     eng = make_engine(os.environ["OUTREACH_TEST_DATABASE_URL"].replace(
@@ -281,7 +281,7 @@ def test_shards_planned_at_the_same_time_make_the_same_tasks(ledgers, calm):
     try:
         for kind in ("survey", "phone_visit"):
             with session_scope(eng) as s:
-                from outreach.tasks.plan import open_run
+                from outreach.tasks.campaigns.plan import open_run
 
                 run_id = open_run(s, kind, PERIOD).id
             ranges = plan_jobs.id_ranges(eng, size=BATCH)
@@ -313,7 +313,7 @@ def test_shards_planned_at_the_same_time_make_the_same_tasks(ledgers, calm):
 KILLED = (
     "import datetime as dt, sys\n"
     "from outreach.db.session import make_engine\n"
-    "from outreach.tasks import shard_jobs\n"
+    "from outreach.tasks.campaigns import shard_jobs\n"
     "eng = make_engine(sys.argv[1])\n"
     "for kind in ('survey', 'phone_visit'):\n"
     f"    shard_jobs.plan_sharded(eng, kind, {PERIOD!r}, batch_size={BATCH}, shards=3,\n"

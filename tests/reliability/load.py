@@ -10,8 +10,8 @@ What it does, once:
    members (`seed.generate.seed_ledger`, seed `SEED`, the default one volunteer per 40
    members) — enough that the survey of `PERIOD` targets about 200,000 of them (200,357
    with these numbers). Eight volunteers are added, each with room for `CAPACITY` open
-   tasks, to the committee above the interest groups (`tasks.people.add_volunteer`), and
-   the phone visits of `PERIOD` are planned by the real planner (`tasks.plan`). The
+   tasks, to the committee above the interest groups (`tasks.ledger.people.add_volunteer`), and
+   the phone visits of `PERIOD` are planned by the real planner (`tasks.campaigns.plan`). The
    interest groups have few volunteers of their own, so several thousand of their phone
    visits go up the branch tree to the committee, where the planner shares them out to
    the eight, least loaded first: each ends with `CAPACITY` assigned phone visits
@@ -29,7 +29,7 @@ What it does, once:
    database, a deadlock, a traceback or an OperationalError; every recorded outcome is in
    ``attempts`` exactly once (task, outcome, volunteer) and nothing else was recorded;
    every task closed by an outcome has exactly one history row into ``done``; the history
-   replays to every current state (`tasks.audit.replay`, all zero, and ``outreach db
+   replays to every current state (`tasks.ledger.audit.replay`, all zero, and ``outreach db
    check``); no (run, member) pair twice, no member with two open tasks of one kind;
    the survey made exactly the member set the undisturbed twin made, and as many tasks
    as the dry run counted beforehand; campaign and follow-up exited 0.
@@ -159,9 +159,9 @@ def build_world(url: str, *, members: int = MEMBERS, seed: int = SEED) -> World:
     from outreach.db.models import BranchKind
     from outreach.db.session import make_engine, session_scope
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import plan_jobs
-    from outreach.tasks.access import authenticate
-    from outreach.tasks.people import add_volunteer
+    from outreach.tasks.campaigns import plan_jobs
+    from outreach.tasks.access.permissions import authenticate
+    from outreach.tasks.ledger.people import add_volunteer
 
     t0 = time.perf_counter()
     eng = make_engine(url)
@@ -437,8 +437,8 @@ def check(world: World, load: Load, alone: Proc, alone_url: str, prefect_api: st
     counts only.
     """
     from outreach.db.session import make_engine, session_scope
-    from outreach.tasks.audit import replay
-    from outreach.tasks.outcomes import DONE
+    from outreach.tasks.ledger.audit import replay
+    from outreach.tasks.work.outcomes import DONE
 
     problems = list(load.problems)
     counts: dict = {}

@@ -41,7 +41,7 @@ import time
 
 #: One cycle of (command, outcome, note): 40% reached (half as `task done`), 20% no_answer,
 #: 10% each left_message, callback_requested, refused, temporarily_away. All valid for a
-#: phone visit (tasks.outcomes.OUTCOMES_BY_KIND); none changes survey targeting.
+#: phone visit (tasks.work.outcomes.OUTCOMES_BY_KIND); none changes survey targeting.
 MIX: tuple[tuple[str, str, str | None], ...] = (
     ("done", "reached", None),
     ("record", "no_answer", "rang twice"),

@@ -25,7 +25,7 @@ The rules, and the tests that hold them:
    parameters. `test_access_codes_never_reach_logs_or_prefect`
 8. The files that hold codes or contact details are 0600, and a folder we create for them
    is the owner's alone, even under umask 0. `test_private_files_stay_private_under_umask_0`
-9. Wrong codes are slowed down (`tasks.access.BASE_DELAY`, no setting turns it off), more
+9. Wrong codes are slowed down (`tasks.access.permissions.BASE_DELAY`, no setting turns it off), more
    so in a row, right ones are not; a right secret with another volunteer's id is wrong.
    `test_wrong_codes_are_slowed_and_not_echoed`, `test_wrong_codes_in_a_row_wait_longer`,
    `test_right_code_is_not_slowed`, `test_right_secret_with_another_id_is_refused`
@@ -57,9 +57,9 @@ from sqlalchemy import select, text
 from outreach.cli.main import build
 from outreach.db.models import Base, Member, OutreachTask, Volunteer
 from outreach.db.session import engine, session_scope  # the CLI's engines; `db_url` disposes them
-from outreach.tasks import plan_jobs
-from outreach.tasks.followup_jobs import expire_closed
-from outreach.tasks.ledger import COLUMNS, PRIVATE
+from outreach.tasks.campaigns import plan_jobs
+from outreach.tasks.work.followup_jobs import expire_closed
+from outreach.tasks.ledger.book import COLUMNS, PRIVATE
 from tests.cli.helpers import bootstrap, first_code, outreach
 from tests.conftest import DATA_TABLES
 
@@ -842,12 +842,12 @@ def slept(monkeypatch) -> list[float]:
     how long a wrong code is made to wait, which needs no clock to check."""
     import types
 
-    import outreach.tasks.access
+    import outreach.tasks.access.permissions
     from outreach import tasks
 
     waits: list[float] = []
-    monkeypatch.setattr(tasks.access, "time", types.SimpleNamespace(sleep=waits.append))
-    monkeypatch.setattr(tasks.access, "BASE_DELAY", DELAY)
+    monkeypatch.setattr(tasks.access.permissions, "time", types.SimpleNamespace(sleep=waits.append))
+    monkeypatch.setattr(tasks.access.permissions, "BASE_DELAY", DELAY)
     return waits
 
 

@@ -34,9 +34,9 @@ from outreach.db import session as db_session
 from outreach.db.models import Volunteer
 from outreach.db.session import make_engine, session_scope
 from outreach.seed.generate import seed_ledger
-from outreach.tasks import plan_jobs
-from outreach.tasks.audit import replay
-from outreach.tasks.people import add_volunteer
+from outreach.tasks.campaigns import plan_jobs
+from outreach.tasks.ledger.audit import replay
+from outreach.tasks.ledger.people import add_volunteer
 from tests.db.factories import actor
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
@@ -337,7 +337,7 @@ def _assigned(url: str, n: int) -> list[tuple[int, int]]:
 
 def _code_for(url: str, volunteer_id: int) -> str:
     """A fresh access code for the volunteer, as `outreach volunteer new-code` gives it."""
-    from outreach.tasks.access import new_code
+    from outreach.tasks.access.permissions import new_code
 
     eng = make_engine(url)
     with session_scope(eng) as s:

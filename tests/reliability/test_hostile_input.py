@@ -8,11 +8,11 @@ no traceback, and the database unchanged. Contact details from a file (phones, a
 never appear in a message, and every CSV we write neutralises spreadsheet formulas.
 
 Hypothesis drives the ledger import (``outreach members import``), the results import
-(``outreach outcomes import``, and beneath it ``tasks.results``, which the flow's tasks run)
+(``outreach outcomes import``, and beneath it ``tasks.work.results``, which the flow's tasks run)
 and the CLI's argv. Each fuzz body counts its cases; the module prints the counts at its
 end ("hostile input: …"), and each test checks that it ran as many as it is configured for.
 The results import goes through a Prefect flow (about a second a file), so the CLI fuzz of
-it is small and marked slow; the many cases run against ``tasks.results`` directly.
+it is small and marked slow; the many cases run against ``tasks.work.results`` directly.
 
 The single-case tests below the fuzzes hold the bugs the fuzzes found (each docstring
 says what it was: absurd dates that crashed or were written, refusals quoting contact
@@ -54,9 +54,9 @@ from outreach.db.models import (
     Volunteer,
 )
 from outreach.db.session import make_engine, session_scope
-from outreach.tasks.access import authenticate
-from outreach.tasks.ledger import MAX_LEN
-from outreach.tasks.results import apply_results, read_results
+from outreach.tasks.access.permissions import authenticate
+from outreach.tasks.ledger.book import MAX_LEN
+from outreach.tasks.work.results import apply_results, read_results
 from tests.cli.helpers import bootstrap, first_code, outreach
 from tests.db import factories as f
 
@@ -116,7 +116,7 @@ def _print_counts(request):
     c = COUNTS
     line = (f"hostile input: {c['member files']} member-import files "
             f"(+{c['arbitrary member files']} of arbitrary bytes), {c['result files']} result "
-            f"files through tasks.results (+{c['result files cli']} through the CLI and "
+            f"files through tasks.work.results (+{c['result files cli']} through the CLI and "
             f"Prefect, +{c['refused result files cli']} refused whole by the CLI), "
             f"{c['argv']} argv")
     plugins = request.config.pluginmanager
@@ -313,7 +313,7 @@ def _kept_as_it_is(v: str) -> bool:
     that differs from a known one only by case or spacing is refused (issue 11, defect
     13; tests/tasks/test_people.py holds those refusals). So: no cased letters, no inner
     blanks, nothing `branch_name` changes or refuses, not a sample's look-alike."""
-    from outreach.tasks.people import branch_name
+    from outreach.tasks.ledger.people import branch_name
 
     name = norm(v).strip()
     try:
@@ -1067,7 +1067,7 @@ def results_world(db_url, tmp_path):
 
 
 def test_results_import_fuzz(results_world):
-    """Results files mixing good rows with hostile ones, applied by `tasks.results` exactly
+    """Results files mixing good rows with hostile ones, applied by `tasks.work.results` exactly
     as the flow's tasks apply them: good rows once, bad rows named by line with nothing
     written for them, whole files refused when they are no CSV, and a second application
     applies nothing."""
@@ -1193,7 +1193,7 @@ BAD_PERIODS = ["2026-13", "0000-00", "0000-01", "2026-00", "9999-12", "-1", "1e9
 def world(db_url, tmp_path, monkeypatch):
     """A seeded ledger with survey and phone-visit tasks; codes by role; cwd a temp dir."""
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     monkeypatch.chdir(tmp_path)
     eng = make_engine(db_url)
@@ -1253,7 +1253,7 @@ def test_absurd_dates_are_refused_everywhere(world):
         r = cli("members", "import", str(path), code=w.coord)
         if r.exit_code != 2 or "line 2: birth_date" not in r.stderr:
             failures.append(f"members import birth_date {day!r}: exit {r.exit_code}")
-    from outreach.tasks.results import apply_results as apply
+    from outreach.tasks.work.results import apply_results as apply
 
     world_ = ResultsWorld(w.eng, w.coord, w.vol)
     for day in ABSURD_DATES:
@@ -1463,7 +1463,7 @@ def test_every_csv_export_neutralises_formulas(db_url, tmp_path):
     ledger export escapes formulas but leaves arithmetic such as ``-1+1`` raw in any column
     when it looks like a phone number; only the phone columns may keep a leading + or -.
     Every CSV output must start no cell with = + - @ tab or CR, phone columns excepted."""
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     coord, _ = bootstrap(branch="@SUM(1+1)")
     r = cli("volunteer", "add", "=HYPERLINK(\"http://x\",\"y\")", "--branch", "@SUM(1+1)",

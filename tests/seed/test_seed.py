@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from outreach.db.models import Branch, BranchKind, Member, MemberStatusChange, Volunteer
 from outreach.db.session import make_engine
 from outreach.seed.generate import MEMBER_COLUMNS, SeedResult, seed_ledger
-from outreach.tasks.access import authenticate
+from outreach.tasks.access.permissions import authenticate
 
 TODAY = dt.date(2026, 11, 2)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 import outreach.service.app
 from outreach import service
-import outreach.tasks.access
+import outreach.tasks.access.permissions
 from outreach import tasks
 from outreach.db.models import LoginFailure, Volunteer
 from outreach.db.session import engine, session_scope
@@ -94,7 +94,7 @@ def test_every_route_refuses_a_missing_code_with_401(world, serve):
 
 
 class FakeTime:
-    """`time` for tasks.access and the service's wait: sleeping advances a clock, nobody
+    """`time` for tasks.access.permissions and the service's wait: sleeping advances a clock, nobody
     waits."""
 
     def __init__(self) -> None:
@@ -116,8 +116,8 @@ class FakeTime:
 @pytest.fixture
 def clock(monkeypatch) -> FakeTime:
     fake = FakeTime()
-    monkeypatch.setattr(tasks.access, "BASE_DELAY", 1.0)  # as shipped
-    monkeypatch.setattr(tasks.access, "time", fake)
+    monkeypatch.setattr(tasks.access.permissions, "BASE_DELAY", 1.0)  # as shipped
+    monkeypatch.setattr(tasks.access.permissions, "time", fake)
     monkeypatch.setattr(service.app, "_pause", fake.pause)
     return fake
 
@@ -298,7 +298,7 @@ def test_waiting_wrong_codes_hold_no_worker_thread(world, serve, monkeypatch):
         while not released.is_set():
             await asyncio.sleep(0.01)
 
-    monkeypatch.setattr(tasks.access, "BASE_DELAY", 1.0)  # as shipped
+    monkeypatch.setattr(tasks.access.permissions, "BASE_DELAY", 1.0)  # as shipped
     monkeypatch.setattr(service.app, "_pause", held)
     svc = serve(world.url)
     secret = world.bob.split("-", 1)[1]

@@ -6,16 +6,10 @@ import dataclasses
 
 import pytest
 
-import outreach.tasks.access as access
+import outreach.tasks.access.permissions as access
 from outreach.db.errors import BadInput, Refused
-from outreach.tasks.access import (
-    SYSTEM,
-    Actor,
-    authenticate,
-    format_code,
-    hash_secret,
-    login_delay,
-    new_credentials,
+from outreach.tasks.access.permissions import (
+    SYSTEM, Actor, authenticate, format_code, hash_secret, login_delay, new_credentials,
     parse_code,
 )
 from tests.conftest import SHIPPED_BASE_DELAY

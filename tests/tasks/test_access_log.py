@@ -17,7 +17,7 @@ from outreach.db.machines import MemberStatus as MS
 from outreach.db.machines import TaskStatus as TS
 from outreach.db.models import (AccessEvent, AccessEventMember, Attempt, CampaignKind, Member,
                        MemberChange, MemberStatusChange)
-from outreach.tasks.access_log import access_report, note_shown, purge_departed
+from outreach.tasks.access.log import access_report, note_shown, purge_departed
 from tests.db import factories as f
 from tests.db.test_guards import refused
 
@@ -55,7 +55,7 @@ def no_details_in_the_log(s) -> None:
 
 
 def test_task_show_logs_who_which_member_and_door(w):
-    from outreach.tasks.worklist import task_view
+    from outreach.tasks.work.worklist import task_view
 
     s = w["s"]
     task_view(s, task_id=w["t"].id, actor=w["bob"])
@@ -66,7 +66,7 @@ def test_task_show_logs_who_which_member_and_door(w):
 
 
 def test_a_refused_task_show_logs_nothing(w):
-    from outreach.tasks.worklist import task_view
+    from outreach.tasks.work.worklist import task_view
 
     s = w["s"]
     other = f.actor(s, f.volunteer(s, branch_=w["br"]))
@@ -76,7 +76,7 @@ def test_a_refused_task_show_logs_nothing(w):
 
 
 def test_the_run_sheet_logs_the_members_shown_and_the_file(w):
-    from outreach.tasks.worklist import list_tasks
+    from outreach.tasks.work.worklist import list_tasks
 
     s = w["s"]
     m2 = f.member(s, branch_=w["br"], phone="555 0102")
@@ -96,7 +96,7 @@ def test_the_run_sheet_logs_the_members_shown_and_the_file(w):
 
 
 def test_the_survey_prompts_showing_values_on_record_are_logged(w):
-    from outreach.tasks.worklist import AnswerForm, record_or_ask
+    from outreach.tasks.work.worklist import AnswerForm, record_or_ask
 
     s = w["s"]
     t = f.task(s, member_=w["m"], status=TS.ASSIGNED, volunteer_=w["bob_row"],
@@ -107,7 +107,7 @@ def test_the_survey_prompts_showing_values_on_record_are_logged(w):
 
 
 def test_the_member_card_is_logged(w):
-    from outreach.tasks.reports import member_card
+    from outreach.tasks.ledger.reports import member_card
 
     s = w["s"]
     card = member_card(s, ref=w["m"].ledger_no, actor=w["bob"])
@@ -116,7 +116,7 @@ def test_the_member_card_is_logged(w):
 
 
 def test_the_unreachable_list_is_logged_with_its_file(w):
-    from outreach.tasks.coverage import unreachable_list
+    from outreach.tasks.campaigns.coverage import unreachable_list
 
     s = w["s"]
     u = f.member_in(s, "unreachable", branch_=w["br"], family_contact_phone="555 0777")
@@ -126,7 +126,7 @@ def test_the_unreachable_list_is_logged_with_its_file(w):
 
 
 def test_every_export_is_logged_with_its_file_and_count(w):
-    from outreach.tasks.ledger import export_ledger, export_ledger_xlsx, export_rows
+    from outreach.tasks.ledger.book import export_ledger, export_ledger_xlsx, export_rows
 
     s = w["s"]
     total = s.scalar(select(func.count()).select_from(Member))
@@ -166,8 +166,8 @@ def test_nothing_shown_nothing_logged(w):
 
 
 def test_the_report_finds_them_by_member_and_by_volunteer(w):
-    from outreach.tasks.reports import member_card
-    from outreach.tasks.worklist import task_view
+    from outreach.tasks.ledger.reports import member_card
+    from outreach.tasks.work.worklist import task_view
 
     s = w["s"]
     other = f.member(s, branch_=w["br"], phone="555 0200")
@@ -193,7 +193,7 @@ def test_the_report_finds_them_by_member_and_by_volunteer(w):
 
 
 def test_log_rows_cannot_be_changed_or_deleted(w):
-    from outreach.tasks.worklist import task_view
+    from outreach.tasks.work.worklist import task_view
 
     s = w["s"]
     task_view(s, task_id=w["t"].id, actor=w["bob"])

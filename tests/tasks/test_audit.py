@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from outreach.tasks.audit import replay
+from outreach.tasks.ledger.audit import replay
 from tests.db import factories as f
 
 

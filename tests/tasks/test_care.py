@@ -1,4 +1,4 @@
-"""Care (`tasks.care`, `tasks.care_jobs`): care occasions on the right days for the right
+"""Care (`tasks.care.care`, `tasks.care.care_jobs`): care occasions on the right days for the right
 members (a Spring Festival, a Double Ninth, milestone birthdays), not before their window,
 idempotent; care visits through the engine; visited / missed / cancelled; life events,
 hardship, contributions, transfers. SQLite, and PostgreSQL when
@@ -24,8 +24,8 @@ from outreach.db.models import (
     OutreachTask,
 )
 from outreach.db.session import make_engine, session_scope
-from outreach.tasks import care, care_jobs, rules
-from outreach.tasks.outcomes import record_outcome
+from outreach.tasks.care import care, care_jobs, rules as care_rules
+from outreach.tasks.work.outcomes import record_outcome
 from tests.db import factories as f
 
 SPRING = dt.date(2027, 2, 6)  # lunar new year 2027 (lunardate)
@@ -36,9 +36,9 @@ D = dt.timedelta(days=1)
 def test_the_lunar_days_come_from_lunardate():
     from lunardate import LunarDate
 
-    assert rules.spring_festival(2027) == SPRING == LunarDate(2027, 1, 1).to_solar_date()
-    assert rules.double_ninth(2026) == NINTH == LunarDate(2026, 9, 9).to_solar_date()
-    assert rules.spring_festival(2026) == dt.date(2026, 2, 17)
+    assert care_rules.spring_festival(2027) == SPRING == LunarDate(2027, 1, 1).to_solar_date()
+    assert care_rules.double_ninth(2026) == NINTH == LunarDate(2026, 9, 9).to_solar_date()
+    assert care_rules.spring_festival(2026) == dt.date(2026, 2, 17)
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def test_contributions_are_recorded_and_counted_per_branch(w):
         care.add_contribution(s, member_ref="OLD", kind="singing", on=day, actor=w["coord"])
     counts = care.contributions_by_branch(s, actor=w["coord"], first=day - 365 * D, last=day)
     assert counts == {w["br"].id: {"members": 1, "contributions": 2}}
-    from outreach.tasks.reports import member_card
+    from outreach.tasks.ledger.reports import member_card
 
     card = member_card(s, ref="OLD", actor=w["coord"])
     assert "contributions" in card and "mentoring  two new members" in card

@@ -4,7 +4,7 @@
   ledger service) owns the transaction. It never commits, rolls back or begins one
   (a savepoint, ``begin_nested``, is the caller's transaction and allowed).
 * A set-based job that takes an Engine owns its transactions (one per batch) and lives in
-  a job module, ``tasks/*_jobs.py``, whose docstring says so in a ``Transactions:`` line.
+  a job module, ``tasks/<concept>/*_jobs.py``, whose docstring says so in a ``Transactions:`` line.
 * The SQL dialect's differences live in `db.dialect`, not in `tasks/`.
 """
 
@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 TASKS = Path(__file__).resolve().parents[2] / "tasks"
-MODULES = sorted(p for p in TASKS.glob("*.py") if p.name != "__init__.py")
+#: Every module of `tasks/` and of its concept packages (`tasks/ledger/`, `tasks/work/` …).
+MODULES = sorted(p for p in TASKS.rglob("*.py") if p.name != "__init__.py")
+
+
+def _id(path: Path) -> str:
+    return path.relative_to(TASKS).with_suffix("").as_posix()
 
 
 def _tree(path: Path) -> ast.Module:
@@ -70,7 +75,7 @@ def test_there_are_job_modules_and_session_modules():
     assert len(MODULES) > len(jobs) + 5
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", MODULES, ids=_id)
 def test_functions_taking_a_session_never_own_the_transaction(path):
     bad = [f"{path.stem}.{fn.name} calls {sorted(_called(fn))}"
            for fn in _functions(_tree(path))
@@ -79,24 +84,24 @@ def test_functions_taking_a_session_never_own_the_transaction(path):
         "; ".join(bad)
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", MODULES, ids=_id)
 def test_functions_taking_an_engine_live_in_job_modules(path):
     engine_fns = [fn.name for fn in _functions(_tree(path)) if _takes(fn, "Engine")]
     if is_job_module(path):
         assert engine_fns, f"{path.name} has no job taking an Engine"
     else:
         assert not engine_fns, (f"{path.stem}: {engine_fns} take an Engine (own their "
-                                f"transactions): move them to a tasks/*_jobs.py module")
+                                f"transactions): move them to a tasks/<concept>/*_jobs.py module")
 
 
 @pytest.mark.parametrize("path", [p for p in MODULES if is_job_module(p)],
-                         ids=lambda p: p.stem)
+                         ids=_id)
 def test_job_modules_say_who_commits(path):
     doc = ast.get_docstring(_tree(path)) or ""
     assert "Transactions:" in doc
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", MODULES, ids=_id)
 def test_dialect_differences_live_in_db_dialect(path):
     source = path.read_text()
     for sign in ("dialect.name", "driver_connection", "pg_advisory"):

@@ -52,8 +52,8 @@ from outreach.db.models import (
     Volunteer,
 )
 from outreach.db.state import move_member, move_task
-from outreach.tasks import coverage as cov
-from outreach.tasks.access import SYSTEM, new_credentials
+from outreach.tasks.campaigns import coverage as cov
+from outreach.tasks.access.permissions import SYSTEM, new_credentials
 
 TODAY = dt.date(2026, 11, 20)
 D = dt.date
@@ -254,7 +254,7 @@ def test_never_reached_looks_at_the_three_latest_campaign_runs(ledger):
     s, runs = ledger["s"], ledger["runs"]
     assert cov.last_runs(s) == [runs[5].id, runs[4].id, runs[3].id]
     # a meeting's notice and make-up runs are no campaign runs (issue 12): they change nothing
-    from outreach.tasks import engine
+    from outreach.tasks.work import engine
     from tests.db import factories as f
 
     meeting = f.meeting(s, branch_=ledger["north"])
@@ -351,8 +351,8 @@ def test_the_parallel_path_counts_what_the_plain_path_counts(db_url, monkeypatch
     """Big SQLite ledgers run the parts on two connections; the figures do not change."""
     from outreach.db.session import make_engine, session_scope
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import coverage as cov
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import coverage as cov
+    from outreach.tasks.campaigns import plan_jobs
 
     eng = make_engine(db_url)
     seed_ledger(eng, members=900, volunteers=20, seed=3, today=TODAY)

@@ -21,13 +21,13 @@ from sqlalchemy import text
 from outreach.db import migrate
 from outreach.db.session import make_engine
 from outreach.seed.generate import seed_ledger
-from outreach.tasks import plan_jobs
+from outreach.tasks.campaigns import plan_jobs
 
 TODAY = dt.date(2026, 11, 9)
 PLAN = (
     "import datetime as dt, sys\n"
     "from outreach.db.session import make_engine\n"
-    "from outreach.tasks import plan_jobs\n"
+    "from outreach.tasks.campaigns import plan_jobs\n"
     "plan_jobs.plan_campaign(make_engine(sys.argv[1]), 'survey', '2026-11',\n"
     "                   today=dt.date(2026, 11, 9), batch_size=int(sys.argv[2]))\n"
 )

@@ -1,4 +1,4 @@
-"""The task engine for meetings (`tasks.engine`): a meeting's run, and tasks given out by the
+"""The task engine for meetings (`tasks.work.engine`): a meeting's run, and tasks given out by the
 planning rule — idempotent, within capacity, continuity first, own branch then up the
 tree, only volunteers, left open when nobody has room. Runs on SQLite, and on PostgreSQL
 when ``OUTREACH_TEST_DATABASE_URL`` is set (the ``session`` fixture)."""
@@ -15,7 +15,7 @@ from outreach.db.machines import AttendanceStatus as AS
 from outreach.db.machines import MeetingStatus
 from outreach.db.machines import TaskStatus as TS
 from outreach.db.models import CampaignKind, CampaignRun, OutreachTask, Role, TaskStatusChange
-from outreach.tasks import engine
+from outreach.tasks.work import engine
 from tests.db import factories as f
 
 DUE, CLOSES = dt.date(2026, 4, 1), dt.date(2026, 4, 30)
@@ -192,7 +192,7 @@ def test_only_role_volunteer_takes_meeting_tasks(session):
 
 def test_a_notice_card_shows_the_meeting_and_the_remote_option(session):
     from outreach.cli.volunteer import render_card
-    from outreach.tasks.worklist import task_view
+    from outreach.tasks.work.worklist import task_view
 
     branch = f.branch(session)
     vol = f.volunteer(session, branch_=branch)
@@ -226,7 +226,7 @@ def test_meeting_tasks_left_open_are_handed_out_later_by_assign_open(db_url):
     from sqlalchemy.orm import Session
 
     from outreach.db.session import make_engine
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     eng = make_engine(db_url)
     try:

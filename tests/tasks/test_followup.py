@@ -22,9 +22,10 @@ from outreach.db.models import (
     Volunteer,
 )
 from outreach.db.session import make_engine, session_scope
-from outreach.tasks import followup, followup_jobs, plan, plan_jobs
-from outreach.tasks import outcomes as oc
-from outreach.tasks.access import Actor
+from outreach.tasks.work import followup, followup_jobs
+from outreach.tasks.campaigns import plan, plan_jobs
+from outreach.tasks.work import outcomes as oc
+from outreach.tasks.access.permissions import Actor
 from tests.db import factories as f
 
 K = CampaignKind
@@ -99,7 +100,7 @@ def test_a_sweep_dated_in_the_future_is_refused_and_moves_nothing(eng, step, mon
     """Issue 11, defect 7: ``follow-up --today 2100-12-31`` expired every open task. A sweep
     acts on what happened: not after the real today plus one day (time zones)."""
     from outreach.db.errors import BadInput
-    from outreach.tasks import rules
+    from outreach.tasks.kernel import rules
 
     monkeypatch.setattr(rules, "real_today", lambda: TODAY)
     with session_scope(eng) as s:

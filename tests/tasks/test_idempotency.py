@@ -1,12 +1,12 @@
 """Issue 24, defect 5: the same attempt never counts twice.
 
 - An Idempotency-Key: the same key from the same person gets the first answer and does
-  nothing again — also twenty retries at once (`tasks.idempotency.once`); the same key
+  nothing again — also twenty retries at once (`tasks.access.idempotency.once`); the same key
   with another request is refused; a key is one person's; a refusal is not remembered;
   keys go after 30 days.
 - Two different people on one task at the same moment: one is recorded, the other is told
   (`Conflict`), also when they come one after the other within minutes; the client's
-  ``seen_attempts`` is checked (`tasks.outcomes.record_outcome`).
+  ``seen_attempts`` is checked (`tasks.work.outcomes.record_outcome`).
 Run on SQLite and, with OUTREACH_TEST_DATABASE_URL, on PostgreSQL.
 """
 
@@ -23,8 +23,8 @@ from outreach.db.errors import BadInput, Conflict
 from outreach.db.machines import MemberStatus as MS
 from outreach.db.models import Attempt, CampaignKind, IdempotencyKey, OutreachTask
 from outreach.db.session import make_engine, session_scope
-from outreach.tasks import idempotency
-from outreach.tasks import outcomes as oc
+from outreach.tasks.access import idempotency
+from outreach.tasks.work import outcomes as oc
 from tests.tasks.test_outcomes import TODAY, world
 
 K = CampaignKind

@@ -1,4 +1,4 @@
-"""The names people read for codes (`tasks.labels`): every code has one, English shows the
+"""The names people read for codes (`tasks.kernel.labels`): every code has one, English shows the
 codes as before, the machine formats never change."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import pytest
 
 from outreach.db import codes, machines
 from outreach.i18n import _, language
-from outreach.tasks import labels, rules
+from outreach.tasks.kernel import labels
+from outreach.tasks.scorecard import rules as score_rules
 
 #: Each domain of `labels.DOMAINS` and the codes it must name.
 CODES = {
@@ -39,8 +40,8 @@ def test_every_code_has_a_name(domain):
 
 
 def test_the_scorecard_s_indicators_and_marks_have_names():
-    assert set(labels.INDICATOR) == set(rules.GOALS)
-    assert set(labels.MARK) == set(rules.MARK_NAMES)
+    assert set(labels.INDICATOR) == set(score_rules.GOALS)
+    assert set(labels.MARK) == set(score_rules.MARK_NAMES)
 
 
 def test_english_shows_the_codes_and_the_keys_unchanged():
@@ -87,7 +88,7 @@ def test_a_word_with_two_meanings_is_named_in_its_context():
     """``due``: the meetings a cadence asks for (report meetings) vs a task's date (the run
     sheet); ``invited``: how many were invited vs the mark of one not yet marked."""
     from outreach.i18n import pgettext
-    from outreach.tasks import runsheet
+    from outreach.tasks.work import runsheet
 
     with language("en"):
         assert labels.header("due") == "due" and runsheet.headings(["due"]) == ["due"]

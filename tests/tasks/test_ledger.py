@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from outreach.db.errors import BadInput
-from outreach.tasks.ledger import COLUMNS, LedgerFileError, read_ledger
+from outreach.tasks.ledger.book import COLUMNS, LedgerFileError, read_ledger
 
 HEADER = ",".join(COLUMNS)
 
@@ -71,7 +71,7 @@ TRICKY = ["'-1 Dock Rd", "'=1+1", "''", "'", "''-x", "=SUM(A1)", "-1 Dock Rd", "
 
 @pytest.mark.parametrize("value", TRICKY)
 def test_a_cell_reads_back_as_what_was_written(value):
-    from outreach.tasks.csvfile import cell_value, safe_cell
+    from outreach.tasks.kernel.csvfile import cell_value, safe_cell
 
     cell = safe_cell(value)
     assert cell_value(cell) == value
@@ -80,7 +80,7 @@ def test_a_cell_reads_back_as_what_was_written(value):
 
 
 def test_a_phone_keeps_its_plus_and_reads_back():
-    from outreach.tasks.csvfile import cell_value, safe_cell
+    from outreach.tasks.kernel.csvfile import cell_value, safe_cell
 
     assert safe_cell("+1 555 0100", phone=True) == "+1 555 0100"
     assert cell_value(safe_cell("+1 555 0100", phone=True)) == "+1 555 0100"
@@ -89,7 +89,7 @@ def test_a_phone_keeps_its_plus_and_reads_back():
 def _export(session, coord) -> str:
     import io
 
-    from outreach.tasks.ledger import export_ledger
+    from outreach.tasks.ledger.book import export_ledger
 
     out = io.StringIO()
     export_ledger(session, out, actor=coord)
@@ -100,7 +100,7 @@ def _export(session, coord) -> str:
                                      "'plain"])
 def test_export_then_import_gives_back_exactly_what_was_stored(session, address):
     from outreach.db.models import Member
-    from outreach.tasks.ledger import import_ledger
+    from outreach.tasks.ledger.book import import_ledger
     from tests.db import factories as f
 
     coord = f.actor(session, f.coordinator(session))
@@ -124,7 +124,7 @@ def test_a_member_moved_by_import_takes_their_open_tasks_along(session):
 
     from outreach.db.machines import TaskStatus as TS
     from outreach.db.models import CampaignKind, TaskStatusChange
-    from outreach.tasks.ledger import import_ledger
+    from outreach.tasks.ledger.book import import_ledger
     from tests.db import factories as f
 
     region = f.branch(session, name="Region-11")

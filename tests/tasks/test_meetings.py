@@ -1,4 +1,4 @@
-"""Organisational life (`tasks.meetings`): planning and invitations, notices, marks, the
+"""Organisational life (`tasks.meetings.meetings`): planning and invitations, notices, marks, the
 attendance file, closing with make-up study, roles, cadence, and the meetings report with
 its figures worked out by hand on a small ledger. SQLite, and PostgreSQL when
 ``OUTREACH_TEST_DATABASE_URL`` is set (the ``session`` fixture)."""
@@ -26,11 +26,13 @@ from outreach.db.models import (
     OutreachTask,
 )
 from outreach.db.state import move_attendance
-from outreach.tasks import meetings as mt
-from outreach.tasks import rules
-from outreach.tasks.access import SYSTEM
-from outreach.tasks.outcomes import record_outcome
-from outreach.tasks.reports import member_card
+from outreach.tasks.meetings import meetings as mt
+from outreach.tasks.meetings import rules as meeting_rules
+from outreach.tasks.kernel import rules
+from outreach.tasks.work import rules as work_rules
+from outreach.tasks.access.permissions import SYSTEM
+from outreach.tasks.work.outcomes import record_outcome
+from outreach.tasks.ledger.reports import member_card
 from tests.db import factories as f
 
 TODAY = dt.date(2026, 3, 2)
@@ -101,15 +103,15 @@ def test_a_future_meeting_invites_branch_and_nested_and_notifies_away_and_homebo
     assert out["notices"] == {"created": 3, "assigned": 3, "open": 0}
     for t in notices.values():
         assert t.volunteer_id == w["vol_row"].id and t.status == TS.ASSIGNED
-        assert t.due_on == on - dt.timedelta(days=rules.NOTICE_LEAD_DAYS)
+        assert t.due_on == on - dt.timedelta(days=meeting_rules.NOTICE_LEAD_DAYS)
         assert t.kind == CampaignKind.NOTICE
 
 
 def test_a_meeting_less_than_the_notice_days_ahead_sends_no_notices(w):
-    out = _plan(w, TODAY + dt.timedelta(days=rules.NOTICE_DAYS.default - 1))
+    out = _plan(w, TODAY + dt.timedelta(days=meeting_rules.NOTICE_DAYS.default - 1))
     assert out["status"] == "planned" and out["notices"]["created"] == 0
     assert _tasks(w["s"], out["id"], CampaignKind.NOTICE) == {}
-    out = _plan(w, TODAY + dt.timedelta(days=rules.NOTICE_DAYS.default))
+    out = _plan(w, TODAY + dt.timedelta(days=meeting_rules.NOTICE_DAYS.default))
     assert out["notices"]["created"] == 3
 
 
@@ -169,7 +171,7 @@ def test_move_and_cancel_carry_the_notices_along(w):
                                  today=TODAY)
     assert moved["notices_moved"] == 3
     assert {t.due_on for t in _tasks(s, out["id"], CampaignKind.NOTICE).values()} == {
-        later - dt.timedelta(days=rules.NOTICE_LEAD_DAYS)}
+        later - dt.timedelta(days=meeting_rules.NOTICE_LEAD_DAYS)}
     hist = s.scalars(select(MeetingStatusChange.planned_on)
                      .where(MeetingStatusChange.meeting_id == out["id"])
                      .order_by(MeetingStatusChange.id)).all()
@@ -357,16 +359,16 @@ def test_quarters_and_periods():
 
 
 def test_cadence_file_overrides_and_bad_files_are_refused(tmp_path):
-    assert rules.cadence(tmp_path / "none.json") == rules.CADENCE
+    assert meeting_rules.cadence(tmp_path / "none.json") == meeting_rules.CADENCE
     p = tmp_path / "c.json"
     p.write_text(json.dumps({"lecture": 1, "committee": 0}))
-    assert rules.cadence(p) == {**rules.CADENCE, "lecture": 1, "committee": 0}
+    assert meeting_rules.cadence(p) == {**meeting_rules.CADENCE, "lecture": 1, "committee": 0}
     p.write_text(json.dumps({"lecture": 2}))
     with pytest.raises(BadInput, match="1 \\(monthly\\), 3"):
-        rules.cadence(p)
+        meeting_rules.cadence(p)
     p.write_text(json.dumps({"party": 1}))
     with pytest.raises(BadInput, match="unknown kind 'party'"):
-        rules.cadence(p)
+        meeting_rules.cadence(p)
 
 
 def test_branches_behind_their_cadence_are_flagged(w, tmp_path, monkeypatch):
@@ -470,7 +472,7 @@ def test_without_life_counts_the_same_through_the_index_or_a_scan(w, monkeypatch
 
 
 def test_a_make_up_task_says_how_visit_when_homebound_call_when_away(w):
-    from outreach.tasks.worklist import task_view
+    from outreach.tasks.work.worklist import task_view
 
     s, c = w["s"], w["coord"]
     mid = _plan(w, TODAY - dt.timedelta(days=2))["id"]
@@ -489,4 +491,4 @@ def test_a_make_up_task_says_how_visit_when_homebound_call_when_away(w):
     (True, False, MakeUpHow.VISIT), (True, True, MakeUpHow.VISIT),
     (False, True, MakeUpHow.PHONE), (False, False, MakeUpHow.MATERIALS)])
 def test_make_up_how_follows_the_members_situation(homebound, away, want):
-    assert rules.make_up_how(homebound=homebound, away=away) == want
+    assert work_rules.make_up_how(homebound=homebound, away=away) == want

@@ -1,4 +1,4 @@
-"""Movements (`tasks.movements`): one row for every change of residence, whichever path it
+"""Movements (`tasks.ledger.movements`): one row for every change of residence, whichever path it
 came by — a ``moved`` outcome, a survey answer, the ledger import, a confirmed move out,
 taking a moved-out member back in — with ``away_since`` (members imported as living away
 too) and ``transfer_considered_on`` kept; never a street address."""
@@ -14,8 +14,8 @@ from outreach.db.codes import Residence
 from outreach.db.errors import BadInput
 from outreach.db.machines import TaskStatus as TS
 from outreach.db.models import CampaignKind, Member, Movement
-from outreach.tasks import ledger, movements
-from outreach.tasks.outcomes import confirm, record_outcome
+from outreach.tasks.ledger import book as ledger, movements
+from outreach.tasks.work.outcomes import confirm, record_outcome
 from tests.db import factories as f
 
 TODAY = dt.date(2026, 11, 20)
@@ -126,7 +126,7 @@ def test_a_typed_place_is_a_city_never_an_address():
 
 
 def test_a_moved_out_member_taken_back_in_is_a_movement_back_in(w):
-    from outreach.tasks.people import reactivate_member
+    from outreach.tasks.ledger.people import reactivate_member
 
     s, m = w["s"], w["m"]
     t = _task(w, CampaignKind.PHONE_VISIT)
@@ -145,7 +145,7 @@ def test_a_moved_out_member_taken_back_in_is_a_movement_back_in(w):
 
 def test_a_local_member_taken_back_in_has_no_stay_away(w):
     from outreach.db.state import move_member
-    from outreach.tasks.people import reactivate_member
+    from outreach.tasks.ledger.people import reactivate_member
 
     s, m = w["s"], w["m"]
     move_member(s, m, "moved_out", actor_id=w["coord"].id, reason="left", coordinator=True)
@@ -155,7 +155,8 @@ def test_a_local_member_taken_back_in_has_no_stay_away(w):
 
 
 def test_members_imported_as_living_away_are_away_since_the_import(w):
-    from outreach.tasks import care, rules
+    from outreach.tasks.care import care
+    from outreach.tasks.kernel import rules
 
     s, m = w["s"], w["m"]
     m.residence = Residence.AWAY  # away before, with no date known

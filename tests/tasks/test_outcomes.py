@@ -28,8 +28,8 @@ from outreach.db.models import (
     Volunteer,
 )
 from outreach.db.session import make_engine, session_scope, writer
-from outreach.tasks import outcomes as oc
-from outreach.tasks.access import Actor
+from outreach.tasks.work import outcomes as oc
+from outreach.tasks.access.permissions import Actor
 from tests.db import factories as f
 
 K = CampaignKind
@@ -830,7 +830,7 @@ def test_two_escalations_at_once_share_the_day_s_run(db_url, existing_campaign):
 
 # --- the outcome table against a hand-written oracle --------------------------------------
 # Written out by hand from PRODUCT.md's outcome table and issue 11, never read from
-# `tasks.rules`: a row of the table edited wrongly (an outcome on the wrong kind, an effect
+# `tasks.kernel.rules`: a row of the table edited wrongly (an outcome on the wrong kind, an effect
 # added or dropped) fails here. Change it only together with the product rule.
 #
 # kind → outcome → (closes the task, what it does to the member). Tags:
@@ -932,19 +932,19 @@ PAIRS = [(k, o) for k in ORACLE for o in ALL_CODES]
 
 
 def test_the_outcome_table_is_the_oracle():
-    from outreach.tasks import rules
+    from outreach.tasks.work import rules as work_rules
 
     assert sorted(str(o) for o in O_ALL()) == sorted(ALL_CODES)
     for kind, rows in ORACLE.items():
-        assert {str(o) for o in rules.OUTCOMES_BY_KIND[kind]} == set(rows), kind
-        assert str(rules.DONE_OUTCOME[kind]) == ORACLE_DONE[kind]
+        assert {str(o) for o in work_rules.OUTCOMES_BY_KIND[kind]} == set(rows), kind
+        assert str(work_rules.DONE_OUTCOME[kind]) == ORACLE_DONE[kind]
         # the help lists exactly these, from the table
-        line = next(x for x in rules.describe_outcomes(brief=True).splitlines()
+        line = next(x for x in work_rules.describe_outcomes(brief=True).splitlines()
                     if x.startswith(f"{kind}:"))
         assert set(line.split(": ", 1)[1].split(" (done")[0].split(", ")) == set(rows)
     closing = {o for rows in ORACLE.values() for o, (closes, _) in rows.items() if closes}
-    assert {str(o) for o in rules.CLOSING} == closing
-    assert {str(o) for o in rules.SUCCESSFUL_CONTACT} == {
+    assert {str(o) for o in work_rules.CLOSING} == closing
+    assert {str(o) for o in work_rules.SUCCESSFUL_CONTACT} == {
         "reached", "delivered", "delivered_to_family", "visited", "gift_delivered",
         "help_arranged"}
 
@@ -1131,17 +1131,18 @@ CLEARABLE = {"family_contact_name", "family_contact_phone", "needs", "interests"
 
 @pytest.mark.parametrize("key", sorted(ANSWER_KEYS))
 def test_same_keeps_and_none_clears_or_is_refused_the_same_way_for_every_key(key):
-    from outreach.tasks import rules
+    from outreach.tasks.work import rules as work_rules
+    from outreach.tasks.kernel import rules
 
-    assert set(rules.ANSWERS) == ANSWER_KEYS
-    assert rules.check_answer(key, " Same ") == rules.SAME
+    assert set(work_rules.ANSWERS) == ANSWER_KEYS
+    assert work_rules.check_answer(key, " Same ") == rules.SAME
     if key in CLEARABLE:
-        assert rules.check_answer(key, "NONE") is None
+        assert work_rules.check_answer(key, "NONE") is None
     else:
         with pytest.raises(BadInput, match=f"answer {key} cannot be 'none'"):
-            rules.check_answer(key, "none")
+            work_rules.check_answer(key, "none")
     with pytest.raises(BadInput, match=f"answer {key} is empty"):
-        rules.check_answer(key, "  ")
+        work_rules.check_answer(key, "  ")
 
 
 @pytest.mark.parametrize("key,typed,stored", [
@@ -1150,19 +1151,19 @@ def test_same_keeps_and_none_clears_or_is_refused_the_same_way_for_every_key(key
     ("phone", "+1 (555) 010-0199", "+1 (555) 010-0199"),
 ])
 def test_answers_are_normalised(key, typed, stored):
-    from outreach.tasks import rules
+    from outreach.tasks.work import rules as work_rules
 
-    assert rules.check_answer(key, typed) == stored
+    assert work_rules.check_answer(key, typed) == stored
 
 
 @pytest.mark.parametrize("key,typed", [("homebound", "maybe"), ("phone", "none of that"),
                                        ("phone", "12"), ("phone", "x" * 5),
                                        ("residence", "abroad"), ("mobile", "555 0100")])
 def test_bad_single_answers_are_refused_without_echoing_them(key, typed):
-    from outreach.tasks import rules
+    from outreach.tasks.work import rules as work_rules
 
     with pytest.raises(BadInput) as info:
-        rules.check_answer(key, typed)
+        work_rules.check_answer(key, typed)
     assert typed not in str(info.value)
 
 
@@ -1197,7 +1198,7 @@ def test_what_a_survey_stores_exports_and_imports_back(session):
     """Issue 11, defect 6: the next export must import."""
     import io
 
-    from outreach.tasks.ledger import export_ledger, read_ledger
+    from outreach.tasks.ledger.book import export_ledger, read_ledger
 
     w = world(session, K.SURVEY, phone="555 0100", family_contact_phone="555 0111")
     record(session, w, "reached", answers={
@@ -1216,7 +1217,7 @@ def test_what_a_survey_stores_exports_and_imports_back(session):
 
 
 def test_a_visit_in_the_future_is_refused(session):
-    from outreach.tasks.rules import real_today
+    from outreach.tasks.kernel.rules import real_today
 
     w = world(session, K.PHONE_VISIT, member_state=MS.ACTIVE)
     msg = refused_writes_nothing(session, BadInput, record, session, w, "reached",
@@ -1252,7 +1253,8 @@ def test_the_task_is_made_on_the_organisations_day_not_utcs(session, monkeypatch
 
 
 def test_a_back_dated_plan_counts_from_its_day():
-    from outreach.tasks.rules import made_at, real_today
+    from outreach.tasks.work.rules import made_at
+    from outreach.tasks.kernel.rules import real_today
 
     assert made_at(dt.date(2026, 11, 2)) == dt.datetime(2026, 11, 2)
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -1263,7 +1265,7 @@ def test_a_back_dated_plan_counts_from_its_day():
 
 
 def test_match_never_gives_a_row_to_the_volunteer_barred_from_it():
-    from outreach.tasks.plan import match
+    from outreach.tasks.work.assign import match
 
     chains = {1: (1,)}
     vols = {10: [1, 5, 0], 11: [1, 5, 3]}
@@ -1277,7 +1279,7 @@ def test_match_never_gives_a_row_to_the_volunteer_barred_from_it():
 
 
 def test_a_released_task_goes_to_someone_else_or_stays_open(db_url):
-    from outreach.tasks.plan_jobs import assign_open
+    from outreach.tasks.campaigns.plan_jobs import assign_open
 
     eng = make_engine(db_url)
     try:
@@ -1325,9 +1327,9 @@ def test_a_released_task_goes_to_someone_else_or_stays_open(db_url):
 
 def meeting_world(s: Session, kind: str, meeting_state: str, mark: str) -> tuple[World, object]:
     """A member invited to (or marked at) a meeting of their branch, and a ``kind`` task of
-    that meeting's run (`tasks.engine.meeting_run`) held by a volunteer."""
+    that meeting's run (`tasks.work.engine.meeting_run`) held by a volunteer."""
     from outreach.db.models import Attendance
-    from outreach.tasks import engine
+    from outreach.tasks.work import engine
 
     w = world(s, kind)
     meeting = f.meeting_in(s, meeting_state, branch_=w.branch, material="Booklet 4")

@@ -13,9 +13,9 @@ from outreach.db.machines import MemberStatus as MS
 from outreach.db.machines import TaskStatus as TS
 from outreach.db.models import Attempt, CampaignKind, MemberStatusChange, TaskStatusChange
 from outreach.db.state import move_member
-from outreach.tasks import outcomes as oc
-from outreach.tasks import people
-from outreach.tasks.access import SYSTEM, new_code
+from outreach.tasks.work import outcomes as oc
+from outreach.tasks.ledger import people
+from outreach.tasks.access.permissions import SYSTEM, new_code
 from tests.db import factories as f
 
 

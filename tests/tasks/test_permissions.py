@@ -4,7 +4,7 @@ a flow, the ledger service, whatever comes next — can reach it around its chec
 
 The tests WALK `tasks/` (every module, every public function defined there) instead of
 listing functions by hand: a new function that touches the database without taking an
-actor and declaring its rule (`tasks.access.requires`) fails
+actor and declaring its rule (`tasks.access.permissions.requires`) fails
 `test_every_function_that_touches_the_ledger_takes_an_actor` unless it is added, with its
 reason, to `NO_ACTOR` below; a guarded function that lets the wrong actor through fails
 `test_each_guarded_function_refuses_the_wrong_actor`.
@@ -21,8 +21,8 @@ import pytest
 from outreach import tasks
 from outreach.db.errors import Refused
 from outreach.db.machines import TaskStatus as TS
-from outreach.tasks import access
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.access import permissions as access
+from outreach.tasks.access.permissions import SYSTEM
 from tests.db import factories as f
 
 #: First parameters that mean "this function reaches the database".
@@ -31,7 +31,7 @@ DB_PARAMS = {"session", "engine", "eng", "conn", "connection", "bind"}
 
 def _walk() -> dict[str, object]:
     """Every public function defined in a module of `tasks/` (not imported into it), by
-    its name under the namespace (``tasks.access.check`` is ``outreach.tasks.access.check``)."""
+    its name under the namespace (``tasks.access.permissions.check`` is ``outreach.tasks.access.permissions.check``)."""
     found = {}
     for info in pkgutil.walk_packages(tasks.__path__, "outreach.tasks."):
         mod = importlib.import_module(info.name)
@@ -60,93 +60,96 @@ def _touches_db(fn) -> bool:
 
 
 #: The checks themselves: they take an actor to judge it.
-CHECKS = {"tasks.access.check", "tasks.access.require_coordinator",
-          "tasks.outcomes.require_holder"}
+CHECKS = {"tasks.access.permissions.check", "tasks.access.permissions.require_coordinator",
+          "tasks.work.outcomes.require_holder"}
 
 #: Public functions that reach the database WITHOUT an actor, and why that is safe. Each
 #: entry is a decision: add one only with its reason.
 NO_ACTOR = {
     # Building the actor: these take the code (or a run ticket) and are the only doors in.
-    "tasks.access.authenticate": "checks a code; builds the actor",
-    "tasks.access.settle": "writes the wrong-code counters of an authentication",
-    "tasks.tickets.issue": "authenticates the coordinator's code it is given",
-    "tasks.tickets.redeem": "builds the actor a one-run ticket stands for",
-    "tasks.ticket_jobs.use": "redeem for a flow run (burns the ticket first)",
-    "tasks.idempotency.purge": "deletes keys older than 30 days (no person, no contact)",
-    "tasks.tickets.burn": "step of redeem / use (deletes the ticket it is given)",
-    "tasks.tickets.judge": "step of redeem / use (builds the actor, stamp checked)",
-    "tasks.tickets.purge_expired": "deletes expired tickets (no person, no contact)",
-    "tasks.access.acting_for": "builds the actor a burned ticket stands for (stamp checked)",
+    "tasks.access.permissions.authenticate": "checks a code; builds the actor",
+    "tasks.access.permissions.settle": "writes the wrong-code counters of an authentication",
+    "tasks.access.tickets.issue": "authenticates the coordinator's code it is given",
+    "tasks.access.tickets.redeem": "builds the actor a one-run ticket stands for",
+    "tasks.access.ticket_jobs.use": "redeem for a flow run (burns the ticket first)",
+    "tasks.access.idempotency.purge": "deletes keys older than 30 days (no person, no contact)",
+    "tasks.access.tickets.burn": "step of redeem / use (deletes the ticket it is given)",
+    "tasks.access.tickets.judge": "step of redeem / use (builds the actor, stamp checked)",
+    "tasks.access.tickets.purge_expired": "deletes expired tickets (no person, no contact)",
+    "tasks.access.permissions.acting_for": "builds the actor a burned ticket stands for (stamp checked)",
     # Set-based system jobs (flows run them as the system; the CLI checks a coordinator
     # before it starts a flow). They own their transactions and show no contact details.
-    "tasks.followup_jobs.fail_exhausted": "set-based system job",
-    "tasks.followup_jobs.expire_closed": "set-based system job",
-    "tasks.followup_jobs.mark_unreachable": "set-based system job",
-    "tasks.followup_jobs.release_inactive": "set-based system job",
-    "tasks.plan_jobs.id_ranges": "set-based system job (ids only)",
-    "tasks.plan_jobs.plan_range": "set-based system job",
-    "tasks.plan_jobs.assign_open": "set-based system job",
-    "tasks.plan_jobs.plan_campaign": "set-based system job",
-    "tasks.plan_jobs.preview": "set-based system job (counts only)",
-    "tasks.shard_jobs.split": "set-based system job (branch ids and counts only)",
-    "tasks.shard_jobs.plan_sharded": "set-based system job",
-    "tasks.shards.lock": "part of planning (advisory locks, no rows)",
-    "tasks.plan.ensure_campaign": "part of planning (campaign rows, no person)",
-    "tasks.plan.open_run": "part of planning (campaign run rows, no person)",
+    "tasks.work.followup_jobs.fail_exhausted": "set-based system job",
+    "tasks.work.followup_jobs.expire_closed": "set-based system job",
+    "tasks.work.followup_jobs.mark_unreachable": "set-based system job",
+    "tasks.work.followup_jobs.release_inactive": "set-based system job",
+    "tasks.campaigns.plan_jobs.id_ranges": "set-based system job (ids only)",
+    "tasks.campaigns.plan_jobs.plan_range": "set-based system job",
+    "tasks.campaigns.plan_jobs.assign_open": "set-based system job",
+    "tasks.campaigns.plan_jobs.plan_campaign": "set-based system job",
+    "tasks.campaigns.plan_jobs.preview": "set-based system job (counts only)",
+    "tasks.work.assign.write_picks": "step of planning and the task engine (ids only)",
+    "tasks.work.assign.insert_tasks": "step of planning and the task engine (ids only)",
+    "tasks.work.assign.volunteers_with_room": "step of planning and the task engine (ids, loads)",
+    "tasks.campaigns.shard_jobs.split": "set-based system job (branch ids and counts only)",
+    "tasks.campaigns.shard_jobs.plan_sharded": "set-based system job",
+    "tasks.campaigns.shards.lock": "part of planning (advisory locks, no rows)",
+    "tasks.work.engine.ensure_campaign": "part of planning (campaign rows, no person)",
+    "tasks.campaigns.plan.open_run": "part of planning (campaign run rows, no person)",
     # Counts and ids only: no name, phone or address of a member leaves them.
-    "tasks.audit.replay": "counts only (`outreach db check` needs no code)",
-    "tasks.reports.ledger_summary": "counts per branch only",
-    "tasks.plan.summary": "counts per branch of one run",
-    "tasks.plan.run_and_campaign": "ids and settings of a run",
-    "tasks.followup.retries_due": "a count",
-    "tasks.followup.open_unassigned": "a count",
-    "tasks.followup.reminders": "counts of overdue tasks per volunteer (no member)",
-    "tasks.coverage.branch_ids_under": "branch ids",
-    "tasks.coverage.last_runs": "run ids",
-    "tasks.tree.parents": "the branch tree (ids)",
-    "tasks.tree.chains": "the branch tree (ids)",
-    "tasks.tree.subtree_ids": "the branch tree (ids)",
-    "tasks.tree.ancestors": "the branch tree (ids)",
-    "tasks.tree.nearest_up": "the branch tree (ids)",
-    "tasks.people.subtree_ids": "the branch tree (ids)",
-    "tasks.access.coordinator_exists": "yes or no",
-    "tasks.backup_jobs.counts": "counts of a copy being checked (members, tasks, attempts)",
-    "tasks.people.active_coordinators": "a count",
+    "tasks.ledger.audit.replay": "counts only (`outreach db check` needs no code)",
+    "tasks.ledger.reports.ledger_summary": "counts per branch only",
+    "tasks.campaigns.plan.summary": "counts per branch of one run",
+    "tasks.campaigns.plan.run_and_campaign": "ids and settings of a run",
+    "tasks.work.followup.retries_due": "a count",
+    "tasks.work.followup.open_unassigned": "a count",
+    "tasks.work.followup.reminders": "counts of overdue tasks per volunteer (no member)",
+    "tasks.campaigns.coverage.branch_ids_under": "branch ids",
+    "tasks.campaigns.coverage.last_runs": "run ids",
+    "tasks.ledger.tree.parents": "the branch tree (ids)",
+    "tasks.ledger.tree.chains": "the branch tree (ids)",
+    "tasks.ledger.tree.subtree_ids": "the branch tree (ids)",
+    "tasks.ledger.tree.ancestors": "the branch tree (ids)",
+    "tasks.ledger.tree.nearest_up": "the branch tree (ids)",
+    "tasks.ledger.people.subtree_ids": "the branch tree (ids)",
+    "tasks.access.permissions.coordinator_exists": "yes or no",
+    "tasks.ledger.backup_jobs.counts": "counts of a copy being checked (members, tasks, attempts)",
+    "tasks.ledger.people.active_coordinators": "a count",
     # Lookups and steps that guarded functions call after their own check; what they
     # return reaches a person only through a guarded function.
-    "tasks.people.get_branch": "lookup for guarded functions (a branch, no contact)",
-    "tasks.people.get_or_create_branch": "step of add_volunteer / import_ledger",
-    "tasks.people.get_volunteer": "lookup (a volunteer row, no member contact)",
-    "tasks.people.find_member": "lookup for guarded functions (they check the actor)",
-    "tasks.outcomes.load_task": "lookup for guarded functions (they check the actor)",
-    "tasks.outcomes.coordinator_for": "lookup (a volunteer id)",
-    "tasks.outcomes.escalation_run": "step of record_outcome / mark_unreachable",
-    "tasks.outcomes.escalate": "step of record_outcome / mark_unreachable",
+    "tasks.ledger.people.get_branch": "lookup for guarded functions (a branch, no contact)",
+    "tasks.ledger.people.get_or_create_branch": "step of add_volunteer / import_ledger",
+    "tasks.ledger.people.get_volunteer": "lookup (a volunteer row, no member contact)",
+    "tasks.ledger.people.find_member": "lookup for guarded functions (they check the actor)",
+    "tasks.work.outcomes.load_task": "lookup for guarded functions (they check the actor)",
+    "tasks.work.outcomes.coordinator_for": "lookup (a volunteer id)",
+    "tasks.work.outcomes.escalation_run": "step of record_outcome / mark_unreachable",
+    "tasks.work.outcomes.escalate": "step of record_outcome / mark_unreachable",
     # The task engine for meetings: steps of the coordinator's guarded meeting functions
-    # (`tasks.meetings` plan / close), ids and counts only.
-    "tasks.engine.meeting_run": "step of guarded meeting functions (a run row, no person)",
-    "tasks.engine.give_tasks": "step of guarded meeting functions (counts only)",
-    "tasks.meetings.roles_of": "lookup for member_card (guarded; roles, no contact)",
+    # (`tasks.meetings.meetings` plan / close), ids and counts only.
+    "tasks.work.engine.meeting_run": "step of guarded meeting functions (a run row, no person)",
+    "tasks.work.engine.give_tasks": "step of guarded meeting functions (counts only)",
+    "tasks.meetings.meetings.roles_of": "lookup for member_card (guarded; roles, no contact)",
     # Care (issue 13): set-based planning steps the daily care flow runs as the system
     # (`outreach care plan` checks a coordinator first); ids and counts only.
-    "tasks.care_jobs.close_occasions": "set-based system job",
-    "tasks.care_jobs.plan_occasions": "set-based system job",
-    "tasks.care_jobs.give_visits": "set-based system job",
-    "tasks.care_jobs.plan_transfers": "set-based system job",
-    "tasks.care_jobs.plan_care": "set-based system job",
-    "tasks.care.plan_birthdays": "step of the care jobs (counts only)",
-    "tasks.care.plan_festivals": "step of the care jobs (counts only)",
-    "tasks.care.plan_hardship": "step of the care jobs (counts only)",
-    "tasks.care.plan_hardship_of": "step of mark_hardship (guarded; a count)",
-    "tasks.care.close_occasions": "step of the care jobs (counts only)",
-    "tasks.care.care_run": "step of give_visits (a run row, no person)",
-    "tasks.care.give_visits": "step of the care jobs and record_event (counts only)",
-    "tasks.care.visited": "outcome effect: step of record_outcome (guarded)",
-    "tasks.care.plan_transfers": "step of the care jobs (a count)",
-    "tasks.care.contributions_of": "lookup for member_card (guarded; no contact)",
+    "tasks.care.care_jobs.close_occasions": "set-based system job",
+    "tasks.care.care_jobs.plan_occasions": "set-based system job",
+    "tasks.care.care_jobs.give_visits": "set-based system job",
+    "tasks.care.care_jobs.plan_transfers": "set-based system job",
+    "tasks.care.care_jobs.plan_care": "set-based system job",
+    "tasks.care.care.plan_birthdays": "step of the care jobs (counts only)",
+    "tasks.care.care.plan_festivals": "step of the care jobs (counts only)",
+    "tasks.care.care.plan_hardship": "step of the care jobs (counts only)",
+    "tasks.care.care.plan_hardship_of": "step of mark_hardship (guarded; a count)",
+    "tasks.care.care.close_occasions": "step of the care jobs (counts only)",
+    "tasks.care.care.care_run": "step of give_visits (a run row, no person)",
+    "tasks.care.care.give_visits": "step of the care jobs and record_event (counts only)",
+    "tasks.care.care.visited": "outcome effect: step of record_outcome (guarded)",
+    "tasks.care.care.plan_transfers": "step of the care jobs (a count)",
+    "tasks.care.care.contributions_of": "lookup for member_card (guarded; no contact)",
     # Movements: steps of the guarded record_outcome / import_ledger / confirm.
-    "tasks.movements.record_movement": "step of guarded functions (writes one row)",
-    "tasks.movements.record_movements": "step of guarded functions (one insert)",
+    "tasks.ledger.movements.record_movement": "step of guarded functions (writes one row)",
+    "tasks.ledger.movements.record_movements": "step of guarded functions (one insert)",
 }
 
 
@@ -157,7 +160,7 @@ def test_every_function_that_touches_the_ledger_takes_an_actor():
                        if _touches_db(fn) and "actor" not in _params(fn)
                        and name not in NO_ACTOR)
     assert unguarded == [], ("these reach the database without an actor: guard them with "
-                             "tasks.access.requires, or add them to NO_ACTOR with a reason")
+                             "tasks.access.permissions.requires, or add them to NO_ACTOR with a reason")
     stale = sorted(set(NO_ACTOR) - set(FUNCTIONS))
     assert stale == [], "NO_ACTOR names functions that no longer exist"
     takes_actor = {n for n, fn in FUNCTIONS.items() if "actor" in _params(fn)}
@@ -170,71 +173,71 @@ GUARDED = sorted(n for n, fn in FUNCTIONS.items() if "actor" in _params(fn) and 
 #: Who may call what, written out by hand (an oracle independent of the decorators): a
 #: rule loosened in the code — or a new guarded function — fails until it is agreed here.
 EXPECTED = {
-    "tasks.access.new_code": access.COORDINATOR,
+    "tasks.access.permissions.new_code": access.COORDINATOR,
     # Backups (issue 24): the copy is a file, never shown; the daily deployment runs as
     # the system. A restore replaces the ledger: a coordinator of the current one.
-    "tasks.backup_jobs.back_up": access.COUNTS,
-    "tasks.backup_jobs.may_restore": access.BOOTSTRAP,
-    "tasks.coverage.coverage": access.COUNTS,
-    "tasks.coverage.coverage_by_segment": access.COUNTS,
-    "tasks.coverage.volunteer_workload": access.COUNTS,
-    "tasks.coverage.unreachable_list": access.COORDINATOR,  # family contacts
-    "tasks.coverage.movements": access.COORDINATOR,  # members by name
-    "tasks.ledger.import_ledger": access.COORDINATOR,
-    "tasks.ledger.export_rows": access.COORDINATOR,
-    "tasks.ledger.export_ledger": access.COORDINATOR,
-    "tasks.ledger.export_ledger_xlsx": access.COORDINATOR,
-    "tasks.outcomes.record_outcome": access.HOLDER,
-    "tasks.outcomes.release": access.HOLDER,
-    "tasks.outcomes.reassign": access.COORDINATOR,
-    "tasks.outcomes.skip": access.COORDINATOR,
-    "tasks.outcomes.confirm": access.COORDINATOR,
-    "tasks.people.add_volunteer": access.BOOTSTRAP,
-    "tasks.people.check_seed": access.BOOTSTRAP,
-    "tasks.people.set_volunteer_active": access.COORDINATOR,
-    "tasks.people.reactivate_member": access.COORDINATOR,
-    "tasks.reports.volunteer_list": access.COORDINATOR,
-    "tasks.reports.can_see_contacts": access.PERSON,
-    "tasks.reports.member_card": access.PERSON,
-    "tasks.results.apply_results": access.PERSON,  # each row: record_outcome's own check
-    "tasks.worklist.list_tasks": access.PERSON,
-    "tasks.worklist.task_view": access.HOLDER,
-    "tasks.worklist.record_or_ask": access.HOLDER,
-    "tasks.idempotency.once": access.PERSON,  # a key is one person's
+    "tasks.ledger.backup_jobs.back_up": access.COUNTS,
+    "tasks.ledger.backup_jobs.may_restore": access.BOOTSTRAP,
+    "tasks.campaigns.coverage.coverage": access.COUNTS,
+    "tasks.campaigns.coverage.coverage_by_segment": access.COUNTS,
+    "tasks.campaigns.coverage.volunteer_workload": access.COUNTS,
+    "tasks.campaigns.coverage.unreachable_list": access.COORDINATOR,  # family contacts
+    "tasks.campaigns.coverage.movements": access.COORDINATOR,  # members by name
+    "tasks.ledger.book.import_ledger": access.COORDINATOR,
+    "tasks.ledger.book.export_rows": access.COORDINATOR,
+    "tasks.ledger.book.export_ledger": access.COORDINATOR,
+    "tasks.ledger.book.export_ledger_xlsx": access.COORDINATOR,
+    "tasks.work.outcomes.record_outcome": access.HOLDER,
+    "tasks.work.outcomes.release": access.HOLDER,
+    "tasks.work.outcomes.reassign": access.COORDINATOR,
+    "tasks.work.outcomes.skip": access.COORDINATOR,
+    "tasks.work.outcomes.confirm": access.COORDINATOR,
+    "tasks.ledger.people.add_volunteer": access.BOOTSTRAP,
+    "tasks.ledger.people.check_seed": access.BOOTSTRAP,
+    "tasks.ledger.people.set_volunteer_active": access.COORDINATOR,
+    "tasks.ledger.people.reactivate_member": access.COORDINATOR,
+    "tasks.ledger.reports.volunteer_list": access.COORDINATOR,
+    "tasks.ledger.reports.can_see_contacts": access.PERSON,
+    "tasks.ledger.reports.member_card": access.PERSON,
+    "tasks.work.results.apply_results": access.PERSON,  # each row: record_outcome's own check
+    "tasks.work.worklist.list_tasks": access.PERSON,
+    "tasks.work.worklist.task_view": access.HOLDER,
+    "tasks.work.worklist.record_or_ask": access.HOLDER,
+    "tasks.access.idempotency.once": access.PERSON,  # a key is one person's
     # Organisational life: coordinators plan, mark and close; the monthly flow (the
     # system) gives out missing make-up study and reads counts.
-    "tasks.meetings.plan_meeting": access.COORDINATOR,
-    "tasks.meetings.move_meeting_date": access.COORDINATOR,
-    "tasks.meetings.cancel_meeting": access.COORDINATOR,
-    "tasks.meetings.hold_meeting": access.COORDINATOR,
-    "tasks.meetings.mark_attendance": access.COORDINATOR,
-    "tasks.meetings.import_attendance": access.COORDINATOR,
-    "tasks.meetings.close_meeting": access.COORDINATOR,
-    "tasks.meetings.set_role": access.COORDINATOR,
-    "tasks.meetings.list_meetings": access.COORDINATOR,
-    "tasks.meetings.meeting_view": access.COORDINATOR,  # members by name
-    "tasks.meetings.give_make_ups": access.COUNTS,
-    "tasks.meetings.meetings_lacking_make_ups": access.COUNTS,
-    "tasks.meetings.branches_behind": access.COUNTS,
-    "tasks.meetings.members_without_life": access.COUNTS,  # names: a coordinator
-    "tasks.meetings.meetings_report": access.COUNTS,
+    "tasks.meetings.meetings.plan_meeting": access.COORDINATOR,
+    "tasks.meetings.meetings.move_meeting_date": access.COORDINATOR,
+    "tasks.meetings.meetings.cancel_meeting": access.COORDINATOR,
+    "tasks.meetings.meetings.hold_meeting": access.COORDINATOR,
+    "tasks.meetings.meetings.mark_attendance": access.COORDINATOR,
+    "tasks.meetings.meetings.import_attendance": access.COORDINATOR,
+    "tasks.meetings.meetings.close_meeting": access.COORDINATOR,
+    "tasks.meetings.meetings.set_role": access.COORDINATOR,
+    "tasks.meetings.meetings.list_meetings": access.COORDINATOR,
+    "tasks.meetings.meetings.meeting_view": access.COORDINATOR,  # members by name
+    "tasks.meetings.meetings.give_make_ups": access.COUNTS,
+    "tasks.meetings.meetings.meetings_lacking_make_ups": access.COUNTS,
+    "tasks.meetings.meetings.branches_behind": access.COUNTS,
+    "tasks.meetings.meetings.members_without_life": access.COUNTS,  # names: a coordinator
+    "tasks.meetings.meetings.meetings_report": access.COUNTS,
     # Care (issue 13): a volunteer records a life event of their own task's member (the
     # function narrows), a coordinator for anyone; coordinators mark hardship and
     # contributions; counts for a coordinator or the system.
-    "tasks.care.record_event": access.PERSON,
-    "tasks.care.mark_hardship": access.COORDINATOR,
-    "tasks.care.clear_hardship": access.COORDINATOR,
-    "tasks.care.add_contribution": access.COORDINATOR,
-    "tasks.care.contributions_by_branch": access.COUNTS,
-    "tasks.care.occasions_summary": access.COUNTS,
-    "tasks.scorecard.scorecard": access.COUNTS,
-    "tasks.scorecard.scorecard_members": access.COORDINATOR,  # members by name
+    "tasks.care.care.record_event": access.PERSON,
+    "tasks.care.care.mark_hardship": access.COORDINATOR,
+    "tasks.care.care.clear_hardship": access.COORDINATOR,
+    "tasks.care.care.add_contribution": access.COORDINATOR,
+    "tasks.care.care.contributions_by_branch": access.COUNTS,
+    "tasks.care.care.occasions_summary": access.COUNTS,
+    "tasks.scorecard.scorecard.scorecard": access.COUNTS,
+    "tasks.scorecard.scorecard.scorecard_members": access.COORDINATOR,  # members by name
     # Who saw what (issue 24): the log is written by the guarded functions that show
     # contact details, after their own check, for the person shown them (never the system:
     # no job is shown contact details); its report and the purge are a coordinator's.
-    "tasks.access_log.note_shown": access.PERSON,
-    "tasks.access_log.access_report": access.COORDINATOR,
-    "tasks.access_log.purge_departed": access.COORDINATOR,
+    "tasks.access.log.note_shown": access.PERSON,
+    "tasks.access.log.access_report": access.COORDINATOR,
+    "tasks.access.log.purge_departed": access.COORDINATOR,
 }
 
 
@@ -313,8 +316,8 @@ def test_each_guarded_function_refuses_the_wrong_actor(world, name):
 
 def test_another_volunteer_sees_nothing_of_a_member_not_on_their_tasks(world):
     """PERSON functions narrow to the volunteer's own tasks themselves."""
-    from outreach.tasks.reports import can_see_contacts, member_card
-    from outreach.tasks.worklist import list_tasks
+    from outreach.tasks.ledger.reports import can_see_contacts, member_card
+    from outreach.tasks.work.worklist import list_tasks
 
     s, m = world["s"], world["member"]
     assert can_see_contacts(s, actor=world["holder"], member_id=m.id)

@@ -21,7 +21,9 @@ from outreach.db.models import (
     TaskStatusChange,
 )
 from outreach.db.session import make_engine
-from outreach.tasks import plan, plan_jobs, tree
+from outreach.tasks.campaigns import plan, plan_jobs
+from outreach.tasks.work import engine as task_engine, assign
+from outreach.tasks.ledger import tree
 from tests.db import factories as f
 
 TODAY = dt.date(2026, 11, 2)
@@ -62,7 +64,7 @@ def test_open_run_gets_or_creates_one_run_per_period(session):
     b = plan.open_run(session, "survey", "2026-11")
     c = plan.open_run(session, CampaignKind.SURVEY, "2026-12")
     assert a.id == b.id != c.id
-    camp = plan.ensure_campaign(session, CampaignKind.SURVEY)
+    camp = task_engine.ensure_campaign(session, CampaignKind.SURVEY)
     assert camp.name == "survey" and camp.window_days == 365 and a.campaign_id == camp.id
     d = plan.open_run(session, CampaignKind.DELIVERY, "2026-11", material="Booklet 11")
     assert d.material == "Booklet 11"
@@ -497,7 +499,7 @@ def test_preview_counts_without_writing(db_url):
     from outreach.db.models import OutreachTask
     from outreach.db.session import make_engine, session_scope
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     eng = make_engine(db_url)
     today = dt.date(2026, 11, 5)
@@ -580,7 +582,7 @@ def test_match_equals_handing_out_one_by_one_to_the_least_loaded(seed):
             for key in sorted(rng.sample(range(1, 10_000), rng.randint(0, 120)))]
     expected_vols = copy.deepcopy(volunteers)
     expected = _one_by_one(rows, expected_vols, chains)
-    assert plan.match(rows, volunteers, chains) == expected
+    assert assign.match(rows, volunteers, chains) == expected
     assert volunteers == expected_vols  # loads updated in place, the same way
     assert all(v[2] <= v[1] for v in volunteers.values())
 
@@ -589,7 +591,7 @@ def test_match_balances_a_branch_within_one_task():
     volunteers = {vid: [1, 50, 0] for vid in range(10, 20)}
     volunteers[15][2] = 7  # already busy: catches up last
     rows = [(k, 1, None) for k in range(1, 71)]
-    picks = plan.match(rows, volunteers, {1: (1,)})
+    picks = assign.match(rows, volunteers, {1: (1,)})
     loads = sorted(v[2] for v in volunteers.values())
     assert loads[-1] - loads[0] <= 1 and sum(loads) == 70 + 7
     assert [p[1] for p in picks[:9]] == [10, 11, 12, 13, 14, 16, 17, 18, 19]
@@ -627,7 +629,7 @@ def test_a_run_can_override_window_due_days_and_attempts(db_url):
     from outreach.db.models import OutreachTask
     from outreach.db.session import make_engine, session_scope
     from outreach.seed.generate import seed_ledger
-    from outreach.tasks import plan_jobs
+    from outreach.tasks.campaigns import plan_jobs
 
     eng = make_engine(db_url)
     today = dt.date(2026, 11, 5)
@@ -645,7 +647,7 @@ def test_a_run_can_override_window_due_days_and_attempts(db_url):
                                 func.count()).group_by(OutreachTask.max_attempts,
                                                        OutreachTask.due_on)).all()
     assert rows == [(1, today + dt.timedelta(days=3), narrow)]
-    # the limits of `tasks.rules`, the same the CLI and the flow forms offer
+    # the limits of `tasks.kernel.rules`, the same the CLI and the flow forms offer
     for bad in (dict(due_days=500), dict(due_days=91), dict(max_attempts=6),
                 dict(max_attempts=20), dict(within_days=45)):
         with pytest.raises(BadInput):
@@ -655,13 +657,13 @@ def test_a_run_can_override_window_due_days_and_attempts(db_url):
     eng.dispose()
 
 
-# --- only the volunteers a range can use (plan_jobs._volunteers, relevant_branches) -------
+# --- only the volunteers a range can use (work.assign.volunteers_with_room, relevant_branches) -------
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_match_over_the_rows_relevant_volunteers_picks_the_same(seed):
     """`match` given only the volunteers of the rows' branches and those above them (what
-    `_volunteers` reads for a range) picks exactly what it picks given everybody."""
+    `volunteers_with_room` reads for a range) picks exactly what it picks given everybody."""
     import copy
     import random
 
@@ -676,11 +678,11 @@ def test_match_over_the_rows_relevant_volunteers_picks_the_same(seed):
     rows = [(key, rng.choice(some), rng.choice(ids + [None] * 3))
             for key in sorted(rng.sample(range(1, 10_000), rng.randint(0, 80)))]
     barred = {key: rng.choice(ids) for key, _b, _l in rows if rng.random() < 0.2}
-    relevant = plan_jobs.relevant_branches(rows, chains)
+    relevant = assign.relevant_branches(rows, chains)
     assert relevant == {b for _k, branch, _l in rows for b in chains[branch]}
     everybody = copy.deepcopy(volunteers)
     few = {vid: list(v) for vid, v in volunteers.items() if v[0] in relevant}
-    assert plan.match(rows, few, chains, barred) == plan.match(rows, everybody, chains, barred)
+    assert assign.match(rows, few, chains, barred) == assign.match(rows, everybody, chains, barred)
     assert few == {vid: v for vid, v in everybody.items() if vid in few}  # the same loads
 
 
@@ -701,13 +703,13 @@ def test_volunteers_of_a_range_are_those_its_rows_branches_may_use(eng):
     assert tasks_of(eng, out["run_id"])[busy.id].volunteer_id == vols[root.id].id
     with eng.connect() as conn:
         chains = tree.chains(conn)
-        everybody = plan_jobs._volunteers(conn)
-        one = plan_jobs._volunteers(conn, [(1, kids[0].id, None)], chains)
-        two = plan_jobs._volunteers(conn, [(1, kids[0].id, None), (2, kids[1].id, None)],
+        everybody = assign.volunteers_with_room(conn)
+        one = assign.volunteers_with_room(conn, [(1, kids[0].id, None)], chains)
+        two = assign.volunteers_with_room(conn, [(1, kids[0].id, None), (2, kids[1].id, None)],
                                     chains)
-        most = plan_jobs._volunteers(conn, [(i, k.id, None) for i, k in enumerate(kids[:12])],
+        most = assign.volunteers_with_room(conn, [(i, k.id, None) for i, k in enumerate(kids[:12])],
                                      chains)  # 13 of 25 branches
-        none = plan_jobs._volunteers(conn, [], chains)
+        none = assign.volunteers_with_room(conn, [], chains)
     assert everybody[vols[root.id].id] == [root.id, 3, 1]
     assert one == {v.id: everybody[v.id] for v in (vols[root.id], vols[kids[0].id])}
     assert set(two) == {vols[b.id].id for b in (root, kids[0], kids[1])}

@@ -19,9 +19,9 @@ import io
 import pytest
 
 from outreach.db.codes import CampaignKind, MeetingKind, Residence
-from outreach.tasks import rules
-from outreach.tasks import meetings as mt
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.care import rules as care_rules
+from outreach.tasks.meetings import meetings as mt
+from outreach.tasks.access.permissions import SYSTEM
 from tests.db import factories as f
 
 
@@ -30,14 +30,14 @@ from tests.db import factories as f
 
 @pytest.mark.parametrize("age", [80, 85, 90, 95, 100, 101, 102, 110, 125])
 def test_a_milestone_birthday_gives_a_care_occasion(age):
-    assert rules.is_milestone(age)
-    assert age in rules.milestone_ages()
+    assert care_rules.is_milestone(age)
+    assert age in care_rules.milestone_ages()
 
 
 @pytest.mark.parametrize("age", [79, 81, 84, 86, 89, 91, 94, 96, 99])
 def test_other_birthdays_give_none(age):
-    assert not rules.is_milestone(age)
-    assert age not in rules.milestone_ages()
+    assert not care_rules.is_milestone(age)
+    assert age not in care_rules.milestone_ages()
 
 
 # --- the scorecard: made-up study counts for education, not for rights -------------------------
@@ -53,7 +53,7 @@ def _cell(rows, branch: str, indicator: str) -> tuple[int, int]:
 
 
 def test_made_up_attendance_counts_for_education_but_not_for_rights(session):
-    from outreach.tasks import scorecard as sc
+    from outreach.tasks.scorecard import scorecard as sc
 
     br = f.branch(session, name="Promise-branch")
     boss = f.coordinator(session, branch_=br)
@@ -72,7 +72,7 @@ def test_made_up_attendance_counts_for_education_but_not_for_rights(session):
 
 
 def test_a_done_notice_assures_the_rights_of_a_member_who_missed_the_assembly(session):
-    from outreach.tasks import scorecard as sc
+    from outreach.tasks.scorecard import scorecard as sc
 
     br = f.branch(session, name="Notice-branch")
     boss = f.coordinator(session, branch_=br)
@@ -122,7 +122,7 @@ ZH_HEADER = "台账编号,姓名,出生日期,联系电话,所在支部,居住�
 
 def test_the_chinese_headers_put_each_value_in_its_field(session):
     from outreach.db.models import Member
-    from outreach.tasks.ledger import import_ledger, read_ledger
+    from outreach.tasks.ledger.book import import_ledger, read_ledger
 
     data = (ZH_HEADER + "\n"
             "Z-001,张三,1940-02-03,013800138000,北区-台账,外出,北京市东城区老家胡同1号,"

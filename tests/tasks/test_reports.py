@@ -1,12 +1,12 @@
-"""A member's card (`tasks.reports.member_card`): the history reasons outreach writes are
-read in the reader's language (`tasks.labels.reason`); what a person typed stays as typed."""
+"""A member's card (`tasks.ledger.reports.member_card`): the history reasons outreach writes are
+read in the reader's language (`tasks.kernel.labels.reason`); what a person typed stays as typed."""
 
 from __future__ import annotations
 
 from outreach.db import state
 from outreach.i18n import language
-from outreach.tasks import labels
-from outreach.tasks.reports import member_card
+from outreach.tasks.kernel import labels
+from outreach.tasks.ledger.reports import member_card
 from tests.db import factories as f
 
 

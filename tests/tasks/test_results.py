@@ -22,9 +22,9 @@ from outreach.db.models import (
     Residence,
     TaskStatusChange,
 )
-from outreach.tasks.access import Actor
-from outreach.tasks.results import apply_results, load_results_file, read_results
-from outreach.tasks.worklist import SHEET_FIELDS, list_tasks, sheet_rows
+from outreach.tasks.access.permissions import Actor
+from outreach.tasks.work.results import apply_results, load_results_file, read_results
+from outreach.tasks.work.worklist import SHEET_FIELDS, list_tasks, sheet_rows
 from tests.db import factories as f
 
 K = CampaignKind
@@ -304,7 +304,7 @@ def test_problems_never_show_a_phone_or_address_from_the_file(session, w):
 
 def test_rows_dated_in_the_future_or_before_their_task_are_reported(session, w):
     """Issue 11, defect 7: a results row dated 2099 took the member out of every campaign."""
-    from outreach.tasks.rules import real_today
+    from outreach.tasks.kernel.rules import real_today
 
     late, early, ok, tz = w.task(), w.task(), w.task(), w.task()
     early.created_at = dt.datetime(2026, 11, 1, 8, 0)

@@ -1,4 +1,4 @@
-"""The scorecard (`tasks.scorecard`): on a small hand-built ledger, every indicator's figures
+"""The scorecard (`tasks.scorecard.scorecard`): on a small hand-built ledger, every indicator's figures
 per branch are recomputed here in hand-written SQL (not through the module) and compared;
 the green/amber/red boundaries; the change from the previous quarter; the members behind a
 cell for coordinators only, without contact details. SQLite, and PostgreSQL when
@@ -16,9 +16,10 @@ from outreach.db.codes import CampaignKind, ContributionKind, MeetingKind, Resid
 from outreach.db.errors import BadInput, Refused
 from outreach.db.models import Attempt, Contribution
 from outreach.db.state import move_member
-from outreach.tasks import rules
-from outreach.tasks import scorecard as sc
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.kernel import rules
+from outreach.tasks.scorecard import rules as score_rules
+from outreach.tasks.scorecard import scorecard as sc
+from outreach.tasks.access.permissions import SYSTEM
 from tests.db import factories as f
 
 #: The tests' quarter lies after the real today (history rows are written "now"), so the
@@ -294,19 +295,19 @@ def test_branch_limits_the_rows_to_its_subtree(session, ledger):
     (799, 1000, 90, "red"), (0, 10, 0, "green"), (0, 10, 5, "amber"), (1, 3, 30, "green"),
     (0, 0, 90, "n/a")])
 def test_status_thresholds(num, den, goal, status):
-    assert rules.mark(num, den, goal) == status
+    assert score_rules.mark(num, den, goal) == status
 
 
 def test_goals_come_from_the_home_file(session, ledger, tmp_path, monkeypatch):
     monkeypatch.setenv("OUTREACH_HOME", str(tmp_path))
-    (tmp_path / rules.GOALS_FILE).write_text(json.dumps({"rights": 60}))
+    (tmp_path / score_rules.GOALS_FILE).write_text(json.dumps({"rights": 60}))
     cells = _cells(sc.scorecard(session, actor=SYSTEM, period=PERIOD))
     assert cells[("B-branch", "rights")]["goal"] == 60
     assert cells[("B-branch", "rights")]["status"] == "green"
     for bad in ({"fun": 3}, {"role": 101}, {"role": True}, [1]):
-        (tmp_path / rules.GOALS_FILE).write_text(json.dumps(bad))
+        (tmp_path / score_rules.GOALS_FILE).write_text(json.dumps(bad))
         with pytest.raises(BadInput):
-            rules.goals()
+            score_rules.goals()
 
 
 def test_members_behind_a_cell_for_coordinators_only(session, ledger):
@@ -363,7 +364,7 @@ def test_the_command_json_matches_the_hand_written_sql_on_a_seeded_ledger(db_url
     try:
         with Session(eng) as s:
             expected = _oracle(s, period)
-        from outreach.tasks import coverage
+        from outreach.tasks.campaigns import coverage
 
         monkeypatch.setattr(coverage, "PARALLEL_FROM", 2)
         with Session(eng) as s:

@@ -1,5 +1,5 @@
 """The scorecard's one pass over the members for a quarter and the one before it
-(`tasks.scorecard._facts`): the figures of both quarters stay the hand-written SQL's
+(`tasks.scorecard.scorecard._facts`): the figures of both quarters stay the hand-written SQL's
 (`tests.tasks.test_scorecard._oracle`) when the status history is read for either quarter
 or both, when a member has several marks for the same assembly (present and notified, or
 notified twice), and when the members are read in two halves. SQLite, and PostgreSQL when
@@ -12,8 +12,8 @@ import datetime as dt
 import pytest
 
 from outreach.db.codes import CampaignKind, MeetingKind
-from outreach.tasks import scorecard as sc
-from outreach.tasks.access import SYSTEM
+from outreach.tasks.scorecard import scorecard as sc
+from outreach.tasks.access.permissions import SYSTEM
 from tests.db import factories as f
 from tests.tasks.test_scorecard import LAST, PERIOD, PREVIOUS, _cells, _oracle, ledger  # noqa: F401
 

@@ -13,13 +13,16 @@ import socket
 import pytest
 
 from outreach.db.errors import BadInput
-from outreach.tasks import care, people, rules
-from outreach.tasks import meetings as mt
-from outreach.tasks import outcomes as oc
-from outreach.tasks.csvfile import must_be_file
-from outreach.tasks.ledger import COLUMNS, LedgerFileError, export_ledger, export_ledger_xlsx, \
-    import_ledger, read_ledger
-from outreach.tasks.movements import check_place
+from outreach.tasks.care import care
+from outreach.tasks.ledger import people
+from outreach.tasks.kernel import rules
+from outreach.tasks.meetings import meetings as mt
+from outreach.tasks.work import outcomes as oc
+from outreach.tasks.kernel.csvfile import must_be_file
+from outreach.tasks.ledger.book import (
+    COLUMNS, LedgerFileError, export_ledger, export_ledger_xlsx, import_ledger, read_ledger,
+)
+from outreach.tasks.ledger.movements import check_place
 from tests.db import factories as f
 
 #: The characters the issue names, and their kin: bidi overrides, embeddings, isolates and
@@ -157,7 +160,7 @@ NASTY_BRANCH = "**x** <b>y</b> | z"
 
 
 def test_a_branch_name_with_markdown_and_html_is_shown_literally_in_the_scorecard():
-    from outreach.tasks import scorecard as sc
+    from outreach.tasks.scorecard import scorecard as sc
 
     rows = [{"branch": NASTY_BRANCH, "indicator": n, "numerator": 1, "denominator": 2,
              "percent": 50.0, "change": None, "goal": 90, "status": "red"}
@@ -171,7 +174,7 @@ def test_a_branch_name_with_markdown_and_html_is_shown_literally_in_the_scorecar
 
 
 def test_the_coverage_markdown_and_every_table_cell_are_escaped_too():
-    from outreach.tasks import coverage as cov
+    from outreach.tasks.campaigns import coverage as cov
 
     rows = [{"branch": NASTY_BRANCH, "members": 2, "reached": 1, "overdue": 0,
              "unreachable": 0, "never_reached_3": 0},
@@ -225,7 +228,7 @@ def test_excel_keeps_a_leading_apostrophe_when_the_cell_is_edited():
     carries the quote prefix, so that editing it keeps the apostrophe."""
     import openpyxl
 
-    from outreach.tasks.xlsxfile import workbook_bytes
+    from outreach.tasks.kernel.xlsxfile import workbook_bytes
 
     data = workbook_bytes(headers=["name"], rows=[["'=abc"], ["=abc"], ["plain"]])
     ws = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]

@@ -1,7 +1,7 @@
 """A run ticket is good for 15 minutes (README: "`outreach outcomes ticket` prints
 ticket-12-…: good for one run, 15 minutes"), not 15 hours: issued at T, accepted at
 T+14 min, refused at T+16 min. Only the public `issue` / `redeem`; the clock is
-`tasks.tickets._utcnow`."""
+`tasks.access.tickets._utcnow`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import datetime as dt
 import pytest
 
 from outreach.db.errors import Refused
-from outreach.tasks import tickets
+from outreach.tasks.access import tickets
 from tests.db import factories as f
 
 T = dt.datetime(2026, 11, 2, 9, 0, 0)
 
 
 def _coordinator_code(session) -> str:
-    from outreach.tasks.access import format_code, new_credentials
+    from outreach.tasks.access.permissions import format_code, new_credentials
 
     boss = f.coordinator(session)
     secret, boss.code_salt, boss.code_hash = new_credentials()

@@ -1,11 +1,11 @@
-"""The branch tree, walked one way (`tasks.tree`): pure walks and the database reads."""
+"""The branch tree, walked one way (`tasks.ledger.tree`): pure walks and the database reads."""
 
 from __future__ import annotations
 
 import pytest
 
 from outreach.db.errors import NotFound
-from outreach.tasks import tree
+from outreach.tasks.ledger import tree
 from tests.db import factories as f
 
 #: 1 ← 2 ← 4, 1 ← 3; 5 alone; 6 ↔ 7 a loop in bad data.

@@ -11,10 +11,10 @@ from sqlalchemy.orm import object_session
 from outreach.db.errors import BadInput, NotFound, Refused
 from outreach.db.machines import TaskStatus as TS
 from outreach.db.models import CampaignKind, Member, Residence
-from outreach.tasks import outcomes as oc
-from outreach.tasks.access import Actor
+from outreach.tasks.work import outcomes as oc
+from outreach.tasks.access.permissions import Actor
 from outreach.cli.volunteer import render_card
-from outreach.tasks.worklist import list_tasks, task_view, to_json
+from outreach.tasks.work.worklist import list_tasks, task_view, to_json
 from tests.db import factories as f
 
 K = CampaignKind

@@ -15,17 +15,13 @@ import openpyxl
 import pytest
 
 from outreach.db.errors import BadInput
-from outreach.tasks import rules
-from outreach.tasks.ledger import (
-    COLUMNS,
-    ZH_COLUMNS,
-    LedgerFileError,
-    export_ledger,
-    export_ledger_xlsx,
-    import_ledger,
+from outreach.tasks.kernel import rules
+from outreach.tasks.ledger import rules as ledger_rules
+from outreach.tasks.ledger.book import (
+    COLUMNS, ZH_COLUMNS, LedgerFileError, export_ledger, export_ledger_xlsx, import_ledger,
     read_ledger,
 )
-from outreach.tasks.xlsxfile import sheet_records, workbook_bytes
+from outreach.tasks.kernel.xlsxfile import sheet_records, workbook_bytes
 from tests.db import factories as f
 
 #: Text a spreadsheet could take for something else: formulas, apostrophes, Excel's own
@@ -102,7 +98,7 @@ def test_the_sheet_prints_on_a4_with_the_header_frozen_and_columns_sized():
 
 
 def test_more_rows_than_a_sheet_holds_are_refused(monkeypatch):
-    from outreach.tasks import xlsxfile
+    from outreach.tasks.kernel import xlsxfile
 
     monkeypatch.setattr(xlsxfile, "MAX_ROWS", 4)
     workbook_bytes(headers=["a"], rows=[["1"]] * 3)
@@ -111,7 +107,7 @@ def test_more_rows_than_a_sheet_holds_are_refused(monkeypatch):
 
 
 def test_a_text_longer_than_a_cell_holds_is_cut_where_excel_cuts(tmp_path):
-    from outreach.tasks.xlsxfile import CELL_MAX
+    from outreach.tasks.kernel.xlsxfile import CELL_MAX
 
     long = "报" * (CELL_MAX + 10)
     ws = _open(workbook_bytes(headers=["a", "b"], rows=[[long, "x" * CELL_MAX]]))
@@ -170,13 +166,13 @@ def test_other_dates_are_refused_without_echoing_them(text):
 
 
 def test_chinese_words_for_residence_and_homebound():
-    assert rules.parse_residence("外出", "居住情况") == "away"
-    assert rules.parse_residence("本地", "居住情况") == "local"
-    assert rules.parse_residence(" AWAY ", "residence") == "away"
+    assert ledger_rules.parse_residence("外出", "居住情况") == "away"
+    assert ledger_rules.parse_residence("本地", "居住情况") == "local"
+    assert ledger_rules.parse_residence(" AWAY ", "residence") == "away"
     assert rules.parse_yes_no("是", "行动不便") is True
     assert rules.parse_yes_no("否", "行动不便") is False
     with pytest.raises(BadInput):
-        rules.parse_residence("国外", "居住情况")
+        ledger_rules.parse_residence("国外", "居住情况")
 
 
 # --- reading a ledger ---------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Campaigns: planning a run (targeting, assignment over id ranges), shards, coverage."""

@@ -1,0 +1,1 @@
+"""Care: care occasions (milestones, festivals, life events, hardship), contributions."""

@@ -1,0 +1,2 @@
+"""The ledger: members, branches and the tree, import and export, movements, the member
+card and counts, the audit, backups."""

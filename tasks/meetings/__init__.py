@@ -1,0 +1,1 @@
+"""Organisational life: meetings, attendance, notices and make-up study, cadence, the report."""

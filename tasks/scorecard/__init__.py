@@ -1,0 +1,1 @@
+"""The scorecard: how each branch stands on the six haves in a quarter."""

@@ -15,7 +15,7 @@ TEMPLATE``), medians over ``--repeat``:
               another fresh copy: a raw ``INSERT INTO outreach_tasks … SELECT`` of the same
               tasks (one open make-up task per excused/absent/invited contactable member,
               run made beforehand, untimed). Target: ≤ 2×.
-* ``report``  `tasks.meetings.meetings.meetings_report` (what ``outreach report meetings`` prints:
+* ``report``  `tasks.meetings.life.meetings_report` (what ``outreach report meetings`` prints:
               per branch and kind, rates, members without organisational life) over a
               ledger seeded with ``--report-members`` (default 1,000,000) and its year of
               meetings. Target: < 3 s. Cold (first call in a process) and warm medians.
@@ -157,7 +157,7 @@ def _child_raw(url: str, meeting_id: int) -> dict:
 
 def _child_report(url: str, repeat: int) -> dict:
     from outreach.db.session import session_scope
-    from outreach.tasks.meetings import meetings
+    from outreach.tasks.meetings import life
     from outreach.tasks.access.permissions import SYSTEM
 
     eng = _engine(url)
@@ -165,7 +165,7 @@ def _child_report(url: str, repeat: int) -> dict:
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
         with session_scope(eng, write=False) as s:
-            out = meetings.meetings_report(s, actor=SYSTEM, today=TODAY)
+            out = life.meetings_report(s, actor=SYSTEM, today=TODAY)
         times.append(time.perf_counter() - t0)
     eng.dispose()
     return {"cold": times[0], "warm": statistics.median(times[1:] or times),

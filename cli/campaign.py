@@ -331,7 +331,7 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
 
 def _meetings_report(format: Format, period: str | None, day, branch: str | None,
                      output: Path | None = None, force: bool = False) -> None:
-    from outreach.tasks.meetings.meetings import meetings_report
+    from outreach.tasks.meetings.life import meetings_report
     from outreach.tasks.kernel.rules import check_quarter
 
     if period is not None:

@@ -331,7 +331,7 @@ def behind(
     Looked at: the last month for monthly kinds, the last quarter for quarterly ones.
     Cadence: OUTREACH_HOME/cadence.json, e.g. {"lecture": 1} (months per kind: 1, 3, or 0
     for not required)."""
-    from outreach.tasks.meetings.meetings import branches_behind
+    from outreach.tasks.meetings.life import branches_behind
 
     with db_session(write=False) as s:
         who = _coordinator(s)
@@ -351,7 +351,7 @@ def without_life(
     """Members with no organisational life in the last months: how many, and who.
 
     Organisational life: present, remote or made up at a meeting held in those months."""
-    from outreach.tasks.meetings.meetings import members_without_life
+    from outreach.tasks.meetings.life import members_without_life
 
     with db_session(write=False) as s:
         who = _coordinator(s)

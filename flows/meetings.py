@@ -26,7 +26,7 @@ from outreach.flows import common
 from outreach.flows.outcomes import who
 from outreach.i18n import _
 from outreach.tasks.kernel import labels
-from outreach.tasks.meetings import meetings, rules as meeting_rules
+from outreach.tasks.meetings import life, meetings, rules as meeting_rules
 from outreach.tasks.access.permissions import SYSTEM, Actor
 
 PURPOSE = "plan-meeting"
@@ -46,7 +46,7 @@ Today = Annotated[Optional[dt.date], common.field(
 def behind(today: dt.date) -> list[dict]:
     """Branches that did not hold what their cadence asks (ids, names of branches, counts)."""
     with session_scope(common.engine(), write=False) as s:
-        return meetings.branches_behind(s, actor=SYSTEM, today=today)
+        return life.branches_behind(s, actor=SYSTEM, today=today)
 
 
 @task(cache_policy=NO_CACHE)
@@ -66,7 +66,7 @@ def give_make_ups(meeting_id: int, today: dt.date) -> dict:
 def without_life(today: dt.date, months: int) -> int:
     """How many members had no organisational life in ``months`` months (a count only)."""
     with session_scope(common.engine(), write=False) as s:
-        return int(meetings.members_without_life(s, actor=SYSTEM, today=today,
+        return int(life.members_without_life(s, actor=SYSTEM, today=today,
                                                  months=months, names=False)["count"])
 
 

@@ -98,7 +98,7 @@ def last_runs(session: Session, n: int = LOOKBACK_RUNS) -> list[int]:
 PARALLEL_FROM = 200_000
 
 
-def _run_parts(session: Session, parts_for) -> list:
+def run_parts(session: Session, parts_for) -> list:
     """The rows of every part query (``parts_for(lo, hi)``), summed by the caller.
 
     SQLite runs one query on one core. On a big ledger the parts run for each half of the
@@ -130,7 +130,7 @@ def _run_parts(session: Session, parts_for) -> list:
         return [row for rows in pool.map(fetch, jobs) for row in rows]
 
 
-def _tune_for_reports(session: Session) -> None:
+def tune_for_reports(session: Session) -> None:
     """PostgreSQL, this transaction only: no JIT (compiling these big aggregates costs more
     than it saves, a few hundred ms). More work_mem is worse here: it tempts the planner
     into hashing all tasks instead of streaming the (member_id, run_id, …) index."""
@@ -167,7 +167,7 @@ def coverage(session: Session, *, today: dt.date, actor: Actor, period: str | No
     if per not in ("branch", "segment"):
         raise BadInput(_("per must be branch or segment, not {per}").format(per=repr(per)))
     first, last = month_bounds(period, today)
-    _tune_for_reports(session)
+    tune_for_reports(session)
     keep = [Member.status.not_in(GONE)]
     if branch_id is not None:
         keep.append(Member.branch_id.in_(branch_ids_under(session, branch_id)))
@@ -239,7 +239,7 @@ def coverage(session: Session, *, today: dt.date, actor: Actor, period: str | No
         return parts
 
     acc: dict[tuple, list[int]] = {}
-    for bid, residence, homebound, *values in _run_parts(session, parts_for):
+    for bid, residence, homebound, *values in run_parts(session, parts_for):
         segment = _segment(residence, homebound)
         key = (bid, segment) if per == "branch" else (segment,)
         slot = acc.setdefault(key, [0] * len(COVERAGE_COLUMNS))

@@ -13,10 +13,8 @@ a call when living away, the material brought or talked through otherwise), due 
 `rules.MAKE_UP_DAYS`. Completing that task moves the attendance to ``made_up``
 (`tasks.work.outcomes`).
 
-Cadence (`rules.cadence`): what each branch must hold of each kind; `branches_behind` flags
-the branches that did not, `members_without_life` counts (and for a coordinator lists) the
-members with no present, remote or made-up attendance at a meeting held in the last months,
-`meetings_report` gives the quarter's figures per branch and kind.
+Cadence, organisational life and the report (`branches_behind`, `members_without_life`,
+`meetings_report`) are in `tasks.meetings.life`.
 
 Service functions: they flush, never commit; each declares who may call it
 (`tasks.access.permissions.requires`). Errors never carry a member's contact details.
@@ -31,14 +29,11 @@ from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from outreach.db.codes import CampaignKind, MeetingKind, MemberRole, RemoteOption
-from outreach.db.dialect import is_pg
 from outreach.db.errors import BadInput, NotFound, Refused, shown
 from outreach.db.machines import (
     CONTACTABLE_MEMBER,
-    HELD_MEETING,
     MISSED,
     OPEN_TASK,
-    TOOK_PART,
     AttendanceStatus as A,
     MeetingStatus as MS,
     TaskStatus,
@@ -60,7 +55,7 @@ from outreach.tasks.meetings import rules as meeting_rules
 from outreach.tasks.ledger import tree
 from outreach.tasks.kernel.labels import label
 from outreach.tasks.access.permissions import (
-    COORDINATOR, COUNTS, Actor, require_coordinator, requires,
+    COORDINATOR, COUNTS, Actor, requires,
 )
 from outreach.tasks.kernel.csvfile import cell_value, records, text_of
 from outreach.tasks.ledger.book import LedgerFileError
@@ -75,7 +70,8 @@ SHORT_TEXT, LONG_TEXT = 200, 10_000
 #: Kinds in report order.
 KIND_ORDER = tuple(k.value for k in MeetingKind)
 
-_CONTACTABLE = tuple(str(s) for s in CONTACTABLE_MEMBER)
+#: Member statuses that are invited and given tasks.
+CONTACTABLE = tuple(str(s) for s in CONTACTABLE_MEMBER)
 
 
 # --- small checks and look-ups ------------------------------------------------------------------
@@ -122,7 +118,7 @@ def check_mark(status: str, what: str = N_("attendance")) -> A:
     return A(low)
 
 
-def _branch(session: Session, name: str) -> Branch:
+def branch_named(session: Session, name: str) -> Branch:
     branch = get_branch(session, name=str(name))
     if branch is None:
         raise NotFound(_("no branch named {name}").format(name=repr(str(name)[:120])))
@@ -145,10 +141,10 @@ def _invitees(session: Session, meeting: Meeting):
     if meeting.kind == MeetingKind.COMMITTEE:
         return (select(Member.id).join(BranchRole, BranchRole.member_id == Member.id)
                 .where(BranchRole.branch_id == meeting.branch_id,
-                       Member.status.in_(_CONTACTABLE)))
+                       Member.status.in_(CONTACTABLE)))
     return select(Member.id).where(Member.branch_id.in_(tree.subtree_ids(session,
                                                                          meeting.branch_id)),
-                                   Member.status.in_(_CONTACTABLE))
+                                   Member.status.in_(CONTACTABLE))
 
 
 def _invite(session: Session, meeting: Meeting, actor: Actor) -> int:
@@ -230,7 +226,7 @@ def plan_meeting(session: Session, *, branch: str, kind: str, on: dt.date, actor
                  remote_details: str | None = None) -> dict:
     """Plan a meeting of a branch (or record one already held: a date before today) and
     invite its members; a date `rules.NOTICE_DAYS` or more ahead sends notices."""
-    the_branch = _branch(session, branch)
+    the_branch = branch_named(session, branch)
     the_kind = check_kind(kind)
     option = check_remote(remote)
     if not isinstance(on, dt.date) or not rules.FIRST_DAY <= on <= rules.LAST_DAY:
@@ -529,7 +525,7 @@ def meetings_lacking_make_ups(session: Session, *, actor: Actor, since: dt.date)
             .join(Member, Member.id == Attendance.member_id)
             .where(Meeting.status == MS.CLOSED.value, Meeting.held_on >= since,
                    Attendance.status.in_([str(s) for s in MISSED]),
-                   Member.status.in_(_CONTACTABLE), ~exists(has_task))
+                   Member.status.in_(CONTACTABLE), ~exists(has_task))
             .order_by(Meeting.id))
     return list(session.scalars(stmt))
 
@@ -548,14 +544,14 @@ def set_role(session: Session, *, ref: str, branch: str, role: str, actor: Actor
             value=shown(str(role)),
             choices=", ".join([r.value for r in MemberRole] + [rules.NONE])))
     member = find_member(session, ref=ref)
-    the_branch = _branch(session, branch)
+    the_branch = branch_named(session, branch)
     new = None if low == rules.NONE else MemberRole(low)
     if new is not None:
         if the_branch.id not in tree.ancestors(session, member.branch_id):
             raise Refused(_("member {id} is not a member of branch {branch} (nor of a branch "
                             "nested in it)").format(id=member.id,
                                                     branch=repr(the_branch.name)))
-        if str(member.status) not in _CONTACTABLE:
+        if str(member.status) not in CONTACTABLE:
             raise Refused(_("member {id} is {status}; only a current member can hold a "
                             "role").format(id=member.id, status=label(member.status, of="member_status")))
     changed = set_branch_role(session, member, the_branch.id, new, actor_id=actor.id,
@@ -598,7 +594,7 @@ def list_meetings(session: Session, *, actor: Actor, today: dt.date,
             .order_by(func.coalesce(Meeting.held_on, Meeting.planned_on), Meeting.id))
     if branch:
         stmt = stmt.where(Meeting.branch_id.in_(tree.subtree_ids(
-            session, _branch(session, branch).id)))
+            session, branch_named(session, branch).id)))
     found = session.execute(stmt).all()
     counts = _counts(session, [m.id for m, __ in found])
     rows = []
@@ -644,160 +640,3 @@ def meeting_view(session: Session, *, meeting_id: int, actor: Actor) -> dict:
             "remote_details": m.remote_details, "chair": m.chair, "recorder": m.recorder,
             "minutes": m.minutes, "decisions": m.decisions, "roles": roles,
             "counts": {"invited": len(invited), **counts}, "invited": invited}
-
-
-# --- cadence, organisational life, the report -------------------------------------------------
-
-
-def _branch_scope(session: Session, branch: str | None) -> list[int] | None:
-    return None if not branch else tree.subtree_ids(session, _branch(session, branch).id)
-
-
-def _member_branches(session: Session, scope: list[int] | None) -> list[int]:
-    """Branches with at least one contactable member of their own (in ``scope``)."""
-    stmt = select(Member.branch_id).distinct().where(Member.status.in_(_CONTACTABLE))
-    if scope is not None:
-        stmt = stmt.where(Member.branch_id.in_(scope))
-    return sorted(session.scalars(stmt))
-
-
-def _held(session: Session, first: dt.date, last: dt.date,
-          scope: list[int] | None) -> dict[tuple[int, str], int]:
-    stmt = (select(Meeting.branch_id, Meeting.kind, func.count())
-            .where(Meeting.status.in_([str(s) for s in HELD_MEETING]),
-                   Meeting.held_on.between(first, last))
-            .group_by(Meeting.branch_id, Meeting.kind))
-    if scope is not None:
-        stmt = stmt.where(Meeting.branch_id.in_(scope))
-    return {(b, str(k)): n for b, k, n in session.execute(stmt)}
-
-
-@requires(COUNTS)
-def branches_behind(session: Session, *, actor: Actor, today: dt.date) -> list[dict]:
-    """Branches (with members) that held no meeting of a kind in its last ended cadence
-    period (the last month for monthly kinds, the last quarter for quarterly ones)."""
-    plan = meeting_rules.cadence()
-    branches = _member_branches(session, None)
-    names = dict(session.execute(select(Branch.id, Branch.name)).all())
-    out = []
-    for kind in KIND_ORDER:
-        period = meeting_rules.last_ended_period(plan.get(kind, 0), today)
-        if period is None:
-            continue
-        held = _held(session, period[0], period[1], None)
-        for b in branches:
-            if not held.get((b, kind)):
-                out.append({"branch_id": b, "branch": names[b], "kind": kind,
-                            "from": period[0], "to": period[1], "held": 0, "due": 1})
-    return sorted(out, key=lambda r: (r["branch"], KIND_ORDER.index(r["kind"])))
-
-
-#: SQLite: when the meetings since the cutoff are at least this share of all meetings, the
-#: attendance table is read straight through instead of through its index (see `_lifeless`).
-SCAN_SHARE = 0.25
-
-
-def _lifeless(session: Session, today: dt.date, months: int, scope: list[int] | None):
-    """Contactable members with no present, remote or made-up attendance at a meeting held
-    in the ``months`` before ``today`` (WHERE conditions on members).
-
-    PostgreSQL: ``NOT EXISTS``, a hash anti-join. SQLite: ``NOT IN`` one list of the
-    members who took part (an anti-probe per member is ~4x slower over a million). That
-    list comes from the meetings held since the cutoff: through the index on
-    ``attendance (meeting_id, status)`` when they are few of all meetings (years of
-    history), else by reading the attendance table straight through — one sequential
-    pass beats a random row look-up per attendance (measured 0.13 s against 0.33 s over
-    200,000 members and a year of meetings)."""
-    cutoff = rules.months_back(today, months)
-    held = [Meeting.status.in_([str(s) for s in HELD_MEETING])]
-    recent = select(Meeting.id).where(*held, Meeting.held_on > cutoff, Meeting.held_on <= today)
-    cond = [Member.status.in_(_CONTACTABLE)]
-    took = [Attendance.status.in_([str(s) for s in TOOK_PART])]
-    if is_pg(session):
-        cond.append(~exists(select(Attendance.id).where(
-            Attendance.member_id == Member.id, Attendance.meeting_id.in_(recent), *took)))
-    else:
-        n_recent, n_all = session.execute(select(
-            func.count(Meeting.id).filter(Meeting.held_on > cutoff, Meeting.held_on <= today),
-            func.count(Meeting.id)).where(*held)).one()
-        meeting = Attendance.meeting_id
-        if n_all and n_recent >= SCAN_SHARE * n_all:
-            meeting = meeting + 0  # an expression: SQLite reads the table, not the index
-        cond.append(Member.id.not_in(select(Attendance.member_id).where(
-            meeting.in_(recent), *took)))
-    if scope is not None:
-        cond.append(Member.branch_id.in_(scope))
-    return cond
-
-
-@requires(COUNTS)
-def members_without_life(session: Session, *, actor: Actor, today: dt.date, months: int = 6,
-                         names: bool = False, branch: str | None = None) -> dict:
-    """How many contactable members took part in (present, remote) or made up no meeting
-    held in the last ``months``; ``names`` (coordinators only) also lists them."""
-    meeting_rules.LIFE_MONTHS.check(months)
-    if names:
-        require_coordinator(actor)
-    cond = _lifeless(session, today, months, _branch_scope(session, branch))
-    count = session.scalar(select(func.count()).select_from(Member).where(*cond))
-    out: dict = {"months": months, "as_of": today, "count": count}
-    if names:
-        out["members"] = [{"id": i, "ledger_no": no, "name": n, "branch": b}
-                          for i, no, n, b in session.execute(
-                              select(Member.id, Member.ledger_no, Member.name, Branch.name)
-                              .join(Branch, Branch.id == Member.branch_id).where(*cond)
-                              .order_by(Branch.name, Member.ledger_no))]
-    return out
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 3) if whole else None
-
-
-@requires(COUNTS)
-def meetings_report(session: Session, *, actor: Actor, today: dt.date,
-                    period: str | None = None, branch: str | None = None) -> dict:
-    """Per branch and kind for a quarter (YYYY-Qn, default this one): meetings due (cadence
-    periods of the quarter ended by ``today``) and held, and the attendance at the held
-    ones; and the members with no organisational life in the last six months.
-
-    ``excused`` and ``absent`` count the marks still standing; a member who made the
-    meeting up counts under ``made_up``, so the make-up rate is made_up / (excused +
-    absent + made_up): of those who missed it, the share who caught up."""
-    if period is not None:
-        period = rules.check_quarter(period)
-    first, last = rules.quarter_bounds(period, today)
-    scope = _branch_scope(session, branch)
-    plan = meeting_rules.cadence()
-    ended = min(last, today - dt.timedelta(days=1))
-    held = _held(session, first, last, scope)
-    marks: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: {str(s): 0 for s in A})
-    stmt = (select(Meeting.branch_id, Meeting.kind, Attendance.status, func.count())
-            .join(Attendance, Attendance.meeting_id == Meeting.id)
-            .where(Meeting.status.in_([str(s) for s in HELD_MEETING]),
-                   Meeting.held_on.between(first, last))
-            .group_by(Meeting.branch_id, Meeting.kind, Attendance.status))
-    if scope is not None:
-        stmt = stmt.where(Meeting.branch_id.in_(scope))
-    for b, k, st, n in session.execute(stmt):
-        marks[(b, str(k))][str(st)] = n
-    names = dict(session.execute(select(Branch.id, Branch.name)).all())
-    keys = {(b, k) for b in _member_branches(session, scope) for k in KIND_ORDER
-            if meeting_rules.cadence_periods(plan.get(k, 0), first, ended)} | set(held) | set(marks)
-    rows = []
-    for b, k in sorted(keys, key=lambda bk: (names[bk[0]], KIND_ORDER.index(bk[1]))):
-        c = marks[(b, k)]
-        invited = sum(c.values())
-        missed = c["excused"] + c["absent"] + c["made_up"]
-        rows.append({"branch": names[b], "kind": k,
-                     "due": len(meeting_rules.cadence_periods(plan.get(k, 0), first, ended)),
-                     "held": held.get((b, k), 0), "invited": invited,
-                     "present": c["present"], "remote": c["remote"], "excused": c["excused"],
-                     "absent": c["absent"], "made_up": c["made_up"],
-                     "attendance_rate": _rate(c["present"] + c["remote"], invited),
-                     "makeup_rate": _rate(c["made_up"], missed)})
-    life = session.scalar(select(func.count()).select_from(Member).where(
-        *_lifeless(session, today, meeting_rules.LIFE_MONTHS.default, scope)))
-    return {"period": period or rules.quarter_of(today), "from": first, "to": last,
-            "rows": rows, "members_without_life": life,
-            "life_months": meeting_rules.LIFE_MONTHS.default}

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from outreach.db import guards
 from outreach.db.codes import CampaignKind, Outcome
 from outreach.tasks.work import rules as work_rules
-from outreach.tasks.scorecard.scorecard import DELIVERED
+from outreach.tasks.scorecard.facts import DELIVERED
 from tests.db import factories as f
 
 COLUMNS = ("contact_quarter", "contact_quarter_before", "delivery_quarter",

@@ -12,7 +12,7 @@ from outreach.db.errors import Refused
 from outreach.db.models import Meeting, Member, OutreachTask
 from outreach.db.session import make_engine, session_scope
 from outreach.seed.generate import seed_ledger
-from outreach.tasks.meetings import meetings
+from outreach.tasks.meetings import life
 from outreach.tasks.access.permissions import SYSTEM
 from tests.flows.test_events import read_events, scalar_payload
 from tests.flows.test_flows import artifacts, contact_strings
@@ -51,7 +51,7 @@ def test_organisational_life_gives_missing_make_ups_once_and_counts_only(ledger)
     assert out["make_up"]["created"] == made > 0
     assert out["behind"] == []
     with session_scope(eng, write=False) as s:
-        lonely = meetings.members_without_life(s, actor=SYSTEM, today=TODAY)["count"]
+        lonely = life.members_without_life(s, actor=SYSTEM, today=TODAY)["count"]
     assert out["members_without_life"] == lonely
     again = organisational_life(today=TODAY)
     assert again["make_up"]["created"] == 0 and make_ups(eng) == made

@@ -26,6 +26,7 @@ from outreach.db.models import (
     OutreachTask,
 )
 from outreach.db.state import move_attendance
+from outreach.tasks.meetings import life as mlife
 from outreach.tasks.meetings import meetings as mt
 from outreach.tasks.meetings import rules as meeting_rules
 from outreach.tasks.kernel import rules
@@ -335,11 +336,11 @@ def test_volunteers_are_refused_and_see_no_meeting(w):
                  lambda: mt.mark_attendance(s, meeting_id=mid, ref="L1", status="present",
                                             actor=v, today=TODAY),
                  lambda: mt.close_meeting(s, meeting_id=mid, actor=v, today=TODAY),
-                 lambda: mt.meetings_report(s, actor=v, today=TODAY)):
+                 lambda: mlife.meetings_report(s, actor=v, today=TODAY)):
         with pytest.raises(Refused, match="only a coordinator"):
             call()
     with pytest.raises(Refused):
-        mt.members_without_life(s, actor=SYSTEM, today=TODAY, names=True)
+        mlife.members_without_life(s, actor=SYSTEM, today=TODAY, names=True)
 
 
 # --- cadence, life, report ----------------------------------------------------------------------
@@ -377,12 +378,12 @@ def test_branches_behind_their_cadence_are_flagged(w, tmp_path, monkeypatch):
     day = dt.date(2026, 4, 15)  # last month: March; last quarter: Q1
     mt.plan_meeting(s, branch="Root", kind="group", on=dt.date(2026, 3, 10), actor=w["coord"],
                     today=day)  # a group meeting of Root held in March
-    flagged = {(r["branch"], r["kind"]) for r in mt.branches_behind(s, actor=SYSTEM, today=day)}
+    flagged = {(r["branch"], r["kind"]) for r in mlife.branches_behind(s, actor=SYSTEM, today=day)}
     assert ("Root", "group") not in flagged
     assert {("Root", "committee"), ("Root", "assembly"), ("Child", "group"),
             ("Other", "group")} <= flagged
     (tmp_path / "cadence.json").write_text(json.dumps({"committee": 0}))
-    flagged = {(r["branch"], r["kind"]) for r in mt.branches_behind(s, actor=SYSTEM, today=day)}
+    flagged = {(r["branch"], r["kind"]) for r in mlife.branches_behind(s, actor=SYSTEM, today=day)}
     assert not any(k == "committee" for _, k in flagged)
 
 
@@ -402,7 +403,7 @@ def test_report_figures_recomputed_by_hand(w):
                                              Attendance.member_id == w["m"]["home"].id)).one()
     move_attendance(s, att, AS.MADE_UP, actor_id=None, reason="test", made_up_on=day,
                     made_up_how=MakeUpHow.VISIT)
-    out = mt.meetings_report(s, actor=SYSTEM, today=day, period="2026-q1")
+    out = mlife.meetings_report(s, actor=SYSTEM, today=day, period="2026-q1")
     assert (out["period"], out["from"], out["to"]) == ("2026-Q1", dt.date(2026, 1, 1),
                                                        dt.date(2026, 3, 31))
     rows = {(r["branch"], r["kind"]): r for r in out["rows"]}
@@ -414,15 +415,15 @@ def test_report_figures_recomputed_by_hand(w):
     assert rows[("Root", "assembly")]["attendance_rate"] is None
     assert set(rows) == {(b, k) for b in ("Root", "Child", "Other") for k in mt.KIND_ORDER}
     assert out["members_without_life"] == 2
-    scoped = mt.meetings_report(s, actor=c, today=day, period="2026-Q1", branch="Root")
+    scoped = mlife.meetings_report(s, actor=c, today=day, period="2026-Q1", branch="Root")
     assert {r["branch"] for r in scoped["rows"]} == {"Root", "Child"}
     assert scoped["members_without_life"] == 1
-    life = mt.members_without_life(s, actor=c, today=day, names=True)
+    life = mlife.members_without_life(s, actor=c, today=day, names=True)
     assert life["count"] == 2 and [m["ledger_no"] for m in life["members"]] == ["C1", "O1"]
-    assert mt.members_without_life(s, actor=SYSTEM, today=day) == {
+    assert mlife.members_without_life(s, actor=SYSTEM, today=day) == {
         "months": 6, "as_of": day, "count": 2}
     # the quarter in progress: only the months that have ended are due
-    now = mt.meetings_report(s, actor=SYSTEM, today=dt.date(2026, 2, 15), period="2026-Q1")
+    now = mlife.meetings_report(s, actor=SYSTEM, today=dt.date(2026, 2, 15), period="2026-Q1")
     assert {(r["branch"], r["kind"]): r["due"] for r in now["rows"]}[("Root", "group")] == 1
 
 
@@ -465,8 +466,8 @@ def test_without_life_counts_the_same_through_the_index_or_a_scan(w, monkeypatch
                        today=day)
     counts = set()
     for share in (0.0, 2.0):  # always scan, never scan
-        monkeypatch.setattr(mt, "SCAN_SHARE", share)
-        got = mt.members_without_life(s, actor=c, today=day, names=True)
+        monkeypatch.setattr(mlife, "SCAN_SHARE", share)
+        got = mlife.members_without_life(s, actor=c, today=day, names=True)
         counts.add((got["count"], tuple(m["ledger_no"] for m in got["members"])))
     assert counts == {(4, ("C1", "O1", "A1", "H1"))}  # by branch, then ledger number
 

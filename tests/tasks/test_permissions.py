@@ -106,6 +106,15 @@ NO_ACTOR = {
     "tasks.work.followup.reminders": "counts of overdue tasks per volunteer (no member)",
     "tasks.campaigns.coverage.branch_ids_under": "branch ids",
     "tasks.campaigns.coverage.last_runs": "run ids",
+    "tasks.campaigns.coverage.run_parts": "runs a guarded report's queries (rows of counts)",
+    "tasks.campaigns.coverage.tune_for_reports": "settings of the transaction (no rows)",
+    "tasks.meetings.meetings.branch_named": "a branch by name (no person)",
+    # The scorecard's facts: steps of the guarded scorecard / scorecard_members.
+    "tasks.scorecard.facts.branch_counts": "step of the guarded scorecard (counts only)",
+    "tasks.scorecard.facts.changed_since": "step of the guarded scorecard (a yes/no)",
+    "tasks.scorecard.facts.member_facts": "step of the guarded scorecard (a subquery)",
+    "tasks.scorecard.facts.quarter_facts": "step of the guarded scorecard (meeting ids, counts)",
+    "tasks.scorecard.facts.tune": "settings of the transaction (no rows)",
     "tasks.ledger.tree.parents": "the branch tree (ids)",
     "tasks.ledger.tree.chains": "the branch tree (ids)",
     "tasks.ledger.tree.subtree_ids": "the branch tree (ids)",
@@ -218,9 +227,9 @@ EXPECTED = {
     "tasks.meetings.meetings.meeting_view": access.COORDINATOR,  # members by name
     "tasks.meetings.meetings.give_make_ups": access.COUNTS,
     "tasks.meetings.meetings.meetings_lacking_make_ups": access.COUNTS,
-    "tasks.meetings.meetings.branches_behind": access.COUNTS,
-    "tasks.meetings.meetings.members_without_life": access.COUNTS,  # names: a coordinator
-    "tasks.meetings.meetings.meetings_report": access.COUNTS,
+    "tasks.meetings.life.branches_behind": access.COUNTS,
+    "tasks.meetings.life.members_without_life": access.COUNTS,  # names: a coordinator
+    "tasks.meetings.life.meetings_report": access.COUNTS,
     # Care (issue 13): a volunteer records a life event of their own task's member (the
     # function narrows), a coordinator for anyone; coordinators mark hardship and
     # contributions; counts for a coordinator or the system.

@@ -1,5 +1,5 @@
 """The scorecard's one pass over the members for a quarter and the one before it
-(`tasks.scorecard.scorecard._facts`): the figures of both quarters stay the hand-written SQL's
+(`tasks.scorecard.facts.branch_counts`): the figures of both quarters stay the hand-written SQL's
 (`tests.tasks.test_scorecard._oracle`) when the status history is read for either quarter
 or both, when a member has several marks for the same assembly (present and notified, or
 notified twice), and when the members are read in two halves. SQLite, and PostgreSQL when
@@ -12,6 +12,7 @@ import datetime as dt
 import pytest
 
 from outreach.db.codes import CampaignKind, MeetingKind
+from outreach.tasks.scorecard import facts
 from outreach.tasks.scorecard import scorecard as sc
 from outreach.tasks.access.permissions import SYSTEM
 from tests.db import factories as f
@@ -57,7 +58,7 @@ def test_both_quarters_in_one_pass_match_the_sql_whichever_reads_the_history(
     plain = _check_both(session)
     forced = {"none": lambda last: False, "both": lambda last: True,
               "this": lambda last: last == LAST, "previous": lambda last: last != LAST}[history]
-    monkeypatch.setattr(sc, "_changed_since", lambda _session, last: forced(last))
+    monkeypatch.setattr(facts, "changed_since", lambda _session, last: forced(last))
     assert _check_both(session) == plain
 
 
@@ -117,7 +118,7 @@ def test_quarters_older_than_the_summary_read_the_attempts(session, ledger):  # 
         task = f.task_in(session, "done", member_=m[key], run=run)
         for day in later:
             _attempt(session, task, outcome, day)
-    q2, q3 = (sc.quarter_key(day) for day in later)
+    q2, q3 = (facts.quarter_key(day) for day in later)
     held = dict(session.execute(text(
         "SELECT ledger_no, contact_quarter || '/' || contact_quarter_before FROM members "
         "WHERE ledger_no IN ('L-a1', 'L-b2', 'L-a5')")).all())
@@ -129,12 +130,12 @@ def test_quarters_older_than_the_summary_read_the_attempts(session, ledger):  # 
 def test_the_packed_fields_read_back_however_many_columns_they_take(
         session, ledger, monkeypatch, bits):  # noqa: F811
     """`_grouped` packs each member's branch, facts and counts of marks in integer columns
-    (`sc._Layout`: 63 bits to a column on SQLite, 31 on PostgreSQL, either on both here).
+    (`facts._Layout`: 63 bits to a column on SQLite, 31 on PostgreSQL, either on both here).
     With fewer bits the fields spread over more columns (1: a column each) and every
     figure stays the SQL's."""
     plain = _check_both(session)
-    monkeypatch.setattr(sc, "COLUMN_BITS", {"sqlite": bits, "postgresql": bits})
-    layout = sc._layout(session, [sc._quarter_facts(session, *sc._quarter(PERIOD)[1:])])
+    monkeypatch.setattr(facts, "COLUMN_BITS", {"sqlite": bits, "postgresql": bits})
+    layout = facts._layout(session, [facts.quarter_facts(session, *facts.quarter(PERIOD)[1:])])
     assert layout.columns == {63: 1, 31: 1, 13: 2, 1: len(layout.fields)}[bits]
     assert _check_both(session) == plain
 
@@ -145,21 +146,21 @@ def test_a_column_filled_to_its_last_bit_reads_back_exactly(session, ledger,  # 
     wide as the column has room): its sums reach 2 ** 62 on SQLite and 2 ** 30 in
     PostgreSQL's integers, and every figure stays the SQL's."""
     plain = _check_both(session)
-    of = sc._Layout.of
+    of = facts._Layout.of
 
     def padded(widths, bits):
         used = sum(w for _n, w in widths)
         return of([*widths[:-1], ("pad", bits - used), widths[-1]], bits)
 
-    monkeypatch.setattr(sc._Layout, "of", padded)
-    layout = sc._layout(session, [sc._quarter_facts(session, *sc._quarter(PERIOD)[1:])])
+    monkeypatch.setattr(facts._Layout, "of", padded)
+    layout = facts._layout(session, [facts.quarter_facts(session, *facts.quarter(PERIOD)[1:])])
     col, shift, width = layout.fields["branch"]
     assert (layout.columns, col, shift + width) == (1, 0, layout.bits)
     assert _check_both(session) == plain
 
 
 def test_a_layout_starts_a_column_where_the_next_field_would_pass_its_bits():
-    layout = sc._Layout.of([("here", 1), ("word", 61), ("e0", 2), ("branch", 40)], 63)
+    layout = facts._Layout.of([("here", 1), ("word", 61), ("e0", 2), ("branch", 40)], 63)
     assert layout.fields == {"here": (0, 0, 1), "word": (0, 1, 61), "e0": (1, 0, 2),
                              "branch": (1, 2, 40)}
     row = (1 | 5 << 1 | 1 << 61, 3 | 123456789 << 2)
@@ -170,14 +171,14 @@ def test_a_layout_starts_a_column_where_the_next_field_would_pass_its_bits():
 def test_a_member_with_several_care_occasions_in_a_quarter(session, ledger):  # noqa: F811
     """Each occasion counts: a1 has four in the quarter (three visited). Their counts are
     fields of the member's packed row, as wide as the most occasions one member has
-    (`sc._most_occasions`): 3 bits here, where one occasion each needed 1."""
+    (`facts._most_occasions`): 3 bits here, where one occasion each needed 1."""
     a1 = ledger["m"]["a1"]
     for day, state in ((dt.date(2027, 1, 20), "visited"), (dt.date(2027, 3, 1), "visited"),
                        (dt.date(2027, 3, 10), "missed")):
         f.care_in(session, state, member_=a1, occasion_on=day)
     now = _check_both(session)
     assert _figures(now)[("A-branch", "care")] == (3, 5)  # and a2's, due
-    q = sc._quarter_facts(session, *sc._quarter(PERIOD)[1:])
-    before = sc._quarter_facts(session, *sc._quarter(PREVIOUS)[1:])
-    assert sc._most_occasions(session, [q, before]) == [4, 1]
-    assert sc._layout(session, [q]).fields["o0"][2] == 3
+    q = facts.quarter_facts(session, *facts.quarter(PERIOD)[1:])
+    before = facts.quarter_facts(session, *facts.quarter(PREVIOUS)[1:])
+    assert facts._most_occasions(session, [q, before]) == [4, 1]
+    assert facts._layout(session, [q]).fields["o0"][2] == 3

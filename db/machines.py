@@ -152,7 +152,6 @@ CARE_TRANSITIONS: dict[str, frozenset[str]] = {
     C.CANCELLED: frozenset(),
 }
 
-LIVING_MEMBER = frozenset(s for s in MemberStatus if s is not M.DECEASED)
 #: Members outreach may target: never deceased, moved out or do-not-contact.
 CONTACTABLE_MEMBER = frozenset({M.UNVERIFIED, M.ACTIVE, M.UNREACHABLE})
 OPEN_TASK = frozenset({T.OPEN, T.ASSIGNED})

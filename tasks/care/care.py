@@ -22,7 +22,7 @@ gift_delivered or help_arranged within the window moves the occasion to ``visite
 ``missed``; a member no longer contactable → ``cancelled`` (`close_occasions`).
 
 Contributions (room to play a role) are recorded by coordinators (`add_contribution`),
-listed on the member's card (`contributions_of`) and counted per branch
+listed on the member's card (`tasks.ledger.reports.contributions_of`) and counted per branch
 (`contributions_by_branch`). A member living away for more than
 `rules.TRANSFER_AFTER_MONTHS` months gets, once per stay, a ``transfer`` task for a
 coordinator of their branch (`plan_transfers`).
@@ -345,19 +345,6 @@ def _link(session: Session, pairs: list[tuple[int, int]]) -> None:
             .execution_options(synchronize_session=False))
 
 
-def visited(session: Session, *, task: OutreachTask, day: dt.date, actor_id: int | None,
-            reason: str) -> int:
-    """The outcome effect ``care_visited``: the due occasions of this care visit whose
-    window holds ``day`` → visited. Returns how many."""
-    n = 0
-    for occ in session.scalars(select(CareOccasion).where(
-            CareOccasion.task_id == task.id, CareOccasion.status == CareStatus.DUE.value)):
-        if occ.window_from <= day <= occ.window_to:
-            move_care(session, occ, CareStatus.VISITED, actor_id=actor_id, reason=reason)
-            n += 1
-    return n
-
-
 # --- transfers: a coordinator considers moving the membership of a member living away ----------
 
 
@@ -366,7 +353,7 @@ def plan_transfers(session: Session, *, today: dt.date) -> int:
     nearest above; open when there is none), for every contactable member living away
     since `rules.TRANSFER_AFTER_MONTHS` months or more who has not had one this stay
     (``transfer_considered_on``). One run per month (``tr-YYYY-MM``); one insert."""
-    from outreach.tasks.work.outcomes import coordinator_for
+    from outreach.tasks.ledger.people import coordinator_for
     from outreach.tasks.work.engine import ensure_campaign
 
     since = rules.months_back(today, care_rules.TRANSFER_AFTER_MONTHS)
@@ -525,14 +512,6 @@ def add_contribution(session: Session, *, member_ref: str, kind: str, on: dt.dat
     session.add(row)
     flush(session, "the contribution")
     return {"id": row.id, "member_id": member.id, "kind": what.value, "on": day}
-
-
-def contributions_of(session: Session, member_id: int, limit: int = 10) -> list[tuple]:
-    """A member's latest contributions: (day, kind, note), newest first."""
-    return [tuple(r) for r in session.execute(
-        select(Contribution.happened_on, Contribution.kind, Contribution.note)
-        .where(Contribution.member_id == member_id)
-        .order_by(Contribution.happened_on.desc(), Contribution.id.desc()).limit(limit))]
 
 
 @requires(COUNTS)

@@ -219,3 +219,20 @@ def find_member(session: Session, *, ref: str) -> Member:
     if member is None:
         raise NotFound(_("no member with ledger number or id {ref}").format(ref=repr(ref)))
     return member
+
+
+def coordinator_for(session: Session, branch_id: int) -> int | None:
+    """An active coordinator of the branch or the nearest branch above it."""
+    seen = set()
+    bid: int | None = branch_id
+    while bid is not None and bid not in seen:
+        seen.add(bid)
+        vid = session.scalar(select(Volunteer.id).where(
+            Volunteer.branch_id == bid, Volunteer.role == Role.COORDINATOR,
+            Volunteer.active.is_(True)).order_by(Volunteer.id).limit(1))
+        if vid is not None:
+            return vid
+        bid = session.scalar(select(Branch.parent_id).where(Branch.id == bid))
+    return session.scalar(select(Volunteer.id).where(
+        Volunteer.role == Role.COORDINATOR, Volunteer.active.is_(True))
+        .order_by(Volunteer.id).limit(1))

@@ -10,6 +10,8 @@ from outreach.i18n import _
 from outreach.db.machines import OPEN_TASK
 from outreach.db.models import (
     Branch,
+    BranchRole,
+    Contribution,
     Member,
     MemberChange,
     MemberStatusChange,
@@ -92,8 +94,6 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
             id=member.id, ledger_no=member.ledger_no, name=member.name),
         _field(_("branch"), branch.name),
     ]
-    from outreach.tasks.meetings.meetings import roles_of
-
     from outreach.tasks.kernel.labels import label, reason as why
 
     roles = roles_of(session, member.id)
@@ -125,8 +125,6 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
                                                     reached=member.last_reached_on or never,
                                                     failed=member.failed_contacts)),
     ]
-    from outreach.tasks.care.care import contributions_of
-
     if member.away_since:
         lines.append(_field(_("away since"), member.away_since))
     contributions = contributions_of(session, member.id)
@@ -172,3 +170,18 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
 
     note_shown(session, actor=actor, member_ids=[member.id], door=MEMBER_CARD)
     return "\n".join(lines)
+
+
+def roles_of(session: Session, member_id: int) -> list[tuple[str, str]]:
+    """(branch name, role) of one member; for guarded callers (`member_card`)."""
+    return [(b, str(r)) for b, r in session.execute(
+        select(Branch.name, BranchRole.role).join(Branch, Branch.id == BranchRole.branch_id)
+        .where(BranchRole.member_id == member_id).order_by(Branch.name))]
+
+
+def contributions_of(session: Session, member_id: int, limit: int = 10) -> list[tuple]:
+    """A member's latest contributions: (day, kind, note), newest first."""
+    return [tuple(r) for r in session.execute(
+        select(Contribution.happened_on, Contribution.kind, Contribution.note)
+        .where(Contribution.member_id == member_id)
+        .order_by(Contribution.happened_on.desc(), Contribution.id.desc()).limit(limit))]

@@ -561,13 +561,6 @@ def set_role(session: Session, *, ref: str, branch: str, role: str, actor: Actor
             "changed": changed}
 
 
-def roles_of(session: Session, member_id: int) -> list[tuple[str, str]]:
-    """(branch name, role) of one member; for guarded callers (`member_card`)."""
-    return [(b, str(r)) for b, r in session.execute(
-        select(Branch.name, BranchRole.role).join(Branch, Branch.id == BranchRole.branch_id)
-        .where(BranchRole.member_id == member_id).order_by(Branch.name))]
-
-
 # --- reading --------------------------------------------------------------------------------
 
 

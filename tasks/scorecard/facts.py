@@ -57,7 +57,7 @@ from outreach.db.models import (
 )
 from outreach.tasks.campaigns import coverage
 from outreach.tasks.scorecard import rules as score_rules
-from outreach.tasks.scorecard.judge import judge, meetings_asked, packed
+from outreach.tasks.scorecard.judge import Quarter, judge, meetings_asked, packed
 from outreach.tasks.work import rules as work_rules
 from outreach.tasks.kernel import rules
 from outreach.tasks.ledger import tree
@@ -166,29 +166,6 @@ def _id_range(lo: int | None, hi: int | None):
     def conds(col) -> list:
         return ([col >= lo] if lo is not None else []) + ([col <= hi] if hi is not None else [])
     return conds
-
-
-@dataclass(frozen=True)
-class Quarter:
-    """What is known of a quarter before its members are read: its days, whether the
-    status history must be read (`changed_since`), the lectures and theme days (``edu``)
-    and assemblies (``asm``) held in it, as meeting ids and as branch → how many held."""
-
-    first: dt.date
-    last: dt.date
-    history: bool
-    edu_ids: tuple[int, ...]
-    asm_ids: tuple[int, ...]
-    edu_hosts: dict[int, int]
-    asm_hosts: dict[int, int]
-
-    @property
-    def year_from(self) -> dt.date:
-        return self.last - dt.timedelta(days=score_rules.YEAR_DAYS - 1)
-
-    @property
-    def meetings(self) -> bool:
-        return bool(self.edu_ids or self.asm_ids)
 
 
 def quarter_facts(session: Session, first: dt.date, last: dt.date) -> Quarter:

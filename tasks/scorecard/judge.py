@@ -2,22 +2,43 @@
 packed facts in Python (`judge`, what `tasks.scorecard.facts.branch_counts` counts with —
 a few thousand judgements instead of one per member) and over each member's facts in SQL
 (`indicator_cells`, what `tasks.scorecard.scorecard.scorecard_members` lists with).
-`tests/tasks/test_scorecard_agrees.py` checks that every cell of the scorecard equals the
-number of members its list holds (denominator minus numerator).
+`tests/tasks/test_scorecard_quarters.py` checks the lists against the scorecard's cells.
 
 Pure functions over ints and SQL expressions; no session.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import and_, case, false, literal, or_
 
 from outreach.db.models import Residence
+from outreach.tasks.scorecard import rules as score_rules
 
-if TYPE_CHECKING:
-    from outreach.tasks.scorecard.facts import Quarter
+
+@dataclass(frozen=True)
+class Quarter:
+    """What is known of a quarter before its members are read: its days, whether the
+    status history must be read (`changed_since`), the lectures and theme days (``edu``)
+    and assemblies (``asm``) held in it, as meeting ids and as branch → how many held."""
+
+    first: dt.date
+    last: dt.date
+    history: bool
+    edu_ids: tuple[int, ...]
+    asm_ids: tuple[int, ...]
+    edu_hosts: dict[int, int]
+    asm_hosts: dict[int, int]
+
+    @property
+    def year_from(self) -> dt.date:
+        return self.last - dt.timedelta(days=score_rules.YEAR_DAYS - 1)
+
+    @property
+    def meetings(self) -> bool:
+        return bool(self.edu_ids or self.asm_ids)
 
 
 def packed(facts, n: int):

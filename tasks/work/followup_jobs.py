@@ -20,7 +20,8 @@ from outreach.db.models import CampaignKind, Member, MemberStatusChange, Outreac
 from outreach.db.session import session_scope
 from outreach.db.state import move_task
 from outreach.i18n import N_
-from outreach.tasks.work.outcomes import coordinator_for, escalate
+from outreach.tasks.ledger.people import coordinator_for
+from outreach.tasks.work.outcomes import escalate
 from outreach.tasks.work.rules import UNREACHABLE_AFTER, attempts_exhausted, becomes_unreachable
 from outreach.tasks.kernel.rules import check_not_future
 

@@ -27,6 +27,7 @@ from outreach.db.machines import (
     MISSED,
     OPEN_TASK,
     AttendanceStatus,
+    CareStatus,
     MeetingStatus,
     MemberStatus,
     TaskStatus,
@@ -37,13 +38,13 @@ from outreach.db.models import (
     Campaign,
     CampaignKind,
     CampaignRun,
+    CareOccasion,
     Meeting,
     Member,
     MemberChange,
     Outcome,
     OutreachTask,
     Residence,
-    Role,
     Volunteer,
 )
 from outreach.db.state import (
@@ -51,12 +52,14 @@ from outreach.db.state import (
     first_or_add,
     flush,
     move_attendance,
+    move_care,
     move_member,
     move_task,
 )
 from outreach.i18n import N_, _
 from outreach.tasks.kernel.labels import label
 from outreach.tasks.access.permissions import COORDINATOR, HOLDER, Actor, requires
+from outreach.tasks.ledger import people
 from outreach.tasks.work import rules as work_rules
 from outreach.tasks.kernel import rules
 from outreach.tasks.work.rules import (  # noqa: F401 (the table and the answer checks live in tasks.rules)
@@ -337,11 +340,13 @@ def _made_up(v: Visit) -> None:
 
 
 def _care_visited(v: Visit) -> None:
-    """The care occasion this visit was for → visited, when the visit is within its window
-    (after it, the daily care planning marks the occasion missed)."""
-    from outreach.tasks.care.care import visited
-
-    visited(v.session, task=v.task, day=v.today, actor_id=v.actor_id, reason=v.reason)
+    """The care occasions this care visit was for → visited, when the visit is within their
+    window (after it, the daily care planning marks the occasion missed). Here, in the
+    task engine, so that recording an outcome needs nothing of `tasks.care`."""
+    for occ in v.session.scalars(select(CareOccasion).where(
+            CareOccasion.task_id == v.task.id, CareOccasion.status == CareStatus.DUE.value)):
+        if occ.window_from <= v.today <= occ.window_to:
+            move_care(v.session, occ, CareStatus.VISITED, actor_id=v.actor_id, reason=v.reason)
 
 
 EFFECTS: dict[Effect, Callable[[Visit], None]] = {
@@ -471,25 +476,6 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
                     escalation_id)
 
 
-def coordinator_for(session: Session, branch_id: int) -> int | None:
-    """An active coordinator of the branch or the nearest branch above it."""
-    from outreach.db.models import Branch
-
-    seen = set()
-    bid: int | None = branch_id
-    while bid is not None and bid not in seen:
-        seen.add(bid)
-        vid = session.scalar(select(Volunteer.id).where(
-            Volunteer.branch_id == bid, Volunteer.role == Role.COORDINATOR,
-            Volunteer.active.is_(True)).order_by(Volunteer.id).limit(1))
-        if vid is not None:
-            return vid
-        bid = session.scalar(select(Branch.parent_id).where(Branch.id == bid))
-    return session.scalar(select(Volunteer.id).where(
-        Volunteer.role == Role.COORDINATOR, Volunteer.active.is_(True))
-        .order_by(Volunteer.id).limit(1))
-
-
 def escalation_run(session: Session, today: dt.date) -> CampaignRun:
     """Today's escalation run, created (with the escalation campaign) if missing — also
     when two volunteers' outcomes escalate at the same moment (`first_or_add`)."""
@@ -517,7 +503,7 @@ def escalate(session: Session, *, member: Member, today: dt.date,
     if session.scalar(select(OutreachTask.id).where(OutreachTask.run_id == run.id,
                                                     OutreachTask.member_id == member.id)):
         return None  # already escalated (and closed) today
-    coord = coordinator_for(session, member.branch_id)
+    coord = people.coordinator_for(session, member.branch_id)
     camp = session.get(Campaign, run.campaign_id)
     task = OutreachTask(run_id=run.id, member_id=member.id, kind=K.ESCALATION,
                         status=TaskStatus.ASSIGNED if coord else TaskStatus.OPEN,

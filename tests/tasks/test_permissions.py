@@ -131,14 +131,14 @@ NO_ACTOR = {
     "tasks.ledger.people.get_volunteer": "lookup (a volunteer row, no member contact)",
     "tasks.ledger.people.find_member": "lookup for guarded functions (they check the actor)",
     "tasks.work.outcomes.load_task": "lookup for guarded functions (they check the actor)",
-    "tasks.work.outcomes.coordinator_for": "lookup (a volunteer id)",
+    "tasks.ledger.people.coordinator_for": "lookup (a volunteer id)",
     "tasks.work.outcomes.escalation_run": "step of record_outcome / mark_unreachable",
     "tasks.work.outcomes.escalate": "step of record_outcome / mark_unreachable",
     # The task engine for meetings: steps of the coordinator's guarded meeting functions
     # (`tasks.meetings.meetings` plan / close), ids and counts only.
     "tasks.work.engine.meeting_run": "step of guarded meeting functions (a run row, no person)",
     "tasks.work.engine.give_tasks": "step of guarded meeting functions (counts only)",
-    "tasks.meetings.meetings.roles_of": "lookup for member_card (guarded; roles, no contact)",
+    "tasks.ledger.reports.roles_of": "lookup for member_card (guarded; roles, no contact)",
     # Care (issue 13): set-based planning steps the daily care flow runs as the system
     # (`outreach care plan` checks a coordinator first); ids and counts only.
     "tasks.care.care_jobs.close_occasions": "set-based system job",
@@ -153,9 +153,8 @@ NO_ACTOR = {
     "tasks.care.care.close_occasions": "step of the care jobs (counts only)",
     "tasks.care.care.care_run": "step of give_visits (a run row, no person)",
     "tasks.care.care.give_visits": "step of the care jobs and record_event (counts only)",
-    "tasks.care.care.visited": "outcome effect: step of record_outcome (guarded)",
     "tasks.care.care.plan_transfers": "step of the care jobs (a count)",
-    "tasks.care.care.contributions_of": "lookup for member_card (guarded; no contact)",
+    "tasks.ledger.reports.contributions_of": "lookup for member_card (guarded; no contact)",
     # Movements: steps of the guarded record_outcome / import_ledger / confirm.
     "tasks.ledger.movements.record_movement": "step of guarded functions (writes one row)",
     "tasks.ledger.movements.record_movements": "step of guarded functions (one insert)",

@@ -6,7 +6,11 @@
 * `lock_parts` — PostgreSQL: the same lock shared, and locks on parts of the work
   (a campaign's shards);
 * `fill_temp` — (re)fill a temporary work table from Python rows: one COPY on
-  PostgreSQL, executemany on SQLite.
+  PostgreSQL, executemany on SQLite;
+* the choices the domain's queries make by dialect, named for what differs (`tasks/`
+  never names a dialect): `hashes_big_sets` (which shape of a query a planner runs
+  well), `sql_true`, `distinct_from`, `no_index`, `sum_bits`, `analyze`,
+  `tune_transaction`, `parallel_file_reads`.
 
 Imports nothing of ours.
 """
@@ -119,3 +123,77 @@ def fill_temp(conn: Connection, name: str, columns: Sequence[tuple[str, str, str
         marks = ", ".join("?" for _ in columns)
         conn.connection.driver_connection.executemany(
             f"INSERT INTO {name} ({names}) VALUES ({marks})", rows)
+
+
+# --- the domain's choices, named for what differs ---------------------------------------------
+
+
+def hashes_big_sets(bind: Connection | Engine | Session) -> bool:
+    """True where the planner hashes big sets well and keeps a query's shape (PostgreSQL:
+    hashed GROUP BY, hash semi- and anti-joins, a scalar subquery kept as one, one core per
+    query); False where a query steps through indexes row by row and subqueries may be
+    flattened into the query above them (SQLite). A query picks its shape by it."""
+    return is_pg(bind)
+
+
+def sql_true(bind: Connection | Engine | Session) -> str:
+    """The literal true of raw SQL: ``true`` (PostgreSQL) or ``1`` (SQLite)."""
+    return "true" if is_pg(bind) else "1"
+
+
+def distinct_from(bind: Connection | Engine | Session) -> str:
+    """The null-safe "differs" operator of raw SQL: ``IS DISTINCT FROM`` (PostgreSQL) or
+    ``IS NOT`` (SQLite)."""
+    return "IS NOT" if is_sqlite(bind) else "IS DISTINCT FROM"
+
+
+def no_index(bind: Connection | Engine | Session, col):
+    """``col`` as SQLite may not read it from an index (``col || ''`` for a text, ``col +
+    0`` for a number): where the index it would pick is the slower way in. PostgreSQL:
+    ``col``."""
+    from sqlalchemy import Integer, String, type_coerce
+
+    if is_pg(bind):
+        return col
+    if isinstance(col.type, Integer):
+        return col + 0
+    return type_coerce(col, String()) + ""
+
+
+#: The bits a SUM of one integer column holds exactly. SQLite sums its 64-bit integers as
+#: they are (63 bits: signed). PostgreSQL sums a bigint into a numeric, an integer into a
+#: bigint: there a column holds 31 bits, each value an integer.
+SUM_BITS = {"sqlite": 63, "postgresql": 31}
+
+
+def sum_bits(bind: Connection | Engine | Session) -> int:
+    """`SUM_BITS` of the dialect ``bind`` speaks."""
+    return SUM_BITS[name_of(bind)]
+
+
+def analyze(conn: Connection, table: str) -> None:
+    """PostgreSQL: fresh planner statistics for a table just filled (a temporary table is
+    never analysed by itself). SQLite: nothing."""
+    if is_pg(conn):
+        conn.exec_driver_sql(f"ANALYZE {table}")
+
+
+def tune_transaction(bind: Connection | Session, *, jit: bool | None = None,
+                     work_mem: str | None = None) -> None:
+    """PostgreSQL, this transaction only (``SET LOCAL``): JIT on or off, ``work_mem``.
+    SQLite: nothing."""
+    if not is_pg(bind):
+        return
+    if jit is not None:
+        bind.execute(text(f"SET LOCAL jit = {'on' if jit else 'off'}"))
+    if work_mem is not None:
+        bind.execute(text(f"SET LOCAL work_mem = '{work_mem}'"))
+
+
+def parallel_file_reads(bind: Connection | Engine | Session) -> bool:
+    """True for a SQLite database in a file: two connections in two threads read it side by
+    side (sqlite3 lets go of the GIL while it steps; each reads its own WAL snapshot)."""
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    engine = getattr(bind, "engine", bind)
+    return is_sqlite(bind) and ":memory:" not in str(engine.url)

@@ -30,10 +30,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from sqlalchemy import and_, case, func, literal, select, text, union_all
+from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from outreach.db.dialect import is_pg, is_sqlite
+from outreach.db.dialect import hashes_big_sets, parallel_file_reads, tune_transaction
 from outreach.db.errors import BadInput
 from outreach.i18n import _
 from outreach.db.machines import MemberStatus, TaskStatus
@@ -112,8 +112,7 @@ def run_parts(session: Session, parts_for) -> list:
     bind = session.get_bind()
     engine = getattr(bind, "engine", bind)
     top = None
-    if is_sqlite(bind) and ":memory:" not in str(engine.url) \
-            and not session.in_nested_transaction():
+    if parallel_file_reads(bind) and not session.in_nested_transaction():
         top = session.scalar(select(func.max(Member.id)))
     if not top or top < PARALLEL_FROM:
         return [row for part in parts_for(None, None) for row in session.execute(part)]
@@ -134,8 +133,7 @@ def tune_for_reports(session: Session) -> None:
     """PostgreSQL, this transaction only: no JIT (compiling these big aggregates costs more
     than it saves, a few hundred ms). More work_mem is worse here: it tempts the planner
     into hashing all tasks instead of streaming the (member_id, run_id, …) index."""
-    if is_pg(session):
-        session.execute(text("SET LOCAL jit = off"))
+    tune_transaction(session, jit=False)
 
 
 def _zero():
@@ -180,7 +178,7 @@ def coverage(session: Session, *, today: dt.date, actor: Actor, period: str | No
         return select(*keys, *cols).where(*keep, *where).group_by(*keys)
 
     runs = last_runs(session)
-    pg = is_pg(session)
+    hashes = hashes_big_sets(session)
 
     def parts_for(lo: int | None, hi: int | None) -> list:
         """The part queries over members with ``lo <= id <= hi`` (None: no bound)."""
@@ -209,7 +207,7 @@ def coverage(session: Session, *, today: dt.date, actor: Actor, period: str | No
         # 3. never reached: members with tasks in the last runs, all of them closed, none
         #    of them a success.
         t = OutreachTask
-        if pg:
+        if hashes:
             # PostgreSQL: a semi join and an anti join (parallel hash joins over the
             # member_run index), about 1.4 s at 1M members / 3M tasks against 2.0 s for
             # the grouped form below, whose HAVING it misestimates into 480k nested loops.

@@ -54,7 +54,7 @@ from sqlalchemy import Connection, Date, Engine, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from outreach.db import crashpoints
-from outreach.db.dialect import fetch, is_pg, lock
+from outreach.db.dialect import analyze, fetch, lock
 from outreach.db.errors import BadInput
 from outreach.db.models import Campaign, CampaignKind, Member
 from outreach.db.session import writer
@@ -221,8 +221,7 @@ def assign_open(engine: Engine, run_id: int | None = None, *,
                 if not picks:
                     continue
                 write_picks(conn, picks)
-                if is_pg(conn):
-                    conn.exec_driver_sql("ANALYZE plan_pick")
+                analyze(conn, "plan_pick")
                 conn.exec_driver_sql(f"""
                     UPDATE outreach_tasks SET
                         status = '{ASSIGNED}', volunteer_id = p.volunteer_id,

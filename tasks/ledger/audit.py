@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from outreach.db.dialect import is_sqlite
+from outreach.db.dialect import distinct_from
 
 _CHAIN = """
     SELECT COUNT(*) FROM (
@@ -33,8 +33,7 @@ def replay(session: Session) -> dict[str, int]:
             ("members", "members", "member_status_changes", "member_id", ""),
             ("tasks", "outreach_tasks", "task_status_changes", "task_id",
              "OR h.volunteer_id IS DISTINCT FROM r.volunteer_id")):
-        if is_sqlite(session):
-            extra = extra.replace("IS DISTINCT FROM", "IS NOT")
+        extra = extra.replace("IS DISTINCT FROM", distinct_from(session))
         out[f"{name}_broken_chain"] = session.execute(
             text(_CHAIN.format(id=idcol, hist=hist))).scalar_one()
         out[f"{name}_mismatch"] = session.execute(

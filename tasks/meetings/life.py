@@ -18,7 +18,7 @@ from collections import defaultdict
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from outreach.db.dialect import is_pg
+from outreach.db.dialect import hashes_big_sets
 from outreach.db.machines import HELD_MEETING, TOOK_PART, AttendanceStatus as A
 from outreach.db.models import Attendance, Branch, Meeting, Member
 from outreach.tasks.access.permissions import COUNTS, Actor, require_coordinator, requires
@@ -92,7 +92,7 @@ def _lifeless(session: Session, today: dt.date, months: int, scope: list[int] | 
     recent = select(Meeting.id).where(*held, Meeting.held_on > cutoff, Meeting.held_on <= today)
     cond = [Member.status.in_(CONTACTABLE)]
     took = [Attendance.status.in_([str(s) for s in TOOK_PART])]
-    if is_pg(session):
+    if hashes_big_sets(session):
         cond.append(~exists(select(Attendance.id).where(
             Attendance.member_id == Member.id, Attendance.meeting_id.in_(recent), *took)))
     else:

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Integer,
-    String,
     case,
     cast,
     exists,
@@ -24,13 +23,11 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
 
-from outreach.db.dialect import is_pg
+from outreach.db.dialect import hashes_big_sets, no_index, sum_bits, tune_transaction
 from outreach.db.machines import (
     CONTACTABLE_MEMBER,
     HELD_MEETING,
@@ -88,8 +85,7 @@ def tune(session: Session | Connection) -> None:
     """PostgreSQL, this transaction only: no JIT (`coverage.tune_for_reports`), and
     `PG_WORK_MEM`."""
     coverage.tune_for_reports(session)
-    if is_pg(session):
-        session.execute(text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
+    tune_transaction(session, work_mem=PG_WORK_MEM)
 
 
 
@@ -225,7 +221,7 @@ def _marks(session: Session, qs: list[Quarter], lo: int | None, hi: int | None
                 .join(CampaignRun, CampaignRun.id == OutreachTask.run_id)
                 .where(OutreachTask.run_id.in_(runs),
                        OutreachTask.kind == CampaignKind.NOTICE.value,
-                       _no_index(session, OutreachTask.status) == TaskStatus.DONE.value,
+                       no_index(session, OutreachTask.status) == TaskStatus.DONE.value,
                        *ids(OutreachTask.member_id),
                        ~exists(select(seen.c.id).where(
                            seen.c.meeting_id == CampaignRun.meeting_id,
@@ -257,17 +253,6 @@ def _attendance_counts(session: Session, qs: list[Quarter], lo: int | None, hi: 
     return select(*cols).group_by(rows.c.member_id).subquery("marked")
 
 
-def _no_index(session: Session, col):
-    """``col`` as SQLite may not read it from an index (``col || ''`` for a text, ``col +
-    0`` for a number): where the index it would pick is the slower way in. PostgreSQL:
-    ``col``."""
-    if is_pg(session):
-        return col
-    if isinstance(col.type, Integer):
-        return col + 0
-    return type_coerce(col, String()) + ""
-
-
 def quarter_key(day: dt.date) -> int:
     """A quarter as the contact summary writes it (`db.guards.quarter_key`): year × 4 +
     quarter − 1."""
@@ -291,7 +276,7 @@ def _summary_bits(session: Session, qs: list[Quarter], newest, before, found, da
     for i, q in enumerate(qs):
         key = quarter_key(q.first)
         rows = found.where(col == Member.id, day.between(q.first, q.last))
-        if is_pg(session):
+        if hashes_big_sets(session):
             probe = rows.with_only_columns(literal(1)).limit(1).scalar_subquery().is_not(None)
         else:
             probe = exists(rows)
@@ -318,7 +303,7 @@ def _member_part(session: Session, qs: list[Quarter], scope: list[int] | None,
 
     # SQLite: kind || '', so that a member's tasks are read once from
     # ix_outreach_tasks_member_run (which carries the kind), not looked up once per kind
-    kind = OutreachTask.kind if is_pg(session) else type_coerce(OutreachTask.kind, String()) + ""
+    kind = no_index(session, OutreachTask.kind)
     contacts = (select(OutreachTask.member_id)
                 .join(Attempt, Attempt.task_id == OutreachTask.id)
                 .where(kind.in_(MEMBER_KINDS), Attempt.outcome.in_(SUCCESS)))
@@ -403,7 +388,7 @@ def member_facts(session: Session, qs: list[Quarter], scope: list[int] | None,
         part.contrib, part.contrib.c.member_id == Member.id)
     if marked is not None:
         stmt = stmt.outerjoin(marked, marked.c.member_id == Member.id)
-    if not is_pg(session):
+    if not hashes_big_sets(session):
         # SQLite would flatten the facts into the query above them and work out each of
         # them (the probes too) once per use: a LIMIT keeps them a co-routine, each
         # member's facts worked out once.
@@ -411,11 +396,8 @@ def member_facts(session: Session, qs: list[Quarter], scope: list[int] | None,
     return stmt.subquery("facts")
 
 
-#: The bits of one packed column (`_Layout`), by database. SQLite sums its 64-bit integers
-#: as they are (63 bits: signed). PostgreSQL sums a bigint into a numeric, an integer into
-#: a bigint: its columns hold 31 bits, each value an integer (a half of 1M members: 1.8 s
-#: against 2.4–2.8 s in one bigint column).
-COLUMN_BITS = {"sqlite": 63, "postgresql": 31}
+# The bits of one packed column (`_Layout`): `db.dialect.sum_bits` (a half of 1M members
+# on PostgreSQL: 1.8 s in 31-bit integer columns against 2.4–2.8 s in one bigint column).
 
 
 @dataclass(frozen=True)
@@ -477,7 +459,7 @@ def _layout(session: Session, qs: list[Quarter]) -> _Layout:
     return _Layout.of([("here", 1), ("word", 2 + 5 * len(qs)),
                        *[(name, n.bit_length()) for name, n in (marks | care).items()],
                        ("branch", max(top.bit_length(), 1))],
-                      COLUMN_BITS["postgresql" if is_pg(session) else "sqlite"])
+                      sum_bits(session))
 
 
 def _most_occasions(session: Session, qs: list[Quarter]) -> list[int]:
@@ -545,7 +527,7 @@ def _run(session: Session, parts_for) -> list:
     where a single query hashes and joins on one core."""
     from concurrent.futures import ThreadPoolExecutor
 
-    if not is_pg(session):
+    if not hashes_big_sets(session):
         return coverage.run_parts(session, parts_for)
     top = None if session.in_nested_transaction() else session.scalar(select(func.max(Member.id)))
     if not top or top < coverage.PARALLEL_FROM:

@@ -29,7 +29,7 @@ from collections import Counter
 
 from sqlalchemy import Connection, Date, DateTime, bindparam, text
 
-from outreach.db.dialect import fetch, fill_temp, is_pg
+from outreach.db.dialect import fetch, fill_temp, hashes_big_sets, sql_true
 from outreach.db.machines import CONTACTABLE_MEMBER, TaskStatus
 from outreach.db.models import Role
 
@@ -267,12 +267,12 @@ def volunteers_with_room(conn: Connection, rows: list[tuple[int, int, int | None
     range over all its branches: there every range still reads them all.)
     """
     only = relevant_branches(rows, chains) if rows is not None and chains else None
-    if only is not None and len(only) * READ_ALL_FROM[is_pg(conn)] > len(chains):
+    if only is not None and len(only) * READ_ALL_FROM[hashes_big_sets(conn)] > len(chains):
         only = None  # much of the tree: one pass over every load is cheaper
     where = "" if only is None else (
         f" AND v.branch_id IN ({', '.join(str(int(b)) for b in sorted(only))})" if only
         else " AND 1 = 0")
-    if is_pg(conn) and only is None:
+    if hashes_big_sets(conn) and only is None:
         rows_ = fetch(conn, f"""
             SELECT v.id, v.branch_id, v.capacity, COALESCE(n.load, 0)
             FROM volunteers v LEFT JOIN (
@@ -286,7 +286,7 @@ def volunteers_with_room(conn: Connection, rows: list[tuple[int, int, int | None
                    (SELECT COUNT(*) FROM outreach_tasks t
                     WHERE t.volunteer_id = v.id AND t.status = '{ASSIGNED}')
             FROM volunteers v
-            WHERE v.active = {'true' if is_pg(conn) else '1'} AND v.role IN ({ROLES_SQL})
+            WHERE v.active = {sql_true(conn)} AND v.role IN ({ROLES_SQL})
               AND v.capacity > 0{where}""")
     return {vid: [branch, cap, load] for vid, branch, cap, load in rows_ if load < cap}
 

@@ -5,7 +5,8 @@
   (a savepoint, ``begin_nested``, is the caller's transaction and allowed).
 * A set-based job that takes an Engine owns its transactions (one per batch) and lives in
   a job module, ``tasks/<concept>/*_jobs.py``, whose docstring says so in a ``Transactions:`` line.
-* The SQL dialect's differences live in `db.dialect`, not in `tasks/`.
+* The SQL dialect's differences live in `db.dialect`, as helpers named for what differs;
+  no module of `tasks/` (nor of its concept packages) asks which dialect it speaks.
 """
 
 from __future__ import annotations
@@ -104,8 +105,10 @@ def test_job_modules_say_who_commits(path):
 @pytest.mark.parametrize("path", MODULES, ids=_id)
 def test_dialect_differences_live_in_db_dialect(path):
     source = path.read_text()
-    for sign in ("dialect.name", "driver_connection", "pg_advisory"):
-        assert sign not in source, f"{path.name} uses {sign}: use db.dialect"
+    for sign in ("dialect.name", "driver_connection", "pg_advisory", "is_pg",
+                 '"postgresql"', "'postgresql'", '"sqlite"', "'sqlite'"):
+        assert sign not in source, (f"{_id(path)} uses {sign}: name the choice in db.dialect "
+                                    f"(e.g. hashes_big_sets, sql_true, tune_transaction)")
 
 
 def test_the_check_finds_a_session_function_that_commits():

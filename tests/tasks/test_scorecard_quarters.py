@@ -12,6 +12,7 @@ import datetime as dt
 import pytest
 
 from outreach.db.codes import CampaignKind, MeetingKind
+from outreach.db import dialect
 from outreach.tasks.scorecard import facts
 from outreach.tasks.scorecard import scorecard as sc
 from outreach.tasks.access.permissions import SYSTEM
@@ -134,7 +135,7 @@ def test_the_packed_fields_read_back_however_many_columns_they_take(
     With fewer bits the fields spread over more columns (1: a column each) and every
     figure stays the SQL's."""
     plain = _check_both(session)
-    monkeypatch.setattr(facts, "COLUMN_BITS", {"sqlite": bits, "postgresql": bits})
+    monkeypatch.setattr(dialect, "SUM_BITS", {"sqlite": bits, "postgresql": bits})
     layout = facts._layout(session, [facts.quarter_facts(session, *facts.quarter(PERIOD)[1:])])
     assert layout.columns == {63: 1, 31: 1, 13: 2, 1: len(layout.fields)}[bits]
     assert _check_both(session) == plain

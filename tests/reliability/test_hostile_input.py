@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, inspect, select, text
 
 from outreach.db import migrate
+from outreach.db import settings as ledger_settings
 from outreach.db import session as db_session
 from outreach.db.errors import BadInput
 from outreach.db.machines import TaskStatus as TS
@@ -367,7 +368,9 @@ ABSURD_BIRTH = ["0000-01-01", "0001-01-01", "1879-12-31", "2026-02-30", "2026-13
                 "9999-12-31", "-1", "1e9", "1940-1-1", "1940/02/30", "1940年13月1日", "31.12.1940", "19400101",
                 "1940-01-01T00:00", "٢٠٢٠-٠١-٠١", "tomorrow", PHONE_MARK,
                 "'); DROP TABLE members;--", "=DATE(1940,1,1)",
-                str(dt.date.today() + dt.timedelta(days=1))]
+                # tomorrow in the organisation's time zone (Beijing's day starts 8 h before
+                # UTC's: the machine's date would be "today" there in the evening, UTC)
+                str(ledger_settings.today() + dt.timedelta(days=1))]
 MEMBER_HOSTILE = {
     "control": st.tuples(st.sampled_from(list(MAX_LEN)), st.sampled_from(CONTROL_CHARS)),
     "too long": st.sampled_from(list(MAX_LEN)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -192,6 +192,67 @@ def move_care(session: Session, occasion: CareOccasion, to: str, *, actor_id: in
     _write(session, occasion, to, actor_id=actor_id, reason=reason, what=what)
 
 
+# --- a member's changes: one writer ------------------------------------------------------------
+# Every change to a member's record is written here, whoever makes it (an outcome, a ledger
+# import, a role, a hardship): the field set and one ``member_changes`` row (who, why, old,
+# new), the values as text one way (`change_text`).
+
+
+def change_text(value) -> str | None:
+    """A value as ``member_changes`` keeps it: None stays None, a bool is ``yes`` / ``no``,
+    anything else its text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def member_change(member_id: int, field: str, old, new, *, actor_id: int | None,
+                  reason: str | None) -> dict:
+    """The values of one ``member_changes`` row (old and new as `change_text`)."""
+    return dict(member_id=member_id, field=field, old_value=change_text(old),
+                new_value=change_text(new), actor_id=actor_id, reason=reason)
+
+
+def note_member_change(session: Session, member_id: int, field: str, old, new, *,
+                       actor_id: int | None, reason: str | None) -> None:
+    """One ``member_changes`` row for a change not held in one of the member's columns (a
+    role, a hardship, a branch by name)."""
+    session.add(MemberChange(**member_change(member_id, field, old, new, actor_id=actor_id,
+                                             reason=reason)))
+
+
+def set_member_fields(session: Session, member: Member, values: dict, *,
+                      actor_id: int | None, reason: str | None,
+                      changes: list[dict] | None = None) -> list[str]:
+    """Set ``values`` (field → value) on ``member``; every field whose value changes gets a
+    ``member_changes`` row — added to the session, or, in the bulk form (a ledger import),
+    appended to ``changes`` for ONE insert (`insert_member_changes`). Returns the fields
+    that changed (flushes nothing)."""
+    changed = []
+    for field, value in values.items():
+        old = getattr(member, field)
+        if old == value:
+            continue
+        row = member_change(member.id, field, old, value, actor_id=actor_id, reason=reason)
+        setattr(member, field, value)
+        if changes is None:
+            session.add(MemberChange(**row))
+        else:
+            changes.append(row)
+        changed.append(field)
+    return changed
+
+
+def insert_member_changes(session: Session, changes: list[dict]) -> int:
+    """The bulk form: ``changes`` (`member_change` rows) in one INSERT; returns how many."""
+    if changes:
+        # render_nulls: one executemany, not one INSERT per pattern of empty values
+        session.execute(insert(MemberChange).execution_options(render_nulls=True), changes)
+    return len(changes)
+
+
 #: The ``member_changes.field`` of a change of role; values are ``"<branch id>:<role>"``.
 ROLE_FIELD = "branch_role"
 
@@ -211,9 +272,8 @@ def set_branch_role(session: Session, member: Member, branch_id: int, role: str 
         session.add(BranchRole(member_id=member.id, branch_id=branch_id, role=role, since=today))
     else:
         held.role, held.since = role, today
-    session.add(MemberChange(
-        member_id=member.id, field=ROLE_FIELD, actor_id=actor_id, reason=reason,
-        old_value=f"{branch_id}:{old}" if old else None,
-        new_value=f"{branch_id}:{role}" if role else None))
+    note_member_change(session, member.id, ROLE_FIELD, f"{branch_id}:{old}" if old else None,
+                       f"{branch_id}:{role}" if role else None, actor_id=actor_id,
+                       reason=reason)
     flush(session, f"member {member.id}")
     return True

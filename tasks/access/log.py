@@ -39,6 +39,7 @@ from outreach.db.errors import BadInput, NotFound
 from outreach.db.machines import MemberStatus
 from outreach.db.models import (AccessEvent, AccessEventMember, Attempt, Member, MemberChange,
                        MemberStatusChange, OutreachTask, Volunteer)
+from outreach.db.state import insert_member_changes, member_change
 from outreach.i18n import N_, _
 from outreach.tasks.access.permissions import COORDINATOR, PERSON, Actor, requires
 
@@ -200,8 +201,8 @@ def purge_departed(session: Session, *, actor: Actor, before: dt.date,
     changes = []
     for r in rows:
         reason = PURGE_REASON.format(status=str(r[1]), day=before.isoformat())
-        changes += [dict(member_id=r[0], field=f, old_value=None, new_value=None,
-                         actor_id=actor.id, reason=reason)
+        # the row says which field was emptied, never what it held
+        changes += [member_change(r[0], f, None, None, actor_id=actor.id, reason=reason)
                     for f, value in zip(CONTACT_FIELDS, r[2:]) if value is not None]
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
@@ -215,7 +216,7 @@ def purge_departed(session: Session, *, actor: Actor, before: dt.date,
                                 version=Member.version + 1)
                         .execution_options(synchronize_session=False))
         out.answers += _purge_answers(session, chunk)
-    session.execute(insert(MemberChange).execution_options(render_nulls=True), changes)
+    insert_member_changes(session, changes)
     session.flush()
     # members loaded in this session before the purge read the database again
     purged = set(ids)

@@ -49,11 +49,10 @@ from outreach.db.models import (
     Hardship,
     LifeEvent,
     Member,
-    MemberChange,
     OutreachTask,
     Residence,
 )
-from outreach.db.state import first_or_add, flush, move_care
+from outreach.db.state import first_or_add, flush, move_care, note_member_change
 from outreach.i18n import N_, _
 from outreach.tasks.care import rules as care_rules
 from outreach.tasks.kernel import rules
@@ -460,8 +459,8 @@ def mark_hardship(session: Session, *, member_ref: str, level: int, actor: Actor
         if row.cleared_on is not None:
             row.since, row.cleared_on, row.cleared_by = today, None, None
         row.level, row.marked_by = level, actor.id
-    session.add(MemberChange(member_id=member.id, field=HARDSHIP_FIELD, old_value=old,
-                             new_value=new, actor_id=actor.id, reason="marked in hardship"))
+    note_member_change(session, member.id, HARDSHIP_FIELD, old, new, actor_id=actor.id,
+                       reason="marked in hardship")
     flush(session, f"member {member.id}")
     made = plan_hardship_of(session, member.id, today)
     return {"member_id": member.id, "level": level, "changed": True, "occasions": made,
@@ -486,8 +485,8 @@ def clear_hardship(session: Session, *, member_ref: str, actor: Actor, today: dt
         raise Refused(_("member {id} is not marked in hardship").format(id=member.id))
     old = f"level {row.level}"
     row.cleared_on, row.cleared_by = max(today, row.since), actor.id
-    session.add(MemberChange(member_id=member.id, field=HARDSHIP_FIELD, old_value=old,
-                             new_value=None, actor_id=actor.id, reason="hardship cleared"))
+    note_member_change(session, member.id, HARDSHIP_FIELD, old, None, actor_id=actor.id,
+                       reason="hardship cleared")
     cancelled = 0
     for occ in session.scalars(select(CareOccasion).where(
             CareOccasion.member_id == member.id, CareOccasion.kind == CK.HARDSHIP.value,

@@ -39,8 +39,9 @@ from sqlalchemy.orm import Session
 from outreach.db.codes import MovementSource
 from outreach.db.errors import BadInput, shown
 from outreach.db.machines import MemberStatus, TaskStatus
-from outreach.db.models import Branch, Member, MemberChange, OutreachTask, Residence, Volunteer
-from outreach.db.state import flush, move_task
+from outreach.db.models import Branch, Member, OutreachTask, Residence, Volunteer
+from outreach.db.state import (flush, insert_member_changes, member_change, move_task,
+                                set_member_fields)
 from outreach.i18n import _, ngettext
 from outreach.tasks.access.permissions import COORDINATOR, Actor, requires
 from outreach.tasks.kernel import rules
@@ -320,14 +321,6 @@ _TRACKED = ("name", "birth_date", "phone", "residence", "home_address", "current
             "homebound", "family_contact_name", "family_contact_phone")
 
 
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
 @requires(COORDINATOR)
 def import_ledger(session: Session, rows: list[dict], *, actor: Actor,
                   source: str = "import") -> ImportResult:
@@ -373,17 +366,13 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor,
             moves.append(move)
         if r["residence"] == Residence.AWAY and member.away_since is None:
             member.away_since = today  # away, since when unknown: from this import
-        for col in _TRACKED:
-            old, new = getattr(member, col), r[col]
-            if old != new:
-                changes.append(dict(member_id=member.id, field=col, old_value=_text(old),
-                                    new_value=_text(new), actor_id=actor_id, reason=reason))
-                setattr(member, col, new)
-                changed = True
+        if set_member_fields(session, member, {col: r[col] for col in _TRACKED},
+                             actor_id=actor_id, reason=reason, changes=changes):
+            changed = True
         if member.branch_id != branch_id:
             old_name = session.get(Branch, member.branch_id).name
-            changes.append(dict(member_id=member.id, field="branch", old_value=old_name,
-                                new_value=r["branch"], actor_id=actor_id, reason=reason))
+            changes.append(member_change(member.id, "branch", old_name, r["branch"],
+                                         actor_id=actor_id, reason=reason))
             member.branch_id = branch_id
             moved[member.id] = branch_id
             changed = True
@@ -400,8 +389,7 @@ def import_ledger(session: Session, rows: list[dict], *, actor: Actor,
                             new_rows[i:i + 5000])
         result.created = len(new_rows)
     if changes:
-        session.execute(insert(MemberChange).execution_options(render_nulls=True), changes)
-        result.changes = len(changes)
+        result.changes = insert_member_changes(session, changes)
     if moves:
         record_movements(session, moves, source=MovementSource.IMPORT, recorded_by=actor_id)
     if moved:

@@ -2,7 +2,8 @@
 packed facts in Python (`judge`, what `tasks.scorecard.facts.branch_counts` counts with —
 a few thousand judgements instead of one per member) and over each member's facts in SQL
 (`indicator_cells`, what `tasks.scorecard.scorecard.scorecard_members` lists with).
-`tests/tasks/test_scorecard_quarters.py` checks the lists against the scorecard's cells.
+`tests/tasks/test_scorecard_agrees.py` checks, on ledgers Hypothesis makes up, that every
+cell equals the number of members its list shows (denominator minus numerator).
 
 Pure functions over ints and SQL expressions; no session.
 """

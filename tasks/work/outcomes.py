@@ -41,7 +41,6 @@ from outreach.db.models import (
     CareOccasion,
     Meeting,
     Member,
-    MemberChange,
     Outcome,
     OutreachTask,
     Residence,
@@ -55,6 +54,7 @@ from outreach.db.state import (
     move_care,
     move_member,
     move_task,
+    set_member_fields,
 )
 from outreach.i18n import N_, _
 from outreach.tasks.kernel.labels import label
@@ -139,24 +139,6 @@ def require_holder(task: OutreachTask, actor: Actor) -> None:
         raise Refused(_("task {id} is not yours").format(id=task.id))
 
 
-def _set(session: Session, member: Member, field: str, value, actor_id: int | None,
-         reason: str) -> None:
-    old = getattr(member, field)
-    if old == value:
-        return
-    setattr(member, field, value)
-    session.add(MemberChange(member_id=member.id, field=field, old_value=_txt(old),
-                             new_value=_txt(value), actor_id=actor_id, reason=reason))
-
-
-def _txt(v) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    return str(v)
-
-
 def _cancel_other_tasks(session: Session, member_id: int, keep: int | None, actor_id: int | None,
                         reason: str, kinds: set[str] | None = None) -> int:
     n = 0
@@ -188,7 +170,8 @@ class Visit:
 
     def set(self, field: str, value) -> None:
         """Change one field of the member, with a history row."""
-        _set(self.session, self.member, field, value, self.actor_id, self.reason)
+        set_member_fields(self.session, self.member, {field: value}, actor_id=self.actor_id,
+                          reason=self.reason)
 
 
 def _apply_answers(v: Visit, keys: tuple[str, ...]) -> None:

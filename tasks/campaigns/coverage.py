@@ -58,7 +58,7 @@ from outreach.tasks.work.rules import SUCCESSFUL_CONTACT
 from outreach.tasks.kernel.rules import month_bounds
 
 #: Outcomes that count as a successful contact (the member, or their family, got it):
-#: from the outcome table (`rules.SUCCESSFUL_CONTACT`).
+#: from the outcome table (`tasks.work.rules.SUCCESSFUL_CONTACT`).
 SUCCESS = tuple(sorted(o.value for o in SUCCESSFUL_CONTACT))
 SEGMENTS = ("local", "away", "homebound")
 #: Member states left out of coverage: they are no longer ours to reach.

@@ -44,7 +44,7 @@ from outreach.tasks.kernel.rules import check_period, period_end
 from outreach.tasks.work.assign import ASSIGNED, CONTACTABLE_SQL, OPEN
 from outreach.tasks.work.engine import PLANNED_KINDS, check_kind, ensure_campaign
 
-#: Members per range (one Prefect task each in the flows): `rules.BATCH_SIZE`'s default.
+#: Members per range (one Prefect task each in the flows): `tasks.campaigns.rules.BATCH_SIZE`'s default.
 DEFAULT_BATCH = BATCH_SIZE.default
 
 
@@ -77,7 +77,7 @@ def open_run(session: Session, kind: CampaignKind | str, period: str, *,
 
 
 def settings(due_days: int, max_attempts: int) -> tuple[int, int]:
-    """A run's due days and attempts, checked against `rules.DUE_DAYS` / `MAX_ATTEMPTS`."""
+    """A run's due days and attempts, checked against `tasks.campaigns.rules.DUE_DAYS` / `MAX_ATTEMPTS`."""
     return campaign_rules.DUE_DAYS.check(due_days), work_rules.MAX_ATTEMPTS.check(max_attempts)
 
 

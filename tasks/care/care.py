@@ -1,14 +1,14 @@
 """Care: care occasions, care visits, life events, hardship, contributions, transfers.
 
 A care occasion (`db.models.CareOccasion`) is one member's reason for a care visit, with a
-window (`rules.CARE_BEFORE_DAYS` before to `rules.CARE_AFTER_DAYS` after the day):
+window (`tasks.care.rules.CARE_BEFORE_DAYS` before to `tasks.care.rules.CARE_AFTER_DAYS` after the day):
 
-* a milestone birthday (`rules.milestone_ages`: 80, 85, 90, 95, every year from 100);
-* the Double Ninth and the Spring Festival (`rules.double_ninth` / `rules.spring_festival`,
-  converted by the `lunardate` package) for members aged `rules.CARE_FESTIVAL_AGE` and over
+* a milestone birthday (`tasks.care.rules.milestone_ages`: 80, 85, 90, 95, every year from 100);
+* the Double Ninth and the Spring Festival (`tasks.care.rules.double_ninth` / `tasks.care.rules.spring_festival`,
+  converted by the `lunardate` package) for members aged `tasks.care.rules.CARE_FESTIVAL_AGE` and over
   on the day and every homebound member;
 * a life event a volunteer or coordinator records (`record_event`): due within
-  `rules.LIFE_EVENT_DAYS` of being recorded;
+  `tasks.care.rules.LIFE_EVENT_DAYS` of being recorded;
 * a month in hardship (`mark_hardship` until `clear_hardship`): the calendar month.
 
 Planning (`plan_*`, driven daily by `tasks.care.care_jobs.plan_care`) writes, set-based and
@@ -24,7 +24,7 @@ gift_delivered or help_arranged within the window moves the occasion to ``visite
 Contributions (room to play a role) are recorded by coordinators (`add_contribution`),
 listed on the member's card (`tasks.ledger.reports.contributions_of`) and counted per branch
 (`contributions_by_branch`). A member living away for more than
-`rules.TRANSFER_AFTER_MONTHS` months gets, once per stay, a ``transfer`` task for a
+`tasks.care.rules.TRANSFER_AFTER_MONTHS` months gets, once per stay, a ``transfer`` task for a
 coordinator of their branch (`plan_transfers`).
 
 Service functions: they flush, never commit; each declares who may call it. Errors never
@@ -204,7 +204,7 @@ def festival_days(kind: CareOccasionKind, today: dt.date, before: int, after: in
 def plan_festivals(session: Session, *, today: dt.date, before: int | None = None,
                    after: int | None = None) -> dict[str, int]:
     """The Double Ninth and the Spring Festival whose window holds ``today``: members aged
-    `rules.CARE_FESTIVAL_AGE` or over on the day, and every homebound member."""
+    `tasks.care.rules.CARE_FESTIVAL_AGE` or over on the day, and every homebound member."""
     before, after = windows(before, after)
     made = {}
     for kind in FESTIVALS:
@@ -350,7 +350,7 @@ def _link(session: Session, pairs: list[tuple[int, int]]) -> None:
 def plan_transfers(session: Session, *, today: dt.date) -> int:
     """A ``transfer`` task, assigned to a coordinator of the member's branch (or the
     nearest above; open when there is none), for every contactable member living away
-    since `rules.TRANSFER_AFTER_MONTHS` months or more who has not had one this stay
+    since `tasks.care.rules.TRANSFER_AFTER_MONTHS` months or more who has not had one this stay
     (``transfer_considered_on``). One run per month (``tr-YYYY-MM``); one insert."""
     from outreach.tasks.ledger.people import coordinator_for
     from outreach.tasks.work.engine import ensure_campaign
@@ -404,7 +404,7 @@ def plan_transfers(session: Session, *, today: dt.date) -> int:
 def record_event(session: Session, *, member_ref: str, kind: str, actor: Actor,
                  today: dt.date, on: dt.date | None = None, note: str | None = None) -> dict:
     """A life event (hospitalised, bereaved, hardship, other) of a member: a care occasion
-    (the event's day; window up to `rules.LIFE_EVENT_DAYS` after it is recorded) and its
+    (the event's day; window up to `tasks.care.rules.LIFE_EVENT_DAYS` after it is recorded) and its
     care visit at once. A volunteer records events only for members of their own open
     tasks; a coordinator for anyone."""
     member = find_member(session, ref=str(member_ref))

@@ -4,13 +4,13 @@ A coordinator plans a meeting of a branch (`plan_meeting`): its invitations are 
 set-based (one INSERT … SELECT) — a committee meeting invites the branch's committee
 (`BranchRole`), every other kind every contactable member of the branch and of the branches
 nested in it (`tasks.ledger.tree`). A date before today records a meeting already held; a date far
-enough ahead (`rules.NOTICE_DAYS`) gives members living away and homebound members a
+enough ahead (`tasks.meetings.rules.NOTICE_DAYS`) gives members living away and homebound members a
 ``notice`` task through the task engine (`tasks.work.engine.give_tasks`: capacity, continuity).
 Attendance is marked one by one (`mark_attendance`) or from a file (`import_attendance`,
 all-or-nothing); closing the meeting (`close_meeting`) marks whoever is still ``invited``
 absent and gives every excused or absent member a ``make_up`` task (a visit when homebound,
 a call when living away, the material brought or talked through otherwise), due within
-`rules.MAKE_UP_DAYS`. Completing that task moves the attendance to ``made_up``
+`tasks.meetings.rules.MAKE_UP_DAYS`. Completing that task moves the attendance to ``made_up``
 (`tasks.work.outcomes`).
 
 Cadence, organisational life and the report (`branches_behind`, `members_without_life`,
@@ -167,7 +167,7 @@ NOTICE_SQL = ("SELECT m.id FROM members m JOIN attendance a ON a.member_id = m.i
               "AND (m.residence = 'away' OR m.homebound = :yes)")
 #: Who gets a make-up study: every excused or absent member. How (a visit when homebound,
 #: a call when living away, the material brought otherwise) is the outcome the volunteer
-#: records (`rules.MAKE_UP_HOW`); the task view shows the member's situation.
+#: records (`tasks.work.rules.MAKE_UP_HOW`); the task view shows the member's situation.
 MAKE_UP_SQL = ("SELECT a.member_id FROM attendance a WHERE a.meeting_id = :meeting_id "
                "AND a.status IN ('excused', 'absent')")
 
@@ -225,7 +225,7 @@ def plan_meeting(session: Session, *, branch: str, kind: str, on: dt.date, actor
                  place: str | None = None, remote: str | None = "none",
                  remote_details: str | None = None) -> dict:
     """Plan a meeting of a branch (or record one already held: a date before today) and
-    invite its members; a date `rules.NOTICE_DAYS` or more ahead sends notices."""
+    invite its members; a date `tasks.meetings.rules.NOTICE_DAYS` or more ahead sends notices."""
     the_branch = branch_named(session, branch)
     the_kind = check_kind(kind)
     option = check_remote(remote)

@@ -311,7 +311,7 @@ def _member_part(session: Session, qs: list[Quarter], scope: list[int] | None,
                                           Member.contact_quarter_before, contacts,
                                           Attempt.recorded_on)), else_=0)
     if any(q.meetings for q in qs):
-        # A delivered attempt closes its task as done (`rules.OUTCOMES`): no status test.
+        # A delivered attempt closes its task as done (`tasks.work.rules.OUTCOMES`): no status test.
         deliveries = (select(OutreachTask.member_id)
                       .join(Attempt, Attempt.task_id == OutreachTask.id)
                       .where(OutreachTask.kind == CampaignKind.DELIVERY.value,

@@ -20,7 +20,7 @@ rows to a branch and those nested in it; TOTAL sums the rows):
 1. ``movements`` — address confirmed (``address_verified_on``) in the 365 days up to and
    including the quarter's last day.
 2. ``contact`` — of the members living away: a successful contact (an outcome of
-   `rules.SUCCESSFUL_CONTACT` on a task of the member's own: not an escalation or a
+   `tasks.work.rules.SUCCESSFUL_CONTACT` on a task of the member's own: not an escalation or a
    transfer) recorded in the quarter.
 3. ``education`` — the lectures and theme days "their branch held": held (or closed) in the
    quarter by the member's branch or a branch above it (whose invitations reach the

@@ -124,7 +124,7 @@ def give_tasks(session: Session, *, run_id: int, kind: str, member_ids_sql: str,
     (`db.machines.CONTACTABLE_MEMBER`) and has no task in this run yet (idempotent), each
     assigned by `tasks.work.assign.match` or left ``open`` when nobody has room.
 
-    ``today``: the day the tasks count as made (`rules.made_at`; default: now). Returns
+    ``today``: the day the tasks count as made (`tasks.work.rules.made_at`; default: now). Returns
     counts of the tasks made now: ``created``, ``assigned``, ``open``.
     """
     kind = check_engine_kind(kind)

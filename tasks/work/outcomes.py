@@ -69,9 +69,9 @@ from outreach.tasks.work.rules import (  # noqa: F401 (the table and the answer 
 
 O = Outcome
 K = CampaignKind
-#: What `outreach task done` records for each kind (`rules.DONE_OUTCOME`).
+#: What `outreach task done` records for each kind (`tasks.work.rules.DONE_OUTCOME`).
 SUCCESS = work_rules.DONE_OUTCOME
-#: Outcomes that close the task as done (`rules.CLOSING`).
+#: Outcomes that close the task as done (`tasks.work.rules.CLOSING`).
 DONE = work_rules.CLOSING
 #: Survey answers: key → what to give (prompts and help), in the language of the import;
 #: `survey_fields` gives them in the language in force (the ledger service's caller's).
@@ -152,7 +152,7 @@ def _cancel_other_tasks(session: Session, member_id: int, keep: int | None, acto
     return n
 
 
-# --- the outcome table's effects (`rules.Effect`), one function each ----------------------
+# --- the outcome table's effects (`tasks.work.rules.Effect`), one function each ----------------------
 
 
 @dataclass
@@ -162,7 +162,7 @@ class Visit:
     session: Session
     task: OutreachTask
     member: Member
-    #: Checked and normalised (`rules.check_answers`): `rules.SAME`, None (clear) or a value.
+    #: Checked and normalised (`tasks.work.rules.check_answers`): `rules.SAME`, None (clear) or a value.
     answers: dict[str, str | None]
     today: dt.date
     actor_id: int | None
@@ -371,10 +371,10 @@ def record_outcome(session: Session, *, task_id: int, outcome: str, actor: Actor
                    today: dt.date | None = None, source_key: str | None = None,
                    expected_version: int | None = None,
                    seen_attempts: int | None = None) -> Recorded:
-    """Record one attempt at a task and apply its effects (`rules.OUTCOMES`).
+    """Record one attempt at a task and apply its effects (`tasks.work.rules.OUTCOMES`).
 
     ``today``: the day of the visit (default: today) — not in the future, not before the
-    task was made (`rules.check_recorded_day`).
+    task was made (`tasks.work.rules.check_recorded_day`).
 
     Two hands on one task at once (a volunteer and a coordinator both sending
     ``no_answer``): the member's and the task's row locks make them queue, but each would

@@ -16,7 +16,7 @@ from outreach.i18n import _
 
 #: Every revision this outreach knows, oldest first.
 REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009",
-             "0010", "0011", "0012")
+             "0010", "0011", "0012", "0013")
 HEAD = REVISIONS[-1]
 _HERE = Path(__file__).parent
 

@@ -799,3 +799,19 @@ class MemberLink(Base):
     revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_member_links_member_id", "member_id"),)
+
+
+class MemberLinkKey(Base):
+    """An ``Idempotency-Key`` a member's link has used for a write (a form sent twice, a
+    page reloaded): the same key on the same link is done once. A link's keys go with the
+    link's expiry; each write drops the link's keys older than 30 days (revision 0013)."""
+
+    __tablename__ = "member_link_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("member_links.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __table_args__ = (UniqueConstraint("link_id", "key"),)

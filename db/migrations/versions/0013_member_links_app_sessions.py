@@ -11,6 +11,8 @@ Issue 26 ("On the phone"):
   end it: ``ix_app_sessions_last_seen_at``).
 * ``member_links``: a member's own link (``/m/{token}``): the SHA-256 of the token (never
   the token), the member, who made it, when it expires, when it was revoked.
+* ``member_link_keys``: the ``Idempotency-Key`` of each write a link made (UNIQUE link_id,
+  key): a member's form sent twice is done once.
 * ``attendance``: the member's own answer to a meeting notice through the link —
   ``member_answer`` (``remote`` "I will join by phone" / ``excused`` "I ask to be
   excused"), ``member_reason``, ``answered_at`` — an intention, not a mark: the status
@@ -163,6 +165,16 @@ def upgrade() -> None:
     sa.UniqueConstraint('token_hash', name=op.f('uq_member_links_token_hash'))
     )
     op.create_index('ix_member_links_member_id', 'member_links', ['member_id'], unique=False)
+    op.create_table('member_link_keys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('link_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=100), nullable=False),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['link_id'], ['member_links.id'], name=op.f('fk_member_link_keys_link_id_member_links')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_link_keys')),
+    sa.UniqueConstraint('link_id', 'key', name=op.f('uq_member_link_keys_link_id'))
+    )
 
 
 def downgrade() -> None:
@@ -172,6 +184,7 @@ def downgrade() -> None:
     if reported:
         raise RuntimeError(f"{reported} movements were reported by members through their "
                            "links; revision 0012 cannot hold them (movements are append-only)")
+    op.drop_table('member_link_keys')
     op.drop_index('ix_member_links_member_id', table_name='member_links')
     op.drop_table('member_links')
     op.drop_index('ix_app_sessions_last_seen_at', table_name='app_sessions')

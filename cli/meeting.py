@@ -171,8 +171,25 @@ def show(
         f"{label(k, of='attendance')} {v}" for k, v in view["counts"].items()))
     typer.echo("\n".join(lines))
     if view["invited"]:
-        typer.echo(table(view["invited"], of={"attendance": "attendance",
-                                              "segment": "residence"}))
+        typer.echo(table([_member_says(r) for r in view["invited"]],
+                         of={"attendance": "attendance", "segment": "residence"}))
+
+
+def _member_says(row: dict) -> dict:
+    """An invited member's row with what they said through their own link in one column
+    (`member_says`: "remote", "excused: in hospital", "studied 2026-03-20 10:05")."""
+    from outreach.tasks.labels import label
+
+    out = {k: v for k, v in row.items()
+           if k not in ("member_answer", "member_reason", "studied_at")}
+    said = []
+    if row.get("member_answer"):
+        said.append(label(row["member_answer"], of="attendance")
+                    + (f": {row['member_reason']}" if row.get("member_reason") else ""))
+    if row.get("studied_at"):
+        said.append(_("studied {at}").format(at=row["studied_at"]))
+    out["member_says"] = "; ".join(said)
+    return out
 
 
 

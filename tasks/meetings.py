@@ -623,11 +623,19 @@ def meeting_view(session: Session, *, meeting_id: int, actor: Actor) -> dict:
     invited = [{"member_id": i, "ledger_no": no, "name": n, "branch": b,
                 "segment": "homebound" if hb else str(res),
                 "attendance": str(st), "reason": why or "",
-                "made_up": f"{on} ({how})" if on else ""}
-               for i, no, n, b, res, hb, st, why, on, how in session.execute(
+                "made_up": f"{on} ({how})" if on else "",
+                # the member's own answer through their link (`tasks.member_links`): an
+                # intention, the mark stays the coordinator's
+                "member_answer": str(said) if said else "", "member_reason": said_why or "",
+                "studied_at": studied.isoformat(sep=" ", timespec="minutes") if studied
+                else ""}
+               for i, no, n, b, res, hb, st, why, on, how, said, said_why, studied
+               in session.execute(
                    select(Member.id, Member.ledger_no, Member.name, Branch.name,
                           Member.residence, Member.homebound, Attendance.status,
-                          Attendance.reason, Attendance.made_up_on, Attendance.made_up_how)
+                          Attendance.reason, Attendance.made_up_on, Attendance.made_up_how,
+                          Attendance.member_answer, Attendance.member_reason,
+                          Attendance.studied_at)
                    .join(Member, Member.id == Attendance.member_id)
                    .join(Branch, Branch.id == Member.branch_id)
                    .where(Attendance.meeting_id == m.id).order_by(Member.ledger_no))]

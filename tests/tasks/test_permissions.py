@@ -77,6 +77,8 @@ NO_ACTOR = {
     "tasks.tickets.judge": "step of redeem / use (builds the actor, stamp checked)",
     "tasks.tickets.purge_expired": "deletes expired tickets (no person, no contact)",
     "tasks.access.acting_for": "builds the actor a burned ticket stands for (stamp checked)",
+    "tasks.app_sessions.check": "builds the actor a phone's session cookie stands for",
+    "tasks.app_sessions.purge_idle": "deletes sessions idle 30 days (no person, no contact)",
     # Set-based system jobs (flows run them as the system; the CLI checks a coordinator
     # before it starts a flow). They own their transactions and show no contact details.
     "tasks.followup_jobs.fail_exhausted": "set-based system job",
@@ -147,6 +149,16 @@ NO_ACTOR = {
     # Movements: steps of the guarded record_outcome / import_ledger / confirm.
     "tasks.movements.record_movement": "step of guarded functions (writes one row)",
     "tasks.movements.record_movements": "step of guarded functions (one insert)",
+    "tasks.outcomes.set_member_fields": "step of record_outcome (guarded) and of the "
+                                        "member's own link (a Grant)",
+    # The member's own link (issue 26): no person with a code acts; the token is the
+    # authority. `open_link` checks it and builds the Grant (one member, ids only; it passes
+    # no access rule); the others take that Grant and touch that member only.
+    "tasks.member_links.open_link": "checks a link's token; builds the member's Grant",
+    "tasks.member_links.member_page": "the Grant's own member only, masked (no actor)",
+    "tasks.member_links.report_details": "the Grant's own member only",
+    "tasks.member_links.answer_notice": "the Grant's own member's invitation only",
+    "tasks.member_links.confirm_study": "the Grant's own member's attendance only",
 }
 
 
@@ -201,6 +213,10 @@ EXPECTED = {
     "tasks.worklist.task_view": access.HOLDER,
     "tasks.worklist.record_or_ask": access.HOLDER,
     "tasks.idempotency.once": access.PERSON,  # a key is one person's
+    # The phone pages' sessions (issue 26): one person's own.
+    "tasks.app_sessions.start": access.PERSON,
+    "tasks.app_sessions.touch": access.PERSON,
+    "tasks.app_sessions.end": access.PERSON,
     # Organisational life: coordinators plan, mark and close; the monthly flow (the
     # system) gives out missing make-up study and reads counts.
     "tasks.meetings.plan_meeting": access.COORDINATOR,
@@ -235,6 +251,10 @@ EXPECTED = {
     "tasks.access_log.note_shown": access.PERSON,
     "tasks.access_log.access_report": access.COORDINATOR,
     "tasks.access_log.purge_departed": access.COORDINATOR,
+    # A member's own link (issue 26): a coordinator for anyone, a volunteer for a member of
+    # their own open tasks (the function narrows).
+    "tasks.member_links.make_link": access.PERSON,
+    "tasks.member_links.revoke_links": access.PERSON,
 }
 
 

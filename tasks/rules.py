@@ -695,6 +695,20 @@ def check_answer(key: str, value: str) -> str | None:
     return spec.check(key, text)
 
 
+def answer_errors(answers: dict[str, str]) -> dict[str, str]:
+    """Each answer judged alone by `check_answer`: key → its problem, for those that have
+    one (a form shows each next to its field; the phone pages check a field as it is
+    typed). An empty answer is no answer here, not a problem."""
+    problems = {}
+    for key, value in answers.items():
+        if str(value).strip():
+            try:
+                check_answer(key, value)
+            except BadInput as exc:
+                problems[key] = str(exc)
+    return problems
+
+
 def answers_taken(kind: str, outcome: Outcome) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(keys taken, keys required) for an outcome on a kind of task."""
     rule = OUTCOMES[Outcome(outcome)]

@@ -117,8 +117,34 @@ class LinkNotValid(Refused):
     """A wrong, expired or revoked token (or of a member no longer contactable): all alike."""
 
 
+class FieldProblem(BadInput):
+    """One value the member typed is not right: which field, and what to do (the page
+    shows it next to that field)."""
+
+    def __init__(self, field_: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_
+
+
+#: What to tell a member whose value was refused, per field.
+FIELD_HELP = {
+    "phone": N_("Enter a phone number, like 138 1234 5678"),
+    "family_contact_phone": N_("Enter your family member's phone number, like 138 1234 5678"),
+    "address": N_("Enter your address (up to 500 characters)"),
+    "family_contact_name": N_("Enter your family member's name (up to 200 characters)"),
+    "residence": N_("Choose where you live now"),
+}
+
+
 class KeyReused(BadInput):
     """The same Idempotency-Key on this link came with a different request."""
+
+
+def _today() -> dt.date:
+    """The organisation's today (`db.settings.today`): what is still to come for the member."""
+    from outreach.db import settings
+
+    return settings.today()
 
 
 def _utcnow() -> dt.datetime:
@@ -304,7 +330,7 @@ def member_page(session: Session, *, grant: Grant, today: dt.date | None = None)
     """The member's own page: name, branch, masked details, the notices they may answer
     (meetings still planned, today or later) and the make-up studies they may confirm.
     Nothing of anyone else; not a volunteer's showing (no access-log row)."""
-    today = today or rules.real_today()
+    today = today or _today()
     m = session.get(Member, grant.member_id)
     branch = session.get(Branch, m.branch_id)
     link = session.get(MemberLink, grant.link_id)
@@ -407,7 +433,7 @@ def report_details(session: Session, *, grant: Grant, key: str | None,
     confirmed today (the address: the scorecard's "movements recorded")."""
     from outreach.tasks.outcomes import set_member_fields
 
-    today = today or rules.real_today()
+    today = today or _today()
     now = now or _utcnow()
     changes = {k: v for k, v in (changes or {}).items() if v is not None and str(v).strip()}
     unknown = sorted(set(changes) - set(DETAILS))
@@ -415,8 +441,13 @@ def report_details(session: Session, *, grant: Grant, key: str | None,
         raise BadInput(_("a member's link cannot change {fields}").format(
             fields=", ".join(shown(k) for k in unknown)))
     given: dict[str, str | None] = {}
-    for k, v in changes.items():
-        checked = rules.check_answer(k, v)
+    for k in DETAILS:
+        if k not in changes:
+            continue
+        try:
+            checked = rules.check_answer(k, changes[k])
+        except BadInput:
+            raise FieldProblem(k, _(FIELD_HELP[k])) from None
         if checked != rules.SAME:
             given[k] = checked
     if not _claim(session, grant, key, "details", {k: changes[k] for k in sorted(changes)},
@@ -462,7 +493,7 @@ def answer_notice(session: Session, *, grant: Grant, key: str | None, meeting_id
     """The member's answer to a notice of a coming meeting: ``remote`` ("I will join by
     phone", where the meeting offers a remote option) or ``excused`` (with ``reason``).
     Written on the invitation; its status stays ``invited`` (the coordinator marks)."""
-    today = today or rules.real_today()
+    today = today or _today()
     now = now or _utcnow()
     try:
         said = MemberAnswer(str(answer))
@@ -500,7 +531,7 @@ def confirm_study(session: Session, *, grant: Grant, key: str | None, meeting_id
     missed. Where the meeting's branch accepts self-study the attendance becomes
     ``made_up`` (``self_study``, today) and the open make-up task is cancelled; otherwise
     the note waits on the attendance (``studied_at``) for the make-up task's volunteer."""
-    today = today or rules.real_today()
+    today = today or _today()
     now = now or _utcnow()
     att, mt = _own_attendance(session, grant, meeting_id)
     if not _claim(session, grant, key, f"study/{mt.id}", {}, now):
@@ -527,6 +558,6 @@ def confirm_study(session: Session, *, grant: Grant, key: str | None, meeting_id
     return Saved(outcome="made_up")
 
 
-__all__ = ["DAYS", "Grant", "KeyReused", "LinkMade", "LinkNotValid", "Saved", "answer_notice",
+__all__ = ["DAYS", "FieldProblem", "Grant", "KeyReused", "LinkMade", "LinkNotValid", "Saved", "answer_notice",
            "confirm_study", "hash_token", "link_url", "make_link", "mask_phone", "member_page",
            "open_link", "report_details", "revoke_links", "street_of"]

@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.i18n import N_, _
-from outreach.tasks import followup, followup_jobs, idempotency, plan_jobs, tickets
+from outreach.tasks import app_sessions, followup, followup_jobs, idempotency, plan_jobs, tickets
 from outreach.tasks.rules import check_not_future
 
 
@@ -19,6 +19,7 @@ def expire_closed(today: dt.date) -> int:
     with session_scope(common.engine()) as s:
         tickets.purge_expired(s)  # run tickets nobody used go too (issue 24)
         idempotency.purge(s)  # and Idempotency-Keys older than 30 days
+        app_sessions.purge_idle(s)  # and phone sessions idle 30 days (issue 26)
     return followup_jobs.expire_closed(common.engine(), today=today)
 
 

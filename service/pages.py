@@ -80,6 +80,8 @@ FIELD_LABELS = {
 }
 #: A card's yes / no values as people read them.
 YES_NO = {"yes": N_("yes"), "no": N_("no")}
+#: Tasks on one page of the list (a page stays far below 60 KB however many a person holds).
+PAGE_SIZE = 40
 #: Phone-number answers: a telephone keyboard.
 PHONE_FIELDS = {"phone", "family_contact_phone"}
 #: Security headers of every page: nothing from elsewhere, no framing, no inline script.
@@ -321,14 +323,17 @@ async def logout(request: Request, csrf: Optional[str] = Form(None)) -> Response
 
 @_route("GET", "/")
 def home(request: Request, done: Optional[int] = None, outcome: Optional[str] = None,
-         released: Optional[int] = None) -> Response:
-    """My open tasks, overdue first."""
+         released: Optional[int] = None, page: int = 1) -> Response:
+    """My open tasks, overdue first, `PAGE_SIZE` a page (each page stays small)."""
     visit = _visit(request)
     if visit is None:
         return _to_login()
     with _ledger(request).acting(visit.actor) as s:
         rows = list_tasks(s, actor=visit.actor)
     rows.sort(key=lambda r: (not r["overdue"], r["due"], r["id"]))
+    total, pages = len(rows), max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    rows = rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     for r in rows:
         r["kind_name"] = word(r["kind"], "task_kind")
     banner = None
@@ -338,7 +343,8 @@ def home(request: Request, done: Optional[int] = None, outcome: Optional[str] = 
     elif released is not None:
         banner = _("Handed back: task {id}.").format(id=released)
     return render(request, "tasks.html", who=visit.actor, csrf=form_token(request),
-                  rows=rows, banner=banner, words=_words())
+                  rows=rows, total=total, page=page, pages=pages, banner=banner,
+                  words=_words())
 
 
 def _words() -> dict[str, str]:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 import outreach.service.app
+import outreach.service.pages
 from outreach import service
 from outreach.db.models import AccessEvent, AppSession, Attempt, LoginFailure, OutreachTask
 from outreach.db.session import engine, session_scope
@@ -432,3 +433,17 @@ def test_language_from_the_browser_and_the_switch_remembered(world, app):
     assert "outreach_lang=en" in r.headers["set-cookie"]
     card = c.get(f"/app/tasks/{world.of(world.bob)[0]}")  # remembered over Accept-Language
     assert "已联系上" not in card.text and ">reached<" in card.text
+
+
+def test_a_long_list_comes_in_pages(world, app, monkeypatch):
+    """However many tasks a person holds, a page of the list stays small."""
+    monkeypatch.setattr(outreach.service.pages, "PAGE_SIZE", 3)
+    c = client(app)
+    log_in(c, world.bob)
+    mine = world.of(world.bob)
+    first, second = c.get("/app/"), c.get("/app/?page=2")
+    shown = [set(map(int, re.findall(r'href="/app/tasks/(\d+)"', p.text)))
+             for p in (first, second)]
+    assert len(shown[0]) == 3 and shown[0] | shown[1] == set(mine) and not shown[0] & shown[1]
+    assert 'href="/app/?page=2"' in first.text and 'href="/app/?page=1"' in second.text
+    assert c.get("/app/?page=99").status_code == 200

@@ -134,6 +134,13 @@ class Local:
                  body=None, work=work)
 
 
+    def member_link(self, ref: str, *, days: int | None, revoke: bool, key: str) -> dict:
+        from outreach.tasks.member_links import link_once
+
+        with db_session() as s:
+            return link_once(s, ref=ref, actor=actor(s), key=key, days=days, revoke=revoke)
+
+
 def backend(server: str | None = None):
     """The ledger service when one is set (``OUTREACH_SERVER`` or `login --server`),
     otherwise the ledger on this machine."""

@@ -25,7 +25,8 @@ from __future__ import annotations
 import secrets
 from typing import Any, Optional
 
-from fastapi import FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Request
+from pydantic import BaseModel, Field
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -289,7 +290,40 @@ ROUTES.append(("GET", "/m/{rest:path}", member_nothing))
 ROUTES.append(("POST", "/m/{rest:path}", member_nothing_sent))
 
 
+# --- the JSON API: making and revoking links (`outreach member link` in remote mode) -------
+
+
+class LinkIn(BaseModel):
+    """A new link for a member."""
+
+    days: Optional[int] = Field(None, ge=1, le=365, description="How long it is valid "
+                                "(default 30 days).")
+
+
+def make_link_api(ref: str, body: LinkIn, request: Request,
+                  who: access.Actor = Depends(service._caller),
+                  key: Optional[str] = Depends(service._key)) -> dict:
+    """A member's own link (`outreach member link`): coordinators for anyone, a volunteer
+    for a member on their own open tasks. The address is in the first answer only (the
+    token is never stored). Needs an ``Idempotency-Key``."""
+    with request.app.state.ledger.acting(who, write=True) as s:
+        return links.link_once(s, ref=ref, actor=who, key=key, days=body.days)
+
+
+def revoke_links_api(ref: str, request: Request,
+                     who: access.Actor = Depends(service._caller),
+                     key: Optional[str] = Depends(service._key)) -> dict:
+    """Withdraw a member's live links (`outreach member link --revoke`)."""
+    with request.app.state.ledger.acting(who, write=True) as s:
+        return links.link_once(s, ref=ref, actor=who, key=key, revoke=True)
+
+
 def install(app: FastAPI) -> None:
-    """Add the member's pages to the service (after the volunteer's)."""
+    """Add the member's pages to the service (after the volunteer's), and the two JSON
+    routes that make and revoke links."""
+    app.add_api_route("/members/{ref}/links", make_link_api, methods=["POST"],
+                      tags=["volunteer"])
+    app.add_api_route("/members/{ref}/links/revoke", revoke_links_api, methods=["POST"],
+                      tags=["volunteer"])
     for method, path, endpoint in ROUTES:
         app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)

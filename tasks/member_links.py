@@ -282,6 +282,36 @@ def revoke_links(session: Session, *, ref: str, actor: Actor,
     return result.rowcount or 0
 
 
+@requires(PERSON)
+def link_once(session: Session, *, ref: str, actor: Actor, key: str | None,
+              days: int | None = None, revoke: bool = False, base: str | None = None) -> dict:
+    """`make_link` (or with ``revoke`` `revoke_links`) once per ``Idempotency-Key``
+    (`tasks.idempotency.once`), for the CLI on this machine and the ledger service alike:
+    ``{"ledger_no", "member_id", "expires_at", "url"}`` or ``{"ledger_no", "revoked"}``.
+    The token is in the answer only the first time: the stored answer never holds it (a
+    repeat says ``replay`` and gives no address — make a new link instead)."""
+    from outreach.tasks.idempotency import once
+
+    made: dict[str, str] = {}
+
+    def work() -> tuple[int, dict, bool]:
+        if revoke:
+            n = revoke_links(session, ref=ref, actor=actor)
+            return 200, {"ref": ref, "revoked": n}, True
+        link = make_link(session, ref=ref, actor=actor, days=days)
+        made["token"] = link.token
+        return 200, {"ledger_no": link.ledger_no, "member_id": link.member_id,
+                     "expires_at": link.expires_at.isoformat(timespec="minutes")}, True
+
+    answer = once(session, actor=actor, key=key, method="POST",
+                  path=f"/members/{ref}/links" + ("/revoke" if revoke else ""),
+                  body=None if revoke else {"days": days}, work=work)
+    out = {**answer.body, "replay": answer.replay}
+    if not revoke:
+        out["url"] = link_url(made["token"], base) if "token" in made else None
+    return out
+
+
 # --- the member's grant ----------------------------------------------------------------------
 
 #: Only this module holds it: a `Grant` built anywhere else is refused at construction.

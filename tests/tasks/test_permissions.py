@@ -255,6 +255,7 @@ EXPECTED = {
     # their own open tasks (the function narrows).
     "tasks.member_links.make_link": access.PERSON,
     "tasks.member_links.revoke_links": access.PERSON,
+    "tasks.member_links.link_once": access.PERSON,  # make_link / revoke_links, once a key
 }
 
 

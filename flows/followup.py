@@ -10,7 +10,15 @@ from prefect.cache_policies import NO_CACHE
 from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.i18n import N_, _
-from outreach.tasks import app_sessions, followup, followup_jobs, idempotency, plan_jobs, tickets
+from outreach.tasks import (
+    app_sessions,
+    followup,
+    followup_jobs,
+    idempotency,
+    member_links,
+    plan_jobs,
+    tickets,
+)
 from outreach.tasks.rules import check_not_future
 
 
@@ -20,6 +28,7 @@ def expire_closed(today: dt.date) -> int:
         tickets.purge_expired(s)  # run tickets nobody used go too (issue 24)
         idempotency.purge(s)  # and Idempotency-Keys older than 30 days
         app_sessions.purge_idle(s)  # and phone sessions idle 30 days (issue 26)
+        member_links.purge_keys(s)  # and member links' Idempotency-Keys older than 30 days
     return followup_jobs.expire_closed(common.engine(), today=today)
 
 

@@ -447,6 +447,15 @@ def _claim(session: Session, grant: Grant, key: str | None, what: str, body: dic
     return True
 
 
+def purge_keys(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Forget every link's Idempotency-Key older than `KEEP_DAYS` days (the daily sweep,
+    as `tasks.idempotency.purge`; a link's own write also drops its old ones); how many."""
+    cutoff = (now or _utcnow()) - dt.timedelta(days=KEEP_DAYS)
+    result = session.execute(delete(MemberLinkKey).where(MemberLinkKey.created_at < cutoff))
+    session.flush()
+    return result.rowcount or 0
+
+
 def _history(session: Session, grant: Grant, field_: str, value: str, now: dt.datetime) -> None:
     session.add(MemberChange(member_id=grant.member_id, field=field_, old_value=None,
                              new_value=value, actor_id=None, reason=grant.reason, at=now))
@@ -590,4 +599,4 @@ def confirm_study(session: Session, *, grant: Grant, key: str | None, meeting_id
 
 __all__ = ["DAYS", "FieldProblem", "Grant", "KeyReused", "LinkMade", "LinkNotValid", "Saved", "answer_notice",
            "confirm_study", "hash_token", "link_url", "make_link", "mask_phone", "member_page",
-           "open_link", "report_details", "revoke_links", "street_of"]
+           "open_link", "purge_keys", "report_details", "revoke_links", "street_of"]

@@ -349,3 +349,22 @@ def test_without_self_study_the_volunteer_sees_the_note(w):
     assert [r.reason for r in rows] == [f"member link {grant.link_id}"]
     view = task_view(s, task_id=task.id, actor=w["coord"])
     assert view["meeting"]["studied_at"].startswith("2026-03-01")
+
+
+def test_the_daily_sweep_forgets_link_keys_older_than_30_days(w):
+    """`purge_keys` (the follow-up flow's sweep, as for Idempotency-Keys): keys of every
+    link older than `KEEP_DAYS` go, younger ones stay (a form sent again is still once)."""
+    from outreach.db.models import MemberLinkKey
+
+    s = w["s"]
+    __, grant = _grant(w)
+    __, other = _grant(w, "b")
+    ml.report_details(s, grant=grant, key="old", today=TODAY, now=NOW)
+    ml.report_details(s, grant=other, key="old-b", today=TODAY, now=NOW)
+    later = NOW + dt.timedelta(days=20)
+    ml.report_details(s, grant=grant, key="young", today=TODAY, now=later)
+    assert s.scalar(select(func.count()).select_from(MemberLinkKey)) == 3
+    assert ml.purge_keys(s, now=NOW + dt.timedelta(days=29)) == 0
+    assert ml.purge_keys(s, now=NOW + dt.timedelta(days=30, seconds=1)) == 2
+    assert s.scalars(select(MemberLinkKey.key)).all() == ["young"]
+    assert ml.report_details(s, grant=grant, key="young", today=TODAY, now=later).replay

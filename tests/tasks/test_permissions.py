@@ -79,6 +79,7 @@ NO_ACTOR = {
     "tasks.access.acting_for": "builds the actor a burned ticket stands for (stamp checked)",
     "tasks.app_sessions.check": "builds the actor a phone's session cookie stands for",
     "tasks.app_sessions.purge_idle": "deletes sessions idle 30 days (no person, no contact)",
+    "tasks.member_links.purge_keys": "deletes link keys older than 30 days (no person)",
     # Set-based system jobs (flows run them as the system; the CLI checks a coordinator
     # before it starts a flow). They own their transactions and show no contact details.
     "tasks.followup_jobs.fail_exhausted": "set-based system job",

@@ -336,6 +336,35 @@ def cancel(
         id=out["id"], n=out["notices_cancelled"]))
 
 
+@meeting_app.command("self-study")
+@edge
+def self_study(
+    branch: Annotated[str, typer.Argument(metavar="BRANCH", help=_("The branch's name."))],
+    on: Annotated[Optional[bool], typer.Option(
+        "--on/--off", help=_("Accept make-up study done alone, or no longer (without "
+                             "either: show the setting)."))] = None,
+) -> None:
+    """Whether a branch accepts make-up study done alone (off by default).
+
+    On: a member who missed a meeting and says "I have studied it" through their own link
+    is marked made up (self-study) at once, and their make-up task is cancelled. Off: the
+    make-up task's volunteer sees the member's note and talks the material through.
+
+    \b
+    Examples:
+      outreach meeting self-study North
+      outreach meeting self-study North --on
+    """
+    from outreach.tasks.meetings import set_self_study
+
+    with db_session(write=on is not None) as s:
+        out = set_self_study(s, branch=branch, actor=actor(s), on=on)
+    said = (_("branch {branch}: make-up study done alone is accepted") if out["self_study"]
+            else _("branch {branch}: make-up study done alone is not accepted"))
+    typer.echo(said.format(branch=out["branch"])
+               + ("" if out["changed"] or on is None else " " + _("(unchanged)")))
+
+
 @meeting_app.command("behind")
 @edge
 def behind(

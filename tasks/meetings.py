@@ -561,6 +561,23 @@ def set_role(session: Session, *, ref: str, branch: str, role: str, actor: Actor
             "changed": changed}
 
 
+@requires(COORDINATOR)
+def set_self_study(session: Session, *, branch: str, actor: Actor,
+                   on: bool | None = None) -> dict:
+    """Whether the branch accepts make-up study done alone (``branches.self_study``, off by
+    default): on, a member's "I have studied it" through their own link makes a missed
+    meeting ``made_up`` (``self_study``); off, the make-up task's volunteer sees the note.
+    ``on`` None only reads the setting. Returns the branch, the setting, whether it
+    changed."""
+    the_branch = _branch(session, branch)
+    before = bool(the_branch.self_study)
+    if on is not None and bool(on) != before:
+        the_branch.self_study = bool(on)
+        flush(session, f"branch {the_branch.id}")
+    return {"branch": the_branch.name, "self_study": bool(the_branch.self_study),
+            "changed": bool(the_branch.self_study) != before}
+
+
 def roles_of(session: Session, member_id: int) -> list[tuple[str, str]]:
     """(branch name, role) of one member; for guarded callers (`member_card`)."""
     return [(b, str(r)) for b, r in session.execute(

@@ -228,6 +228,7 @@ EXPECTED = {
     "tasks.meetings.import_attendance": access.COORDINATOR,
     "tasks.meetings.close_meeting": access.COORDINATOR,
     "tasks.meetings.set_role": access.COORDINATOR,
+    "tasks.meetings.set_self_study": access.COORDINATOR,
     "tasks.meetings.list_meetings": access.COORDINATOR,
     "tasks.meetings.meeting_view": access.COORDINATOR,  # members by name
     "tasks.meetings.give_make_ups": access.COUNTS,

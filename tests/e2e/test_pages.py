@@ -12,12 +12,9 @@ ledger service in a thread of this process.
 
 from __future__ import annotations
 
-import gettext
-import io
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -29,30 +26,15 @@ from tests.e2e.conftest import axe_violations
 from tests.reliability.test_access import world, world_image  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
-#: The Chinese of the pages until the lead merges it into the catalog (see `chinese`).
-SNIPPET = Path("/tmp/zh/pages.po")
 LANGS = {"zh": "zh-CN", "en": "en"}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def chinese():
-    """The compiled catalog speaks the pages' Chinese once the lead has merged their
-    messages; until then the snippet written for the merge is added as its fallback."""
-    cat = i18n.translations("zh_CN")
+    """The compiled catalog must speak the phone pages' Chinese (`make translations`)."""
     probe = "{n} waiting to be sent"
-    if cat.gettext(probe) != probe:
-        return
-    if not SNIPPET.exists():
-        pytest.fail("the catalog has no Chinese for the phone pages")
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    with open(SNIPPET, "rb") as fh:
-        po = read_po(fh, locale="zh_CN")
-    buf = io.BytesIO()
-    write_mo(buf, po)
-    buf.seek(0)
-    cat.add_fallback(gettext.GNUTranslations(buf))
+    if i18n.translations("zh_CN").gettext(probe) == probe:
+        pytest.fail("the catalog has no Chinese for the phone pages: run make translations")
 
 
 @pytest.fixture

@@ -50,6 +50,8 @@ from outreach.tasks import app_sessions, idempotency
 from outreach.tasks import labels as codes
 from outreach.tasks import rules
 from outreach.tasks.access_log import APP
+from outreach.tasks.member_links import DAYS as LINK_DAYS
+from outreach.tasks.member_links import task_link_once
 from outreach.tasks.outcomes import release as release_task
 from outreach.tasks.worklist import AnswerForm, list_tasks, record_or_ask, task_view
 
@@ -406,7 +408,7 @@ def _card(request: Request, visit: app_sessions.Visit, task_id: int, *, status: 
                  for a in view["earlier"]],
         success=success, success_name=word(success, "outcome"), others=others,
         fields=fields, problems=problems, key=secrets.token_urlsafe(18), note=note,
-        words=_words())
+        link_key=secrets.token_urlsafe(18), link_days=LINK_DAYS.default, words=_words())
 
 
 @_route("GET", "/tasks/{task_id}")
@@ -517,6 +519,48 @@ async def release(request: Request, task_id: int, key: Optional[str] = Form(None
         return RedirectResponse(f"/app/?released={task_id}", status_code=303)
 
     return await run_in_threadpool(hand_back)
+
+
+@_route("POST", "/tasks/{task_id}/link")
+async def share_link(request: Request, task_id: int, key: Optional[str] = Form(None),
+                     csrf: Optional[str] = Form(None)) -> Response:
+    """Make the member's own link (`tasks.member_links.task_link_once`: the same rule as
+    ``outreach member link``, once per key) and show it: the phone's share sheet (or a
+    copy) through ``static/app.js``, the address as text, its QR code as inline SVG. The
+    address is shown this once (never stored): the page is not kept by the browser."""
+    visit = await run_in_threadpool(_visit, request)
+    if visit is None:
+        return _to_login()
+    if not _form_ok(request, csrf):
+        return _forbidden(request, visit)
+
+    def make() -> Response:
+        try:
+            with _ledger(request).acting(visit.actor, write=True) as s:
+                out = task_link_once(s, task_id=task_id, actor=visit.actor, key=key)
+        except OutreachError as exc:
+            status = next(code for cls, code in service.STATUS if isinstance(exc, cls))
+            return problem(request, status, str(exc), visit)
+        url = out.get("url")
+        response = render(request, "link.html", who=visit.actor, csrf=form_token(request),
+                          task_id=task_id, member=out["name"], url=url,
+                          until=out["expires_at"][:10],
+                          qr=qr_svg(url, _("QR code of the link")) if url else None)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return await run_in_threadpool(make)
+
+
+def qr_svg(url: str, label: str) -> str:
+    """The QR code of ``url`` as inline SVG (segno; dark on white, its quiet zone kept),
+    named for screen readers."""
+    import segno
+    from markupsafe import escape
+
+    svg = segno.make(url, error="m").svg_inline(scale=1, border=4, omitsize=True,
+                                                svgclass="qr", dark="#000", light="#fff")
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1)
 
 
 @_route("POST", "/check")

@@ -84,7 +84,7 @@ from outreach.db.models import (
 from outreach.db.state import flush, move_attendance, move_member, move_task
 from outreach.i18n import N_, _
 from outreach.tasks import rules
-from outreach.tasks.access import PERSON, Actor, requires
+from outreach.tasks.access import HOLDER, PERSON, Actor, requires
 from outreach.tasks.labels import label
 
 #: Random bytes of a token (192 bits; the issue asks for 128 or more).
@@ -310,6 +310,20 @@ def link_once(session: Session, *, ref: str, actor: Actor, key: str | None,
     if not revoke:
         out["url"] = link_url(made["token"], base) if "token" in made else None
     return out
+
+
+@requires(HOLDER)
+def task_link_once(session: Session, *, task_id: int, actor: Actor, key: str | None,
+                   days: int | None = None, base: str | None = None) -> dict:
+    """The task card's "share link" (the phone pages): `link_once` for the member of task
+    ``task_id`` — the caller's own task (a coordinator: any), and `make_link`'s own rule
+    (a volunteer: a member of their open tasks). Adds ``"name"``: the member's."""
+    from outreach.tasks.outcomes import load_task
+
+    task = load_task(session, task_id)
+    out = link_once(session, ref=str(task.member_id), actor=actor, key=key, days=days,
+                    base=base)
+    return {**out, "name": session.get(Member, task.member_id).name}
 
 
 # --- the member's grant ----------------------------------------------------------------------
@@ -599,4 +613,5 @@ def confirm_study(session: Session, *, grant: Grant, key: str | None, meeting_id
 
 __all__ = ["DAYS", "FieldProblem", "Grant", "KeyReused", "LinkMade", "LinkNotValid", "Saved", "answer_notice",
            "confirm_study", "hash_token", "link_url", "make_link", "mask_phone", "member_page",
-           "open_link", "purge_keys", "report_details", "revoke_links", "street_of"]
+           "open_link", "purge_keys", "report_details", "revoke_links", "street_of",
+           "task_link_once"]

@@ -8,14 +8,44 @@
  *   closed: the ledger records it once, however often it arrives.
  * - An answer field marked data-check is checked while it is typed, by the server's own
  *   rule (POST /app/check); the server still judges the whole form when it is sent.
+ * - The member's link page: its button shares the link (navigator.share) or copies it.
  * ES5 on purpose: old phones.
  */
 (function () {
   "use strict";
+
+  /* The member's link page: the phone's share sheet where there is one, else a copy to
+     the clipboard. Without either (or without scripting) the button stays hidden and the
+     link is there as text. */
+  function share(button) {
+    var status = document.getElementById("share-status");
+    var canCopy = navigator.clipboard && navigator.clipboard.writeText;
+    if (!button || !(navigator.share || canCopy)) { return; }
+    function say(name) {
+      status.textContent = button.getAttribute(name);
+      status.hidden = false;
+    }
+    function copy() {
+      if (!canCopy) { say("data-failed"); return; }
+      navigator.clipboard.writeText(button.getAttribute("data-url")).then(
+        function () { say("data-copied"); }, function () { say("data-failed"); });
+    }
+    if (!navigator.share) { button.textContent = button.getAttribute("data-copy"); }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      if (!navigator.share) { copy(); return; }
+      navigator.share({title: button.getAttribute("data-title"),
+                       text: button.getAttribute("data-text"),
+                       url: button.getAttribute("data-url")})
+        .then(function () {}, function (e) { if (!e || e.name !== "AbortError") { copy(); } });
+    });
+  }
+
   var QUEUE = "outreach.queue.v1";
   var PROBLEMS = "outreach.problems.v1";
   var box = document.getElementById("queue");
   var sending = false;
+  share(document.getElementById("share"));
   if (!window.fetch || !window.localStorage || !window.URLSearchParams || !window.FormData) {
     return; // the plain forms do it all
   }

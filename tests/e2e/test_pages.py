@@ -1,8 +1,9 @@
 """The volunteer's phone pages (issue 26) in real Chromium as a phone (Playwright's
 "Pixel 5": its viewport, touch), in Chinese and in English: log in, the list, a task card
 with its tap-to-call link, a failed attempt, a survey answered with a wrong then a right
-value, hand a task back, log out — every page checked by axe-core (no serious or critical
-violation) and photographed into tests/e2e/screenshots/. Offline: an outcome recorded with
+value, the member's link shared (the share sheet, else a copy), hand a task back, log out —
+every page checked by axe-core (no serious or critical violation) and photographed into
+tests/e2e/screenshots/. Offline: an outcome recorded with
 no network is kept on the phone ("1 条待发送"), the page closed, opened again online: the
 ledger has it exactly once, also when the phone sends it twice.
 
@@ -122,6 +123,23 @@ def test_a_volunteers_round_on_the_phone(world, svc, phone, shots, lang):
     page.get_by_role("button", name=done, exact=True).tap()
     page.wait_for_url("**/app/?done=*")
     assert attempts(world.url, survey) == ["reached"]
+
+    # the member's own link: the share sheet (a stand-in here, which refuses: the copy is
+    # tried next), the address as text, its QR code
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=svc.url)
+    ctx.add_init_script("""navigator.share = function (data) { window.shared = data;
+        return Promise.reject(new DOMException("no sheet", "NotAllowedError")); };""")
+    page.goto(f"{svc.url}/app/tasks/{first}")
+    page.get_by_role("button", name=T("Share the member's link")).tap()
+    page.wait_for_url(f"**/app/tasks/{first}/link")
+    link = page.locator("#link").inner_text().strip()
+    assert "/m/" in link and page.locator(".qr svg").is_visible()
+    page.get_by_role("button", name=T("Share the link")).tap()
+    page.locator("#share-status").wait_for()
+    assert page.evaluate("() => window.shared.url") == link
+    assert page.evaluate("() => navigator.clipboard.readText()") == link
+    shots(page, f"pages-{lang}-3b-link")
+    accessible(page, "the member's link")
 
     # hand the first one back
     page.goto(f"{svc.url}/app/tasks/{first}")

@@ -19,7 +19,14 @@ from sqlalchemy import func, select, update
 import outreach.service.app
 import outreach.service.pages
 from outreach import service
-from outreach.db.models import AccessEvent, AppSession, Attempt, LoginFailure, OutreachTask
+from outreach.db.models import (
+    AccessEvent,
+    AppSession,
+    Attempt,
+    LoginFailure,
+    MemberLink,
+    OutreachTask,
+)
 from outreach.db.session import engine, session_scope
 from outreach.service.pages import COOKIE, ROUTES
 from tests.reliability.test_access import contacts_of, none_shown, snapshot, unchanged
@@ -93,7 +100,8 @@ def test_the_route_list_is_the_one_walked_here():
         ("GET", "/app/"), ("GET", "/app/login"), ("GET", "/app/logout"),
         ("GET", "/app/tasks/{task_id}"), ("GET", "/app/tasks/{task_id}/release"),
         ("POST", "/app/check"), ("POST", "/app/login"), ("POST", "/app/logout"),
-        ("POST", "/app/tasks/{task_id}/record"), ("POST", "/app/tasks/{task_id}/release")], \
+        ("POST", "/app/tasks/{task_id}/link"), ("POST", "/app/tasks/{task_id}/record"),
+        ("POST", "/app/tasks/{task_id}/release")], \
         "a new page joins the walk below"
 
 
@@ -209,7 +217,7 @@ def test_forms_without_this_origin_or_the_sessions_token_are_refused(world, app)
     for n, (headers, csrf) in enumerate(cases):
         data = {**form, "csrf": csrf, "outcome": "no_answer", "key": f"csrf-{n}"}
         for path in (f"/app/tasks/{task}/record", f"/app/tasks/{task}/release",
-                     "/app/logout"):
+                     f"/app/tasks/{task}/link", "/app/logout"):
             r = c.post(path, data=data, headers=headers)
             assert r.status_code == 403, (n, path, r.status_code)
         assert c.post("/app/check", data={"key": "phone", "value": "1", "csrf": csrf},
@@ -447,3 +455,48 @@ def test_a_long_list_comes_in_pages(world, app, monkeypatch):
     assert len(shown[0]) == 3 and shown[0] | shown[1] == set(mine) and not shown[0] & shown[1]
     assert 'href="/app/?page=2"' in first.text and 'href="/app/?page=1"' in second.text
     assert c.get("/app/?page=99").status_code == 200
+
+
+def link_form(c: TestClient, task: int) -> dict[str, str]:
+    """The card's "share link" form: its own key and the session's token."""
+    page = c.get(f"/app/tasks/{task}")
+    form = page.text.split(f'action="/app/tasks/{task}/link"', 1)[1].split("</form>", 1)[0]
+    return {n: hidden(form, n) for n in ("key", "csrf")}
+
+
+def links(url: str) -> list[tuple[int, int]]:
+    with session_scope(engine(url), write=False) as s:
+        return s.execute(select(MemberLink.member_id, MemberLink.created_by)).all()
+
+
+def test_a_volunteer_shares_a_link_of_their_own_tasks_member_only(world, app):
+    """The card's "share link": a link of the task's member (as `outreach member link`),
+    shown once with its share button, its address as text and its QR code (inline SVG),
+    never kept by the browser; the same form again shows no address; another volunteer's
+    task is refused and makes nothing."""
+    from outreach.tasks.member_links import open_link
+
+    c = client(app, headers={"Accept-Language": "en"})
+    log_in(c, world.bob)
+    task = world.of(world.bob)[0]
+    member = world.tasks[task][1]
+    form = link_form(c, task)
+    r = c.post(f"/app/tasks/{task}/link", data=form, headers=SAME)
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    token = re.search(r'data-url="[^"]*/m/([\w-]+)"', r.text).group(1)
+    assert re.search(rf'class="linktext" id="link">[^<]*/m/{token}<', r.text)
+    assert '<svg role="img" aria-label="QR code of the link"' in r.text
+    assert world.names[member] in r.text and len(r.content) < PAGE_LIMIT
+    none_shown(r.text, world.contacts[member], "the link page")
+    with session_scope(engine(world.url), write=False) as s:
+        assert open_link(s, token).member_id == s.get(OutreachTask, task).member_id
+    assert links(world.url) == [(world.tasks[task][1], world.vid(world.bob))]
+    again = c.post(f"/app/tasks/{task}/link", data=form, headers=SAME)  # a reload
+    assert again.status_code == 200 and "/m/" not in again.text
+    assert "made already" in again.text and len(links(world.url)) == 1
+    # Cat, for one of Bob's tasks: refused, nothing made
+    other = client(app)
+    log_in(other, world.cat)
+    own = link_form(other, world.of(world.cat)[0])
+    r = other.post(f"/app/tasks/{task}/link", data={**own, "key": "cat-1"}, headers=SAME)
+    assert r.status_code == 403 and "/m/" not in r.text and len(links(world.url)) == 1

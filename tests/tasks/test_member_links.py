@@ -368,3 +368,26 @@ def test_the_daily_sweep_forgets_link_keys_older_than_30_days(w):
     assert ml.purge_keys(s, now=NOW + dt.timedelta(days=30, seconds=1)) == 2
     assert s.scalars(select(MemberLinkKey.key)).all() == ["young"]
     assert ml.report_details(s, grant=grant, key="young", today=TODAY, now=later).replay
+
+
+def test_the_task_cards_share_link_is_the_holders_for_their_tasks_member(w):
+    """`task_link_once` (the phone's "share link"): the task's volunteer gets a link of
+    that member (once per key: a repeat gives no address); another volunteer, and the
+    holder once the task is closed, are refused; nothing is made for them."""
+    from outreach.db.models import OutreachTask
+
+    s = w["s"]
+    task = s.scalars(select(OutreachTask)).one()
+    out = ml.task_link_once(s, task_id=task.id, actor=w["vol"], key="share-1")
+    assert out["ledger_no"] == "A1" and out["name"] == "Wang Fang" and not out["replay"]
+    token = out["url"].rsplit("/m/", 1)[1]
+    assert ml.open_link(s, token).member_id == w["a"].id
+    again = ml.task_link_once(s, task_id=task.id, actor=w["vol"], key="share-1")
+    assert again["replay"] and again["url"] is None
+    with pytest.raises(Refused, match="not yours"):
+        ml.task_link_once(s, task_id=task.id, actor=w["other"], key="share-2")
+    task.status = TS.DONE
+    s.flush()
+    with pytest.raises(Refused, match="not in your open tasks"):
+        ml.task_link_once(s, task_id=task.id, actor=w["vol"], key="share-3")
+    assert s.scalar(select(func.count()).select_from(MemberLink)) == 1

@@ -258,6 +258,7 @@ EXPECTED = {
     "tasks.member_links.make_link": access.PERSON,
     "tasks.member_links.revoke_links": access.PERSON,
     "tasks.member_links.link_once": access.PERSON,  # make_link / revoke_links, once a key
+    "tasks.member_links.task_link_once": access.HOLDER,  # link_once for the task's member
 }
 
 

@@ -53,7 +53,13 @@ test-postgres: setup
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
 	    fonts-wqy-microhei >/dev/null
 
-test-e2e: setup /usr/bin/chromium
+# axe-core (npm), injected into the phone pages by the browser tests: the locked version of
+# package-lock.json, into node_modules/ (git-ignored; nothing of it is served).
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+test-e2e: setup /usr/bin/chromium node_modules/axe-core/axe.min.js
 	$(BIN)/python -m tests.pg_ready "$(PG_URL)"
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
 
@@ -73,4 +79,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info node_modules

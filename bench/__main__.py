@@ -15,6 +15,7 @@ BENCHES = {
     "bench.bench_report": ([], ["--members", "100000", "--repeat", "3"]),
     "bench.bench_cli": ([], ["--sizes", "10000", "--repeat", "5"]),
     "bench.bench_service": ([], ["--clients", "8", "--records", "50", "--repeat", "5"]),
+    "bench.bench_pages": ([], ["--clients", "8", "--records", "10"]),
     "bench.bench_flow": ([], ["--members", "50000"]),
     "bench.bench_meetings": ([], ["--close-members", "20000", "--report-members", "50000",
                                   "--seed-members", "20000", "--repeat", "1"]),

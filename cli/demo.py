@@ -38,6 +38,8 @@ DAYS = 7
 ROUNDS = (0, 3, DAYS)
 #: One member in this many never answers: they become unreachable and are escalated.
 HARD_TO_REACH = 12
+#: The demo's access codes (volunteer_id, name, role, branch, code), in the demo's folder.
+CODES = "codes.csv"
 
 
 def _pick(rng: random.Random, kind: str) -> str:
@@ -93,7 +95,8 @@ def demo(
     """Run the whole thing on a fresh embedded database and print the coverage report.
 
     The demo database is $OUTREACH_HOME/demo/outreach.db (made anew each time); your own
-    ledger is not touched.
+    ledger is not touched. The people's access codes are in $OUTREACH_HOME/demo/codes.csv:
+    the end of the run says how to open the phone pages with one of them.
 
     Example: outreach demo --members 5000
     """
@@ -128,6 +131,11 @@ def demo(
                  "{branches} branches, {volunteers} volunteers").format(
                      members=res.members, away=res.away, homebound=res.homebound,
                      branches=res.branches, volunteers=res.volunteers))
+    from outreach.cli.common import PrivateFile
+    from outreach.cli.ledger import _write_codes
+
+    # the people's codes, for the phone pages (said at the end); 0600, made anew each time
+    _write_codes(PrivateFile(folder / CODES, force=True), res.codes)
     code = next(c[4] for c in res.codes if c[2] == "coordinator")
     os.environ["OUTREACH_TOKEN"] = code
     with db_session(write=False) as s:
@@ -176,4 +184,17 @@ def demo(
         rows = coverage.coverage(s, today=sweep, period=period, actor=SYSTEM)
     typer.echo("\n" + _("Coverage {period} (as of {day}):").format(period=period, day=sweep))
     typer.echo(table(rows))
+    typer.echo("\n" + phone_pages(folder))
+
+
+def phone_pages(folder: Path) -> str:
+    """How to open the phone pages (``/app/``) on the demo ledger: the service on its
+    database, the address, where the volunteers' codes are (`outreach demo` writes them to
+    FOLDER/codes.csv, mode 0600)."""
+    from outreach.cli.serve import PORT
+
+    return _("Phone pages: run {serve}, then open {url} and log in with a volunteer's "
+             "access code from {codes}").format(
+                 serve=f"OUTREACH_DATABASE_URL=sqlite:///{folder / 'outreach.db'} outreach serve",
+                 url=f"http://127.0.0.1:{PORT}/app/", codes=folder / CODES)
 

@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from outreach.cli.common import FORCE_HELP, PrivateFile, actor, db_session, edge
+from outreach.cli.common import (FORCE_HELP, PrivateFile, actor, check_target, db_session,
+                                 edge, write_private)
 from outreach.db import settings
 from outreach.db.errors import BadInput
 from outreach.i18n import _
@@ -505,6 +506,60 @@ def member_show(
         who = actor(s)
         text = member_card(s, ref=ref, actor=who)
     typer.echo(text)
+
+
+@member_app.command("link")
+@edge
+def member_link(
+    ref: Annotated[str, typer.Argument(metavar="LEDGER_NO",
+                                       help=_("Ledger number (e.g. M0000042) or member id."))],
+    days: Annotated[int, typer.Option(help=_("How many days the link works."), min=1,
+                                      max=365)] = 30,
+    revoke: Annotated[bool, typer.Option("--revoke", help=_(
+        "Withdraw the member's links instead (every link still valid)."))] = False,
+    qr: Annotated[Optional[str], typer.Option(help=_(
+        "The QR code image to write (PNG, mode 0600; default member-link-LEDGER_NO.png)."))
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help=_(FORCE_HELP))] = False,
+) -> None:
+    """Make a member's own link (and its QR code), or withdraw their links.
+
+    The member opens it on their phone, without a login: they see their name and branch
+    and, partly hidden, what the ledger holds; they can confirm or correct their address,
+    phone and family contact, answer a meeting notice and confirm make-up study.
+    Coordinators for any member; a volunteer for members on their own open tasks. The
+    address starts with OUTREACH_PUBLIC_URL (default: the local service's).
+
+    \b
+    Examples:
+      outreach member link M0000042
+      outreach member link M0000042 --days 60 --qr wang.png
+      outreach member link M0000042 --revoke
+    """
+    from outreach.cli.remote import new_key
+    from outreach.cli.volunteer import backend
+
+    path = None
+    if not revoke:
+        path = qr or "member-link-" + "".join(
+            ch if ch.isalnum() or ch in "-_" else "_" for ch in ref)[:60] + ".png"
+        check_target(path, force=force)  # refused before a link is made
+    out = backend().member_link(ref, days=days, revoke=revoke, key=new_key())
+    if revoke:
+        typer.echo(_("member {ref}: {n} links withdrawn").format(ref=ref, n=out["revoked"]))
+        return
+    import io
+
+    import segno
+
+    url = out["url"]
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(buf, kind="png", scale=8, border=4)
+    write_private(path, buf.getvalue(), force=force)
+    typer.echo(url)
+    typer.echo(_("member {no}: link valid until {until}; QR code in {path} (hand it to the "
+                 "member only)").format(no=out["ledger_no"], until=out["expires_at"],
+                                        path=path), err=True)
 
 
 @member_app.command("role")

@@ -172,8 +172,25 @@ def show(
         f"{label(k, of='attendance')} {v}" for k, v in view["counts"].items()))
     typer.echo("\n".join(lines))
     if view["invited"]:
-        typer.echo(table(view["invited"], of={"attendance": "attendance",
-                                              "segment": "residence"}))
+        typer.echo(table([_member_says(r) for r in view["invited"]],
+                         of={"attendance": "attendance", "segment": "residence"}))
+
+
+def _member_says(row: dict) -> dict:
+    """An invited member's row with what they said through their own link in one column
+    (`member_says`: "remote", "excused: in hospital", "studied 2026-03-20 10:05")."""
+    from outreach.tasks.kernel.labels import label
+
+    out = {k: v for k, v in row.items()
+           if k not in ("member_answer", "member_reason", "studied_at")}
+    said = []
+    if row.get("member_answer"):
+        said.append(label(row["member_answer"], of="attendance")
+                    + (f": {row['member_reason']}" if row.get("member_reason") else ""))
+    if row.get("studied_at"):
+        said.append(_("studied {at}").format(at=row["studied_at"]))
+    out["member_says"] = "; ".join(said)
+    return out
 
 
 
@@ -318,6 +335,35 @@ def cancel(
         out = cancel_meeting(s, meeting_id=_id(meeting_id), reason=reason, actor=who)
     typer.echo(_("meeting {id} cancelled; {n} notices cancelled").format(
         id=out["id"], n=out["notices_cancelled"]))
+
+
+@meeting_app.command("self-study")
+@edge
+def self_study(
+    branch: Annotated[str, typer.Argument(metavar="BRANCH", help=_("The branch's name."))],
+    on: Annotated[Optional[bool], typer.Option(
+        "--on/--off", help=_("Accept make-up study done alone, or no longer (without "
+                             "either: show the setting)."))] = None,
+) -> None:
+    """Whether a branch accepts make-up study done alone (off by default).
+
+    On: a member who missed a meeting and says "I have studied it" through their own link
+    is marked made up (self-study) at once, and their make-up task is cancelled. Off: the
+    make-up task's volunteer sees the member's note and talks the material through.
+
+    \b
+    Examples:
+      outreach meeting self-study North
+      outreach meeting self-study North --on
+    """
+    from outreach.tasks.meetings.meetings import set_self_study
+
+    with db_session(write=on is not None) as s:
+        out = set_self_study(s, branch=branch, actor=actor(s), on=on)
+    said = (_("branch {branch}: make-up study done alone is accepted") if out["self_study"]
+            else _("branch {branch}: make-up study done alone is not accepted"))
+    typer.echo(said.format(branch=out["branch"])
+               + ("" if out["changed"] or on is None else " " + _("(unchanged)")))
 
 
 @meeting_app.command("behind")

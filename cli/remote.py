@@ -171,6 +171,12 @@ class Remote:
     def release(self, task_id: int, key: str) -> None:
         self.call("POST", f"/tasks/{task_id}/release", key=key)
 
+    def member_link(self, ref: str, *, days: int | None, revoke: bool, key: str) -> dict:
+        path = f"/members/{urllib.parse.quote(ref, safe='')}/links"
+        if revoke:
+            return self.call("POST", path + "/revoke", key=key)
+        return self.call("POST", path, key=key, body={"days": days})
+
 
 def outcome_body(outcome: str | None, note, answers, day, *, ask: bool = False) -> dict:
     """What ``POST /tasks/{id}/outcomes`` is sent (and, on a local ledger, what an

@@ -9,11 +9,14 @@ import typer
 from outreach.cli.common import edge
 from outreach.i18n import _
 
+#: The service's port by default (`outreach demo` names it too).
+PORT = 8765
+
 
 def serve(
     host: Annotated[str, typer.Option(help=_("Address to listen on (keep 127.0.0.1 behind a "
                                              "reverse proxy that adds TLS)."))] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help=_("Port to listen on."), min=1, max=65535)] = 8765,
+    port: Annotated[int, typer.Option(help=_("Port to listen on."), min=1, max=65535)] = PORT,
     trusted_proxy: Annotated[Optional[list[str]], typer.Option(
         "--trusted-proxy", help=_("Address of the reverse proxy whose X-Forwarded-For names "
                                   "the real client (repeat; default: believe no proxy)."))

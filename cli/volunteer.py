@@ -136,6 +136,13 @@ class Local:
                  body=None, work=work)
 
 
+    def member_link(self, ref: str, *, days: int | None, revoke: bool, key: str) -> dict:
+        from outreach.tasks.links.member_links import link_once
+
+        with db_session() as s:
+            return link_once(s, ref=ref, actor=actor(s), key=key, days=days, revoke=revoke)
+
+
 def backend(server: str | None = None):
     """The ledger service when one is set (``OUTREACH_SERVER`` or `login --server`),
     otherwise the ledger on this machine."""
@@ -329,6 +336,12 @@ def _meeting_lines(kind: str, mt: dict, how: str | None = None) -> list[str]:
         lines.append(_row(N_("attendance"), name_of(mt["attendance"], of="attendance")
                           + (f" ({mt['attendance_reason']})" if mt["attendance_reason"]
                              else "")))
+    if mt.get("member_answer"):  # the member's own answer through their link
+        lines.append(_row(N_("member says"), name_of(mt["member_answer"], of="attendance")
+                          + (f" ({mt['member_reason']})" if mt.get("member_reason") else "")))
+    if mt.get("studied_at"):
+        lines.append(_row(N_("member says"), _("studied the material ({at})").format(
+            at=mt["studied_at"])))
     todo = MAKE_UP_TODO.get(how or "") if kind == "make_up" else None
     if todo or kind in MEETING_TODO:
         lines.append(_row(N_("what to do"), _(todo or MEETING_TODO[kind])))

@@ -96,6 +96,17 @@ class MakeUpHow(enum.StrEnum):
     VISIT = "visit"
     PHONE = "phone"
     MATERIALS = "materials"
+    #: The member studied the material alone and said so through their own link, where the
+    #: branch accepts self-study (``Branch.self_study``; revision 0013).
+    SELF_STUDY = "self_study"
+
+
+class MemberAnswer(enum.StrEnum):
+    """A member's own answer to a meeting notice (through their link): an intention, not
+    a mark: the attendance stays ``invited`` until the coordinator marks the meeting."""
+
+    REMOTE = "remote"  # "I will join by phone"
+    EXCUSED = "excused"  # "I ask to be excused" (with a reason)
 
 
 class CareOccasionKind(enum.StrEnum):
@@ -145,6 +156,7 @@ class MovementSource(enum.StrEnum):
     IMPORT = "import"  # a ledger import
     CLI = "cli"  # typed by a coordinator
     SYSTEM = "system"  # written by outreach itself (a migration, a backfill)
+    MEMBER_LINK = "member_link"  # reported by the member through their own link
 
 
 #: A campaign's settings when nobody chose them: the one home of these numbers, read by the

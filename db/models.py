@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -45,6 +46,7 @@ from outreach.db.codes import (
     LifeEventKind,
     MakeUpHow,
     MeetingKind,
+    MemberAnswer,
     MemberRole,
     MovementKind,
     MovementSource,
@@ -56,7 +58,7 @@ from outreach.db.codes import (
 from outreach.db.machines import AttendanceStatus, CareStatus, MeetingStatus, MemberStatus, TaskStatus
 
 __all__ = ["BranchKind", "CampaignKind", "CareOccasionKind", "ContributionKind", "LifeEventKind",
-           "MakeUpHow", "MeetingKind", "MemberRole", "MovementKind", "MovementSource",
+           "MakeUpHow", "MeetingKind", "MemberAnswer", "MemberRole", "MovementKind", "MovementSource",
            "Outcome", "RemoteOption", "Residence", "Role"]  # re-exported
 
 NAMING = {
@@ -97,6 +99,10 @@ class Branch(Base):
     kind: Mapped[BranchKind] = mapped_column(_enum(BranchKind, "branch_kind"),
                                              default=BranchKind.GEOGRAPHIC)
     parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("branches.id"), index=True)
+    #: The branch accepts make-up study done alone: a member's "I have studied it" through
+    #: their link makes the attendance ``made_up`` (``self_study``); off: the make-up
+    #: task's volunteer sees the member's note (revision 0013).
+    self_study: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 
@@ -527,6 +533,16 @@ class Attendance(Base):
     status_reason: Mapped[Optional[str]] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    #: The member's own answer to the notice, through their link (revision 0013): an
+    #: intention ("I will join by phone", "I ask to be excused" + ``member_reason``), not a
+    #: mark — ``status`` stays ``invited`` until the coordinator marks the meeting.
+    member_answer: Mapped[Optional[MemberAnswer]] = mapped_column(
+        _enum(MemberAnswer, "member_answer"))
+    member_reason: Mapped[Optional[str]] = mapped_column(Text)
+    answered_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: When the member said, through their link, that they studied the make-up material
+    #: (where the branch does not accept self-study the make-up task's volunteer sees it).
+    studied_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -753,3 +769,52 @@ class Movement(Base):
     recorded_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
 
     __table_args__ = (Index("ix_movements_member_on", "member_id", "happened_on"),)
+
+
+class AppSession(Base):
+    """A volunteer's session on the phone pages (``/app/``): only the hash of the cookie's
+    random token is kept; it ends after 30 days without use or at logout (revision 0013)."""
+
+    __tablename__ = "app_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __table_args__ = (Index("ix_app_sessions_last_seen_at", "last_seen_at"),)
+
+
+class MemberLink(Base):
+    """A member's own link (``/m/{token}``, `tasks.member_links`): one member's only; the
+    token (128 bits or more) is never stored, only its SHA-256; it expires and can be
+    revoked (revision 0013)."""
+
+    __tablename__ = "member_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("volunteers.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_member_links_member_id", "member_id"),)
+
+
+class MemberLinkKey(Base):
+    """An ``Idempotency-Key`` a member's link has used for a write (a form sent twice, a
+    page reloaded): the same key on the same link is done once. A link's keys go with the
+    link's expiry; each write drops the link's keys older than 30 days (revision 0013)."""
+
+    __tablename__ = "member_link_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("member_links.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __table_args__ = (UniqueConstraint("link_id", "key"),)

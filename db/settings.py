@@ -41,6 +41,18 @@ def token() -> str | None:
     return None
 
 
+#: The local service's address (`outreach serve`'s defaults).
+LOCAL_SERVICE = "http://127.0.0.1:8765"
+
+
+def public_url() -> str:
+    """The ledger service's address as people outside reach it (``OUTREACH_PUBLIC_URL``,
+    e.g. https://outreach.example.org), else the local service's: members' links start
+    with it."""
+    url = (os.environ.get("OUTREACH_PUBLIC_URL") or "").strip()
+    return (url or LOCAL_SERVICE).rstrip("/")
+
+
 def token_path() -> Path:
     return home() / "token"
 

@@ -11,7 +11,8 @@ from outreach.db.session import session_scope
 from outreach.flows import common
 from outreach.i18n import N_, _
 from outreach.tasks.work import followup, followup_jobs
-from outreach.tasks.access import idempotency, tickets
+from outreach.tasks.access import idempotency, sessions, tickets
+from outreach.tasks.links import member_links
 from outreach.tasks.campaigns import plan_jobs
 from outreach.tasks.kernel.rules import check_not_future
 
@@ -21,6 +22,8 @@ def expire_closed(today: dt.date) -> int:
     with session_scope(common.engine()) as s:
         tickets.purge_expired(s)  # run tickets nobody used go too (issue 24)
         idempotency.purge(s)  # and Idempotency-Keys older than 30 days
+        sessions.purge_idle(s)  # and phone sessions idle 30 days (issue 26)
+        member_links.purge_keys(s)  # and member links' Idempotency-Keys older than 30 days
     return followup_jobs.expire_closed(common.engine(), today=today)
 
 

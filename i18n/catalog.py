@@ -23,6 +23,8 @@ from outreach.i18n import DOMAIN, LOCALEDIR
 ROOT = Path(__file__).resolve().parent.parent
 #: The folders whose words people read.
 SOURCES = ("cli", "tasks", "db", "flows", "service", "seed", "i18n")
+#: Where the Jinja2 templates are (their ``_()`` calls are messages too).
+TEMPLATES = "**/templates/**.html"
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 PO = LOCALEDIR / "zh_CN" / "LC_MESSAGES" / f"{DOMAIN}.po"
 MO = PO.with_suffix(".mo")
@@ -73,10 +75,12 @@ def template():
     from babel.messages.extract import extract_from_dir
 
     cat = Catalog(domain=DOMAIN)
-    method_map = [("**.py", "outreach.i18n.catalog.extract")]
+    # The phone pages' templates (service/templates/) as i18n/babel.cfg maps them.
+    method_map = [("**.py", "outreach.i18n.catalog.extract"), (TEMPLATES, "jinja2")]
+    options_map = {TEMPLATES: {"extensions": "jinja2.ext.i18n"}}
     for folder in SOURCES:
         for filename, lineno, message, comments, context in extract_from_dir(
-                str(ROOT / folder), method_map, keywords=KEYWORDS):
+                str(ROOT / folder), method_map, options_map, keywords=KEYWORDS):
             cat.add(message, None, [(f"{folder}/{filename}", lineno)], context=context)
     return cat
 

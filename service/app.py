@@ -73,6 +73,16 @@ HTTP_WORDS = {"not found": N_("not found"), "method not allowed": N_("method not
 BODY_LIMIT = 64 * 1024
 #: The paths anyone may ask without a code: monitoring and the API's own description.
 OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+#: The pages (issue 26, `service.pages`): they check their own caller — a session cookie —
+#: and answer in HTML, so the Gate asks them for no bearer code.
+PAGE_PREFIXES = ("/app", "/m")  # /m: a member's own link (`service.member`), no login
+#: The language a person chose on the pages (``?lang=`` on any page), remembered a year.
+LANG_COOKIE = "outreach_lang"
+
+
+def page_path(path: str) -> bool:
+    """Is ``path`` one of the pages' (not the JSON API's)?"""
+    return any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
 
 
 class Unauthenticated(Exception):
@@ -260,7 +270,7 @@ class Gate:
         close = {"Connection": "close"} if pending else {}
         if length > limit or (chunked and not limit):
             return await _too_large(limit)(scope, receive, send)
-        if route.path not in OPEN_PATHS:
+        if route.path not in OPEN_PATHS and not page_path(route.path):
             scheme, credentials = get_authorization_scheme_param(headers.get("authorization"))
             code = credentials.strip() if scheme.lower() == "bearer" and credentials else None
             try:
@@ -383,6 +393,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     """The service for the ledger at ``database_url`` (default: OUTREACH_DATABASE_URL or
     the SQLite file under OUTREACH_HOME), resolved now: later changes of the environment
     do not move it. Refuses (NotReady) a database that is missing or not upgraded."""
+    from outreach.service import pages  # (it builds on this module)
+
     eng = make_engine(database_url or settings.database_url())
     migrate.require_current(eng)
     ledger = Ledger(eng)
@@ -396,15 +408,25 @@ def create_app(database_url: str | None = None) -> FastAPI:
     async def _no_store(request: Request, call_next):
         # The caller's language (`cli.remote` sends the volunteer's) for every line of
         # this request: a context variable, so each request has its own.
-        with i18n.language(language_of(request.headers.get("accept-language"))) as lang:
+        # On the pages a person may choose (``?lang=zh_CN`` / ``?lang=en``, remembered in a
+        # cookie), which goes before what the browser asks for.
+        chosen = i18n.normalise(request.query_params.get("lang"))
+        asked = chosen or i18n.normalise(request.cookies.get(LANG_COOKIE)) or \
+            language_of(request.headers.get("accept-language"))
+        with i18n.language(asked) as lang:
             response = await call_next(request)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Content-Language", lang.replace("_", "-"))
+        if chosen:
+            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, path="/",
+                                samesite="lax", secure=request.url.scheme == "https")
         return response
 
     @app.exception_handler(OutreachError)
     async def _domain(request: Request, exc: OutreachError):
         status = next(code for cls, code in STATUS if isinstance(exc, cls))
+        if page_path(request.url.path):
+            return pages.problem(request, status, str(exc))
         return _error(status, str(exc), exc.exit_code)
 
     @app.exception_handler(Unauthenticated)
@@ -416,18 +438,26 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     @app.exception_handler(Failure)
     async def _failure(request: Request, exc: Failure):
+        if page_path(request.url.path):
+            return pages.problem(request, exc.status, str(exc))
         return _error(exc.status, str(exc), 1)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         first = (exc.errors() or [{}])[0]  # the place and the rule, never the value sent
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
+        if page_path(request.url.path):
+            return pages.problem(request, 422, _("bad request: {where}: {problem}").format(
+                where=where or _("input"), problem=first.get("msg", _("invalid"))))
         return _error(422, _("bad request: {where}: {problem}").format(
             where=where or _("input"), problem=first.get("msg", _("invalid"))), 2)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         text = str(exc.detail).lower()
+        if page_path(request.url.path):
+            return pages.problem(request, exc.status_code,
+                                 _(HTTP_WORDS[text]) if text in HTTP_WORDS else text)
         return _error(exc.status_code, _(HTTP_WORDS[text]) if text in HTTP_WORDS else text,
                       2 if exc.status_code < 500 else 1, **(exc.headers or {}))
 
@@ -529,4 +559,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
                                       path=f"/tasks/{task_id}/release", body=None, work=work)
         return _answer(answer)
 
+    pages.install(app)
+    from outreach.service import member  # a member's own link (/m/{token}, issue 26)
+
+    member.install(app)
     return app

@@ -36,7 +36,8 @@ DATA_TABLES = [
     "attendance_status_changes", "attendance", "meeting_status_changes", "meetings",
     "branch_roles", "member_status_changes", "member_changes", "members", "volunteers",
     "branches", "login_failures", "run_tickets", "idempotency_keys", "access_event_members",
-    "access_events",
+    "access_events", "app_sessions", "member_link_keys",
+    "member_links",
 ]
 
 

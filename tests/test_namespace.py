@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -39,9 +40,13 @@ def test_the_check_sees_a_bare_import():
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    """The wheel, built from a copy of the tree (setuptools' build/ folder would otherwise
+    be left in the checkout, and a stale one could slip old modules into a later wheel)."""
+    src, out = tmp_path_factory.mktemp("src") / "outreach", tmp_path_factory.mktemp("wheel")
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "build", "*.egg-info", "__pycache__", ".*cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--wheel-dir", str(out), str(ROOT)],
+                    "--no-build-isolation", "--wheel-dir", str(out), str(src)],
                    check=True, capture_output=True, timeout=300)
     [found] = out.glob("outreach-*.whl")
     return found

@@ -10,6 +10,7 @@ row can be neither changed nor deleted, whoever asks. The doors (`DOORS`):
 
 * ``cli`` — `outreach task show` (and the values on record a survey's prompts show) on
   this machine; ``service`` — the same through the ledger service (`outreach serve`);
+* ``app`` — the volunteer's phone pages (``/app/``, `service.pages`): the task card;
 * ``runsheet`` — `outreach tasks --format csv|xlsx` (the run sheet, with phones and
   addresses; ``file_name`` when written to a file);
 * ``member-card`` — `outreach member show`;
@@ -44,9 +45,9 @@ from outreach.i18n import N_, _
 from outreach.tasks.access.permissions import COORDINATOR, PERSON, Actor, requires
 
 #: The doors through which contact details reach a person (``access_events.door``).
-CLI, SERVICE, RUNSHEET, MEMBER_CARD, UNREACHABLE, EXPORT = (
-    "cli", "service", "runsheet", "member-card", "unreachable", "export")
-DOORS = frozenset({CLI, SERVICE, RUNSHEET, MEMBER_CARD, UNREACHABLE, EXPORT})
+CLI, SERVICE, RUNSHEET, MEMBER_CARD, UNREACHABLE, EXPORT, APP = (
+    "cli", "service", "runsheet", "member-card", "unreachable", "export", "app")
+DOORS = frozenset({CLI, SERVICE, RUNSHEET, MEMBER_CARD, UNREACHABLE, EXPORT, APP})
 
 #: The access report's columns as people read them (`cli.common.table` translates them).
 REPORT_COLUMNS = (N_("at"), N_("volunteer_id"), N_("volunteer"), N_("door"), N_("file"),

@@ -119,6 +119,7 @@ MAKE_UP_HOW = {
     "visit": N_("home visit"),
     "phone": N_("by phone"),
     "materials": N_("materials given"),
+    "self_study": N_("self-study"),
 }
 CARE_OCCASION = {
     "birthday": N_("milestone birthday"),
@@ -153,6 +154,7 @@ MOVEMENT_SOURCE = {
     "import": N_("ledger import"),
     "cli": N_("entered by a coordinator"),
     "system": N_("outreach itself"),
+    "member_link": N_("the member's own link"),
 }
 #: The places a movement shows for a residence (`tasks.ledger.movements.LABEL`).
 PLACE = {

@@ -561,6 +561,23 @@ def set_role(session: Session, *, ref: str, branch: str, role: str, actor: Actor
             "changed": changed}
 
 
+@requires(COORDINATOR)
+def set_self_study(session: Session, *, branch: str, actor: Actor,
+                   on: bool | None = None) -> dict:
+    """Whether the branch accepts make-up study done alone (``branches.self_study``, off by
+    default): on, a member's "I have studied it" through their own link makes a missed
+    meeting ``made_up`` (``self_study``); off, the make-up task's volunteer sees the note.
+    ``on`` None only reads the setting. Returns the branch, the setting, whether it
+    changed."""
+    the_branch = branch_named(session, branch)
+    before = bool(the_branch.self_study)
+    if on is not None and bool(on) != before:
+        the_branch.self_study = bool(on)
+        flush(session, f"branch {the_branch.id}")
+    return {"branch": the_branch.name, "self_study": bool(the_branch.self_study),
+            "changed": bool(the_branch.self_study) != before}
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
@@ -616,11 +633,19 @@ def meeting_view(session: Session, *, meeting_id: int, actor: Actor) -> dict:
     invited = [{"member_id": i, "ledger_no": no, "name": n, "branch": b,
                 "segment": "homebound" if hb else str(res),
                 "attendance": str(st), "reason": why or "",
-                "made_up": f"{on} ({how})" if on else ""}
-               for i, no, n, b, res, hb, st, why, on, how in session.execute(
+                "made_up": f"{on} ({how})" if on else "",
+                # the member's own answer through their link (`tasks.links.member_links`): an
+                # intention, the mark stays the coordinator's
+                "member_answer": str(said) if said else "", "member_reason": said_why or "",
+                "studied_at": studied.isoformat(sep=" ", timespec="minutes") if studied
+                else ""}
+               for i, no, n, b, res, hb, st, why, on, how, said, said_why, studied
+               in session.execute(
                    select(Member.id, Member.ledger_no, Member.name, Branch.name,
                           Member.residence, Member.homebound, Attendance.status,
-                          Attendance.reason, Attendance.made_up_on, Attendance.made_up_how)
+                          Attendance.reason, Attendance.made_up_on, Attendance.made_up_how,
+                          Attendance.member_answer, Attendance.member_reason,
+                          Attendance.studied_at)
                    .join(Member, Member.id == Attendance.member_id)
                    .join(Branch, Branch.id == Member.branch_id)
                    .where(Attendance.meeting_id == m.id).order_by(Member.ledger_no))]

@@ -176,32 +176,54 @@ class Visit:
 
 def _apply_answers(v: Visit, keys: tuple[str, ...]) -> None:
     """Write the answers among ``keys`` to the member (`same` keeps, None clears)."""
-    given = {k: a for k, a in v.answers.items() if k in keys and a != rules.SAME}
-    before, before_address = str(v.member.residence), v.member.current_address
-    if "residence" in given:
-        v.set("residence", Residence(given["residence"]))
-    if "address" in given:
-        v.set("current_address" if v.member.residence == Residence.AWAY else "home_address",
-              given["address"])
-    _movement(v, before, address_changed=before == Residence.AWAY.value
-              and v.member.current_address != before_address)
-    if "homebound" in given:
-        v.set("homebound", given["homebound"] == "yes")
-    for key in ("phone", "family_contact_name", "family_contact_phone", "needs", "interests"):
-        if key in given:
-            v.set(key, given[key])
-
-
-def _movement(v: Visit, before: str, *, address_changed: bool) -> None:
-    """A change of residence (or of the place while away) is a movement
-    (`tasks.ledger.movements`): source survey on a survey, else outcome."""
     from outreach.db.codes import MovementSource
+
+    given = {k: a for k, a in v.answers.items() if k in keys and a != rules.SAME}
+    write_answers(v.session, v.member, given, actor_id=v.actor_id, reason=v.reason,
+                  today=v.today,
+                  source=MovementSource.SURVEY if str(v.task.kind) == K.SURVEY.value
+                  else MovementSource.OUTCOME)
+
+
+def write_answers(session: Session, member: Member, given: dict[str, str | None], *,
+                  actor_id: int | None, reason: str, today: dt.date, source,
+                  verified: tuple[str, ...] = ()) -> None:
+    """Write checked answers (`rules.check_answer`: a value, or None to clear) to the member,
+    each changed field with its history row (`db.state.set_member_fields`, ``actor_id`` and
+    ``reason``), a change of residence — or of the address while away — with its movement
+    (`tasks.ledger.movements`, ``source``). The address goes to the current address of a
+    member living away, else to the home address. Keys: residence, address, homebound,
+    phone, family_contact_name, family_contact_phone, needs, interests (others are ignored).
+    ``verified``: the ``*_verified_on`` / ``confirmed_on`` fields confirmed today (each a
+    history row too).
+
+    A step of the guarded functions that change a member (`record_outcome`, the member's
+    own link `tasks.links.member_links`): they checked who acts."""
     from outreach.tasks.ledger.movements import record_movement
 
-    record_movement(v.session, v.member, str(v.member.residence), old_residence=before,
-                    source=MovementSource.SURVEY if str(v.task.kind) == K.SURVEY.value
-                    else MovementSource.OUTCOME, recorded_by=v.actor_id,
-                    happened_on=v.today, address_changed=address_changed)
+    def put(field: str, value) -> None:
+        set_member_fields(session, member, {field: value}, actor_id=actor_id, reason=reason)
+
+    before, before_address = str(member.residence), member.current_address
+    if "residence" in given:
+        put("residence", Residence(given["residence"]))
+    if "address" in given:
+        put("current_address" if member.residence == Residence.AWAY else "home_address",
+            given["address"])
+    record_movement(session, member, str(member.residence), old_residence=before,
+                    source=source, recorded_by=actor_id, happened_on=today,
+                    address_changed=before == Residence.AWAY.value
+                    and member.current_address != before_address)
+    if "homebound" in given:
+        put("homebound", given["homebound"] == "yes")
+    for key in ("phone", "family_contact_name", "family_contact_phone", "needs", "interests"):
+        if key in given:
+            put(key, given[key])
+    for name in verified:
+        if name not in ("phone_verified_on", "address_verified_on",
+                        "family_contact_verified_on", "confirmed_on"):
+            raise ValueError(f"not a confirmation date: {name}")
+        put(name, today)
 
 
 def _tried(v: Visit) -> None:

@@ -439,6 +439,20 @@ def missing_answers(kind: str, outcome: Outcome, answers: dict[str, str | None])
             or (answers[k] is not None and not str(answers[k]).strip())]
 
 
+def answer_errors(answers: dict[str, str]) -> dict[str, str]:
+    """Each answer judged alone by `check_answer`: key → its problem, for those that have
+    one (a form shows each next to its field; the phone pages check a field as it is
+    typed). An empty answer is no answer here, not a problem."""
+    problems = {}
+    for key, value in answers.items():
+        if str(value).strip():
+            try:
+                check_answer(key, value)
+            except BadInput as exc:
+                problems[key] = str(exc)
+    return problems
+
+
 def check_answers(kind: str, outcome: Outcome,
                   answers: dict[str, str]) -> dict[str, str | None]:
     """All answers of one outcome, checked: keys it takes, each value (`check_answer`),

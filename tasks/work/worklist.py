@@ -167,19 +167,24 @@ def _meeting_card(session: Session, task: OutreachTask) -> dict | None:
     from outreach.db.models import Attendance, CampaignRun, Meeting
 
     row = session.execute(
-        select(Meeting, Attendance.status, Attendance.reason)
+        select(Meeting, Attendance.status, Attendance.reason, Attendance.member_answer,
+               Attendance.member_reason, Attendance.studied_at)
         .join(CampaignRun, CampaignRun.meeting_id == Meeting.id)
         .outerjoin(Attendance, (Attendance.meeting_id == Meeting.id)
                    & (Attendance.member_id == task.member_id))
         .where(CampaignRun.id == task.run_id)).first()
     if row is None:
         return None
-    mt, status, reason = row
+    mt, status, reason, said, said_why, studied = row
     return {"id": mt.id, "kind": str(mt.kind), "status": str(mt.status),
             "on": (mt.held_on or mt.planned_on).isoformat(), "topic": mt.topic,
             "material": mt.material, "place": mt.place, "remote": str(mt.remote),
             "remote_details": mt.remote_details,
-            "attendance": str(status) if status else None, "attendance_reason": reason}
+            "attendance": str(status) if status else None, "attendance_reason": reason,
+            # what the member said through their own link (`tasks.links.member_links`)
+            "member_answer": str(said) if said else None, "member_reason": said_why,
+            "studied_at": studied.isoformat(sep=" ", timespec="minutes") if studied
+            else None}
 
 
 # --- recording, with the survey's questions asked one by one ------------------------------

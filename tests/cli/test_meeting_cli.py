@@ -190,3 +190,25 @@ def test_hostile_arguments_are_one_line_and_write_nothing(db_url, tmp_path):
         assert r.exit_code == 2, (args, r.output)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output, args
         assert _count(db_url, select(func.count()).select_from(Attendance)) == before
+
+
+def test_self_study_is_a_coordinators_setting_of_a_branch(db_url):
+    """`meeting self-study BRANCH [--on|--off]`: shown, set, said unchanged; a volunteer
+    and an unknown branch are refused (exit 1 and 2, one line)."""
+    from outreach.db.models import Branch
+
+    coord, vol = bootstrap()
+    r = outreach("meeting", "self-study", "North", code=coord)
+    assert r.exit_code == 0 and "not accepted" in r.stdout, r.output
+    r = outreach("meeting", "self-study", "North", "--on", code=coord)
+    assert r.exit_code == 0 and "is accepted" in r.stdout and "unchanged" not in r.stdout
+    assert _count(db_url, select(Branch.self_study).where(Branch.name == "North"))
+    r = outreach("meeting", "self-study", "North", "--on", code=coord)
+    assert r.exit_code == 0 and "(unchanged)" in r.stdout
+    r = outreach("meeting", "self-study", "North", "--off", code=vol)
+    assert r.exit_code == 1 and "coordinator" in r.output and len(r.output.splitlines()) == 1
+    r = outreach("meeting", "self-study", "Nowhere", "--on", code=coord)
+    assert r.exit_code == 2 and "no branch named" in r.output
+    r = outreach("meeting", "self-study", "North", "--off", code=coord)
+    assert r.exit_code == 0 and "not accepted" in r.stdout
+    assert not _count(db_url, select(Branch.self_study).where(Branch.name == "North"))

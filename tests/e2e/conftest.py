@@ -54,10 +54,69 @@ def browser():
         pytest.fail(why)
     from playwright.sync_api import sync_playwright
 
+    global _PLAYWRIGHT
     with sync_playwright() as pw:
+        _PLAYWRIGHT = pw
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+        _PLAYWRIGHT = None
+
+
+#: The running Playwright (its device profiles), while the session's browser is open.
+_PLAYWRIGHT = None
+#: axe-core's browser build, from npm (`make test-e2e` runs `npm ci`).
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _local_only(ctx) -> list[str]:
+    refused: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(LOCAL):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    ctx.route("**/*", route)
+    return refused
+
+
+@pytest.fixture
+def phone(browser):
+    """``phone(lang)``: a new browser context as a phone (Playwright's "Pixel 5": its
+    viewport, touch, mobile), asking for ``lang`` (``zh-CN`` / ``en``), reaching this machine
+    only (``ctx.refused`` lists the rest). CSP is bypassed so that the tests can inject
+    axe-core (`axe_violations`); the pages themselves run no inline script. Closed at
+    teardown."""
+    made = []
+
+    def open_context(lang: str = "en"):
+        ctx = browser.new_context(**_PLAYWRIGHT.devices["Pixel 5"], locale=lang,
+                                  extra_http_headers={"Accept-Language": lang},
+                                  bypass_csp=True)
+        ctx.set_default_timeout(30_000)
+        ctx.refused = _local_only(ctx)
+        made.append(ctx)
+        return ctx
+
+    yield open_context
+    for ctx in made:
+        ctx.close()
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
+    """axe-core run on the page as it is now (WCAG 2.1 A/AA and best practice): the
+    violations of these impacts, as "id (n nodes): help"."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (make test-e2e does)")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag', values:
+        ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})""")
+    return [f"{v['id']} ({len(v['nodes'])} nodes): {v['help']}"
+            for v in result["violations"] if v["impact"] in impacts]
 
 
 @pytest.fixture

@@ -107,3 +107,30 @@ def test_history_replays_to_every_current_state_of_the_demo_ledger(demo):
     check = subprocess.run([OUTREACH, "db", "check"], capture_output=True, text=True,
                            env={**env, "OUTREACH_DATABASE_URL": f"sqlite:///{demo.ledger}"})
     assert check.returncode == 0 and "all consistent" in check.stdout, check.stdout
+
+
+def test_the_demo_ends_saying_how_to_open_the_phone_pages(demo):
+    """The last line: `outreach serve` on the demo ledger, the /app/ address and the codes
+    file (0600, never printed); a volunteer's code from it logs in to the phone pages."""
+    import csv
+
+    from fastapi.testclient import TestClient
+
+    from outreach.service.app import create_app
+
+    codes = demo.home / "demo" / "codes.csv"
+    last = demo.output.decode().strip().splitlines()[-1]
+    assert f"OUTREACH_DATABASE_URL=sqlite:///{demo.ledger} outreach serve" in last
+    assert "http://127.0.0.1:8765/app/" in last and str(codes) in last
+    assert codes.stat().st_mode & 0o777 == 0o600
+    rows = list(csv.DictReader(codes.open(encoding="utf-8")))
+    volunteer = next(r for r in rows if r["role"] == "volunteer")
+    assert volunteer["code"].encode() not in demo.output
+    app = create_app(f"sqlite:///{demo.ledger}")
+    try:
+        c = TestClient(app, base_url="http://testserver", follow_redirects=False)
+        r = c.post("/app/login", data={"code": volunteer["code"]},
+                   headers={"Origin": "http://testserver"})
+        assert (r.status_code, r.headers.get("location")) == (303, "/app/")
+    finally:
+        app.state.ledger.engine.dispose()

@@ -71,6 +71,7 @@ def test_health_docs_and_openapi_need_no_code(world, serve):
     assert call(svc.url, "GET", "/docs")[0] == 200
     assert coded_routes(svc.app) == [
         ("GET", "/me"), ("GET", "/tasks"), ("GET", "/tasks/{task_id}"),
+        ("POST", "/members/{ref}/links"), ("POST", "/members/{ref}/links/revoke"),
         ("POST", "/tasks/{task_id}/outcomes"), ("POST", "/tasks/{task_id}/release")], \
         "a new route joins the checks below"
 
@@ -85,7 +86,7 @@ def test_every_route_refuses_a_missing_code_with_401(world, serve):
     before = snapshot(world.url)
     for method, path in coded_routes(svc.app):
         for headers in ({}, {"Authorization": "Basic Ym9iOmJvYg=="}, {"Authorization": ""}):
-            status, body, h = call(svc.url, method, path.format(task_id=task),
+            status, body, h = call(svc.url, method, path.format(task_id=task, ref=task),
                                    body=_bodies(path), headers=headers)
             assert status == 401, (method, path, status)
             assert "no access code" in one_line_error(body, 1)

@@ -210,7 +210,8 @@ def test_a_notice_card_shows_the_meeting_and_the_remote_option(session):
         "id": meeting.id, "kind": "assembly", "status": "planned",
         "on": meeting.planned_on.isoformat(), "topic": "Annual report",
         "material": "Report 2026", "place": None, "remote": "video",
-        "remote_details": "room 42", "attendance": "invited", "attendance_reason": None}
+        "remote_details": "room 42", "attendance": "invited", "attendance_reason": None,
+        "member_answer": None, "member_reason": None, "studied_at": None}
     assert view["success"] == "reached" and "visited" not in view["outcomes"]
     card = render_card(view)
     assert f"assembly on {meeting.planned_on.isoformat()}" in card

@@ -493,3 +493,22 @@ def test_a_make_up_task_says_how_visit_when_homebound_call_when_away(w):
     (False, True, MakeUpHow.PHONE), (False, False, MakeUpHow.MATERIALS)])
 def test_make_up_how_follows_the_members_situation(homebound, away, want):
     assert work_rules.make_up_how(homebound=homebound, away=away) == want
+
+
+def test_self_study_is_off_by_default_and_a_coordinators_setting_of_one_branch(w):
+    """`set_self_study`: off by default; on and off for the named branch only (a nested
+    branch keeps its own); reading changes nothing; a volunteer is refused; the member's
+    "I have studied it" follows it (`tasks.links.member_links.confirm_study`)."""
+    s, c = w["s"], w["coord"]
+    assert mt.set_self_study(s, branch="Root", actor=c) == {
+        "branch": "Root", "self_study": False, "changed": False}
+    assert mt.set_self_study(s, branch="Root", actor=c, on=True)["changed"]
+    assert not mt.set_self_study(s, branch="Root", actor=c, on=True)["changed"]
+    assert w["root"].self_study and not w["child"].self_study
+    with pytest.raises(Refused):
+        mt.set_self_study(s, branch="Root", actor=w["vol"], on=False)
+    with pytest.raises(NotFound, match="no branch named"):
+        mt.set_self_study(s, branch="Nowhere", actor=c, on=True)
+    out = mt.set_self_study(s, branch="Root", actor=c, on=False)
+    assert out == {"branch": "Root", "self_study": False, "changed": True}
+    assert not w["root"].self_study

@@ -77,6 +77,9 @@ NO_ACTOR = {
     "tasks.access.tickets.judge": "step of redeem / use (builds the actor, stamp checked)",
     "tasks.access.tickets.purge_expired": "deletes expired tickets (no person, no contact)",
     "tasks.access.permissions.acting_for": "builds the actor a burned ticket stands for (stamp checked)",
+    "tasks.access.sessions.check": "builds the actor a phone's session cookie stands for",
+    "tasks.access.sessions.purge_idle": "deletes sessions idle 30 days (no person, no contact)",
+    "tasks.links.member_links.purge_keys": "deletes link keys older than 30 days (no person)",
     # Set-based system jobs (flows run them as the system; the CLI checks a coordinator
     # before it starts a flow). They own their transactions and show no contact details.
     "tasks.work.followup_jobs.fail_exhausted": "set-based system job",
@@ -158,6 +161,16 @@ NO_ACTOR = {
     # Movements: steps of the guarded record_outcome / import_ledger / confirm.
     "tasks.ledger.movements.record_movement": "step of guarded functions (writes one row)",
     "tasks.ledger.movements.record_movements": "step of guarded functions (one insert)",
+    "tasks.work.outcomes.write_answers": "step of record_outcome (guarded) and of the "
+                                         "member's own link (a Grant)",
+    # The member's own link (issue 26): no person with a code acts; the token is the
+    # authority. `open_link` checks it and builds the Grant (one member, ids only; it passes
+    # no access rule); the others take that Grant and touch that member only.
+    "tasks.links.member_links.open_link": "checks a link's token; builds the member's Grant",
+    "tasks.links.member_links.member_page": "the Grant's own member only, masked (no actor)",
+    "tasks.links.member_links.report_details": "the Grant's own member only",
+    "tasks.links.member_links.answer_notice": "the Grant's own member's invitation only",
+    "tasks.links.member_links.confirm_study": "the Grant's own member's attendance only",
 }
 
 
@@ -181,6 +194,17 @@ GUARDED = sorted(n for n, fn in FUNCTIONS.items() if "actor" in _params(fn) and 
 #: Who may call what, written out by hand (an oracle independent of the decorators): a
 #: rule loosened in the code — or a new guarded function — fails until it is agreed here.
 EXPECTED = {
+    # The phone pages' sessions (issue 26): one person's own.
+    "tasks.access.sessions.start": access.PERSON,
+    "tasks.access.sessions.touch": access.PERSON,
+    "tasks.access.sessions.end": access.PERSON,
+    "tasks.meetings.meetings.set_self_study": access.COORDINATOR,
+    # A member's own link (issue 26): a coordinator for anyone, a volunteer for a member of
+    # their own open tasks (the function narrows).
+    "tasks.links.member_links.make_link": access.PERSON,
+    "tasks.links.member_links.revoke_links": access.PERSON,
+    "tasks.links.member_links.link_once": access.PERSON,  # make_link / revoke_links, once a key
+    "tasks.links.member_links.task_link_once": access.HOLDER,  # link_once for the task's member
     "tasks.access.permissions.new_code": access.COORDINATOR,
     # Backups (issue 24): the copy is a file, never shown; the daily deployment runs as
     # the system. A restore replaces the ledger: a coordinator of the current one.

@@ -71,9 +71,9 @@ translations: setup
 	    -o i18n/outreach.pot \
 	    cli tasks db flows service seed i18n
 	$(BIN)/pybabel update -i i18n/outreach.pot -d $(I18N) -D outreach -l zh_CN \
-	    --no-fuzzy-matching --ignore-obsolete --width 100 --omit-header
+	    --no-fuzzy-matching --ignore-obsolete --width 100
 	$(BIN)/pybabel compile -d $(I18N) -D outreach -l zh_CN
-	$(BIN)/python -m outreach.i18n.catalog check
+	$(BIN)/python -m outreach.cli.catalog check
 
 bench: setup
 	$(BIN)/python -m bench

@@ -314,7 +314,7 @@ def _report(which: Report, format: Format, period: str | None, today: str | None
         raise BadInput(_("--branch is for the meetings report"))
     if period is not None:
         check_period(period)  # refused for every report, not only coverage
-    # the unreachable list shows family contacts: logged (`tasks.access.log`), a write
+    # the unreachable list shows family contacts: logged (`tasks.ledger.access_log`), a write
     with db_session(write=which == Report.unreachable) as s:
         who = actor(s)  # each report checks who may read it
         if which == Report.coverage:
@@ -389,8 +389,8 @@ def _scorecard_report(format: Format, period: str | None, today: str | None,
 def _access_report(format: Format, member: str | None, volunteer: int | None,
                    since: str | None, until: str | None, output: Path | None = None,
                    force: bool = False) -> None:
-    """Who was shown contact details (`tasks.access.log.access_report`)."""
-    from outreach.tasks.access.log import access_report
+    """Who was shown contact details (`tasks.ledger.access_log.access_report`)."""
+    from outreach.tasks.ledger.access_log import access_report
 
     if format == Format.markdown:
         raise BadInput(_("the access report is a table, csv, json or xlsx"))

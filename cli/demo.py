@@ -132,10 +132,10 @@ def demo(
                      members=res.members, away=res.away, homebound=res.homebound,
                      branches=res.branches, volunteers=res.volunteers))
     from outreach.cli.common import PrivateFile
-    from outreach.cli.ledger import _write_codes
+    from outreach.cli.ledger import write_codes
 
     # the people's codes, for the phone pages (said at the end); 0600, made anew each time
-    _write_codes(PrivateFile(folder / CODES, force=True), res.codes)
+    write_codes(PrivateFile(folder / CODES, force=True), res.codes)
     code = next(c[4] for c in res.codes if c[2] == "coordinator")
     os.environ["OUTREACH_TOKEN"] = code
     with db_session(write=False) as s:

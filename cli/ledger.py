@@ -207,7 +207,7 @@ def _seed(members, volunteers, seed_, locale, codes, force=False) -> None:
                                         coordinators=result.coordinators,
                                         branches=result.branches))
         if out is not None:
-            _write_codes(out, result.codes)
+            write_codes(out, result.codes)
             typer.echo(_("access codes written to {path} (mode 0600)").format(path=codes))
     finally:
         if out is not None:  # a seed that failed wrote nothing: neither does the command
@@ -218,7 +218,7 @@ def _seed(members, volunteers, seed_, locale, codes, force=False) -> None:
     _print_summary()
 
 
-def _write_codes(out: PrivateFile, codes: list) -> None:
+def write_codes(out: PrivateFile, codes: list) -> None:
     """The new people's codes into the codes file (`seed --codes`), after the seed."""
     import csv
     import io
@@ -430,7 +430,7 @@ def members_export(
     # the file is checked (and made, empty and private) before the ledger is read
     with (contextlib.nullcontext() if str(file) == "-" else
           PrivateFile(file, force=force)) as out:
-        with db_session() as s:  # the export is logged (`tasks.access.log`)
+        with db_session() as s:  # the export is logged (`tasks.ledger.access_log`)
             buf = io.BytesIO() if excel else io.StringIO()
             export = export_ledger_xlsx if excel else export_ledger
             n = export(s, buf, actor=actor(s), lang=lang,
@@ -461,7 +461,7 @@ def members_purge(
     """
     from outreach.cli.common import is_terminal, parse_date
     from outreach.tasks.kernel import rules
-    from outreach.tasks.access.log import purge_departed
+    from outreach.tasks.ledger.access_log import purge_departed
 
     day = parse_date(before, "--before")
     if day > rules.real_today():  # refused before anyone is asked
@@ -502,7 +502,7 @@ def member_show(
     """
     from outreach.tasks.ledger.reports import member_card
 
-    with db_session() as s:  # the showing is logged (`tasks.access.log`)
+    with db_session() as s:  # the showing is logged (`tasks.ledger.access_log`)
         who = actor(s)
         text = member_card(s, ref=ref, actor=who)
     typer.echo(text)

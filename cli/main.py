@@ -66,7 +66,7 @@ def commands(app):
 
 def _translate_help(app):
     """Typer takes a command's help from its function's docstring: give it the
-    translation (`i18n.catalog` extracts these docstrings)."""
+    translation (`cli.catalog` extracts these docstrings)."""
     for info in _infos(app):
         doc = inspect.getdoc(info.callback) if info.callback else None
         if info.help is None and doc:

@@ -74,7 +74,7 @@ class Local:
     def task_view(self, task_id: int) -> dict:
         from outreach.tasks.work.worklist import task_view
 
-        with db_session() as s:  # the showing is logged (`tasks.access.log`)
+        with db_session() as s:  # the showing is logged (`tasks.ledger.access_log`)
             return task_view(s, task_id=task_id, actor=actor(s))
 
     def record_or_ask(self, task_id: int, outcome, note, answers, day, key: str) -> dict:

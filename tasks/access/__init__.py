@@ -1,2 +1,2 @@
 """Who may do what: personal codes and the actor (`permissions`), one-run tickets,
-Idempotency-Keys, the access log."""
+Idempotency-Keys, the phone pages' sessions."""

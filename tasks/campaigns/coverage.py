@@ -331,7 +331,7 @@ def unreachable_list(session: Session, *, actor: Actor, today: dt.date | None = 
     CONTAINS CONTACT DETAILS (family contact name and phone): for coordinators only
     (checked here, `@requires`). Never put these rows in a Prefect artifact, a log or an
     error message. ``today`` and ``period`` are accepted for a uniform signature. The
-    showing is logged (`tasks.access.log`, door ``unreachable``; ``file_name`` when the
+    showing is logged (`tasks.ledger.access_log`, door ``unreachable``; ``file_name`` when the
     list goes to a file).
     """
     stmt = (select(Member.id, Member.ledger_no, Member.name, Branch.name,
@@ -345,7 +345,7 @@ def unreachable_list(session: Session, *, actor: Actor, today: dt.date | None = 
     cols = ("id", "ledger_no", "name", "branch", "failed_contacts", "last_contact_on",
             "family_contact_name", "family_contact_phone")
     rows = [dict(zip(cols, r)) for r in session.execute(stmt)]
-    from outreach.tasks.access.log import UNREACHABLE, note_shown
+    from outreach.tasks.ledger.access_log import UNREACHABLE, note_shown
 
     note_shown(session, actor=actor, member_ids=[r["id"] for r in rows], door=UNREACHABLE,
                file_name=file_name)

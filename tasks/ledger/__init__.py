@@ -1,2 +1,3 @@
 """The ledger: members, branches and the tree, import and export, movements, the member
-card and counts, the audit, backups."""
+card and counts, the audit, backups, and the access log (who was shown whose contact
+details)."""

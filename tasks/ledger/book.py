@@ -449,9 +449,9 @@ def _cell(value, column: str) -> str:
 
 def _note_export(session: Session, actor: Actor, branch_ids: Iterable[int] | None,
                  file_name: str | None) -> None:
-    """Log the export (`tasks.access.log`, door ``export``): every member it writes, one
+    """Log the export (`tasks.ledger.access_log`, door ``export``): every member it writes, one
     INSERT … SELECT whatever the ledger's size."""
-    from outreach.tasks.access.log import EXPORT, note_shown
+    from outreach.tasks.ledger.access_log import EXPORT, note_shown
 
     members = select(Member.id)
     if branch_ids is not None:
@@ -464,7 +464,7 @@ def export_rows(session: Session, *, actor: Actor, branch_ids: Iterable[int] | N
                 lang: str = "en", file_name: str | None = None):
     """Yield the ledger as CSV-ready lists of strings, in ledger-number order
     (coordinators: every member's contact details). The export is logged
-    (`tasks.access.log`, with ``file_name``) before the first row."""
+    (`tasks.ledger.access_log`, with ``file_name``) before the first row."""
     if branch_ids is not None:
         branch_ids = list(branch_ids)
     _note_export(session, actor, branch_ids, file_name)
@@ -477,7 +477,7 @@ def export_ledger(session: Session, out: IO[str], *, actor: Actor, lang: str = "
                   file_name: str | None = None) -> int:
     """Write the ledger CSV to ``out``, headers and words in ``lang`` (en, zh_CN); returns
     the number of members written (coordinators). Logged with ``file_name``
-    (`tasks.access.log`)."""
+    (`tasks.ledger.access_log`)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADERS[check_lang(lang)])
     n = 0
@@ -492,7 +492,7 @@ def export_ledger_xlsx(session: Session, out: IO[bytes], *, actor: Actor,
                        lang: str = "en", file_name: str | None = None) -> int:
     """Write the ledger as an Excel workbook to ``out`` (`tasks.kernel.xlsxfile`: text as text,
     dates as dates), headers and words in ``lang``; returns the number of members written
-    (coordinators). Logged with ``file_name`` (`tasks.access.log`)."""
+    (coordinators). Logged with ``file_name`` (`tasks.ledger.access_log`)."""
     from outreach.tasks.kernel.xlsxfile import write_workbook
 
     check_lang(lang)

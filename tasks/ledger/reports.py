@@ -82,7 +82,7 @@ def _field(label: str, value) -> str:
 @requires(PERSON)
 def member_card(session: Session, *, ref: str, actor: Actor) -> str:
     """A member's details as text, for someone allowed to see them (the showing is
-    logged, `tasks.access.log`)."""
+    logged, `tasks.ledger.access_log`)."""
     member = find_member(session, ref=ref)
     if not can_see_contacts(session, actor=actor, member_id=member.id):
         raise Refused(_("member {id} is not in your open tasks").format(id=member.id))
@@ -166,7 +166,7 @@ def member_card(session: Session, *, ref: str, actor: Actor) -> str:
             lines.append("    " + _("{at}  {field} changed  by {who}  {reason}").format(
                 at=f"{c.at:%Y-%m-%d %H:%M}", field=c.field, who=c.actor_id or _("system"),
                 reason=why(c.reason)).rstrip())
-    from outreach.tasks.access.log import MEMBER_CARD, note_shown
+    from outreach.tasks.ledger.access_log import MEMBER_CARD, note_shown
 
     note_shown(session, actor=actor, member_ids=[member.id], door=MEMBER_CARD)
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from outreach.db.models import Attempt, Branch, CampaignKind, Member, OutreachTa
 from outreach.i18n import _
 from outreach.tasks.kernel.labels import label
 from outreach.tasks.access.permissions import HOLDER, PERSON, Actor, require_coordinator, requires
-from outreach.tasks.access.log import CLI, RUNSHEET, note_shown
+from outreach.tasks.ledger.access_log import CLI, RUNSHEET, note_shown
 from outreach.tasks.work.outcomes import (  # noqa: F401 (re-exported)
     MAX_ID, SUCCESS, SURVEY_FIELDS, Recorded, load_task, record_outcome, require_holder,
     survey_fields,
@@ -38,7 +38,7 @@ def list_tasks(session: Session, *, actor: Actor, all_: bool = False,
     """The caller's open tasks by due date; with ``all_`` (coordinators) everyone's.
 
     With ``contacts`` (the run sheet) each row carries the member's phone and address
-    where the caller may see them, and that showing is logged (`tasks.access.log`:
+    where the caller may see them, and that showing is logged (`tasks.ledger.access_log`:
     ``door``, and ``file_name`` when the sheet goes to a file)."""
     today = today or dt.date.today()
     if all_ or volunteer_id is not None or branch is not None:
@@ -125,7 +125,7 @@ def task_view(session: Session, *, task_id: int, actor: Actor,
 
     A volunteer sees it only for their own open tasks (`cli.volunteer.render_card` prints
     it; the ledger service returns it as JSON, ``door`` ``service``). The showing is
-    logged (`tasks.access.log`).
+    logged (`tasks.ledger.access_log`).
     """
     task = load_task(session, task_id)
     require_holder(task, actor)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from outreach import i18n
-import outreach.i18n.catalog as catalog
+import outreach.cli.catalog as catalog
 
 
 def test_every_message_has_a_chinese_translation_and_the_mo_is_compiled():

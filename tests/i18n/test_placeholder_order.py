@@ -1,13 +1,13 @@
 """Two placeholders swapped in one Chinese message are caught (issue 24): the catalog
 check compared the sorted names only, so "{low} 至 {high}" written "{high} 至 {low}"
 passed. Every translation keeps the msgid's order of placeholders unless it is listed in
-`i18n.catalog.REORDERED` with the order Chinese needs."""
+`cli.catalog.REORDERED` with the order Chinese needs."""
 
 from __future__ import annotations
 
 import copy
 
-import outreach.i18n.catalog as catalog
+import outreach.cli.catalog as catalog
 
 
 def _swapped(po, msgid: str):

@@ -17,7 +17,7 @@ from outreach.db.machines import MemberStatus as MS
 from outreach.db.machines import TaskStatus as TS
 from outreach.db.models import (AccessEvent, AccessEventMember, Attempt, CampaignKind, Member,
                        MemberChange, MemberStatusChange)
-from outreach.tasks.access.log import access_report, note_shown, purge_departed
+from outreach.tasks.ledger.access_log import access_report, note_shown, purge_departed
 from tests.db import factories as f
 from tests.db.test_guards import refused
 

@@ -267,9 +267,9 @@ EXPECTED = {
     # Who saw what (issue 24): the log is written by the guarded functions that show
     # contact details, after their own check, for the person shown them (never the system:
     # no job is shown contact details); its report and the purge are a coordinator's.
-    "tasks.access.log.note_shown": access.PERSON,
-    "tasks.access.log.access_report": access.COORDINATOR,
-    "tasks.access.log.purge_departed": access.COORDINATOR,
+    "tasks.ledger.access_log.note_shown": access.PERSON,
+    "tasks.ledger.access_log.access_report": access.COORDINATOR,
+    "tasks.ledger.access_log.purge_departed": access.COORDINATOR,
 }
 
 

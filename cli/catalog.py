@@ -1,12 +1,14 @@
 """The Chinese catalog's upkeep (``make translations``) and its check (the test suite).
 
-``python -m outreach.i18n.catalog check``  every extracted message has a translation, none fuzzy,
+``python -m outreach.cli.catalog check``  every extracted message has a translation, none fuzzy,
                                   placeholders kept, the compiled .mo up to date;
-``python -m outreach.i18n.catalog fill F.json …``  put translations ({"msgid": "译文"}, for a
+``python -m outreach.cli.catalog fill F.json …``  put translations ({"msgid": "译文"}, for a
                                   pgettext message {"context\u0004msgid": …}) into the .po.
 
 Needs Babel (a development dependency); the product itself reads the compiled .mo with
-the standard library's gettext.
+the standard library's gettext. It lives beside the CLI, not in `outreach.i18n`: the
+commands' help comes from their docstrings, which it finds in the command tree, and the
+catalog package that every layer uses imports nothing of ours.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def template():
 
     cat = Catalog(domain=DOMAIN)
     # The phone pages' templates (service/templates/) as i18n/babel.cfg maps them.
-    method_map = [("**.py", "outreach.i18n.catalog.extract"), (TEMPLATES, "jinja2")]
+    method_map = [("**.py", "outreach.cli.catalog.extract"), (TEMPLATES, "jinja2")]
     options_map = {TEMPLATES: {"extensions": "jinja2.ext.i18n"}}
     for folder in SOURCES:
         for filename, lineno, message, comments, context in extract_from_dir(
@@ -163,7 +165,7 @@ def problems() -> list[str]:
                     out.append(f"placeholders differ: {key!r} -> {s!r}")
                 elif _order(_PLACEHOLDER.findall(s)) != order:
                     out.append(f"placeholders in another order: {key!r} -> {s!r} (if "
-                               f"Chinese needs that order, list it in outreach.i18n.catalog.REORDERED)")
+                               f"Chinese needs that order, list it in outreach.cli.catalog.REORDERED)")
     if not MO.exists() or _compiled(MO) != _compiled(po):
         out.append(f"{MO.name} does not hold what {PO.name} says: run make translations")
     return out

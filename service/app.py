@@ -27,44 +27,34 @@ may not see; an unforeseen error is logged and answered by its class name only.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import logging
 from dataclasses import asdict
-from typing import Iterator, Optional
+from typing import Optional
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.routing import Match
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach import i18n
 from outreach.db import migrate, settings
-from outreach.db.errors import BadInput, Conflict, NotFound, NotReady, OutreachError, Refused
-from outreach.db.models import LoginFailure
-from outreach.db.session import make_engine, session_scope
+from outreach.db.errors import NotReady, OutreachError
+from outreach.db.session import make_engine
 from outreach.i18n import N_, _, pgettext
+from outreach.service import common  # `common.pause` by its module: a test replaces it there
+from outreach.service import member, pages
+from outreach.service.common import (
+    LANG_COOKIE, STATUS, Failure, Ledger, Unauthenticated, caller, client_address,
+    idempotency_key, language_of, page_path)
 from outreach.tasks.access import permissions as access, idempotency
 from outreach.tasks.kernel.rules import parse_day
 
-log = logging.getLogger("outreach.service")
-
-#: Wrong codes from one address count towards its delay until it has been quiet this long.
-ADDRESS_WINDOW = dt.timedelta(minutes=15)
-#: Domain errors → HTTP status (first match wins: NotFound is a BadInput, Conflict a Refused).
-STATUS = ((NotFound, 404), (idempotency.KeyReused, 422), (BadInput, 400), (Conflict, 409),
-          (Refused, 403), (NotReady, 503), (OutreachError, 400))
-BUSY = N_("the database is busy; nothing was written, try again in a moment")
 #: The HTTP errors the framework answers itself (no such path, wrong method), as said.
 HTTP_WORDS = {"not found": N_("not found"), "method not allowed": N_("method not allowed")}
 #: The largest request body the JSON API takes, in bytes (an outcome with a survey's answers
@@ -73,162 +63,15 @@ HTTP_WORDS = {"not found": N_("not found"), "method not allowed": N_("method not
 BODY_LIMIT = 64 * 1024
 #: The paths anyone may ask without a code: monitoring and the API's own description.
 OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-#: The pages (issue 26, `service.pages`): they check their own caller — a session cookie —
-#: and answer in HTML, so the Gate asks them for no bearer code.
-PAGE_PREFIXES = ("/app", "/m")  # /m: a member's own link (`service.member`), no login
-#: The language a person chose on the pages (``?lang=`` on any page), remembered a year.
-LANG_COOKIE = "outreach_lang"
-
-
-def page_path(path: str) -> bool:
-    """Is ``path`` one of the pages' (not the JSON API's)?"""
-    return any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
-
-
-class Unauthenticated(Exception):
-    """No code, a wrong one, or one of a person no longer active: answered 401."""
-
-    def __init__(self, cause: OutreachError, delay: float = 0.0) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        #: Seconds to wait before answering (a wrong code), on the event loop: a flood of
-        #: wrong codes must not tie up the worker threads that serve everyone else.
-        self.delay = delay
-
-
-async def _pause(seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
-class Failure(Exception):
-    """Anything unforeseen, reduced to its class name before it can reach a log."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _one_line(text: str) -> str:
     return (text.strip().splitlines() or [pgettext("service", "refused")])[0][:500]
 
 
-def language_of(header: str | None) -> str | None:
-    """The language an ``Accept-Language`` header asks for, among those outreach speaks
-    (``zh-CN,zh;q=0.9,en;q=0.8`` → ``zh_CN``); None when it names none of them (the
-    service's own language then)."""
-    best, best_q = None, 0.0
-    for i, part in enumerate((header or "")[:200].split(",")[:10]):
-        tag, __, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                continue
-        lang = i18n.normalise(tag)
-        if lang is not None and q > best_q:
-            best, best_q = lang, q
-    return best
-
-
 def _error(status: int, message: str, exit_code: int, **headers) -> JSONResponse:
     return JSONResponse({"error": _one_line(message), "exit_code": exit_code}, status_code=status,
                         headers={"Cache-Control": "no-store", **headers})
-
-
-class Ledger:
-    """The database the service holds, and the caller's transaction on it."""
-
-    def __init__(self, eng: Engine) -> None:
-        self.engine = eng
-
-    # --- wrong codes, per client address ------------------------------------------------------
-
-    def address_failures(self, session: Session, address: str) -> int:
-        """Wrong codes from this address in a row (within `ADDRESS_WINDOW` of the last)."""
-        row = session.get(LoginFailure, address)
-        if row is None or _utcnow() - row.last_at > ADDRESS_WINDOW:
-            return 0
-        return row.failures
-
-    def count_address(self, address: str) -> None:
-        """One more wrong code from ``address``, in a short transaction of its own (after
-        the request's: on SQLite a second writer would wait for the first). Best effort."""
-        for __ in range(2):  # two first failures at once: the second insert updates instead
-            try:
-                with session_scope(self.engine) as s:
-                    now = _utcnow()
-                    row = s.scalars(select(LoginFailure).where(
-                        LoginFailure.address == address).with_for_update()).first()
-                    if row is None:
-                        s.add(LoginFailure(address=address, failures=1, last_at=now))
-                    else:
-                        fresh = now - row.last_at > ADDRESS_WINDOW
-                        row.failures = 1 if fresh else row.failures + 1
-                        row.last_at = now
-                return
-            except IntegrityError:
-                continue
-            except SQLAlchemyError:
-                return
-
-    # --- who calls, and their transaction -----------------------------------------------------
-
-    def identify(self, address: str, code: str | None) -> access.Actor:
-        """The caller's actor, in a read transaction of its own (a wrong code's wait never
-        holds SQLite's write lock); a missing or wrong code raises `Unauthenticated` with
-        the seconds to wait (the longer of the volunteer's and the address's delay) and is
-        counted. `Gate` calls it before a byte of the request's body is read."""
-        wrong = False
-        try:
-            with _answerable(), session_scope(self.engine, write=False) as s:
-                before = self.address_failures(s, address) if code else 0
-                try:
-                    return access.authenticate(s, code, wait=False)
-                except Refused as exc:
-                    delay = 0.0
-                    if code:  # a code was given and it was wrong (or its person inactive)
-                        wrong = True
-                        delay = max(getattr(exc, "delay", 0.0), access.login_delay(before))
-                    raise Unauthenticated(exc, delay) from None
-                except BadInput as exc:  # not even shaped like a code
-                    raise Unauthenticated(exc) from None
-        finally:
-            access.settle(self.engine)
-            if wrong:
-                self.count_address(address)
-
-    @contextlib.contextmanager
-    def acting(self, who: access.Actor, *, write: bool = False) -> Iterator[Session]:
-        """The transaction of a caller `Gate` has identified (``write``: on SQLite a
-        writer's ``BEGIN IMMEDIATE``); database trouble is answered in one line."""
-        with _answerable(), session_scope(self.engine, write=write) as s:
-            yield s
-
-
-@contextlib.contextmanager
-def _answerable() -> Iterator[None]:
-    """Domain errors pass (their handler answers them); a busy or unreachable database is
-    a 503 and anything unforeseen a 500, both by class name only (no SQL parameters)."""
-    try:
-        yield
-    except (OutreachError, Unauthenticated):
-        raise
-    except OperationalError as exc:
-        text = str(exc.orig).lower()
-        if "locked" in text or "busy" in text:
-            raise Failure(503, _(BUSY)) from None
-        log.error("database error (%s)", exc.__class__.__name__)
-        raise Failure(503, _("the ledger's database cannot be reached; nothing was "
-                             "written")) from None
-    except Exception as exc:  # never a traceback with SQL parameters in a log
-        log.error("internal error (%s)", exc.__class__.__name__)
-        raise Failure(500, _("internal error ({name}); nothing more was written").format(
-            name=exc.__class__.__name__)) from None
 
 
 class _TooLarge(Exception):
@@ -274,11 +117,11 @@ class Gate:
             scheme, credentials = get_authorization_scheme_param(headers.get("authorization"))
             code = credentials.strip() if scheme.lower() == "bearer" and credentials else None
             try:
-                who = await run_in_threadpool(self.ledger.identify, _address(Request(scope)),
-                                              code)
+                who = await run_in_threadpool(self.ledger.identify,
+                                              client_address(Request(scope)), code)
             except Unauthenticated as exc:
                 if exc.delay > 0:
-                    await _pause(exc.delay)
+                    await common.pause(exc.delay)
                 return await _error(401, str(exc.cause), exc.cause.exit_code,
                                     **{"WWW-Authenticate": "Bearer"}, **close)(
                     scope, receive, send)
@@ -332,13 +175,6 @@ def server_options(trusted_proxies: list[str] | None = None) -> dict:
             "server_header": False}
 
 
-def _address(request: Request) -> str:
-    """The client's address as the server saw it (the proxy's, or with --trusted-proxy the
-    one the proxy forwarded)."""
-    host = request.client.host if request.client else None
-    return (host or "unknown")[:64]
-
-
 # --- what callers send --------------------------------------------------------------------
 
 
@@ -358,31 +194,10 @@ class OutcomeIn(BaseModel):
                                          "means someone recorded meanwhile (409).")
 
 
-def _key(key: Optional[str] = Header(
-        None, alias=idempotency.HEADER, description="Required on every write: a fresh key "
-        "(1–100 of A-Z a-z 0-9 _ . : -) per write, the same key to repeat it; a repeat gets "
-        "the first answer and changes nothing.")) -> str | None:
-    return key
-
-
 def _answer(answer: idempotency.Answer) -> JSONResponse:
     """A write's answer (a repeat of a key: the first answer, marked as replayed)."""
     return JSONResponse(answer.body, status_code=answer.status,
                         headers={"Idempotent-Replayed": "true"} if answer.replay else None)
-
-
-bearer = HTTPBearer(auto_error=False, description="Your personal access code.")
-
-
-def _caller(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(
-        bearer)) -> access.Actor:
-    """The caller `Gate` identified from their code (the bearer scheme is declared here for
-    the OpenAPI description; the code itself was checked before the body was read)."""
-    who = request.scope.get("state", {}).get("actor")
-    if who is None:  # only if the app runs without its Gate
-        raise Unauthenticated(Refused(_("no access code: run `outreach login` or set "
-                                        "OUTREACH_TOKEN")))
-    return who
 
 
 def _day(value: str | None) -> dt.date | None:
@@ -393,8 +208,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
     """The service for the ledger at ``database_url`` (default: OUTREACH_DATABASE_URL or
     the SQLite file under OUTREACH_HOME), resolved now: later changes of the environment
     do not move it. Refuses (NotReady) a database that is missing or not upgraded."""
-    from outreach.service import pages  # (it builds on this module)
-
     eng = make_engine(database_url or settings.database_url())
     migrate.require_current(eng)
     ledger = Ledger(eng)
@@ -432,7 +245,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(request: Request, exc: Unauthenticated):
         if exc.delay > 0:
-            await _pause(exc.delay)
+            await common.pause(exc.delay)
         return _error(401, str(exc.cause), exc.cause.exit_code,
                       **{"WWW-Authenticate": "Bearer"})
 
@@ -471,13 +284,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/me", tags=["volunteer"])
-    def me(who: access.Actor = Depends(_caller)) -> dict:
+    def me(who: access.Actor = Depends(caller)) -> dict:
         """Who the code belongs to (`outreach whoami`, `outreach login`)."""
         return {"id": who.id, "name": who.name, "role": str(who.role),
                 "branch_id": who.branch_id}
 
     @app.get("/tasks", tags=["volunteer"])
-    def tasks(who: access.Actor = Depends(_caller),
+    def tasks(who: access.Actor = Depends(caller),
               all: bool = Query(False, description="Everyone's tasks (coordinators)."),
               branch: Optional[str] = Query(None, description="Only this branch "
                                             "(coordinators)."),
@@ -492,7 +305,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                                           "the name of the file the sheet goes to (for the "
                                           "access log).")) -> list[dict]:
         """Your open tasks by due date (`outreach tasks`); with contacts the showing is
-        logged (`tasks.access.log`, door ``service``)."""
+        logged (`tasks.ledger.access_log`, door ``service``)."""
         from outreach.tasks.work.worklist import list_tasks
 
         with ledger.acting(who, write=contacts) as s:
@@ -501,7 +314,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                               contacts=contacts, door="service", file_name=file)
 
     @app.get("/tasks/{task_id}", tags=["volunteer"])
-    def task(task_id: int, who: access.Actor = Depends(_caller)) -> dict:
+    def task(task_id: int, who: access.Actor = Depends(caller)) -> dict:
         """What a visit needs (`outreach task show`): your own open tasks only."""
         from outreach.tasks.work.worklist import task_view
 
@@ -509,8 +322,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
             return task_view(s, task_id=task_id, actor=who, door="service")
 
     @app.post("/tasks/{task_id}/outcomes", tags=["volunteer"])
-    def record(task_id: int, body: OutcomeIn, who: access.Actor = Depends(_caller),
-               key: str | None = Depends(_key)) -> dict:
+    def record(task_id: int, body: OutcomeIn, who: access.Actor = Depends(caller),
+               key: str | None = Depends(idempotency_key)) -> dict:
         """Record what happened (`outreach task record`, `task done`): ``{"recorded": …}``,
         or with ``ask`` and a survey still missing answers ``{"form": …}`` (nothing
         written; the questions, and the values on record for your own open task).
@@ -544,8 +357,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return _answer(answer)
 
     @app.post("/tasks/{task_id}/release", tags=["volunteer"])
-    def release(task_id: int, who: access.Actor = Depends(_caller),
-                key: str | None = Depends(_key)) -> dict:
+    def release(task_id: int, who: access.Actor = Depends(caller),
+                key: str | None = Depends(idempotency_key)) -> dict:
         """Hand one of your tasks back (`outreach task release`): it is open again.
         Needs an ``Idempotency-Key``."""
         from outreach.tasks.work.outcomes import release
@@ -560,7 +373,5 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return _answer(answer)
 
     pages.install(app)
-    from outreach.service import member  # a member's own link (/m/{token}, issue 26)
-
-    member.install(app)
+    member.install(app)  # a member's own link (/m/{token}, issue 26)
     return app

@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from outreach.db.errors import BadInput, OutreachError
 from outreach.i18n import N_, _
-from outreach.service import app as service
+from outreach.service import common
 from outreach.service import pages
 from outreach.tasks.access import permissions as access
 from outreach.tasks.links import member_links as links
@@ -70,8 +70,8 @@ def _render(request: Request, name: str, status: int = 200, **context) -> HTMLRe
 async def _not_valid(request: Request) -> HTMLResponse:
     """The one answer to every link that does not open, after the wrong-code slow-down
     of this client address (which it counts)."""
-    ledger: service.Ledger = request.app.state.ledger
-    address = service._address(request)
+    ledger: common.Ledger = request.app.state.ledger
+    address = common.client_address(request)
 
     def before() -> int:
         with ledger.acting(None) as s:
@@ -80,13 +80,13 @@ async def _not_valid(request: Request) -> HTMLResponse:
     delay = access.login_delay(await run_in_threadpool(before))
     await run_in_threadpool(ledger.count_address, address)
     if delay > 0:
-        await service._pause(delay)
+        await common.pause(delay)
     return _render(request, "member_invalid.html", status=404, here="/m/",
                    message=_(links.NOT_VALID))
 
 
 def _open(request: Request, token: str) -> links.Grant | None:
-    ledger: service.Ledger = request.app.state.ledger
+    ledger: common.Ledger = request.app.state.ledger
     try:
         with ledger.acting(None) as s:
             return links.open_link(s, token)
@@ -301,8 +301,8 @@ class LinkIn(BaseModel):
 
 
 def make_link_api(ref: str, body: LinkIn, request: Request,
-                  who: access.Actor = Depends(service._caller),
-                  key: Optional[str] = Depends(service._key)) -> dict:
+                  who: access.Actor = Depends(common.caller),
+                  key: Optional[str] = Depends(common.idempotency_key)) -> dict:
     """A member's own link (`outreach member link`): coordinators for anyone, a volunteer
     for a member on their own open tasks. The address is in the first answer only (the
     token is never stored). Needs an ``Idempotency-Key``."""
@@ -311,8 +311,8 @@ def make_link_api(ref: str, body: LinkIn, request: Request,
 
 
 def revoke_links_api(ref: str, request: Request,
-                     who: access.Actor = Depends(service._caller),
-                     key: Optional[str] = Depends(service._key)) -> dict:
+                     who: access.Actor = Depends(common.caller),
+                     key: Optional[str] = Depends(common.idempotency_key)) -> dict:
     """Withdraw a member's live links (`outreach member link --revoke`)."""
     with request.app.state.ledger.acting(who, write=True) as s:
         return links.link_once(s, ref=ref, actor=who, key=key, revoke=True)

@@ -45,12 +45,12 @@ from outreach import i18n
 from outreach.db.errors import NotFound, OutreachError, Refused
 from outreach.db.models import Residence
 from outreach.i18n import N_, _, ngettext, pgettext
-from outreach.service import app as service
+from outreach.service import common
 from outreach.tasks.access import sessions as app_sessions
 from outreach.tasks.access import idempotency
 from outreach.tasks.kernel import labels as codes
 from outreach.tasks.work import rules
-from outreach.tasks.access.log import APP
+from outreach.tasks.ledger.access_log import APP
 from outreach.tasks.links.member_links import DAYS as LINK_DAYS
 from outreach.tasks.links.member_links import task_link_once
 from outreach.tasks.work.outcomes import release as release_task
@@ -60,8 +60,6 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 #: The session cookie (its value: `tasks.access.sessions.start`), sent to /app/ only.
 COOKIE = "outreach_app"
-#: The remembered language (``?lang=`` on any page sets it; `service.app` reads it).
-LANG_COOKIE = "outreach_lang"
 #: The languages of the switch: code, name in itself, HTML tag.
 LANGUAGES = (("zh_CN", "中文", "zh-CN"), ("en", "English", "en"))
 #: Answer fields whose values are a few codes: shown as radio buttons (the codes are the
@@ -157,7 +155,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
 # --- who is asking ----------------------------------------------------------------------------
 
 
-def _ledger(request: Request) -> service.Ledger:
+def _ledger(request: Request) -> common.Ledger:
     return request.app.state.ledger
 
 
@@ -272,10 +270,10 @@ async def login(request: Request, code: Optional[str] = Form(None)) -> Response:
         return _login_error(request, _("Enter your access code"), 400)
     ledger = _ledger(request)
     try:
-        who = await run_in_threadpool(ledger.identify, service._address(request), code)
-    except service.Unauthenticated as exc:
+        who = await run_in_threadpool(ledger.identify, common.client_address(request), code)
+    except common.Unauthenticated as exc:
         if exc.delay > 0:
-            await service._pause(exc.delay)
+            await common.pause(exc.delay)
         return _login_error(request, str(exc.cause), 401)
 
     def begin() -> str:
@@ -466,7 +464,7 @@ def _record(request: Request, visit: app_sessions.Visit, task_id: int, outcome: 
     except OutreachError as exc:
         if isinstance(exc, NotFound):
             return problem(request, 404, str(exc), visit)
-        status = next(code for cls, code in service.STATUS if isinstance(exc, cls))
+        status = next(code for cls, code in common.STATUS if isinstance(exc, cls))
         return _card(request, visit, task_id, status=status, given=given,
                      summary=[(None, str(exc))], note=note)
     if "missing" in answer.body:
@@ -515,7 +513,7 @@ async def release(request: Request, task_id: int, key: Optional[str] = Form(None
                 idempotency.once(s, actor=who, key=key, method="POST",
                                  path=f"/app/tasks/{task_id}/release", body=None, work=work)
         except OutreachError as exc:
-            status = next(code for cls, code in service.STATUS if isinstance(exc, cls))
+            status = next(code for cls, code in common.STATUS if isinstance(exc, cls))
             return problem(request, status, str(exc), visit)
         return RedirectResponse(f"/app/?released={task_id}", status_code=303)
 
@@ -540,7 +538,7 @@ async def share_link(request: Request, task_id: int, key: Optional[str] = Form(N
             with _ledger(request).acting(visit.actor, write=True) as s:
                 out = task_link_once(s, task_id=task_id, actor=visit.actor, key=key)
         except OutreachError as exc:
-            status = next(code for cls, code in service.STATUS if isinstance(exc, cls))
+            status = next(code for cls, code in common.STATUS if isinstance(exc, cls))
             return problem(request, status, str(exc), visit)
         url = out.get("url")
         response = render(request, "link.html", who=visit.actor, csrf=form_token(request),

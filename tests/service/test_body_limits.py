@@ -91,13 +91,13 @@ def test_a_huge_body_without_a_code_is_401_and_never_read(world, app):
 
 
 def test_a_wrong_code_with_a_body_is_401_and_the_body_is_never_read(world, app, monkeypatch):
-    import outreach.service.app
+    import outreach.service.common
     from outreach import service
 
     async def no_wait(seconds: float) -> None:
         pass
 
-    monkeypatch.setattr(service.app, "_pause", no_wait)
+    monkeypatch.setattr(service.common, "pause", no_wait)
     task = world.of(world.bob)[0]
     secret = world.bob.split("-", 1)[1]
     status, body, __, fed = drive(app, "POST", f"/tasks/{task}/outcomes", chunked=True,

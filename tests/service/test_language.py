@@ -10,7 +10,7 @@ import gettext
 import pytest
 
 from outreach import i18n
-from outreach.service.app import language_of
+from outreach.service.common import language_of
 from tests.cli.helpers import outreach
 from tests.service.test_remote_cli import remote
 from tests.service.test_service import call, one_line_error

@@ -153,7 +153,7 @@ def test_a_wrong_link_is_slowed_and_counted_like_a_wrong_code(world, app, monkey
         waited.append(seconds)
 
     monkeypatch.setattr(access, "BASE_DELAY", 1.0)
-    monkeypatch.setattr("outreach.service.app._pause", pause)
+    monkeypatch.setattr("outreach.service.common.pause", pause)
     c = client(app)
     for __ in range(3):
         assert c.get("/m/" + "B" * 32).status_code == 404

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-import outreach.service.app
+import outreach.service.common
 import outreach.service.pages
 from outreach import service
 from outreach.db.models import (
@@ -276,7 +276,7 @@ def test_the_login_slows_wrong_codes_per_address_as_the_api_does(world, app, mon
         waits.append(seconds)
 
     monkeypatch.setattr(outreach.tasks.access.permissions, "BASE_DELAY", 1.0)
-    monkeypatch.setattr(service.app, "_pause", pause)
+    monkeypatch.setattr(service.common, "pause", pause)
     c = client(app)
     wrong = world.bob[:-4] + ("AAAA" if not world.bob.endswith("AAAA") else "BBBB")
     for __ in range(3):

@@ -11,7 +11,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-import outreach.service.app
+import outreach.service.common
 from outreach import service
 import outreach.tasks.access.permissions
 from outreach import tasks
@@ -119,7 +119,7 @@ def clock(monkeypatch) -> FakeTime:
     fake = FakeTime()
     monkeypatch.setattr(tasks.access.permissions, "BASE_DELAY", 1.0)  # as shipped
     monkeypatch.setattr(tasks.access.permissions, "time", fake)
-    monkeypatch.setattr(service.app, "_pause", fake.pause)
+    monkeypatch.setattr(service.common, "pause", fake.pause)
     return fake
 
 
@@ -300,7 +300,7 @@ def test_waiting_wrong_codes_hold_no_worker_thread(world, serve, monkeypatch):
             await asyncio.sleep(0.01)
 
     monkeypatch.setattr(tasks.access.permissions, "BASE_DELAY", 1.0)  # as shipped
-    monkeypatch.setattr(service.app, "_pause", held)
+    monkeypatch.setattr(service.common, "pause", held)
     svc = serve(world.url)
     secret = world.bob.split("-", 1)[1]
     statuses: list[int] = []

@@ -87,6 +87,7 @@ VOLUNTEER_COMMANDS = {
     ("login",), ("logout",), ("whoami",), ("tasks",), ("task", "show"), ("task", "record"),
     ("task", "done"), ("task", "release"), ("member", "show"),
     ("member", "event"),  # a life event of a member of one's own open tasks (care visit)
+    ("member", "link"),  # a member's own link, for a member of one's own open tasks (issue 26)
 }
 #: Commands that need no code: the schema (the first `db upgrade` comes before any
 #: coordinator), counts-only checks, the local Prefect stack and the demo (its own database).

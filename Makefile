@@ -32,9 +32,10 @@ test-sqlite-e2e: setup /usr/bin/chromium
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-e2e
 
-# The edit-test loop: SQLite only, no slow tests, no browser; stops at the first failure.
+# The edit-test loop: SQLite only, no slow tests, no browser, on both cores (pytest-xdist);
+# stops at the first failure. `make test` runs everything, slow tests included.
 test-fast: setup
-	$(BIN)/python -m pytest -q -x -m "not e2e and not slow"
+	$(BIN)/python -m pytest -q -x -n 2 -m "not e2e and not slow"
 
 test-sqlite: setup
 	$(BIN)/python -m pytest -q -m "not e2e"

@@ -53,6 +53,7 @@ def finish(procs):
     return out
 
 
+@pytest.mark.slow  # separate processes at once: CI runs it, the edit loop does not
 def test_one_task_many_hands_exactly_one_wins(world):
     """Five commands that each close an assigned task, started together: one closes it,
     the four others are refused in one line (nothing written by them)."""
@@ -84,6 +85,7 @@ def test_one_task_many_hands_exactly_one_wins(world):
     assert tries <= 1
 
 
+@pytest.mark.slow  # separate processes at once: CI runs it, the edit loop does not
 def test_volunteers_in_parallel_all_get_through(world):
     """Different tasks at the same time: every command succeeds, none sees a lock error."""
     eng, codes, _, rows = world

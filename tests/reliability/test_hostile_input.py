@@ -704,6 +704,7 @@ def check_export(ctx, numbers: set[str]) -> None:
                                 "unchanged" in r.stdout, r.output[:1000]
 
 
+@pytest.mark.slow  # hundreds of generated files: CI runs it, the edit loop does not
 def test_ledger_import_fuzz(ledger):
     """Ledger files mixing good rows with hostile ones (broken quotes, huge fields, formula
     prefixes, SQL, control characters, absurd dates, wrong widths, duplicate numbers, BOMs,
@@ -1065,6 +1066,7 @@ def results_world(db_url, tmp_path):
     eng.dispose()
 
 
+@pytest.mark.slow  # hundreds of generated files: CI runs it, the edit loop does not
 def test_results_import_fuzz(results_world):
     """Results files mixing good rows with hostile ones, applied by `tasks.work.results` exactly
     as the flow's tasks apply them: good rows once, bad rows named by line with nothing

@@ -213,3 +213,40 @@ def login(page, url: str, auth: str) -> None:
         box.fill(auth)
         page.get_by_role("button", name="Login").click()
     deployments.wait_for()
+
+
+def open_submitted_run(page, stack, timeout: float = 120) -> str:
+    """Submit the custom-run form and open the run it made; its flow-run id. A person
+    follows the toast's "View run"; on a loaded machine (CI runs the PostgreSQL suite on
+    the other core) the toast can come and go between two looks, so the run is also found
+    through the API by the name the form gave it, and opened by its address."""
+    import json
+    import time
+    import urllib.request
+
+    from outreach.cli.stack import auth_string, basic
+
+    box = page.get_by_role("textbox", name="Run Name")
+    name = box.input_value(timeout=5000) if box.count() else None
+    page.get_by_role("button", name="Submit").click()
+    view = page.get_by_role("link", name="View run")
+    deadline = time.monotonic() + timeout
+    while True:
+        if view.count():
+            href = view.last.get_attribute("href", timeout=5000)
+            if href:
+                view.last.click()
+                return href.rstrip("/").rsplit("/", 1)[-1]
+        if name:
+            req = urllib.request.Request(
+                f"{stack.api_url}/flow_runs/filter", method="POST",
+                data=json.dumps({"flow_runs": {"name": {"any_": [name]}}}).encode(),
+                headers={"Authorization": basic(auth_string()),
+                         "Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                runs = json.loads(resp.read())
+            if runs:
+                page.goto(f"{stack.url}/runs/flow-run/{runs[0]['id']}")
+                return runs[0]["id"]
+        assert time.monotonic() < deadline, f"the form made no run in {timeout:.0f} s"
+        page.wait_for_timeout(1000)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.e2e.conftest import TODAY, login
+from tests.e2e.conftest import TODAY, login, open_submitted_run
 from tests.reliability.leaks import Details, files_under, scan_files
 
 pytestmark = pytest.mark.e2e
@@ -126,14 +126,10 @@ def fill_form(page, *, period: str, branch: str, today: dt.date, props: dict) ->
         == str(CADENCE)
 
 
-def submit_and_wait(page, shots, name: str, artifact: str) -> str:
+def submit_and_wait(page, stack, shots, name: str, artifact: str) -> str:
     """Submit the form, follow the toast to the run, wait until the UI shows Completed
     and the run's ``artifact`` in its Artifacts tab; then take the screenshot."""
-    page.get_by_role("button", name="Submit").click()
-    view = page.get_by_role("link", name="View run").last
-    href = view.get_attribute("href")
-    flow_run_id = href.rstrip("/").rsplit("/", 1)[-1]
-    view.click()
+    flow_run_id = open_submitted_run(page, stack)
     header = page.get_by_role("main")
     deadline = time.monotonic() + 150
     while not header.get_by_text("Completed", exact=True).first.is_visible():
@@ -161,7 +157,7 @@ def test_coordinator_starts_phone_visits_from_the_ui(sqlite_stack, page, shots):
     shots(page, "1-parameter-form")
     # The run's summary artifact must show in the UI (its key names the branch).
     slug = artifact_key("phone-visit", PERIOD, branch)
-    submit_and_wait(page, shots, "2-completed-run", f"{slug}-summary")
+    submit_and_wait(page, stack, shots, "2-completed-run", f"{slug}-summary")
     first_run_s = time.monotonic() - t0
 
     got = planned_members(eng, PERIOD)
@@ -172,7 +168,7 @@ def test_coordinator_starts_phone_visits_from_the_ui(sqlite_stack, page, shots):
     before = all_tasks(eng)
     open_custom_run(page, stack.url)
     fill_form(page, period=PERIOD, branch=branch, today=TODAY, props=props)
-    submit_and_wait(page, shots, "3-completed-rerun", f"{slug}-summary")
+    submit_and_wait(page, stack, shots, "3-completed-rerun", f"{slug}-summary")
     assert all_tasks(eng) == before
     assert sorted(planned_members(eng, PERIOD)) == sorted(got)
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from outreach import i18n
-from tests.e2e.conftest import TODAY, _reset_engines, free_port, login
+from tests.e2e.conftest import TODAY, _reset_engines, free_port, login, open_submitted_run
 from tests.e2e.test_ui import artifact_key, branch_to_plan, open_custom_run, planned_members
 
 pytestmark = pytest.mark.e2e
@@ -96,10 +96,7 @@ def test_a_coordinator_plans_phone_visits_in_chinese(zh_stack, page, shots):
     page.get_by_role("textbox", name=re.compile("^" + re.escape(branch_title))).fill(branch)
     shots(page, "zh-1-parameter-form")
 
-    page.get_by_role("button", name="Submit").click()
-    view = page.get_by_role("link", name="View run").last
-    flow_run_id = view.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
-    view.click()
+    flow_run_id = open_submitted_run(page, stack)
     main = page.get_by_role("main")
     deadline = time.monotonic() + 120
     while not main.get_by_text("Completed", exact=True).first.is_visible():

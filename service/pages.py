@@ -6,11 +6,11 @@ ledger service, from the same `tasks/` functions as the JSON API and the CLI.
   cookie (`tasks.access.sessions`: HttpOnly, SameSite=Strict, Secure when the request came over
   https — directly or through the trusted proxy — 30 days idle at most); ``/app/logout``
   ends it.
-- ``/app/`` lists the volunteer's open tasks (`tasks.worklist.list_tasks`), overdue first;
+- ``/app/`` lists the volunteer's open tasks (`tasks.work.worklist.list_tasks`), overdue first;
   ``/app/tasks/{id}`` is the card (`task_view`, its showing logged through door ``app``)
   with the outcomes of the task's kind, the survey's answers where the done outcome takes
   them, and "hand it back"; the forms post to ``…/record`` (`record_or_ask`) and
-  ``…/release`` (`tasks.outcomes.release`) through `tasks.idempotency.once` with the key
+  ``…/release`` (`tasks.work.outcomes.release`) through `tasks.access.idempotency.once` with the key
   the page put in the form when it was rendered, and the attempts the card showed
   (``seen_attempts``: someone who recorded meanwhile makes it a conflict, said on the card).
 - Every form is protected from other sites: the session cookie is SameSite=Strict, every
@@ -19,7 +19,7 @@ ledger service, from the same `tasks/` functions as the JSON API and the CLI.
 - No session, a wrong or stale one, or another person's: every page sends to the login
   (a form's POST too: nothing is done); another volunteer's task is refused as by the API.
 
-The words come from the same catalog (``_()`` in the templates, `tasks.labels` for codes),
+The words come from the same catalog (``_()`` in the templates, `tasks.kernel.labels` for codes),
 in the language the ``?lang=`` switch or ``Accept-Language`` chose (`service.app`). The
 pages work without scripting; ``static/app.js`` adds the offline queue and the answers'
 checks as they are typed (``/app/check``, the server's own rule).
@@ -63,7 +63,7 @@ COOKIE = "outreach_app"
 #: The languages of the switch: code, name in itself, HTML tag.
 LANGUAGES = (("zh_CN", "中文", "zh-CN"), ("en", "English", "en"))
 #: Answer fields whose values are a few codes: shown as radio buttons (the codes are the
-#: rules'; `tasks.rules.check_answer` still judges what comes back).
+#: rules'; `tasks.work.rules.check_answer` still judges what comes back).
 CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "residence": tuple((r.value, "residence", r.value) for r in (Residence.LOCAL,
                                                                   Residence.AWAY)),
@@ -71,7 +71,7 @@ CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "moved_out": (("yes", "", N_("yes")), ("no", "", N_("no"))),
     "attendance": tuple((v, "attendance", v) for v in rules.NOTICE_ATTENDANCE),
 }
-#: An answer field's label (its key's word; `tasks.rules.answer_help` is its hint).
+#: An answer field's label (its key's word; `tasks.work.rules.answer_help` is its hint).
 FIELD_LABELS = {
     "phone": N_("phone"), "address": N_("address"), "residence": N_("residence"),
     "homebound": N_("homebound"), "family_contact_name": N_("family contact"),
@@ -120,7 +120,7 @@ def _tel(phone: str | None) -> str:
 
 
 def word(code: str | None, of: str) -> str:
-    """A code's name as people read it (`tasks.labels`: the CLI's Chinese; in English the
+    """A code's name as people read it (`tasks.kernel.labels`: the CLI's Chinese; in English the
     name, not the code — nobody types it here)."""
     if code is None:
         return ""
@@ -495,7 +495,7 @@ def release_page(request: Request, task_id: int) -> Response:
 @_route("POST", "/tasks/{task_id}/release")
 async def release(request: Request, task_id: int, key: Optional[str] = Form(None),
                   csrf: Optional[str] = Form(None)) -> Response:
-    """Hand the task back (`tasks.outcomes.release`, once per key)."""
+    """Hand the task back (`tasks.work.outcomes.release`, once per key)."""
     visit = await run_in_threadpool(_visit, request)
     if visit is None:
         return _to_login()
@@ -565,7 +565,7 @@ def qr_svg(url: str, label: str) -> str:
 @_route("POST", "/check")
 async def check(request: Request, key: Optional[str] = Form(None),
                 value: Optional[str] = Form(None), csrf: Optional[str] = Form(None)) -> Response:
-    """One answer checked as it is typed (`tasks.rules.answer_errors`): ``{"error": …}``,
+    """One answer checked as it is typed (`tasks.work.rules.answer_errors`): ``{"error": …}``,
     null when it is right. Writes nothing; the record is judged again when it is sent."""
     visit = await run_in_threadpool(_visit, request)
     if visit is None:

@@ -1,10 +1,10 @@
 """A volunteer's session on the phone pages (``/app/``, issue 26): the cookie a login gives.
 
 The volunteer logs in once with their access code (the same code as the CLI, checked by
-`tasks.access.authenticate` with its wrong-code slow-down); the phone then holds a session
+`tasks.access.permissions.authenticate` with its wrong-code slow-down); the phone then holds a session
 cookie, ``s-<volunteer id>-<secret>``: 256 random bits, of which the ledger keeps only a
 hash (``app_sessions.token_hash``). The hash is made together with a stamp of the
-volunteer's current access code (`tasks.access.code_stamp`), so that a new code — the
+volunteer's current access code (`tasks.access.permissions.code_stamp`), so that a new code — the
 coordinator's answer to a lost phone — ends every session the old one opened, without a
 row to find and delete; a volunteer made inactive is refused too (`acting_for`).
 

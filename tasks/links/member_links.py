@@ -40,7 +40,7 @@ Every write carries an ``Idempotency-Key`` (the form's hidden field; one key onc
 of every history row reads ``member link <id>`` (`SOURCE`), no volunteer as its actor.
 
 Service functions: they take a Session and flush, never commit. Making and revoking links
-declare their rule (`tasks.access.requires`); the member's own functions take the `Grant`
+declare their rule (`tasks.access.permissions.requires`); the member's own functions take the `Grant`
 instead of an actor (tests/tasks/test_permissions.py lists them and why).
 """
 
@@ -287,7 +287,7 @@ def revoke_links(session: Session, *, ref: str, actor: Actor,
 def link_once(session: Session, *, ref: str, actor: Actor, key: str | None,
               days: int | None = None, revoke: bool = False, base: str | None = None) -> dict:
     """`make_link` (or with ``revoke`` `revoke_links`) once per ``Idempotency-Key``
-    (`tasks.idempotency.once`), for the CLI on this machine and the ledger service alike:
+    (`tasks.access.idempotency.once`), for the CLI on this machine and the ledger service alike:
     ``{"ledger_no", "member_id", "expires_at", "url"}`` or ``{"ledger_no", "revoked"}``.
     The token is in the answer only the first time: the stored answer never holds it (a
     repeat says ``replay`` and gives no address — make a new link instead)."""
@@ -464,7 +464,7 @@ def _claim(session: Session, grant: Grant, key: str | None, what: str, body: dic
 
 def purge_keys(session: Session, *, now: dt.datetime | None = None) -> int:
     """Forget every link's Idempotency-Key older than `KEEP_DAYS` days (the daily sweep,
-    as `tasks.idempotency.purge`; a link's own write also drops its old ones); how many."""
+    as `tasks.access.idempotency.purge`; a link's own write also drops its old ones); how many."""
     cutoff = (now or _utcnow()) - dt.timedelta(days=KEEP_DAYS)
     result = session.execute(delete(MemberLinkKey).where(MemberLinkKey.created_at < cutoff))
     session.flush()

@@ -31,7 +31,7 @@ MAX_ATTEMPTS = Limit(1, 5, CAMPAIGN_DEFAULTS["max_attempts"], N_("attempts"))
 UNREACHABLE_AFTER = 3
 
 # --- the outcome table ------------------------------------------------------------------------
-# What each outcome code does, as data: `tasks.outcomes.record_outcome` applies it (one
+# What each outcome code does, as data: `tasks.work.outcomes.record_outcome` applies it (one
 # function per named effect), `outreach task record --help` and `task show` print it
 # (`describe_outcomes`), and the tests walk it against a hand-written copy.
 
@@ -327,7 +327,7 @@ def describe_outcomes(kind: str | None = None, *, brief: bool = False) -> str:
 # every key; ``none`` clears an optional field and is refused for the others; an empty
 # value is no answer.
 
-#: What a phone number may be: the ledger import's characters (`tasks.csvfile`), 3–40 of
+#: What a phone number may be: the ledger import's characters (`tasks.kernel.csvfile`), 3–40 of
 #: them, at least one digit — so an answer always exports and imports back.
 _PHONE_LEN = (3, 40)
 
